@@ -1,0 +1,16 @@
+"""ppol_nb's single LLM layer.
+
+Every role that talks to a model — user simulator, agent, persona generator,
+reflection, mutator — goes through :class:`LLMClient`, directly via
+:meth:`LLMClient.chat` or, for tau2's own agent and user classes, via the litellm
+bridge from :meth:`LLMClient.tau2_llm`. Configuration is :class:`LLMConfig`
+(per-role :class:`RoleConfig`); accounting is the client's :class:`Ledger`.
+"""
+
+from ppol_nb.llm.client import LLMClient
+from ppol_nb.llm.config import LLMConfig, RoleConfig
+from ppol_nb.llm.errors import LLMError
+from ppol_nb.llm.ledger import Ledger
+from ppol_nb.llm.reply import ChatResult
+
+__all__ = ["ChatResult", "LLMClient", "LLMConfig", "LLMError", "Ledger", "RoleConfig"]

@@ -1,0 +1,302 @@
+"""The one LLM client every role of ppol_nb goes through.
+
+It speaks OpenAI-compatible chat completions via the ``openai`` SDK and adds
+what experiments need on top: per-role models and sampling settings, a
+persistent response cache, bounded concurrency, retries with backoff, and a
+ledger of every call's tokens, cost and latency. It is synchronous and
+thread-safe (callers parallelise with threads), so it also works inside a
+running Jupyter kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+
+from ppol_nb.llm.cache import ResponseCache, request_key
+from ppol_nb.llm.config import RESERVED_REQUEST_FIELDS, LLMConfig, RoleConfig
+from ppol_nb.llm.errors import LLMError
+from ppol_nb.llm.ledger import Ledger
+from ppol_nb.llm.reply import ChatResult, is_empty, parse_completion
+from ppol_nb.llm.retry import backoff_s, is_retryable_status, retry_after_s
+
+# Local OpenAI-compatible servers ignore the key, but the SDK insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+_SAMPLING = ("temperature", "max_tokens", "top_p")
+
+
+class _AttemptError(Exception):
+    """One failed try: the error to surface, and whether trying again may help."""
+
+    def __init__(self, error: LLMError, retryable: bool, retry_after: float | None = None):
+        super().__init__(str(error))
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def _redact(text: str, secret: str | None) -> str:
+    if secret and len(secret) >= 4 and secret != _PLACEHOLDER_KEY:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        return str(err)
+    return exc.message
+
+
+class LLMClient:
+    """Chat completions for named roles, with cache, retries, concurrency bound and ledger."""
+
+    def __init__(self, config: LLMConfig, ledger: Ledger | None = None) -> None:
+        self.config = config
+        self.ledger = ledger if ledger is not None else Ledger()
+        self._cache = ResponseCache(config.cache_path) if config.cache_path is not None else None
+        self._semaphore = threading.BoundedSemaphore(config.max_concurrency)
+        self._sdk_clients: dict[tuple[str | None, str | None], openai.OpenAI] = {}
+        self._sdk_lock = threading.Lock()
+        self._rng = random.Random()
+        self._closed = False
+
+    # -- public API --------------------------------------------------------
+
+    def chat(
+        self,
+        role: str,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        tool_choice: Any = None,
+        seed: int | None = None,
+        **overrides: Any,
+    ) -> ChatResult:
+        """One chat completion for ``role``.
+
+        ``overrides`` replace the role's ``model``/``temperature``/``max_tokens``/
+        ``top_p`` for this call; ``extra={...}`` and any other keyword are merged
+        into the role's ``extra`` request fields.
+        """
+        if self._closed:
+            raise LLMError("LLMClient is closed")
+        if self.config.backend != "openai":
+            raise LLMError(
+                f"backend is {self.config.backend!r}: no LLM calls are made "
+                "(use LLMConfig.openai(...) or backend='openai' to call a model)"
+            )
+        rc = self.config.role(role)
+        request = self._build_request(rc, messages, tools, tool_choice, seed, overrides)
+        key = request_key({"base_url": _norm_url(rc.base_url), **request})
+        model = request["model"]
+
+        if self._cache is not None:
+            t0 = time.perf_counter()
+            hit = self._cache.get(key)
+            if hit is not None:
+                latency = time.perf_counter() - t0
+                self.ledger.record(
+                    role,
+                    model,
+                    "openai",
+                    prompt_tokens=hit["usage"]["prompt_tokens"],
+                    completion_tokens=hit["usage"]["completion_tokens"],
+                    latency_s=latency,
+                    cost_usd=0.0,
+                    cached=True,
+                )
+                return ChatResult(
+                    message=hit["message"],
+                    finish_reason=hit["finish_reason"],
+                    usage=dict(hit["usage"]),
+                    cost_usd=0.0,
+                    cached=True,
+                    latency_s=latency,
+                    model=model,
+                )
+
+        reply, latency = self._call_with_retries(role, rc, request)
+        usage = reply["usage"]
+        cost = rc.cost_usd(usage["prompt_tokens"], usage["completion_tokens"])
+        self.ledger.record(
+            role,
+            model,
+            "openai",
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            latency_s=latency,
+            cost_usd=cost,
+        )
+        # An empty reply is not cached: callers (tau2 included) retry on it and
+        # need a fresh sample, not the same emptiness replayed.
+        if self._cache is not None and not is_empty(reply):
+            self._cache.put(key, model, reply)
+        return ChatResult(
+            message=reply["message"],
+            finish_reason=reply["finish_reason"],
+            usage=dict(usage),
+            cost_usd=cost,
+            cached=False,
+            latency_s=latency,
+            model=model,
+        )
+
+    @contextlib.contextmanager
+    def episode(self, episode_id: str) -> Iterator[None]:
+        """Tag ledger rows recorded inside this block (same thread/context) with ``episode_id``."""
+        with self.ledger.episode(episode_id):
+            yield
+
+    def tau2_llm(self, role: str) -> tuple[str, dict]:
+        """``(llm, llm_args)`` for tau2's ``LLMAgent``/``UserSimulator`` so that their
+        completions go through this client as ``role``. Keep the client alive while
+        tau2 uses the string: the bridge holds it only weakly."""
+        from ppol_nb.llm.tau2_provider import model_string
+
+        if self.config.backend != "openai":
+            raise LLMError(f"backend is {self.config.backend!r}: there is no LLM for tau2 to call")
+        return model_string(self, role), {}
+
+    def close(self) -> None:
+        """Release HTTP connections and the cache file; the client is unusable afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        from ppol_nb.llm import tau2_provider
+
+        tau2_provider.unregister_client(self)
+        with self._sdk_lock:
+            for sdk in self._sdk_clients.values():
+                sdk.close()
+            self._sdk_clients.clear()
+        if self._cache is not None:
+            self._cache.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- request construction ---------------------------------------------
+
+    @staticmethod
+    def _build_request(
+        rc: RoleConfig,
+        messages: list[dict],
+        tools: list[dict] | None,
+        tool_choice: Any,
+        seed: int | None,
+        overrides: dict,
+    ) -> dict:
+        settings: dict[str, Any] = {"model": rc.model, **{k: getattr(rc, k) for k in _SAMPLING}}
+        extra = dict(rc.extra)
+        for name, value in overrides.items():
+            if name in settings:
+                settings[name] = value
+            elif name == "extra":
+                extra.update(value or {})
+            elif name.lower() in RESERVED_REQUEST_FIELDS:
+                raise ValueError(f"chat() cannot override {name!r}")
+            else:
+                extra[name] = value
+        request = {
+            **settings,
+            "messages": list(messages),
+            "tools": tools or None,
+            "tool_choice": tool_choice if tools else None,
+            "seed": seed,
+            "extra": extra or None,
+        }
+        # None means "not sent", so it must not make two equivalent requests differ in the key.
+        return {k: v for k, v in request.items() if v is not None}
+
+    # -- transport -----------------------------------------------------------
+
+    def _api_key(self, rc: RoleConfig) -> str:
+        if rc.api_key_env is None:
+            return _PLACEHOLDER_KEY
+        value = os.environ.get(rc.api_key_env)
+        if not value:
+            raise LLMError(f"environment variable {rc.api_key_env} (the API key for model {rc.model!r}) is not set")
+        return value
+
+    def _sdk(self, rc: RoleConfig, api_key: str) -> openai.OpenAI:
+        """One SDK client per (endpoint, key variable), rebuilt if the key changed."""
+        slot = (_norm_url(rc.base_url), rc.api_key_env)
+        with self._sdk_lock:
+            sdk = self._sdk_clients.get(slot)
+            if sdk is None or sdk.api_key != api_key:
+                # A rotated key gets a fresh client; the old one is left to the GC
+                # rather than closed under a request another thread may have in flight.
+                sdk = openai.OpenAI(base_url=rc.base_url, api_key=api_key, max_retries=0, timeout=self.config.timeout_s)
+                self._sdk_clients[slot] = sdk
+            return sdk
+
+    def _call_with_retries(self, role: str, rc: RoleConfig, request: dict) -> tuple[dict, float]:
+        cfg = self.config
+        for attempt in range(cfg.max_retries + 1):
+            api_key = self._api_key(rc)
+            t0 = time.perf_counter()
+            try:
+                with self._semaphore:
+                    t0 = time.perf_counter()  # queueing for the semaphore is not latency
+                    return self._attempt(self._sdk(rc, api_key), request, api_key), time.perf_counter() - t0
+            except _AttemptError as failure:
+                err = failure.error
+                self.ledger.record(role, request["model"], "openai", latency_s=time.perf_counter() - t0, error=str(err))
+                if not failure.retryable:
+                    raise err from None
+                if attempt == cfg.max_retries:
+                    raise LLMError(f"gave up after {attempt + 1} attempts: {err.message}", status=err.status) from None
+                delay = backoff_s(attempt, cfg.backoff_base_s, cfg.backoff_max_s, self._rng)
+                if failure.retry_after is not None:
+                    # The server knows best, but no single wait exceeds the configured ceiling.
+                    delay = min(failure.retry_after, cfg.backoff_max_s)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _attempt(sdk: openai.OpenAI, request: dict, api_key: str) -> dict:
+        """One HTTP request; returns the normalized reply or raises _AttemptError."""
+        kwargs = {k: v for k, v in request.items() if k != "extra"}
+        if "extra" in request:
+            kwargs["extra_body"] = request["extra"]
+        try:
+            raw = sdk.chat.completions.with_raw_response.create(**kwargs)
+            body = raw.text
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            msg = _redact(_short(_status_message(exc)), api_key)
+            retryable = is_retryable_status(status)
+            wait = retry_after_s(exc.response.headers) if retryable else None
+            raise _AttemptError(LLMError(msg, status=status), retryable, wait) from None
+        except openai.APITimeoutError:
+            raise _AttemptError(LLMError("request timed out"), retryable=True) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            msg = _redact(_short(f"connection error: {type(cause).__name__}: {cause}"), api_key)
+            raise _AttemptError(LLMError(msg), retryable=True) from None
+        try:
+            return parse_completion(body)
+        except LLMError as exc:
+            raise _AttemptError(LLMError(_redact(exc.message, api_key)), retryable=False) from None
+
+
+def _norm_url(url: str | None) -> str | None:
+    return url.rstrip("/") if url else url

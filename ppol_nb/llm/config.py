@@ -1,0 +1,159 @@
+"""Which model each role talks to, with which sampling settings and prices.
+
+A config names API keys only by the environment variable that holds them, so it
+can be written to disk, logged or put in a notebook without leaking a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("offline", "openai")
+ROLES = ("user", "agent", "generator", "reflection", "mutator")
+
+# Request fields a role may not smuggle in through ``extra``: credentials come
+# only from ``api_key_env``, and the fields the client sets itself must not be
+# silently overridden by a free-form dict.
+RESERVED_REQUEST_FIELDS = frozenset(
+    {
+        "api_key",
+        "authorization",
+        "extra_headers",
+        "headers",
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "seed",
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "stream",
+    }
+)
+
+
+@dataclass
+class RoleConfig:
+    """Endpoint, sampling settings and prices for one role (user, agent, ...).
+
+    ``base_url`` None means the SDK default (api.openai.com). ``api_key_env`` None
+    means the server needs no key (local vLLM, Ollama, llama.cpp). ``extra`` is
+    merged into the request body (e.g. ``{"top_k": 20}`` for vLLM). Prices are USD
+    per million tokens.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    top_p: float | None = None
+    extra: dict = field(default_factory=dict)
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("RoleConfig.model must be a non-empty string")
+        bad = sorted(k for k in self.extra if str(k).lower() in RESERVED_REQUEST_FIELDS)
+        if bad:
+            raise ValueError(
+                f"RoleConfig.extra may not set {bad}: use the dedicated fields "
+                "(API keys come only from the variable named by api_key_env)"
+            )
+        self.extra = dict(self.extra)
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Price of one call under this role's per-million-token prices."""
+        return prompt_tokens * self.price_in_per_mtok / 1e6 + completion_tokens * self.price_out_per_mtok / 1e6
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RoleConfig:
+        return cls(**d)
+
+
+_ROLE_FIELDS = frozenset(f.name for f in dataclasses.fields(RoleConfig))
+
+
+@dataclass
+class LLMConfig:
+    """The whole LLM layer's configuration: backend, per-role models, cache, limits.
+
+    ``backend="offline"`` means no LLM is called at all (the package's offline
+    stand-ins are used instead); ``"openai"`` means any OpenAI-compatible chat
+    completions endpoint.
+    """
+
+    backend: str = "offline"
+    default: RoleConfig = field(default_factory=lambda: RoleConfig(model="offline"))
+    roles: dict[str, RoleConfig] = field(default_factory=dict)
+    cache_path: str | Path | None = None
+    max_concurrency: int = 8
+    max_retries: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+    timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.roles = dict(self.roles)
+
+    def role(self, name: str) -> RoleConfig:
+        """The override for role ``name`` if there is one, else the default."""
+        return self.roles.get(name, self.default)
+
+    def to_dict(self) -> dict:
+        """JSON-safe form. Holds env var names, never key values (a config has none)."""
+        return {
+            "backend": self.backend,
+            "default": self.default.to_dict(),
+            "roles": {name: rc.to_dict() for name, rc in self.roles.items()},
+            "cache_path": None if self.cache_path is None else str(self.cache_path),
+            "max_concurrency": self.max_concurrency,
+            "max_retries": self.max_retries,
+            "backoff_base_s": self.backoff_base_s,
+            "backoff_max_s": self.backoff_max_s,
+            "timeout_s": self.timeout_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LLMConfig:
+        d = dict(d)
+        if "default" in d:
+            d["default"] = RoleConfig.from_dict(d["default"])
+        d["roles"] = {k: RoleConfig.from_dict(v) for k, v in d.get("roles", {}).items()}
+        return cls(**d)
+
+    @classmethod
+    def openai(
+        cls,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        cache_path: str | Path | None = None,
+        **kw: Any,
+    ) -> LLMConfig:
+        """Every role uses one model on one endpoint.
+
+        Keyword arguments that are RoleConfig fields (temperature, max_tokens,
+        prices, extra, ...) go to the shared role config; the rest (max_retries,
+        max_concurrency, ...) go to LLMConfig.
+        """
+        role_kw = {k: v for k, v in kw.items() if k in _ROLE_FIELDS}
+        cfg_kw = {k: v for k, v in kw.items() if k not in _ROLE_FIELDS}
+        default = RoleConfig(model=model, base_url=base_url, api_key_env=api_key_env, **role_kw)
+        return cls(backend="openai", default=default, cache_path=cache_path, **cfg_kw)

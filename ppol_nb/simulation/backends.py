@@ -1,0 +1,93 @@
+"""Backends build the two players of an episode: the user and the agent.
+
+* :class:`OfflineBackend` — the embedded default: deterministic offline user and
+  offline (or do-nothing) agent, no network, no keys.
+* :class:`LLMBackend` — τ²'s stock ``UserSimulator`` and ``LLMAgent`` whose every
+  completion goes through ppol_nb's LLM layer (:class:`ppol_nb.llm.LLMClient`) to an
+  OpenAI-compatible endpoint.
+
+Everything else (environment, orchestrator, evaluator, episode store) is the same
+code path for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..llm import Ledger, LLMClient, LLMConfig
+from .agents import AgentStyle, DoNothingAgent, OfflineAgent
+from .scenario import TaskScenario
+from .tau2_bridge import tau2_modules
+from .users import OfflineUser, UserStyle
+
+AGENTS = ("offline", "do-nothing")
+
+
+@dataclass
+class OfflineBackend:
+    """Deterministic stand-ins for the user simulator and the agent."""
+
+    agent: str = "offline"  # "offline" | "do-nothing"
+    user_style: UserStyle = field(default_factory=UserStyle)
+    agent_style: AgentStyle = field(default_factory=AgentStyle)
+    ledger: Ledger = field(default_factory=Ledger)
+    name: str = "offline"
+
+    def __post_init__(self):
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown offline agent {self.agent!r}; expected one of {AGENTS}")
+
+    @property
+    def user_model(self) -> str:
+        return "offline-user"
+
+    @property
+    def agent_model(self) -> str:
+        return "offline-agent" if self.agent == "offline" else "do-nothing"
+
+    def make_user(self, task, scenario: TaskScenario, seed: int | None):
+        return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger)
+
+    def make_agent(self, env, task, scenario: TaskScenario):
+        if self.agent == "do-nothing":
+            return DoNothingAgent(env.get_tools(), env.get_policy(), ledger=self.ledger)
+        return OfflineAgent(env.get_tools(), env.get_policy(), scenario, self.agent_style, ledger=self.ledger)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
+                "agent_style": vars(self.agent_style)}
+
+
+@dataclass
+class LLMBackend:
+    """τ²'s own LLM user simulator and LLM agent, routed through one LLMClient."""
+
+    client: LLMClient
+    name: str = "openai"
+
+    @classmethod
+    def from_config(cls, config: LLMConfig) -> "LLMBackend":
+        return cls(LLMClient(config))
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.client.ledger
+
+    @property
+    def user_model(self) -> str:
+        return self.client.config.role("user").model
+
+    @property
+    def agent_model(self) -> str:
+        return self.client.config.role("agent").model
+
+    def make_user(self, task, scenario: TaskScenario, seed: int | None):
+        llm, llm_args = self.client.tau2_llm("user")
+        return tau2_modules().UserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args)
+
+    def make_agent(self, env, task, scenario: TaskScenario):
+        llm, llm_args = self.client.tau2_llm("agent")
+        return tau2_modules().LLMAgent(tools=env.get_tools(), domain_policy=env.get_policy(), llm=llm, llm_args=llm_args)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "llm": self.client.config.to_dict()}

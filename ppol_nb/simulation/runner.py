@@ -1,0 +1,169 @@
+"""Run τ² episodes: one (task, condition, seed) at a time or many concurrently.
+
+Each episode runs through τ²'s own ``Orchestrator`` on a real τ² environment and is
+scored by τ²'s own ``evaluate_simulation``. The environment comes from
+:mod:`.environments` (copy-on-write DB + memoised DB hashes; rewards are identical
+to stock τ², see tests/test_environments.py and benchmarks/).
+
+An episode that raises — invalid tool JSON from a model, an API error, a timeout —
+is recorded with its error and never aborts the batch.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import __version__
+from .environments import fast_domain, make_environment
+from .scenario import build_scenario
+from .store import EpisodeStore
+from .tau2_bridge import get_task, load_tasks, split_of, tau2_modules
+
+DEFAULT_MAX_STEPS = 100  # τ²'s own default; the paper caps benchmark runs at 30
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """What to run: a task under a condition with a seed (and later a persona)."""
+
+    domain: str
+    task_id: str
+    condition: str = "base"
+    seed: int = 0
+    persona: dict | None = None
+
+    @property
+    def episode_id(self) -> str:
+        persona = (self.persona or {}).get("persona_id", "none")
+        return f"{self.domain}-{self.task_id}-{self.condition}-{persona}-s{self.seed}"
+
+
+def specs_for(domain: str, split: str, condition: str = "base", seeds=(0,), limit: int | None = None) -> list[EpisodeSpec]:
+    """Specs for the first ``limit`` tasks of an official split, one per seed."""
+    tasks = load_tasks(domain, split)[:limit] if limit else load_tasks(domain, split)
+    return [EpisodeSpec(domain, t.id, condition, s) for t in tasks for s in seeds]
+
+
+def _write_tools(env) -> set[str]:
+    ToolType = tau2_modules().ToolType
+    return {n for n in env.tools.get_tools() if env.tools.tool_type(n) == ToolType.WRITE}
+
+
+def _message_record(msg) -> dict:
+    rec = {"role": msg.role, "content": getattr(msg, "content", None)}
+    calls = getattr(msg, "tool_calls", None)
+    if calls:
+        rec["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+    if msg.role == "tool":
+        rec["tool_call_id"] = msg.id
+        rec["error"] = bool(getattr(msg, "error", False))
+    return rec
+
+
+def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS) -> dict:
+    """Run and score one episode; always returns a record, errors included."""
+    m = tau2_modules()
+    record = {
+        "episode_id": spec.episode_id, "domain": spec.domain, "task_id": spec.task_id,
+        "split": split_of(spec.domain, spec.task_id), "condition": spec.condition,
+        "persona": spec.persona, "backend": backend.name, "user_model": backend.user_model,
+        "agent_model": backend.agent_model, "seed": spec.seed, "max_steps": max_steps,
+        "reward": None, "reward_breakdown": None, "termination_reason": None,
+        "messages": [], "error": None, "ppol_nb_version": __version__,
+    }
+    t0 = time.perf_counter()
+    with backend.ledger.episode(spec.episode_id):
+        try:
+            task = get_task(spec.domain, spec.task_id)
+            env = make_environment(spec.domain)
+            scenario = build_scenario(task, spec.domain, _write_tools(env))
+            user = backend.make_user(task, scenario, spec.seed)
+            agent = backend.make_agent(env, task, scenario)
+            orchestrator = m.Orchestrator(
+                domain=spec.domain, agent=agent, user=user, environment=env, task=task,
+                max_steps=max_steps, seed=spec.seed,
+            )
+            simulation = orchestrator.run()
+            record["messages"] = [_message_record(msg) for msg in simulation.messages]
+            record["termination_reason"] = getattr(simulation.termination_reason, "value", simulation.termination_reason)
+            reward = m.evaluate_simulation(
+                simulation=simulation, task=task, evaluation_type=m.EvaluationType.ALL,
+                solo_mode=False, domain=fast_domain(spec.domain),
+            )
+            record["reward"] = float(reward.reward)
+            record["reward_breakdown"] = {getattr(k, "value", str(k)): float(v) for k, v in (reward.reward_breakdown or {}).items()}
+        except Exception as exc:  # noqa: BLE001 — every failure becomes a record
+            record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            record["traceback"] = traceback.format_exc(limit=8)[-4000:]
+    record["duration_s"] = round(time.perf_counter() - t0, 4)
+    usage = backend.ledger.for_episode(spec.episode_id)
+    record["llm_calls"] = usage["llm_calls"]
+    record["cost_usd"] = usage["cost_usd"]
+    return record
+
+
+def run_episodes(
+    specs: list[EpisodeSpec],
+    backend,
+    run_dir,
+    max_workers: int | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    progress: bool = True,
+    retry_errors: bool = True,
+) -> pd.DataFrame:
+    """Run ``specs`` concurrently, appending each finished episode to ``run_dir``.
+
+    Episodes already in ``run_dir/episodes.jsonl`` are skipped (resume); ones that
+    ended in an error are run again unless ``retry_errors=False``. Returns every
+    episode of the run directory as a DataFrame.
+    """
+    store = EpisodeStore(run_dir)
+    done = store.completed_ids(include_errors=not retry_errors)
+    todo = [s for s in specs if s.episode_id not in done]
+    if max_workers is None:
+        # Offline episodes are pure Python (the GIL makes threads useless); LLM
+        # episodes wait on the network, where threads overlap the waiting.
+        max_workers = 1 if backend.name == "offline" else 8
+    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name})")
+    try:
+        if max_workers <= 1:
+            for spec in todo:
+                store.append(run_episode(spec, backend, max_steps))
+                bar.update(1)
+        else:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                futures = [pool.submit(run_episode, s, backend, max_steps) for s in todo]
+                for fut in as_completed(futures):
+                    store.append(fut.result())
+                    bar.update(1)
+    finally:
+        bar.close()
+    wanted = {s.episode_id for s in specs}
+    df = store.frame()
+    return df[df["episode_id"].isin(wanted)].reset_index(drop=True) if not df.empty else df
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm  # a widget in Jupyter, a text bar in a terminal
+
+    return tqdm(total=total, disable=not enabled or total == 0, desc=desc, leave=False)
+
+
+def summarize(df: pd.DataFrame, by=("domain", "split", "agent_model")) -> pd.DataFrame:
+    """Success rate per group; errored episodes count as failures and are listed."""
+    if df.empty:
+        return pd.DataFrame()
+    by = [c for c in by if c in df.columns]
+    out = df.assign(errored=df["error"].notna()).groupby(by, dropna=False).agg(
+        episodes=("episode_id", "count"),
+        success_rate=("success", "mean"),
+        mean_reward=("reward", "mean"),
+        errors=("errored", "sum"),
+        mean_duration_s=("duration_s", "mean"),
+    )
+    return out.reset_index()

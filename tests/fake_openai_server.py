@@ -1,0 +1,203 @@
+"""A scripted OpenAI-compatible chat-completions server on loopback, for tests.
+
+Usage::
+
+    with FakeOpenAIServer(lambda req: text_reply("hi")) as server:
+        cfg = LLMConfig.openai("fake-model", base_url=server.url, api_key_env=None)
+        ...
+        assert len(server.requests) == 1
+
+The responder gets the request JSON and returns either a reply dict (sent with
+status 200) or ``(status, body, headers)`` where body is a dict (sent as JSON)
+or str/bytes (sent verbatim, to test unparsable replies). Only
+``POST /v1/chat/completions`` is served; anything else is 404.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict], Any]
+
+_ids = itertools.count(1)
+
+
+def text_reply(
+    content: str,
+    model: str = "fake-model",
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+    finish_reason: str = "stop",
+) -> dict:
+    """A 200 body whose assistant message is plain text."""
+    return _completion(
+        {"role": "assistant", "content": content}, model, prompt_tokens, completion_tokens, finish_reason
+    )
+
+
+def tool_call_reply(
+    name: str,
+    arguments: str | dict,
+    call_id: str | None = None,
+    content: str | None = None,
+    model: str = "fake-model",
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+) -> dict:
+    """A 200 body with one tool call. A str ``arguments`` is sent verbatim (may be malformed JSON)."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    call = {"id": call_id or f"call_{next(_ids)}", "type": "function", "function": {"name": name, "arguments": args}}
+    return _completion(
+        {"role": "assistant", "content": content, "tool_calls": [call]},
+        model,
+        prompt_tokens,
+        completion_tokens,
+        "tool_calls",
+    )
+
+
+def error_reply(
+    status: int, message: str = "error", headers: dict | None = None, err_type: str = "invalid_request_error"
+) -> tuple[int, dict, dict]:
+    """An OpenAI-style error: ``(status, {"error": {...}}, headers)``."""
+    return status, {"error": {"message": message, "type": err_type, "code": None}}, dict(headers or {})
+
+
+def sequence(replies: Iterable[Any]) -> Responder:
+    """A responder that returns the given replies in order (the last one repeats)."""
+    items = list(replies)
+    lock = threading.Lock()
+    state = {"i": 0}
+
+    def respond(_request: dict) -> Any:
+        with lock:
+            i = min(state["i"], len(items) - 1)
+            state["i"] += 1
+        return items[i]
+
+    return respond
+
+
+def _completion(message: dict, model: str, prompt_tokens: int, completion_tokens: int, finish_reason: str) -> dict:
+    return {
+        "id": f"chatcmpl-{next(_ids)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class FakeOpenAIServer:
+    """ThreadingHTTPServer on 127.0.0.1 (free port) in a background thread.
+
+    Records every request body in ``requests`` and headers in ``request_headers``;
+    ``max_in_flight`` is the largest number of requests handled at once.
+    ``delay_s`` sleeps inside each request (to measure concurrency).
+    """
+
+    def __init__(self, responder: Responder | None = None, delay_s: float = 0.0) -> None:
+        self.responder = responder or (lambda _req: text_reply("ok"))
+        self.delay_s = delay_s
+        self.requests: list[dict] = []
+        self.request_headers: list[dict] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the OpenAI SDK (ends in /v1)."""
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like a real API
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                    return
+                try:
+                    request = json.loads(raw or b"{}")
+                except ValueError:
+                    self._send(400, {"error": {"message": "request body is not JSON"}}, {})
+                    return
+                with server._lock:
+                    server.requests.append(request)
+                    server.request_headers.append({k.lower(): v for k, v in self.headers.items()})
+                    server._in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                try:
+                    if server.delay_s:
+                        time.sleep(server.delay_s)
+                    try:
+                        reply = server.responder(request)
+                    except Exception as exc:  # a broken responder should fail the test loudly
+                        reply = (500, {"error": {"message": f"responder raised {exc!r}"}}, {})
+                    status, body, headers = reply if isinstance(reply, tuple) else (200, reply, {})
+                    self._send(status, body, headers)
+                finally:
+                    with server._lock:
+                        server._in_flight -= 1
+
+            def _send(self, status: int, body: Any, headers: dict) -> None:
+                if isinstance(body, (dict, list)):
+                    data = json.dumps(body).encode()
+                    ctype = "application/json"
+                else:
+                    data = body.encode() if isinstance(body, str) else bytes(body)
+                    ctype = "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, str(v))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        # A short poll interval makes stop() (shutdown) return quickly.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
