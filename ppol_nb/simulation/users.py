@@ -117,11 +117,15 @@ class OfflineUser(_m.BaseUser):
             return self.goodbye(satisfied=False)
         if _TRANSFER_CUE.search(agent_text):
             return TRANSFER
-        asked = [label for label, cue in LABEL_CUES.items() if re.search(cue, agent_text, re.I)]
-        if asked and "?" in agent_text:
+        questions = _questions(agent_text)
+        # Known cues, plus the label of every fact held ("passengers", "cabin", …).
+        cues = {**LABEL_CUES, **{f.label: rf"\b{re.escape(f.label)}\b" for f in self.scenario.facts}}
+        asked = [label for label, cue in cues.items()
+                 if any(re.search(cue, q, re.I) and _REQUEST_CUE.search(q) for q in questions)]
+        if asked:
             mem.unproductive = 0
             return self.answer_facts(asked)
-        if _CONFIRM_CUE.search(agent_text):
+        if any(_CONFIRM_CUE.search(q) for q in questions):
             mem.unproductive = 0
             return self.polish("Yes, please go ahead.")
         if _DONE_CUE.search(agent_text):
@@ -164,7 +168,8 @@ class OfflineUser(_m.BaseUser):
         for label in labels:
             if label in held:
                 value = " ".join(dict.fromkeys(f.value for f in held[label]))
-                sentences.append(f"My {label} is {value}.")
+                verb = "are" if label.endswith("s") else "is"
+                sentences.append(f"My {label} {verb} {value}.")
                 self.memory.told.add(label)
             elif label in unknown:
                 sentences.append(f"I'm sorry, I don't remember my {label}.")
