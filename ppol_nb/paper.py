@@ -1,0 +1,91 @@
+"""Numbers the PPol paper reports (arXiv:2605.12894), for side-by-side tables.
+
+Transcribed from the paper's Tables 3/4 (held-out fitness and alignment), 5
+(discriminator quality) and 6 (Gini importances, Retail / DeepSeek-V3.1). Every
+frame carries ``source = "paper"`` so it can never be mistaken for a measurement.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+_TABLES_3_4 = """domain,simulator,condition,hl,hl_std,coverage,coverage_std,score,score_std,D1,D1_std,D2,D2_std,D3,D3_std,D4,D4_std,USI,USI_std
+retail,DeepSeek-V3.1,Humans,0.956,0.076,0.614,0.091,0.785,0.051,84.3,2.4,97.6,2.2,87.2,6.2,82.2,12.8,87.8,3.5
+retail,DeepSeek-V3.1,Base-simulator,0.112,0.158,0.132,0.177,0.122,0.147,28.8,2.9,80.0,4.9,51.5,6.9,42.8,9.2,50.8,2.9
+retail,DeepSeek-V3.1,DP Personas,0.283,0.313,0.261,0.274,0.272,0.223,35.7,1.3,80.7,2.7,53.1,2.6,30.9,3.0,50.1,1.6
+retail,DeepSeek-V3.1,PPol: Initial,0.394,0.314,0.213,0.220,0.303,0.148,40.6,1.9,87.8,2.4,50.0,2.5,28.9,2.4,51.8,1.6
+retail,DeepSeek-V3.1,PPol: Evolved,0.657,0.266,0.608,0.144,0.633,0.123,46.8,2.4,82.4,3.7,84.0,4.8,60.1,8.3,68.3,2.6
+retail,GPT-5.4-Mini,Humans,0.916,0.131,0.614,0.091,0.765,0.063,84.3,2.5,97.6,1.8,87.2,6.1,82.2,12.5,87.8,3.5
+retail,GPT-5.4-Mini,Base-simulator,0.212,0.223,0.102,0.174,0.157,0.171,34.6,2.5,72.0,4.8,40.0,6.6,42.4,8.2,47.2,3.3
+retail,GPT-5.4-Mini,DP Personas,0.283,0.280,0.197,0.265,0.240,0.204,41.6,2.4,65.5,4.1,50.9,3.7,36.8,4.9,48.7,2.8
+retail,GPT-5.4-Mini,PPol: Initial,0.309,0.273,0.144,0.217,0.227,0.142,43.1,2.8,71.1,3.5,53.3,3.9,35.6,4.2,50.8,2.1
+retail,GPT-5.4-Mini,PPol: Evolved,0.623,0.326,0.548,0.182,0.586,0.148,63.2,3.2,90.1,2.8,87.1,5.3,58.5,6.8,74.7,2.4
+retail,Qwen3-Next-80B-A3B-Instruct,Humans,0.953,0.076,0.614,0.091,0.783,0.055,84.3,2.3,97.6,2.2,87.2,6.0,82.2,12.6,87.8,3.5
+retail,Qwen3-Next-80B-A3B-Instruct,Base-simulator,0.107,0.244,0.046,0.136,0.077,0.186,24.0,2.4,57.5,5.8,35.7,6.3,23.3,6.6,35.1,2.9
+retail,Qwen3-Next-80B-A3B-Instruct,DP Personas,0.291,0.355,0.100,0.219,0.196,0.212,29.5,1.8,56.5,2.8,37.8,3.5,25.2,3.1,37.2,2.0
+retail,Qwen3-Next-80B-A3B-Instruct,PPol: Initial,0.356,0.348,0.017,0.085,0.186,0.083,31.4,2.1,58.7,2.7,38.7,2.3,30.3,2.4,39.8,1.4
+retail,Qwen3-Next-80B-A3B-Instruct,PPol: Evolved,0.784,0.204,0.602,0.161,0.693,0.139,69.6,5.0,89.8,2.4,70.4,4.5,76.4,8.1,76.5,2.6
+airline,DeepSeek-V3.1,Humans,0.932,0.109,0.584,0.103,0.758,0.062,91.3,3.9,98.1,2.0,84.8,9.1,77.8,11.2,88.0,3.8
+airline,DeepSeek-V3.1,Base-simulator,0.173,0.152,0.112,0.180,0.143,0.153,38.8,4.3,83.6,4.7,56.9,9.1,45.4,8.2,56.2,3.5
+airline,DeepSeek-V3.1,DP Personas,0.353,0.294,0.260,0.222,0.306,0.144,36.1,1.5,71.9,1.9,43.6,3.0,40.8,3.6,48.1,1.6
+airline,DeepSeek-V3.1,PPol: Initial,0.466,0.331,0.264,0.217,0.365,0.131,49.1,3.2,80.4,2.0,44.9,3.5,46.2,3.5,55.2,2.1
+airline,DeepSeek-V3.1,PPol: Evolved,0.534,0.290,0.613,0.102,0.574,0.120,57.0,2.3,91.8,1.4,69.3,3.9,65.2,8.1,70.8,2.4
+airline,GPT-5.4-Mini,Humans,0.903,0.103,0.584,0.103,0.744,0.067,91.3,4.0,98.1,2.0,84.8,8.9,77.8,11.5,88.0,3.8
+airline,GPT-5.4-Mini,Base-simulator,0.322,0.257,0.163,0.220,0.243,0.222,47.2,6.2,62.3,6.4,61.1,11.1,46.8,11.5,54.3,5.2
+airline,GPT-5.4-Mini,DP Personas,0.358,0.295,0.196,0.218,0.277,0.182,44.5,3.2,59.4,4.2,62.6,6.5,42.9,5.7,52.4,2.9
+airline,GPT-5.4-Mini,PPol: Initial,0.457,0.308,0.164,0.230,0.310,0.144,59.3,4.3,65.6,4.2,57.6,7.0,54.4,5.4,59.2,3.3
+airline,GPT-5.4-Mini,PPol: Evolved,0.604,0.320,0.545,0.142,0.574,0.120,68.7,4.5,87.7,3.9,66.9,8.3,66.7,8.2,72.5,3.6
+airline,Qwen3-Next-80B-A3B-Instruct,Humans,0.962,0.061,0.584,0.103,0.773,0.067,91.3,3.8,98.1,2.1,84.8,8.9,77.8,11.4,88.0,3.8
+airline,Qwen3-Next-80B-A3B-Instruct,Base-simulator,0.128,0.154,0.000,0.000,0.064,0.077,22.4,1.8,49.6,3.7,29.0,6.0,63.4,12.1,41.1,3.8
+airline,Qwen3-Next-80B-A3B-Instruct,DP Personas,0.337,0.325,0.051,0.159,0.194,0.163,28.9,2.1,52.0,2.9,39.4,5.6,43.3,3.7,40.9,2.2
+airline,Qwen3-Next-80B-A3B-Instruct,PPol: Initial,0.468,0.353,0.011,0.045,0.239,0.066,35.0,2.2,57.1,3.2,43.7,3.7,48.8,4.2,46.2,1.6
+airline,Qwen3-Next-80B-A3B-Instruct,PPol: Evolved,0.761,0.280,0.483,0.184,0.622,0.135,54.7,4.2,92.5,2.8,80.0,5.3,62.5,4.9,72.4,2.8
+"""
+
+_TABLE_5 = """simulator,domain,roc_auc,accuracy,f1
+DeepSeek-V3.1,retail,1.000,0.988,0.992
+DeepSeek-V3.1,airline,0.998,0.975,0.983
+GPT-5.4-Mini,retail,0.975,0.962,0.975
+GPT-5.4-Mini,airline,0.940,0.924,0.952
+Qwen3-Next-80B-A3B-Instruct,retail,0.982,0.981,0.988
+Qwen3-Next-80B-A3B-Instruct,airline,0.990,0.975,0.984
+"""
+
+_TABLE_6 = """feature,importance
+short_utterance_rate,0.257
+words_per_turn,0.240
+verbosity_cv,0.165
+politeness_rate,0.089
+acknowledgment_rate,0.084
+formality_rate,0.041
+opening_length,0.034
+front_loading_ratio,0.024
+uncertainty_rate,0.017
+identifiers_per_turn,0.016
+"""
+
+
+def _frame(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype={"simulator": str}).assign(source="paper", human_corpus="TAU-USI")
+
+
+def fitness_rows(domain: str | None = None, simulator: str | None = None) -> pd.DataFrame:
+    """Tables 3/4: HL, Coverage, Score, D1–D4, USI (mean and std) per condition."""
+    df = _frame(_TABLES_3_4)
+    if domain:
+        df = df[df.domain == domain]
+    if simulator:
+        df = df[df.simulator == simulator]
+    return df.reset_index(drop=True)
+
+
+def discriminator_table() -> pd.DataFrame:
+    """Table 5: held-out ROC-AUC, accuracy, F1 per (simulator, domain)."""
+    return _frame(_TABLE_5)
+
+
+def importances() -> pd.DataFrame:
+    """Table 6: top-10 Gini importances, Retail / DeepSeek-V3.1."""
+    return _frame(_TABLE_6).assign(domain="retail", simulator="DeepSeek-V3.1")
