@@ -1,0 +1,46 @@
+"""Human dialogue corpora behind one loader interface and one schema.
+
+PPol scores simulated users against real human user turns. Three sources are
+supported, each mapped to :class:`Dialogue` / :class:`Corpus`:
+
+* ``tau-usi`` — the paper's reference (Zhou et al. 2026), gated on the Hugging
+  Face Hub, CC-BY-NC-4.0, research only, never for LLM training;
+* ``multiwoz`` — MultiWOZ 2.1 validation set, an openly licensed offline
+  stand-in (not τ²-bench; say so when reporting);
+* ``abcd`` — a three-dialogue ABCD sample, used as a fixture and for examples;
+
+plus user-supplied JSONL files in the same schema. Texts stay outside the
+repository, in ``../shared/data/humans`` (see :func:`shared_data_dir`).
+"""
+
+from .abcd import load_abcd
+from .jsonl import load_jsonl, write_jsonl
+from .licences import SOURCES, LicenceError, SourceTerms, assert_trainable, attributions
+from .loader import load_corpus
+from .multiwoz import load_multiwoz
+from .paths import shared_data_dir
+from .schema import Corpus, Dialogue, Turn
+from .tau_bench_ids import tau2_task_id
+from .tau_usi import TauUsiUnavailable, load_tau_usi
+from .text import detokenize
+
+__all__ = [
+    "SOURCES",
+    "Corpus",
+    "Dialogue",
+    "LicenceError",
+    "SourceTerms",
+    "TauUsiUnavailable",
+    "Turn",
+    "assert_trainable",
+    "attributions",
+    "detokenize",
+    "load_abcd",
+    "load_corpus",
+    "load_jsonl",
+    "load_multiwoz",
+    "load_tau_usi",
+    "shared_data_dir",
+    "tau2_task_id",
+    "write_jsonl",
+]
