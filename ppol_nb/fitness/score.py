@@ -1,0 +1,71 @@
+"""The combined fitness M and the full reporting row (Tables 3/4 analog).
+
+    M(G;T) = λ_h · P̄(human) + λ_b · B̄_cover,   λ_h + λ_b = 1          (Eq. 4)
+
+Reporting uses λ = (0.5, 0.5). During search the coverage weight ramps with the
+persona-count curriculum: λ_b = 0.5 · N_current / 10, so N = 5, 8, 10 give
+(0.75, 0.25), (0.60, 0.40), (0.50, 0.50).
+
+How the ± are computed (the paper does not say): HL per episode, Coverage and Score
+per task, D1–D4/USI by a seeded bootstrap over episodes (200 resamples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .alignment import alignment
+from .coverage import CoverageReference
+from .discriminator import HumanLikenessDiscriminator
+
+REPORT_LAMBDAS = (0.5, 0.5)
+
+
+def lambda_schedule(n_current: int, n_final: int = 10, lambda_b_final: float = 0.5) -> tuple[float, float]:
+    """(λ_h, λ_b) for the curriculum step with ``n_current`` personas per task."""
+    lam_b = lambda_b_final * min(n_current, n_final) / n_final
+    return 1.0 - lam_b, lam_b
+
+
+@dataclass
+class FitnessModel:
+    """Everything frozen that scores a set of episodes: discriminator, human cloud, human mean."""
+
+    discriminator: HumanLikenessDiscriminator
+    reference: CoverageReference
+    human_mean: np.ndarray
+    info: dict = field(default_factory=dict)  # corpus, backend, domain: goes into every row
+
+    def fitness(self, X, task_ids, lambdas=REPORT_LAMBDAS) -> float:
+        """M for one batch (e.g. an evolution minibatch)."""
+        row = self.row(X, task_ids, lambdas=lambdas, n_boot=0)
+        return row["score"]
+
+    def row(self, X, task_ids, lambdas=REPORT_LAMBDAS, n_boot: int = 200, seed: int = 0, label: str | None = None) -> dict:
+        """HL, Coverage, Score, D1–D4, USI with ± and n for one condition."""
+        X = np.atleast_2d(np.asarray(X, float))
+        task_ids = np.asarray([str(t) for t in task_ids])
+        if len(X) != len(task_ids):
+            raise ValueError(f"{len(X)} fingerprints but {len(task_ids)} task ids")
+        lam_h, lam_b = lambdas
+        p = self.discriminator.predict_proba_human(X)
+        tasks = list(dict.fromkeys(task_ids))
+        cov = np.array([self.reference.score(X[task_ids == t]) for t in tasks])
+        hl_task = np.array([p[task_ids == t].mean() for t in tasks])
+        score_task = lam_h * hl_task + lam_b * cov
+        row = {
+            "condition": label,
+            "n_episodes": int(len(X)), "n_tasks": len(tasks),
+            "hl": float(p.mean()), "hl_std": float(p.std()),
+            "coverage": float(cov.mean()), "coverage_std": float(cov.std()),
+            "score": float(lam_h * p.mean() + lam_b * cov.mean()), "score_std": float(score_task.std()),
+            **alignment(X, self.human_mean),
+        }
+        if n_boot:
+            rng = np.random.default_rng(seed)
+            boots = [alignment(X[rng.integers(0, len(X), len(X))], self.human_mean) for _ in range(n_boot)]
+            for key in ("D1", "D2", "D3", "D4", "USI"):
+                row[f"{key}_std"] = float(np.std([b[key] for b in boots]))
+        return {**row, **self.info}
