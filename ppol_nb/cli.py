@@ -11,22 +11,14 @@ from .provenance import provenance
 
 
 def _backend(args):
-    from .llm import LLMConfig, RoleConfig
-    from .simulation.backends import LLMBackend, OfflineBackend
+    from .simulation.backends import make_backend
 
-    if args.backend == "offline":
-        return OfflineBackend(agent=args.agent)
-    if not args.model:
+    if args.backend == "openai" and not args.model:
         raise SystemExit("--backend openai needs --model (and usually --base-url)")
-    role = RoleConfig(model=args.model, base_url=args.base_url, api_key_env=args.api_key_env or None,
-                      temperature=args.temperature)
-    roles = {}
-    if args.user_model:
-        roles["user"] = RoleConfig(**{**role.to_dict(), "model": args.user_model})
-    cache = args.cache or str(Path(args.out) / "llm_cache.sqlite")
-    config = LLMConfig(backend="openai", default=role, roles=roles, cache_path=cache,
-                       max_concurrency=args.max_workers)
-    return LLMBackend.from_config(config)
+    return make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
+                        user_model=args.user_model, temperature=args.temperature,
+                        cache_path=args.cache or str(Path(args.out) / "llm_cache.sqlite"),
+                        max_concurrency=args.max_workers, agent=args.agent)
 
 
 def cmd_rollout(args) -> int:
@@ -48,6 +40,40 @@ def cmd_rollout(args) -> int:
           f"episodes={len(df)} success_rate={rate:.3f} failures={failures} -> {out / 'episodes.jsonl'}")
     if args.verbose:
         print(summary.to_string(index=False))
+    return 0
+
+
+def cmd_fingerprint(args) -> int:
+    from .fitness import fingerprint_frame
+    from .simulation.store import EpisodeStore
+
+    path = Path(args.episodes)
+    episodes = EpisodeStore(path.parent).load() if path.name == "episodes.jsonl" else [
+        json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    df = fingerprint_frame([e for e in episodes if not e.get("error")])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out, index=False)
+    print(f"{len(df)} episodes fingerprinted ({len(episodes) - len(df)} errored skipped) -> {args.out}")
+    return 0
+
+
+def cmd_humans(args) -> int:
+    import pandas as pd
+
+    from .fitness import FEATURES, fingerprints
+    from .humans import attributions, load_corpus
+
+    corpus = load_corpus(args.corpus, domain=args.domain)
+    X = fingerprints([d.user_turns for d in corpus.dialogues])
+    meta = pd.DataFrame([{"dialogue_id": d.dialogue_id, "source": d.source, "domain": d.domain,
+                          "task_id": d.task_id, "split": d.split} for d in corpus.dialogues])
+    df = pd.concat([meta, pd.DataFrame(X, columns=list(FEATURES))], axis=1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out, index=False)
+    sidecar = Path(args.out).with_suffix(".json")
+    sidecar.write_text(json.dumps(provenance({"command": "humans", "corpus": corpus.name,
+                                              "attributions": attributions([corpus])}), indent=2))
+    print(f"{len(df)} {corpus.name} dialogues fingerprinted -> {args.out} (licence: {corpus.licence})")
     return 0
 
 
@@ -84,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--verbose", action="store_true")
     r.set_defaults(func=cmd_rollout)
+
+    f = sub.add_parser("fingerprint", help="19-feature fingerprints of episodes -> CSV")
+    f.add_argument("episodes", help="an episodes.jsonl written by rollout")
+    f.add_argument("--out", required=True)
+    f.set_defaults(func=cmd_fingerprint)
+
+    h = sub.add_parser("humans", help="19-feature fingerprints of a human corpus -> CSV")
+    h.add_argument("--corpus", required=True, help="multiwoz | tau-usi | abcd | PATH (JSONL in the documented schema)")
+    h.add_argument("--domain", help="keep only this domain (TAU-USI: retail or airline)")
+    h.add_argument("--out", required=True)
+    h.set_defaults(func=cmd_humans)
 
     n = sub.add_parser("notebooks", help="execute notebooks/ in order with papermill (offline default)")
     n.add_argument("--notebooks", default="notebooks")

@@ -12,7 +12,9 @@ per task, D1–D4/USI by a seeded bootstrap over episodes (200 resamples).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -69,3 +71,24 @@ class FitnessModel:
             for key in ("D1", "D2", "D3", "D4", "USI"):
                 row[f"{key}_std"] = float(np.std([b[key] for b in boots]))
         return {**row, **self.info}
+
+    # -- persistence: the search loads exactly what the baseline study froze ------------
+    def save(self, directory) -> Path:
+        d = Path(directory)
+        self.discriminator.save(d / "discriminator")
+        np.save(d / "human_reference.npy", self.reference.points)
+        np.save(d / "human_mean.npy", self.human_mean)
+        (d / "fitness.json").write_text(json.dumps({**self.info, "d_ref": self.reference.d_ref}, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory) -> "FitnessModel":
+        d = Path(directory)
+        meta = json.loads((d / "fitness.json").read_text())
+        d_ref = meta.pop("d_ref")
+        return cls(
+            discriminator=HumanLikenessDiscriminator.load(d / "discriminator"),
+            reference=CoverageReference(points=np.load(d / "human_reference.npy"), d_ref=d_ref),
+            human_mean=np.load(d / "human_mean.npy"),
+            info=meta,
+        )

@@ -91,3 +91,22 @@ class LLMBackend:
 
     def describe(self) -> dict:
         return {"backend": self.name, "llm": self.client.config.to_dict()}
+
+
+def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
+                 api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "offline"):
+    """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'."""
+    if backend == "offline":
+        return OfflineBackend(agent=agent)
+    if backend != "openai":
+        raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
+    if not model:
+        raise ValueError("the openai backend needs a model name (and usually a base_url)")
+    from ..llm import RoleConfig
+
+    role = RoleConfig(model=model, base_url=base_url, api_key_env=api_key_env or None, temperature=temperature)
+    roles = {"user": RoleConfig(**{**role.to_dict(), "model": user_model})} if user_model else {}
+    config = LLMConfig(backend="openai", default=role, roles=roles, cache_path=cache_path,
+                       max_concurrency=max_concurrency)
+    return LLMBackend.from_config(config)

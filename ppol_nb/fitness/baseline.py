@@ -1,0 +1,221 @@
+"""Baseline simulator analysis (notebook 01): humans vs the base simulator.
+
+For each domain: run the base (persona-free) simulator on τ² train and test tasks,
+fingerprint it and a human corpus, train the human-vs-simulator discriminator on
+reference humans vs train-task episodes, evaluate it on held-out humans vs
+test-task episodes (Table 5 analog), and compute the Humans and Base-simulator rows
+(HL, Coverage, Score, D1–D4, USI; Tables 3/4 analog). The frozen discriminator,
+human cloud and human mean are saved as a :class:`FitnessModel` for the search.
+
+Human splits: TAU-USI follows τ²'s official task split (train humans = reference,
+test humans = held out, grouped by task for coverage). MultiWOZ has no τ² tasks:
+its seeded reference/held-out halves stand in, and held-out dialogues are grouped
+in threes as pseudo-tasks (TAU-USI has ≈2.7 participants per task: 451/165).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..humans import attributions, load_corpus
+from ..provenance import provenance
+from ..simulation.runner import run_episodes, specs_for
+from .coverage import CoverageReference
+from .discriminator import HumanLikenessDiscriminator
+from .fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
+from .score import FitnessModel
+
+HUMAN_GROUP_SIZE = 3
+
+
+def human_splits(corpus, domain: str, seed: int = 0) -> tuple[list, list, list[str]]:
+    """(reference dialogues, held-out dialogues, a group key per held-out dialogue)."""
+    # Dialogues of this τ² domain if the corpus has any (TAU-USI); otherwise the whole
+    # corpus stands in for every domain (MultiWOZ is hotels, trains, taxis …).
+    dialogues = [d for d in corpus.dialogues if d.domain == domain] or list(corpus.dialogues)
+    splits = {d.split for d in dialogues}
+    if {"train", "test"} & splits:
+        ref = [d for d in dialogues if d.split == "train"]
+        held = [d for d in dialogues if d.split == "test"]
+        groups = [str(d.task_id) for d in held]
+    else:
+        if {"reference", "heldout"} <= splits:
+            ref = [d for d in dialogues if d.split == "reference"]
+            held = [d for d in dialogues if d.split == "heldout"]
+        else:  # an unsplit user corpus: seeded halves by dialogue
+            order = np.random.default_rng(seed).permutation(len(dialogues))
+            half = len(dialogues) // 2
+            ref = [dialogues[i] for i in order[:half]]
+            held = [dialogues[i] for i in order[half:]]
+        perm = np.random.default_rng(seed + 1).permutation(len(held))
+        groups = [""] * len(held)
+        for rank, i in enumerate(perm):
+            groups[i] = f"group-{rank // HUMAN_GROUP_SIZE}"
+    if len(ref) < 2 or not held:
+        raise ValueError(f"corpus {corpus.name!r} gives {len(ref)} reference and {len(held)} held-out dialogues "
+                         f"for {domain!r}; need at least 2 and 1")
+    return ref, held, groups
+
+
+@dataclass
+class DomainResult:
+    domain: str
+    model: FitnessModel
+    discriminator_metrics: dict
+    rows: pd.DataFrame
+    fingerprints: pd.DataFrame
+
+
+@dataclass
+class BaselineStudy:
+    """Humans vs base simulator for one or more domains; ``run()`` does everything."""
+
+    backend: object  # an OfflineBackend or LLMBackend
+    domains: tuple = ("retail", "airline")
+    corpus: str = "multiwoz"
+    seeds: tuple = (0,)
+    limit: int | None = None  # first K tasks per split (None = all)
+    run_dir: str = "runs/01_baseline"
+    human_seed: int = 0
+    progress: bool = True
+    results: dict = field(default_factory=dict)
+
+    @property
+    def simulator(self) -> str:
+        return f"{self.backend.name}:{self.backend.user_model}"
+
+    def run(self) -> "BaselineStudy":
+        corpus = load_corpus(self.corpus)
+        for domain in self.domains:
+            self.results[domain] = self._run_domain(domain, corpus)
+        self._write_outputs(corpus)
+        return self
+
+    def _episodes(self, domain: str, split: str) -> pd.DataFrame:
+        specs = specs_for(domain, split, condition="base", seeds=self.seeds, limit=self.limit)
+        run = Path(self.run_dir) / "episodes" / f"{domain}-{self.backend.name}"
+        df = run_episodes(specs, self.backend, run, progress=self.progress)
+        ok = df[df["error"].isna()]
+        fp = fingerprint_frame(ok.to_dict("records"))
+        return fp.assign(split=split)
+
+    def _run_domain(self, domain: str, corpus) -> DomainResult:
+        ref, held, groups = human_splits(corpus, domain, self.human_seed)
+        H_ref = fingerprints([d.user_turns for d in ref])
+        H_held = fingerprints([d.user_turns for d in held])
+        sim_train, sim_test = self._episodes(domain, "train"), self._episodes(domain, "test")
+        info = {"domain": domain, "simulator": self.simulator, "human_corpus": corpus.name,
+                "source": f"ppol_nb ({self.backend.name} backend)"}
+        disc = HumanLikenessDiscriminator().fit(H_ref, sim_train[list(FEATURES)], manifest={
+            **provenance(), **info, "attributions": attributions([corpus]),
+            "n_reference_dialogues": len(ref), "n_heldout_dialogues": len(held),
+            "simulator_train_episodes": len(sim_train), "seeds": list(self.seeds), "human_seed": self.human_seed,
+        }).freeze()
+        metrics = {**info, **disc.evaluate(H_held, sim_test[list(FEATURES)])}
+        model = FitnessModel(disc, CoverageReference.from_points(H_ref), H_ref.mean(axis=0), info=info)
+        rows = pd.DataFrame([
+            model.row(H_held, groups, label="Humans"),
+            model.row(sim_test[list(FEATURES)], sim_test["task_id"], label="Base-simulator"),
+        ])
+        fp = pd.concat([
+            pd.DataFrame(H_ref, columns=FEATURES).assign(kind="humans (reference)"),
+            pd.DataFrame(H_held, columns=FEATURES).assign(kind="humans (held-out)"),
+            sim_train[list(FEATURES)].assign(kind="base simulator (train tasks)"),
+            sim_test[list(FEATURES)].assign(kind="base simulator (test tasks)"),
+        ], ignore_index=True).assign(domain=domain)
+        model.save(Path(self.run_dir) / "fitness" / domain)
+        return DomainResult(domain, model, metrics, rows, fp)
+
+    # -- tables ----------------------------------------------------------------------
+    def discriminator_table(self) -> pd.DataFrame:
+        return pd.DataFrame([r.discriminator_metrics for r in self.results.values()])
+
+    def importances(self, top: int = 10) -> pd.DataFrame:
+        frames = [r.model.discriminator.importances().head(top).rename_axis("feature").reset_index()
+                  .assign(domain=d, **{k: r.model.info[k] for k in ("source", "simulator", "human_corpus")})
+                  for d, r in self.results.items()]
+        return pd.concat(frames, ignore_index=True)
+
+    def rows(self) -> pd.DataFrame:
+        return pd.concat([r.rows for r in self.results.values()], ignore_index=True)
+
+    def fingerprints(self) -> pd.DataFrame:
+        return pd.concat([r.fingerprints for r in self.results.values()], ignore_index=True)
+
+    def _write_outputs(self, corpus) -> None:
+        out = Path(self.run_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.discriminator_table().to_csv(out / "discriminator.csv", index=False)
+        self.rows().to_csv(out / "rows.csv", index=False)
+        self.importances().to_csv(out / "importances.csv", index=False)
+        (out / "manifest.json").write_text(json.dumps(provenance({
+            "study": "baseline", "backend": self.backend.describe(), "domains": list(self.domains),
+            "corpus": corpus.name, "attributions": attributions([corpus]), "seeds": list(self.seeds),
+            "limit": self.limit, "human_seed": self.human_seed,
+        }), indent=2, default=str))
+
+    # -- figures ---------------------------------------------------------------------
+    def plot_feature_distributions(self, path=None):
+        """One panel per feature: humans (held-out) vs base simulator (test tasks)."""
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        fp = self.fingerprints()
+        fp = fp[fp["kind"].isin(["humans (held-out)", "base simulator (test tasks)"])]
+        long = fp.melt(id_vars=["kind", "domain"], value_vars=list(FEATURES), var_name="feature")
+        fig, axes = plt.subplots(4, 5, figsize=(16, 11))
+        dim_of = {f: d for d, feats in DIMENSIONS.items() for f in feats}
+        for ax, feature in zip(axes.flat, FEATURES):
+            sns.boxplot(data=long[long.feature == feature], x="domain", y="value", hue="kind", ax=ax,
+                        showfliers=True, fliersize=1.5, legend=feature == FEATURES[0])
+            ax.set_title(f"{dim_of[feature]} · {feature}", fontsize=9)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+        axes.flat[-1].axis("off")
+        if axes.flat[0].get_legend():
+            handles, labels = axes.flat[0].get_legend_handles_labels()
+            axes.flat[0].get_legend().remove()
+            axes.flat[-1].legend(handles, labels, loc="center")
+        fig.suptitle(f"Fingerprints: humans ({self.corpus}) vs base simulator ({self.simulator})")
+        fig.tight_layout()
+        _save(fig, path)
+        return fig
+
+    def plot_pca(self, path=None):
+        """PCA of standardised fingerprints per domain (Figure 4 analog)."""
+        import matplotlib.pyplot as plt
+        from sklearn.decomposition import PCA
+        from sklearn.preprocessing import StandardScaler
+
+        fp = self.fingerprints()
+        fp = fp[fp["kind"].isin(["humans (held-out)", "base simulator (test tasks)"])]
+        domains = list(self.results)
+        fig, axes = plt.subplots(1, len(domains), figsize=(6 * len(domains), 5), squeeze=False)
+        for ax, domain in zip(axes[0], domains):
+            sub = fp[fp.domain == domain]
+            Z = StandardScaler().fit_transform(sub[list(FEATURES)])
+            pca = PCA(n_components=2, random_state=0).fit(Z)
+            P = pca.transform(Z)
+            for kind, marker in [("humans (held-out)", "o"), ("base simulator (test tasks)", "x")]:
+                mask = (sub["kind"] == kind).to_numpy()
+                ax.scatter(P[mask, 0], P[mask, 1], s=12, alpha=0.5, marker=marker, label=kind)
+                ax.scatter(*P[mask].mean(axis=0), s=200, marker="*", edgecolor="k", label=f"centroid: {kind}")
+            ev = pca.explained_variance_ratio_
+            ax.set_xlabel(f"PC1 ({ev[0]:.1%})")
+            ax.set_ylabel(f"PC2 ({ev[1]:.1%})")
+            ax.set_title(f"{domain}: humans ({self.corpus}) vs base ({self.simulator})", fontsize=10)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        _save(fig, path)
+        return fig
+
+
+def _save(fig, path):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=130)
