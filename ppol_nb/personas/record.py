@@ -1,0 +1,135 @@
+"""The persona record: what PPol generates, injects and evolves.
+
+A persona has two faces, one per world:
+
+* ``instruction`` — the persona policy P_π, text appended to τ²'s user-simulator
+  prompt for LLM users (how to talk, never what to want);
+* ``behaviour`` — a machine-readable profile (behaviour name -> intensity in
+  [0, 1]) that the embedded offline user executes turn by turn.
+
+Generator programs produce both: each diversity axis maps to offline behaviours, so
+the same program runs in both worlds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+MIN_INSTRUCTION_CHARS = 40  # the paper's generator drops shorter persona strings
+
+# Offline behaviours and what each does to the offline user. Intensity 0 = off.
+BEHAVIOURS: dict[str, str] = {
+    "terse": "short replies; drops pleasantries and full sentences",
+    "bursty": "splits a reply into several short fragments",
+    "gating": "withholds facts: nothing up front, one fact per message, only what was asked",
+    "casual_typing": "lowercase, typos, shorthand (u, pls, idk), missing punctuation",
+    "formality": "formal register: connectives (however, regarding), semicolons, dashes",
+    "politeness": "please / thank you / sorry; 0 = the default politeness of the offline user is removed",
+    "verbosity_variation": "alternates very short and very long turns",
+    "hedging": "uncertainty markers: maybe, I think, not sure",
+    "pushback": "skepticism: 'why do you need that?', 'I already told you', 'are you sure?'",
+    "frustration": "emotional leakage that grows when the agent is slow or repeats itself",
+    "accusatory": "outbursts: 'this is useless', 'waste of time'",
+    "ambiguity": "vague references to items at first ('the thing I ordered'), clarified when asked",
+    "selective_attention": "answers only the last question the agent asked",
+    "confusion": "second-guessing and strategy pivots ('actually, instead…', 'wait, what')",
+    "impatience": "gives up after few unproductive turns",
+}
+
+
+class PersonaError(ValueError):
+    """A persona (or a generator's output) that breaks the record's contract."""
+
+
+def _persona_id(seed_text: str) -> str:
+    # Stable: the same content always gets the same id, across runs and machines.
+    return "p-" + hashlib.sha256(seed_text.encode()).hexdigest()[:10]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48] or "persona"
+
+
+@dataclass(frozen=True)
+class Persona:
+    persona_id: str
+    description: str
+    axis_placement: dict[str, bool]
+    reasoning: str
+    instruction: str
+    behaviour: dict[str, float] = field(default_factory=dict)
+    source: str = ""  # e.g. "seed:<program hash>", "dp", "trait:skeptical"
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def create(cls, description: str, instruction: str, axis_placement=None, reasoning: str = "",
+               behaviour=None, source: str = "", persona_id: str | None = None, axes=None) -> "Persona":
+        """Build and validate; the id defaults to a stable hash of the content."""
+        placement = {str(k): bool(v) for k, v in (axis_placement or {}).items()}
+        pid = persona_id or _persona_id(json.dumps([description, instruction, sorted(placement.items())]))
+        persona = cls(pid, description, placement, reasoning, instruction,
+                      {str(k): float(v) for k, v in (behaviour or {}).items()}, source)
+        persona.validate(axes)
+        return persona
+
+    def validate(self, axes=None) -> "Persona":
+        """Raise :class:`PersonaError` naming the first problem found."""
+        for name in ("persona_id", "description", "instruction"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise PersonaError(f"persona {self.persona_id!r}: field {name!r} is missing or empty")
+        if len(self.instruction.strip()) < MIN_INSTRUCTION_CHARS:
+            raise PersonaError(f"persona {self.persona_id!r}: instruction has {len(self.instruction.strip())} "
+                               f"characters; at least {MIN_INSTRUCTION_CHARS} are required")
+        if axes is not None:
+            known = {a if isinstance(a, str) else a["name"] for a in axes}
+            unknown = set(self.axis_placement) - known
+            if unknown:
+                raise PersonaError(f"persona {self.persona_id!r}: unknown axes {sorted(unknown)}; "
+                                   f"the program defines {sorted(known)}")
+        bad = set(self.behaviour) - set(BEHAVIOURS)
+        if bad:
+            raise PersonaError(f"persona {self.persona_id!r}: unknown offline behaviours {sorted(bad)}; "
+                               f"known: {sorted(BEHAVIOURS)}")
+        out_of_range = {k: v for k, v in self.behaviour.items() if not 0.0 <= v <= 1.0}
+        if out_of_range:
+            raise PersonaError(f"persona {self.persona_id!r}: behaviour intensities must be in [0, 1]: {out_of_range}")
+        return self
+
+    @property
+    def active_axes(self) -> list[str]:
+        return [a for a, on in self.axis_placement.items() if on]
+
+    # -- JSON --------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, axes=None) -> "Persona":
+        if not isinstance(data, dict):
+            raise PersonaError(f"a persona must be a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("description", "instruction") if k not in data]
+        if missing:
+            raise PersonaError(f"persona record is missing fields {missing} (has {sorted(data)})")
+        return cls.create(
+            description=str(data["description"]), instruction=str(data["instruction"]),
+            axis_placement=data.get("axis_placement") or {}, reasoning=str(data.get("reasoning", "")),
+            behaviour=data.get("behaviour") or {}, source=str(data.get("source", "")),
+            persona_id=data.get("persona_id"), axes=axes,
+        )
+
+
+def validate_population(personas: list, n: int, axes=None) -> list[Persona]:
+    """Turn a generator's output into exactly ``n`` valid, distinct personas or raise."""
+    if not isinstance(personas, (list, tuple)):
+        raise PersonaError(f"a generator must return a list of personas, got {type(personas).__name__}")
+    if len(personas) != n:
+        raise PersonaError(f"asked for {n} personas, the generator returned {len(personas)}")
+    out = [p.validate(axes) if isinstance(p, Persona) else Persona.from_dict(p, axes=axes) for p in personas]
+    ids = [p.persona_id for p in out]
+    if len(set(ids)) != len(ids):
+        raise PersonaError(f"persona ids are not unique: {ids}")
+    return out
