@@ -1,0 +1,243 @@
+"""Settings of one evolutionary search run, with the paper's values as defaults.
+
+``EvolutionConfig.profile("paper")`` is the PPol setup (App. B plus the authors'
+OpenEvolve YAML): 5 islands, ring migration of the top 20 % every 5 iterations,
+a 5x5 MAP-Elites grid per island on (human-likeness, coverage), 70 iterations,
+early stop after 20 iterations without a new best, seed 42, one candidate
+evaluated at a time with a 1-hour timeout. ``profile("ci")`` is a tiny run for
+tests and smoke notebooks. ``from_yaml`` overrides either profile field by field
+and rejects keys it does not know, so a typo never silently falls back to a
+default.
+
+Fields split in two groups. *Decision* fields shape which parent is sampled
+and what the archive holds; a resumed run must use the same values, or it
+would no longer reproduce the uninterrupted run. *Budget* fields
+(:data:`BUDGET_FIELDS`) only decide when to stop or how long to wait, so they
+may change on resume (e.g. raise ``max_iterations`` to extend a run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Fields that may differ between a run and its resumption.
+BUDGET_FIELDS = frozenset(
+    {
+        "max_iterations",
+        "early_stop_patience",
+        "max_wall_time_s",
+        "max_cost_usd",
+        "eval_timeout_s",
+        "propose_timeout_s",
+        "validate_on_new_best",
+    }
+)
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    """Island-model MAP-Elites search settings.
+
+    Archive
+        ``islands`` independent sub-populations. ``population_size`` is the
+        *total* capacity across islands (OpenEvolve's meaning); each island
+        holds ``island_capacity = max(1, population_size // islands)`` programs.
+        Grid elites are never evicted for capacity, so an island exceeds its
+        capacity only when more cells are occupied than it has room for.
+        ``feature_bins`` bins per behaviour coordinate; the coordinates are the
+        evaluator metrics named in ``feature_keys`` (clipped to [0, 1]).
+    Selection
+        With probability ``elite_selection_ratio`` the parent is drawn uniformly
+        from the island's grid elites, otherwise by a tournament of
+        ``tournament_size`` members. ``num_inspirations`` top programs of the
+        island (parent excluded) go to the mutator with the parent.
+    Migration
+        After every ``migration_interval``-th iteration, each island sends its top
+        ``migration_rate`` fraction (at least one program) to the next island
+        on a ring.
+    Budgets (first reached stops the run, recorded as an event)
+        ``max_iterations`` candidates after the seed; ``early_stop_patience``
+        iterations without a strictly better best (None disables);
+        ``max_wall_time_s`` per call to ``run``/``iterate``; ``max_cost_usd``
+        summed over mutator, evaluator and validation costs.
+    Execution
+        ``parallel_evaluations`` candidates per round, decided from the state at
+        the start of the round and evaluated concurrently in threads.
+        ``eval_timeout_s`` / ``propose_timeout_s`` bound one evaluation / one
+        mutator call; the engine stops waiting and records a timeout error.
+    """
+
+    islands: int = 5
+    migration_interval: int = 5
+    migration_rate: float = 0.2
+    population_size: int = 50
+    feature_bins: int = 5
+    feature_keys: tuple[str, str] = ("hl", "coverage")
+    elite_selection_ratio: float = 0.2
+    tournament_size: int = 3
+    num_inspirations: int = 2
+    max_iterations: int = 70
+    early_stop_patience: int | None = 20
+    seed: int = 42
+    max_wall_time_s: float | None = None
+    max_cost_usd: float | None = None
+    parallel_evaluations: int = 1
+    eval_timeout_s: float | None = 3600.0
+    propose_timeout_s: float | None = 600.0
+    skip_duplicates: bool = True
+    validate_on_new_best: bool = True
+    profile_name: str = field(default="paper", compare=False)
+
+    # ------------------------------------------------------------------ checks
+    def __post_init__(self) -> None:
+        # YAML gives lists; keep the dataclass hashable and comparable.
+        object.__setattr__(self, "feature_keys", tuple(self.feature_keys))
+        errors: list[str] = []
+
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                errors.append(msg)
+
+        need(_is_int(self.islands) and self.islands >= 1, "islands must be an int >= 1")
+        need(
+            _is_int(self.migration_interval) and self.migration_interval >= 1, "migration_interval must be an int >= 1"
+        )
+        need(_is_num(self.migration_rate) and 0.0 <= self.migration_rate <= 1.0, "migration_rate must be in [0, 1]")
+        need(_is_int(self.population_size) and self.population_size >= 1, "population_size must be an int >= 1")
+        need(_is_int(self.feature_bins) and self.feature_bins >= 1, "feature_bins must be an int >= 1")
+        need(
+            len(self.feature_keys) == 2 and all(isinstance(k, str) and k for k in self.feature_keys),
+            "feature_keys must name two metrics",
+        )
+        need(
+            _is_num(self.elite_selection_ratio) and 0.0 <= self.elite_selection_ratio <= 1.0,
+            "elite_selection_ratio must be in [0, 1]",
+        )
+        need(_is_int(self.tournament_size) and self.tournament_size >= 1, "tournament_size must be an int >= 1")
+        need(_is_int(self.num_inspirations) and self.num_inspirations >= 0, "num_inspirations must be an int >= 0")
+        need(_is_int(self.max_iterations) and self.max_iterations >= 0, "max_iterations must be an int >= 0")
+        need(
+            self.early_stop_patience is None or (_is_int(self.early_stop_patience) and self.early_stop_patience >= 1),
+            "early_stop_patience must be None or an int >= 1",
+        )
+        need(_is_int(self.seed), "seed must be an int")
+        for name in ("max_wall_time_s", "max_cost_usd", "eval_timeout_s", "propose_timeout_s"):
+            value = getattr(self, name)
+            need(value is None or (_is_num(value) and value > 0), f"{name} must be None or > 0")
+        need(
+            _is_int(self.parallel_evaluations) and self.parallel_evaluations >= 1,
+            "parallel_evaluations must be an int >= 1",
+        )
+        if errors:
+            raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
+
+    @property
+    def island_capacity(self) -> int:
+        """Programs one island keeps (grid elites may push it over; see class doc)."""
+        return max(1, self.population_size // self.islands)
+
+    def migrants_per_island(self, population: int) -> int:
+        """How many of an island's ``population`` programs migrate (top fraction, >= 1)."""
+        if population == 0 or self.migration_rate == 0:
+            return 0
+        # The epsilon keeps 0.2 * 10 at 2 despite binary floating point.
+        return max(1, math.floor(self.migration_rate * population + 1e-9))
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def profile(cls, name: str = "paper", **overrides: Any) -> EvolutionConfig:
+        """A named preset (``"paper"`` or ``"ci"``), optionally with field overrides."""
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+        base = cls(profile_name=name, **PROFILES[name])
+        return base.replace(**overrides) if overrides else base
+
+    def replace(self, **changes: Any) -> EvolutionConfig:
+        """A copy with some fields changed (unknown names raise a clear error)."""
+        _check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: str | EvolutionConfig = "paper") -> EvolutionConfig:
+        """``base`` (a profile name or a config) with the fields in ``data`` replaced.
+
+        A ``profile`` key in ``data`` selects the base profile by name.
+        """
+        data = dict(data)
+        if "profile" in data:
+            base = data.pop("profile")
+        start = cls.profile(base) if isinstance(base, str) else base
+        return start.replace(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, base: str | EvolutionConfig = "paper") -> EvolutionConfig:
+        """Load overrides from a YAML mapping (optionally nested under ``evolution:``)."""
+        import yaml
+
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        if isinstance(data, dict) and set(data) == {"evolution"}:
+            data = data["evolution"] or {}
+        if not isinstance(data, dict):
+            raise TypeError(f"{path}: expected a mapping of EvolutionConfig fields, got {type(data).__name__}")
+        try:
+            return cls.from_dict(data, base=base)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-friendly dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["feature_keys"] = list(self.feature_keys)
+        return out
+
+    def decision_diff(self, other: EvolutionConfig) -> dict[str, tuple[Any, Any]]:
+        """Decision fields (not budgets) whose values differ: ``{name: (self, other)}``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        skip = BUDGET_FIELDS | {"profile_name"}
+        return {k: (mine[k], theirs[k]) for k in mine if k not in skip and mine[k] != theirs[k]}
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Paper App. B + [code] OpenEvolve YAML / CLI defaults.
+    "paper": {},
+    # Seconds, not hours: for tests, CI and smoke-running notebooks.
+    "ci": {
+        "islands": 2,
+        "migration_interval": 3,
+        "population_size": 10,
+        "max_iterations": 6,
+        "early_stop_patience": 4,
+        "eval_timeout_s": 60.0,
+        "propose_timeout_s": 60.0,
+    },
+}
+
+
+def _field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(EvolutionConfig)]
+
+
+def _check_keys(data: dict[str, Any]) -> None:
+    known = _field_names()
+    unknown = [k for k in data if k not in known]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ValueError(f"unknown EvolutionConfig key(s): {', '.join(hints)}; valid keys: {', '.join(known)}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
