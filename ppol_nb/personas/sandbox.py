@@ -1,0 +1,488 @@
+"""Run an untrusted generator program in a separate, limited process.
+
+Generator programs are Python source an LLM writes during evolution, so each run
+gets its own fresh interpreter (:mod:`.sandbox_child`) and the parent keeps
+everything that matters:
+
+* **secrets** — the child's environment is built from scratch
+  (:func:`sandbox_env`); no API key, token or proxy variable reaches it;
+* **the LLM** — the program's ``llm`` handle only sends call requests over a
+  pipe; the parent answers them with its ``llm_world`` (a real
+  :class:`~ppol_nb.llm.LLMClient`, with its cache, retries and ledger, or the
+  offline generator model), under a per-run call budget;
+* **resources** — RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE=0 in the child,
+  and a wall-clock deadline after which the child's whole process group is
+  killed, so nothing can hang the caller.
+
+The time limit charges the program only for its own time: intervals in which
+the parent is busy answering the program's LLM calls are not counted, so a slow
+endpoint is never blamed on the program. A busy loop that runs while calls are
+pending is still caught by the CPU limit, and ``max_wall_s`` caps everything.
+
+Before any of this, :mod:`.static_check` rejects programs with syntax errors,
+imports outside the allow-list or obvious escape hatches. That check is a guard
+rail; the process boundary above is the real one. (The child can still open
+network sockets through an escape the guard missed; run untrusted programs in a
+container or network namespace if that matters to you.)
+
+Every failure becomes a :class:`GenerationResult` with ``ok=False`` and an
+``error_kind``; :func:`run_program` does not raise for anything a program does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .record import Persona, PersonaError, slug, validate_population
+from .static_check import ProgramRejected, check_source
+
+ERROR_KINDS = {
+    "syntax": "the source does not parse",
+    "size": "the source is longer than the limit",
+    "forbidden": "a disallowed import or construct (static check or run-time guard)",
+    "contract": "no generate_personas / DIVERSITY_AXES",
+    "axes": "DIVERSITY_AXES breaks the axis contract",
+    "exception": "the program raised",
+    "llm": "an LLM call failed or the call budget was spent",
+    "population": "the population call gave fewer valid members than asked for",
+    "timeout": "wall-clock or CPU limit exceeded; the process group was killed",
+    "memory": "the memory limit was exceeded",
+    "output": "the program returned the wrong number or shape of personas",
+    "persona": "a returned persona failed validation (PersonaError)",
+    "crash": "the child process died without reporting",
+    "sandbox": "the sandbox itself could not run the program",
+}
+
+_MAX_LINE = 16 * 1024 * 1024  # one protocol message; a larger one is an abusive child
+_STDERR_TAIL = 8000
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory that holds ppol_nb/
+_PERSONAS_DIR = str(Path(__file__).resolve().parent)
+
+# The child's entry point. It registers ``ppol_nb.personas`` as a bare namespace
+# without running that package's ``__init__`` (which may re-export modules that
+# import τ², far too heavy for a per-run interpreter under a memory cap), then
+# runs the child. ``ppol_nb/__init__`` itself is cheap by contract.
+_BOOTSTRAP = (
+    "import sys, types, ppol_nb\n"
+    "pkg = types.ModuleType('ppol_nb.personas')\n"
+    "pkg.__path__ = [sys.argv[1]]\n"
+    "pkg.__package__ = 'ppol_nb.personas'\n"
+    "sys.modules['ppol_nb.personas'] = ppol_nb.personas = pkg\n"
+    "from ppol_nb.personas.sandbox_child import main\n"
+    "main()\n"
+)
+
+
+def program_hash(source: str) -> str:
+    """sha256 of the program text: the identity of a generator."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def context_hash(context: dict) -> str:
+    return hashlib.sha256(json.dumps(context, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class GenerationResult:
+    """The outcome of one generator run: personas, or a classified error."""
+
+    ok: bool
+    personas: list[Persona] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    duration_s: float = 0.0
+    llm_calls: int = 0
+    program_hash: str = ""
+    axes: list[dict] = field(default_factory=list)
+    n: int = 0
+    seed: int = 0
+    cached: bool = False
+    stderr_tail: str = ""
+    child_env_keys: list[str] = field(default_factory=list)
+    child_heavy_modules: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["personas"] = [p.to_dict() for p in self.personas]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GenerationResult:
+        d = dict(d)
+        d["personas"] = [Persona.from_dict(p) for p in d.get("personas", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def __repr__(self) -> str:
+        state = f"{len(self.personas)} personas" if self.ok else f"{self.error_kind}: {(self.error or '')[:80]}"
+        return f"GenerationResult(ok={self.ok}, {state}, {self.duration_s:.2f}s, {self.llm_calls} LLM calls)"
+
+
+# -- environment ------------------------------------------------------------------------
+
+
+def sandbox_env(tmpdir: str) -> dict[str, str]:
+    """The child's whole environment, built from nothing (no variable is inherited).
+
+    Only what a pure-Python run needs: the package's location, UTF-8, a fixed hash
+    seed (set iteration order is part of a program's behaviour), a small malloc
+    arena count (so RLIMIT_AS is not eaten by per-thread arenas), and a private
+    HOME/TMPDIR.
+    """
+    return {
+        "PYTHONPATH": _PACKAGE_ROOT,
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONUTF8": "1",
+        "LC_ALL": "C.UTF-8",
+        "MALLOC_ARENA_MAX": "2",
+        "HOME": tmpdir,
+        "TMPDIR": tmpdir,
+    }
+
+
+# -- the run's clock ---------------------------------------------------------------------
+
+
+class _ProgramClock:
+    """Wall time minus the time in which at least one LLM call is being answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._in_flight = 0
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
+
+    def call_started(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._paused_since = time.monotonic()
+            self._in_flight += 1
+
+    def call_finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._paused_since is not None:
+                self._paused_total += time.monotonic() - self._paused_since
+                self._paused_since = None
+
+    def charged(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            paused = self._paused_total + (now - self._paused_since if self._paused_since is not None else 0.0)
+            return now - self._start - paused
+
+    def wall(self) -> float:
+        return time.monotonic() - self._start
+
+
+# -- the parent side of one run ----------------------------------------------------------
+
+
+class _Run:
+    """One child process and the parent's half of the protocol."""
+
+    def __init__(self, llm_world, seed: int, max_llm_calls: int) -> None:
+        self.world = llm_world
+        self.seed = seed
+        self.max_llm_calls = max_llm_calls
+        self.llm_calls = 0
+        self.clock = _ProgramClock()
+        self.messages: queue.Queue = queue.Queue()
+        self.stderr_chunks: list[str] = []
+        self.proc: subprocess.Popen | None = None
+        self._write_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-llm")
+
+    # pipes
+    def start(self, tmpdir: str, init: dict) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-P", "-c", _BOOTSTRAP, _PERSONAS_DIR],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=sandbox_env(tmpdir), cwd=tmpdir, start_new_session=True, close_fds=True,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True, name="sandbox-out").start()
+        threading.Thread(target=self._read_stderr, daemon=True, name="sandbox-err").start()
+        self.send(init)
+
+    def send(self, message: dict) -> None:
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._write_lock:
+            try:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # the child is gone; its exit is reported by the main loop
+
+    def _read_stdout(self) -> None:
+        out = self.proc.stdout
+        while True:
+            line = out.readline(_MAX_LINE)
+            if not line:
+                break
+            if not line.endswith(b"\n") and len(line) >= _MAX_LINE:
+                self.messages.put({"type": "_oversize"})
+                break
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                msg = None
+            if not isinstance(msg, dict):
+                msg = {"type": "_garbage", "line": line[:200].decode("utf-8", "replace")}
+            self.messages.put(msg)
+        self.messages.put({"type": "_eof"})
+
+    def _read_stderr(self) -> None:
+        kept = 0
+        for raw in iter(lambda: self.proc.stderr.read(4096), b""):
+            self.stderr_chunks.append(raw.decode("utf-8", "replace"))
+            kept += len(raw)
+            while kept > 4 * _STDERR_TAIL and len(self.stderr_chunks) > 1:
+                kept -= len(self.stderr_chunks.pop(0))
+
+    def stderr_tail(self) -> str:
+        return "".join(self.stderr_chunks)[-_STDERR_TAIL:]
+
+    # LLM calls
+    def on_llm_request(self, msg: dict) -> None:
+        call_id = msg.get("id")
+        self.llm_calls += 1
+        if self.llm_calls > self.max_llm_calls:
+            self.send({"type": "reply", "id": call_id,
+                       "error": f"LLM call budget of {self.max_llm_calls} calls for this run is spent"})
+            return
+        request = {k: msg.get(k) for k in ("messages", "temperature", "max_tokens", "purpose")}
+        self.clock.call_started()
+        self._pool.submit(self._answer, call_id, request)
+
+    def _answer(self, call_id, request: dict) -> None:
+        try:
+            reply = {"type": "reply", "id": call_id, "content": self.world.answer(request, seed=self.seed)}
+        except Exception as exc:  # noqa: BLE001 — the program sees the failure as LLMCallError
+            reply = {"type": "reply", "id": call_id, "error": f"{type(exc).__name__}: {exc}"[:1000]}
+        finally:
+            self.clock.call_finished()
+        self.send(reply)
+
+    # teardown
+    def wait_exit(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the child to exit *without reaping it*.
+
+        An unreaped child keeps its pid, so the process-group kill that follows can
+        never hit an unrelated process that happens to reuse the number.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                    return True
+            except ChildProcessError:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def kill(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:  # not reaped yet: the pid (and group id) is still ours
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the child leads its own session
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr) if self.proc else ():
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:
+    if "MemoryError" in stderr or "Cannot allocate memory" in stderr or "bad_alloc" in stderr:
+        return "memory", "the child ran out of memory"
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return "timeout", f"the child was killed by the CPU limit (signal {-returncode})"
+    return "crash", f"the child exited with code {returncode} without reporting"
+
+
+def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, timeout_s: float = 120,
+                memory_mb: int = 1024, max_llm_calls: int | None = None, max_wall_s: float | None = None,
+                source_label: str = "program") -> GenerationResult:
+    """Run generator ``source`` for one task context in a sandboxed child process.
+
+    ``timeout_s`` bounds the program's own wall time (time spent answering its LLM
+    calls excluded) and its CPU time; ``max_wall_s`` (default ``timeout_s`` + 30 min)
+    bounds everything. ``max_llm_calls`` defaults to ``3 n + 10``. Personas get
+    ``source = f"{source_label}:{hash[:12]}"``, ids that are stable for the same
+    program, context, seed and output, and an offline ``behaviour`` merged from
+    the offline maps of their active axes.
+    """
+    t0 = time.perf_counter()
+    phash = program_hash(source) if isinstance(source, str) else ""
+    result = GenerationResult(ok=False, program_hash=phash, n=n, seed=seed)
+
+    def finish(kind: str | None = None, message: str | None = None) -> GenerationResult:
+        result.duration_s = round(time.perf_counter() - t0, 4)
+        if kind:
+            result.ok, result.error_kind, result.error, result.personas = False, kind, message, []
+        return result
+
+    try:
+        check_source(source)
+    except ProgramRejected as exc:
+        return finish(exc.kind, exc.message)
+    if not isinstance(n, int) or n < 1:
+        return finish("sandbox", f"n must be a positive integer, got {n!r}")
+    try:
+        context = json.loads(json.dumps(context))
+    except (TypeError, ValueError) as exc:
+        return finish("sandbox", f"context is not JSON-serialisable: {exc}")
+
+    max_llm_calls = 3 * n + 10 if max_llm_calls is None else max_llm_calls
+    max_wall_s = timeout_s + 1800 if max_wall_s is None else max_wall_s
+    cpu_s = max(2, int(timeout_s + 1.5))
+    init = {"source": source, "context": context, "n": n, "seed": seed, "memory_mb": memory_mb, "cpu_s": cpu_s}
+    run = _Run(llm_world, seed, max_llm_calls)
+    final = None
+    with tempfile.TemporaryDirectory(prefix="ppol-sandbox-") as tmpdir:
+        try:
+            run.start(tmpdir, init)
+        except OSError as exc:
+            return finish("sandbox", f"could not start the sandbox child: {exc}")
+        try:
+            while final is None:
+                if run.clock.charged() > timeout_s or run.clock.wall() > max_wall_s:
+                    run.kill()
+                    final = {"type": "error", "kind": "timeout",
+                             "message": f"the program ran longer than {timeout_s:g} s; its process group was killed"}
+                    break
+                try:
+                    msg = run.messages.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                kind = msg.get("type")
+                if kind == "hello":
+                    result.child_env_keys = list(msg.get("env_keys") or [])
+                    result.child_heavy_modules = list(msg.get("heavy_modules") or [])
+                elif kind == "llm":
+                    run.on_llm_request(msg)
+                elif kind in ("result", "error"):
+                    final = msg
+                elif kind == "_eof":
+                    exited = run.wait_exit(timeout=2)
+                    run.kill()  # whatever is left of the group; reaps the child
+                    time.sleep(0.05)  # let the stderr reader catch the last words
+                    if exited:
+                        k, m = _classify_death(run.proc.returncode, run.stderr_tail())
+                    else:
+                        k, m = "crash", "the child closed its channel without reporting and was killed"
+                    final = {"type": "error", "kind": k, "message": m}
+                elif kind == "_oversize":
+                    run.kill()
+                    final = {"type": "error", "kind": "output",
+                             "message": f"a message from the program exceeded {_MAX_LINE // 2**20} MiB"}
+                else:  # garbage on the protocol channel
+                    run.kill()
+                    final = {"type": "error", "kind": "crash", "message": f"protocol violation: {msg}"[:300]}
+        finally:
+            run.close()
+            result.llm_calls = run.llm_calls
+            result.stderr_tail = run.stderr_tail()
+
+    if final.get("type") == "error":
+        return finish(final.get("kind") or "crash", final.get("message") or "")
+    try:
+        result.axes = final["axes"]
+        result.personas = finalise_personas(final.get("personas"), final["axes"], n, context, seed, phash,
+                                            source_label)
+    except OutputError as exc:
+        return finish("output", str(exc))
+    except PersonaError as exc:
+        return finish("persona", str(exc))
+    result.ok = True
+    return finish()
+
+
+# -- from program output to Persona records -------------------------------------------------
+
+
+class OutputError(ValueError):
+    """The program's return value has the wrong count or shape."""
+
+
+def merge_behaviour(axes: list[dict], placement: dict) -> dict[str, float]:
+    """Max-intensity merge of the ``offline`` maps of the active axes."""
+    merged: dict[str, float] = {}
+    for axis in axes:
+        if placement.get(axis["name"]):
+            for behaviour, value in axis.get("offline", {}).items():
+                merged[behaviour] = max(merged.get(behaviour, 0.0), float(value))
+    return merged
+
+
+def _placement(raw, axes: list[dict], index: int) -> dict[str, bool]:
+    from .toolkit import as_bool
+
+    if not isinstance(raw, dict):
+        raise OutputError(f"persona #{index}: axis_placement must be a dict axis -> bool, got {type(raw).__name__}")
+    names = {a["name"] for a in axes}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise PersonaError(f"persona #{index}: unknown axes {unknown}; the program defines {sorted(names)}")
+    out = {}
+    for name in (a["name"] for a in axes):
+        value = as_bool(raw.get(name, False))
+        if value is None:
+            raise OutputError(f"persona #{index}: placement of {name!r} is {raw[name]!r}, not a boolean")
+        out[name] = value
+    return out
+
+
+def finalise_personas(raw, axes: list[dict], n: int, context: dict, seed: int, phash: str,
+                      source_label: str = "program") -> list[Persona]:
+    """Check count and shape, attach behaviours, assign stable ids, validate."""
+    if not isinstance(raw, list):
+        raise OutputError(f"generate_personas must return a list, got {type(raw).__name__}")
+    if len(raw) != n:
+        raise OutputError(f"asked for {n} personas, the program returned {len(raw)}")
+    ctx = context_hash(context)
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise OutputError(f"persona #{i} is a {type(item).__name__}, not a dict")
+        instruction = item.get("instruction", item.get("expanded_instruction"))
+        missing = [k for k, v in (("description", item.get("description")), ("instruction", instruction))
+                   if not isinstance(v, str)]
+        if missing:
+            raise PersonaError(f"persona #{i} lacks string fields {missing} (has {sorted(item)})")
+        placement = _placement(item.get("axis_placement", {}), axes, i)
+        label = slug(str(item.get("persona_id") or f"persona_{i}"))[:32]
+        digest = hashlib.sha256(json.dumps([phash, ctx, seed, i, item["description"], instruction],
+                                           ensure_ascii=False).encode("utf-8")).hexdigest()[:8]
+        out.append(Persona.create(
+            description=item["description"].strip(), instruction=instruction.strip(), axis_placement=placement,
+            reasoning=str(item.get("reasoning") or "").strip(), behaviour=merge_behaviour(axes, placement),
+            source=f"{source_label}:{phash[:12]}", persona_id=f"{label}-{digest}", axes=axes,
+        ))
+    return validate_population(out, n, axes=axes)

@@ -1,0 +1,140 @@
+"""A static guard rail for generator programs, run before a program is executed.
+
+This is *not* the security boundary. Python cannot be sandboxed from the inside:
+a determined program can reach ``os`` through object graphs that no AST rule
+anticipates. The real boundary is the sandbox process (:mod:`.sandbox`): a fresh
+interpreter with an environment stripped of secrets, memory/CPU/file-size rlimits,
+a wall-clock kill of its whole process group, and no way to reach the parent's
+LLM credentials (it only sends call requests over a pipe). The sandbox child
+repeats the import and attribute rules at run time as a second rail.
+
+What this check does is reject, cheaply and with a clear message, what an LLM-written
+program has no business doing: importing beyond a small allow-list, calling
+``exec``/``eval``/``open``/``__import__``, and walking dunder or private
+attributes (the usual escape hatches: ``().__class__.__subclasses__()``,
+``random._os``, ``typing.sys``).
+"""
+
+from __future__ import annotations
+
+import ast
+
+MAX_SOURCE_CHARS = 65_536  # the paper's OpenEvolve max_code_length
+
+ALLOWED_MODULES = frozenset({
+    "json", "re", "math", "random", "itertools", "functools", "collections", "dataclasses", "typing",
+    "textwrap", "string", "enum", "statistics",
+})
+TOOLKIT = "ppol_nb.personas.toolkit"
+
+FORBIDDEN_NAMES = frozenset({
+    "exec", "eval", "compile", "open", "__import__", "input", "breakpoint", "globals", "locals", "vars",
+    "help", "exit", "quit", "__builtins__", "__loader__", "__spec__", "memoryview",
+})
+# Dunder attributes ordinary code needs (super().__init__, func.__name__).
+ALLOWED_DUNDER_ATTRS = frozenset({"__init__", "__name__", "__doc__"})
+# Non-underscore attributes that lead from an allowed module or object to the OS or to frames.
+FORBIDDEN_ATTRS = frozenset({
+    "sys", "os", "modules", "environ", "system", "popen", "spawn", "fork", "builtins", "importlib",
+    "subprocess", "inspect", "socket", "gi_frame", "gi_code", "cr_frame", "ag_frame", "f_globals",
+    "f_locals", "f_back", "f_builtins", "f_code", "tb_frame", "tb_next", "co_code", "mro",
+})
+ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+
+
+class ProgramRejected(Exception):
+    """The static check refused a program; ``kind`` is "syntax", "forbidden" or "size"."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def module_allowed(name: str) -> bool:
+    """True for allow-listed standard modules (and their submodules) and the toolkit."""
+    return name == TOOLKIT or name.split(".")[0] in ALLOWED_MODULES
+
+
+def attr_allowed(name: str) -> bool:
+    """Whether attribute ``name`` may be read, written or looked up by name."""
+    if name.startswith("__") and name.endswith("__"):
+        return name in ALLOWED_DUNDER_ATTRS
+    return not name.startswith("_") and name not in FORBIDDEN_ATTRS
+
+
+def _where(node: ast.AST) -> str:
+    return f"line {getattr(node, 'lineno', '?')}"
+
+
+class _Guard(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def bad(self, node: ast.AST, message: str) -> None:
+        self.problems.append(f"{_where(node)}: {message}")
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name == TOOLKIT and not alias.asname:
+                # "import ppol_nb.personas.toolkit" binds the whole ppol_nb package.
+                self.bad(node, f"write 'from ppol_nb.personas import toolkit' or 'import {TOOLKIT} as tk'")
+            elif not module_allowed(alias.name):
+                self.bad(node, f"import of {alias.name!r} is not allowed (allowed: {sorted(ALLOWED_MODULES)} "
+                               f"and {TOOLKIT})")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            self.bad(node, "relative imports are not allowed")
+        elif module == "ppol_nb.personas":
+            if any(a.name != "toolkit" for a in node.names):
+                self.bad(node, "from ppol_nb.personas only 'toolkit' may be imported")
+        elif not module_allowed(module):
+            self.bad(node, f"import from {module!r} is not allowed (allowed: {sorted(ALLOWED_MODULES)} "
+                           f"and {TOOLKIT})")
+        for alias in node.names:
+            if alias.name == "*" or not attr_allowed(alias.name):
+                self.bad(node, f"'from {module} import {alias.name}' is not allowed")
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in FORBIDDEN_NAMES:
+            self.bad(node, f"use of {node.id!r} is not allowed")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        private_ok = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") \
+            and node.attr.startswith("_") and not node.attr.startswith("__")
+        if not private_ok and not attr_allowed(node.attr):
+            self.bad(node, f"attribute {node.attr!r} is not allowed")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id in ATTR_FUNCS and len(node.args) >= 2:
+            attr = node.args[1]
+            if isinstance(attr, ast.Constant) and isinstance(attr.value, str) and not attr_allowed(attr.value):
+                self.bad(node, f"{node.func.id}(..., {attr.value!r}) is not allowed")
+        self.generic_visit(node)
+
+
+def check_source(source: str, filename: str = "<generator>") -> ast.Module:
+    """Parse and vet a program; return its AST or raise :class:`ProgramRejected`."""
+    if not isinstance(source, str):
+        raise ProgramRejected("syntax", f"program source must be text, got {type(source).__name__}")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ProgramRejected("size", f"program is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}")
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        raise ProgramRejected("syntax", f"SyntaxError: {exc.msg} (line {exc.lineno}, column {exc.offset})") from None
+    except ValueError as exc:  # e.g. null bytes
+        raise ProgramRejected("syntax", f"unparsable source: {exc}") from None
+    guard = _Guard()
+    guard.visit(tree)
+    if guard.problems:
+        shown = guard.problems[:8]
+        more = f" (+{len(guard.problems) - 8} more)" if len(guard.problems) > 8 else ""
+        raise ProgramRejected("forbidden", "; ".join(shown) + more)
+    return tree
