@@ -45,8 +45,11 @@ class OfflineBackend:
     def agent_model(self) -> str:
         return "offline-agent" if self.agent == "offline" else "do-nothing"
 
-    def make_user(self, task, scenario: TaskScenario, seed: int | None):
-        return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger)
+    def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
+        """The offline user; a persona (:class:`ppol_nb.personas.Persona`) makes it
+        execute the persona's offline behaviour profile."""
+        behaviour = persona.behaviour if persona is not None else None
+        return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger, behaviour=behaviour)
 
     def make_agent(self, env, task, scenario: TaskScenario):
         if self.agent == "do-nothing":
@@ -81,7 +84,8 @@ class LLMBackend:
     def agent_model(self) -> str:
         return self.client.config.role("agent").model
 
-    def make_user(self, task, scenario: TaskScenario, seed: int | None):
+    def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
+        # persona: accepted for interface parity; its instruction is not injected yet.
         llm, llm_args = self.client.tau2_llm("user")
         return tau2_modules().UserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args)
 

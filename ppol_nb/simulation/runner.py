@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import __version__
+from ..personas import Persona
 from .environments import fast_domain, make_environment
 from .scenario import build_scenario
 from .store import EpisodeStore
@@ -82,7 +83,10 @@ def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS) 
             task = get_task(spec.domain, spec.task_id)
             env = make_environment(spec.domain)
             scenario = build_scenario(task, spec.domain, _write_tools(env))
-            user = backend.make_user(task, scenario, spec.seed)
+            if spec.persona is None:
+                user = backend.make_user(task, scenario, spec.seed)
+            else:  # only passed when set, so make_user overrides without it keep working
+                user = backend.make_user(task, scenario, spec.seed, persona=Persona.from_dict(spec.persona))
             agent = backend.make_agent(env, task, scenario)
             orchestrator = m.Orchestrator(
                 domain=spec.domain, agent=agent, user=user, environment=env, task=task,

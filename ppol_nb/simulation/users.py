@@ -5,11 +5,23 @@ instructions) and which of those facts the task needs (:mod:`.scenario`). It nev
 says a fact it does not hold, says so when asked for something in ``unknown_info``,
 and ends with ``###STOP###`` when the agent is done or it gives up.
 
-*What* it says comes from the scenario; *how* it says it comes from a
-:class:`UserStyle`. The default style imitates the cooperative LLM simulator the PPol
-paper criticises: polished full sentences, the whole request and every identifier in
-the opening message, polite, thankful. Persona behaviours plug in as other styles
-(withholding, terse, impatient, …) without touching the dialogue logic.
+Each message is made in two steps:
+
+1. **content plan** (:class:`.utterance.Turn`) — the dialogue logic in
+   :meth:`OfflineUser.reply` decides what this message does (open, answer facts,
+   confirm, clarify items, nudge, say goodbye) and which facts and request
+   sentences it carries;
+2. **surface realisation** — the plan is rendered to text, through the persona's
+   style transforms when it has any (:func:`.behaviours.realise`).
+
+*How* the default user talks comes from a :class:`UserStyle`: polished full
+sentences, the whole request and every identifier in the opening message, polite,
+thankful — the cooperative LLM simulator the PPol paper criticises. A persona's
+``behaviour`` profile (:data:`ppol_nb.personas.BEHAVIOURS` name -> intensity)
+changes both steps: withholding, selective attention, vague references, bursty
+delivery and impatience act on the plan; the other behaviours rewrite its wording.
+With no behaviour the user is exactly the cooperative default (same text, same
+random draws).
 """
 
 from __future__ import annotations
@@ -20,15 +32,17 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
-from .scenario import LABEL_CUES, Fact, TaskScenario, request_sentences, first_person
+from . import behaviours as bh
+from .scenario import LABEL_CUES, Fact, TaskScenario, first_person, heard, request_sentences
 from .tau2_bridge import tau2_modules
-
-STOP, TRANSFER = "###STOP###", "###TRANSFER###"
+from .utterance import STOP, TRANSFER, Part, Turn
 
 _CONFIRM_CUE = re.compile(r"\b(confirm|proceed|go ahead|shall i|should i|yes or no|\(yes/no\))\b", re.I)
 _DONE_CUE = re.compile(r"anything else", re.I)
 _TRANSFER_CUE = re.compile(r"transferr?(ed|ing) (you )?to a human|human agent", re.I)
 _ITEM_CUE = re.compile(r"\bwhich (item|product|one|order|flight|trip|reservation)s?\b", re.I)
+# The agent asking again for something it already asked for.
+_REPEAT_CUE = re.compile(r"double-check|explicit yes or no|could not find", re.I)
 
 
 _REQUEST_CUE = re.compile(r"\b(provide|what|could you|can you|tell|share|give|double-check|verify|need)\b", re.I)
@@ -50,10 +64,27 @@ class UserStyle:
 
 
 @dataclass
+class _Pending:
+    """The rest of a burst: fragments typed but not yet sent."""
+
+    texts: list[str]
+    labels: set[str]  # fact labels the fragments carry
+    request: bool  # they carry request sentences
+
+
+@dataclass
 class _UserMemory:
     turns: int = 0
     unproductive: int = 0
-    told: set = field(default_factory=set)  # labels already given
+    told: set = field(default_factory=set)  # labels whose value has appeared in a user message
+    # Persona bookkeeping (unused by the cooperative default):
+    strikes: int = 0  # agent re-asks and unproductive agent turns
+    repeat: bool = False  # the current agent message repeats an earlier ask
+    last_agent: str = ""
+    asked_before: set = field(default_factory=set)  # labels the agent has asked for
+    items_asked: int = 0
+    request_said: bool = False  # the whole request has been said in plain words
+    pending: _Pending | None = None
 
 
 def _seeded_rng(seed: int | None, task_id: str) -> random.Random:
@@ -65,24 +96,30 @@ _m = tau2_modules()
 
 
 class OfflineUser(_m.BaseUser):
-    """Offline user for one episode; a real tau2 ``BaseUser``."""
+    """Offline user for one episode; a real tau2 ``BaseUser``.
 
-    def __init__(self, scenario: TaskScenario, style: UserStyle | None = None, seed: int | None = None, ledger=None):
+    ``behaviour`` is a persona's offline profile (behaviour name -> intensity in
+    [0, 1]); None or ``{}`` gives the cooperative default.
+    """
+
+    def __init__(self, scenario: TaskScenario, style: UserStyle | None = None, seed: int | None = None,
+                 ledger=None, behaviour: dict[str, float] | None = None):
         super().__init__(instructions=scenario.scenario_text, llm="offline-user")
         self.scenario = scenario
         self.style = style or UserStyle()
-        self.seed = seed
         self.ledger = ledger
-        self.rng = _seeded_rng(seed, scenario.task_id)
+        self.profile = bh.Profile.of(behaviour)
         self.memory = _UserMemory()
+        self.set_seed(seed)
 
     # -- tau2 BaseUser interface ------------------------------------------------
     def get_init_state(self, message_history=None):
         return _m.UserState(system_messages=[], messages=list(message_history or []))
 
-    def set_seed(self, seed: int):
+    def set_seed(self, seed: int | None):
         self.seed = seed
-        self.rng = _seeded_rng(seed, self.scenario.task_id)
+        self.rng = _seeded_rng(seed, self.scenario.task_id)  # the default user's own draws
+        self.rngs = bh.Rngs(seed, self.scenario.task_id)  # one stream per persona behaviour
 
     def stop(self, message=None, state=None):
         pass
@@ -118,25 +155,39 @@ class OfflineUser(_m.BaseUser):
         if _TRANSFER_CUE.search(agent_text):
             return TRANSFER
         questions = _questions(agent_text)
-        # Known cues, plus the label of every fact held ("passengers", "cabin", …).
-        cues = {**LABEL_CUES, **{f.label: rf"\b{re.escape(f.label)}\b" for f in self.scenario.facts}}
-        asked = [label for label, cue in cues.items()
-                 if any(re.search(cue, q, re.I) and _REQUEST_CUE.search(q) for q in questions)]
+        asked = self._asked(questions)
+        confirm = any(_CONFIRM_CUE.search(q) for q in questions)
+        if self.profile.active:
+            early, asked = self._persona_decisions(agent_text, questions, asked, confirm)
+            if early is not None:
+                return early
         if asked:
             mem.unproductive = 0
             return self.answer_facts(asked)
-        if any(_CONFIRM_CUE.search(q) for q in questions):
+        if confirm:
             mem.unproductive = 0
-            return self.polish("Yes, please go ahead.")
+            return self.realise(self._polished_turn("confirm", [Part.of("answer", "Yes, please go ahead.")]))
         if _DONE_CUE.search(agent_text):
             return self.goodbye(satisfied=True)
         if _ITEM_CUE.search(agent_text):
             mem.unproductive = 0
-            return self.polish(" ".join(self.request()) or "It is the one I mentioned.")
+            return self.clarify_items()
         mem.unproductive += 1
-        if mem.unproductive >= self.style.patience:
+        if self.profile.active:
+            mem.strikes += 1
+        if mem.unproductive >= self._patience():
             return self.goodbye(satisfied=False)
-        return self.polish(self.rng.choice(["Okay.", "I see.", "Alright."]) + " " + self.nudge())
+        filler = self.rng.choice(["Okay.", "I see.", "Alright."])
+        return self.realise(self._polished_turn("nudge", [Part.of("filler", filler), *self._nudge_parts()]))
+
+    def _asked(self, questions: list[str]) -> list[str]:
+        """Fact labels the agent's questions ask for (in cue order)."""
+        return [label for label, cue in self._cues().items()
+                if any(re.search(cue, q, re.I) and _REQUEST_CUE.search(q) for q in questions)]
+
+    def _cues(self) -> dict[str, str]:
+        # Known cues, plus the label of every fact held ("passengers", "cabin", …).
+        return {**LABEL_CUES, **{f.label: rf"\b{re.escape(f.label)}\b" for f in self.scenario.facts}}
 
     def request(self) -> list[str]:
         return request_sentences(self.scenario.reason_for_call)
@@ -144,52 +195,270 @@ class OfflineUser(_m.BaseUser):
     def identity(self) -> list[str]:
         return request_sentences(self.scenario.known_info)
 
+    def _fact_values(self) -> list[str]:
+        return [f.value for f in self.scenario.facts]
+
+    # -- content plans ----------------------------------------------------------
     def opening(self) -> str:
-        parts = self.request()
-        if self.style.up_front:
-            parts = parts + self.identity()
-            self.memory.told.update(f.label for f in self.scenario.facts)
+        return self.realise(self.plan_opening())
+
+    def plan_opening(self) -> Turn:
+        """Greeting, the request, (up front) the identity, thanks."""
+        request = self.request()
+        gated = self.profile.active and self.rngs.chance("gating", self.profile["gating"])
+        if self.style.up_front and not gated:
+            sentences = [("request", s) for s in request] + [("identity", s) for s in self.identity()]
         else:
-            parts = parts[:1]
+            sentences = [("request", s) for s in request[:1]]
         greeting = self.rng.choice(["Hello!", "Hi there!", "Hi,"]) if self.style.polite else ""
         closing = "Thank you for your help." if self.style.polite else ""
-        return " ".join(p for p in [greeting, *parts, closing] if p)
+        facts = self._fact_values()
+        body = [Part.of(role, s, facts) for role, s in sentences]
+        if gated:  # "do not give order numbers in the first message"
+            body = [bh.strip_identifiers(p, set(facts)) for p in body]
+        body, vague = self._vague(body)
+        self.memory.request_said = not gated and not vague and len(request) == len(
+            [r for r, _ in sentences if r == "request"])
+        parts = ([Part.of("greeting", greeting)] if greeting else []) + body
+        parts += [Part.of("closing", closing)] if closing else []
+        return Turn("opening", parts)
 
     def nudge(self) -> str:
+        return " ".join(p.text for p in self._nudge_parts())
+
+    def _nudge_parts(self) -> list[Part]:
         parts = self.request()
-        return ("Could you help me with my request? " + parts[0]) if parts else "Could you help me?"
+        if not parts:
+            return [Part.of("nudge", "Could you help me?")]
+        body, _ = self._vague([Part.of("request", parts[0], self._fact_values())])
+        return [Part.of("nudge", "Could you help me with my request?"), *body]
 
     def answer_facts(self, labels: list[str]) -> str:
+        return self.realise(self.plan_facts(labels))
+
+    def plan_facts(self, labels: list[str]) -> Turn:
+        """One sentence per asked label: the value held, or 'I don't remember'."""
         held: dict[str, list[Fact]] = {}
         for f in self.scenario.facts:
             held.setdefault(f.label, []).append(f)
         unknown = self.scenario.unknown_labels()
-        sentences = []
+        parts = []
         for label in labels:
             if label in held:
-                value = " ".join(dict.fromkeys(f.value for f in held[label]))
+                values = list(dict.fromkeys(f.value for f in held[label]))
+                value = " ".join(values)
                 verb = "are" if label.endswith("s") else "is"
-                sentences.append(f"My {label} {verb} {value}.")
-                self.memory.told.add(label)
+                parts.append(Part.of("fact", f"My {label} {verb} {value}.", [value, *values]))
             elif label in unknown:
-                sentences.append(f"I'm sorry, I don't remember my {label}.")
-        if not sentences:
+                parts.append(Part.of("unknown", f"I'm sorry, I don't remember my {label}."))
+        if not parts:
             # Asked for something the scenario does not give: say so, never invent.
-            sentences.append("I'm afraid I don't have that information.")
-        return self.polish(" ".join(sentences))
+            parts.append(Part.of("unknown", "I'm afraid I don't have that information."))
+        return self._polished_turn("facts", parts, labels=tuple(labels))
+
+    def clarify_items(self) -> str:
+        """Answer 'which item(s)?': the request in plain words (never vague here)."""
+        parts = [Part.of("request", s, self._fact_values()) for s in self.request()]
+        turn = self._polished_turn("items", parts or [Part.of("answer", "It is the one I mentioned.")])
+        text = self.realise(turn)
+        self.memory.request_said = True
+        return text
 
     def goodbye(self, satisfied: bool) -> str:
+        return self.realise(self.plan_goodbye(satisfied))
+
+    def plan_goodbye(self, satisfied: bool) -> Turn:
+        polite = self.style.polite
         if satisfied:
-            text = "No, that's everything. Thank you so much for your help!" if self.style.polite else "No."
+            if polite:
+                parts = [Part.of("answer", "No, that's everything."),
+                         Part.of("thanks", "Thank you so much for your help!")]
+            else:
+                parts = [Part.of("answer", "No.")]
+            return Turn("goodbye", parts, stop=True)
+        if polite:
+            parts = [Part.of("giveup", "I don't think this is going anywhere."), Part.of("farewell", "Goodbye.")]
         else:
-            text = "I don't think this is going anywhere. Goodbye." if self.style.polite else "Forget it."
-        return f"{text} {STOP}"
+            parts = [Part.of("giveup", "Forget it.")]
+        return Turn("giveup", parts, stop=True)
 
     def polish(self, text: str) -> str:
-        if self.style.polite and not text.lower().startswith(("thank", "i'm sorry")):
-            return self.rng.choice(["Sure. ", "Of course. ", "Certainly. ", ""]) + text
+        return " ".join(p.text for p in self._polished([Part.of("answer", text)]))
+
+    def _polished(self, parts: list[Part]) -> list[Part]:
+        """The default's courtesy opener ('Sure.', 'Of course.') before an answer."""
+        if self.style.polite and not parts[0].text.lower().startswith(("thank", "i'm sorry")):
+            prefix = self.rng.choice(["Sure. ", "Of course. ", "Certainly. ", ""]).strip()
+            if prefix:
+                return [Part.of("pleasantry", prefix), *parts]
+        return parts
+
+    def _polished_turn(self, act: str, parts: list[Part], labels: tuple = ()) -> Turn:
+        return Turn(act, self._polished(parts), labels=labels)
+
+    # -- realisation ------------------------------------------------------------
+    def realise(self, turn: Turn) -> str:
+        """Plan -> text: rendered as is by default, through the persona's transforms
+        (and bursty delivery) when it has a behaviour profile."""
+        if not self.profile.active:
+            text = turn.render()
+        else:
+            turn = bh.realise(turn, self.profile, self.rngs, self._context(turn))
+            text = self._deliver(turn)
+        self._remember(text)
+        return text
+
+    def _context(self, turn: Turn) -> bh.Context:
+        mem = self.memory
+        if turn.act == "items":
+            told = mem.request_said
+        else:
+            told = bool(turn.labels) and set(turn.labels) <= mem.told
+        return bh.Context(act=turn.act, turn=mem.turns, strikes=mem.strikes, repeat=mem.repeat, told=told,
+                          domain=self.scenario.domain, label=turn.labels[0] if turn.labels else "")
+
+    def _remember(self, text: str) -> None:
+        for f in self.scenario.facts:
+            if f.label not in self.memory.told and heard(f.value, [text]):
+                self.memory.told.add(f.label)
+
+    # -- persona decisions (only reached with a behaviour profile) --------------
+    def _persona_decisions(self, agent_text: str, questions: list[str], asked: list[str],
+                           confirm: bool) -> tuple[str | None, list[str]]:
+        """The content-level behaviours, before the default logic answers.
+
+        Returns a message when the persona answers differently (gives up, sends the
+        rest of a burst, stalls), else ``None`` and the fact labels it will answer
+        (selective attention and gating narrow them).
+        """
+        mem = self.memory
+        intent = ("facts" if asked else "confirm" if confirm else "done" if _DONE_CUE.search(agent_text)
+                  else "items" if _ITEM_CUE.search(agent_text) else "none")
+        # A re-ask that the rest of a burst answers is no fault of the agent's.
+        continuing = self._burst_answers(intent, asked)
+        self._observe(agent_text, intent, excused=continuing)
+        if intent != "done" and self._impatient():
+            return self.goodbye(satisfied=False), asked
+        pending, mem.pending = mem.pending, None
+        if continuing:
+            return self._send_rest(pending, intent), asked
+        if asked:
+            asked = self._select(asked, questions)
+            withheld = self._withhold(asked)
+            if withheld is not None:
+                mem.unproductive = 0
+                return self.realise(withheld), asked
+        return None, asked
+
+    def _observe(self, agent_text: str, intent: str, excused: bool = False) -> None:
+        """Track the agent repeating itself: the pressure behind frustration,
+        pushback ('I already told you') and impatience."""
+        mem = self.memory
+        repeat = not excused and (bool(_REPEAT_CUE.search(agent_text)) or agent_text == mem.last_agent or (
+            intent == "items" and mem.items_asked > 0))
+        mem.repeat = repeat
+        mem.strikes += int(repeat)
+        mem.items_asked += int(intent == "items")
+        mem.last_agent = agent_text
+
+    def _patience(self) -> int:
+        """Unproductive agent turns tolerated: the style's, down to 1 at full impatience."""
+        i = self.profile["impatience"]
+        return max(1, round(self.style.patience - i * (self.style.patience - 1)))
+
+    def _impatient(self) -> bool:
+        """An impatient user leaves when the agent keeps repeating itself or the
+        conversation runs past its (shrinking) budget of messages."""
+        i = self.profile["impatience"]
+        if not i:
+            return False
+        budget = round(self.style.max_turns - i * (self.style.max_turns - 3))
+        return self.memory.turns > budget or self.memory.strikes >= self._patience()
+
+    def _select(self, asked: list[str], questions: list[str]) -> list[str]:
+        """Selective attention answers only the last thing asked; gating only the first."""
+        if len(asked) < 2:
+            return asked
+        text = " ".join(questions)
+        cues = self._cues()
+        ordered = sorted(asked, key=lambda lbl: m.start() if (m := re.search(cues[lbl], text, re.I)) else 0)
+        if self.rngs.chance("selective_attention", self.profile["selective_attention"]):
+            return ordered[-1:]
+        if self.rngs.chance("gating", self.profile["gating"]):
+            return ordered[:1]
+        return asked
+
+    def _withhold(self, labels: list[str]) -> Turn | None:
+        """A gating user sometimes stalls instead of answering (a quarter of the asks
+        at full intensity, on top of answering one fact per message); a strongly
+        skeptical one questions a first request before answering it.
+
+        Stalling costs the agent an ask (it gives up after ``max_asks``), so heavy
+        gating can make a task fail — as withholding users do with real agents.
+        """
+        mem = self.memory
+        # Doubting "why do you need that?" fits a first request, not one for something already said.
+        fresh = [lbl for lbl in labels if lbl not in mem.asked_before and lbl not in mem.told]
+        mem.asked_before.update(labels)
+        gate = self.rngs.chance("gating", max(0.0, self.profile["gating"] - 0.5) * 0.5)
+        doubt = bool(fresh) and self.rngs.chance("pushback", max(0.0, self.profile["pushback"] - 0.6))
+        if not (gate or doubt):
+            return None
+        if gate:
+            text = self.rngs["gating"].choice(bh.DEFLECTIONS)
+        else:  # the question itself is the reply; the pushback transform adds nothing more
+            text = self.rngs["pushback"].choice(bh.PUSHBACK["ask"]).format(label=labels[0])
+        return Turn("deflect", [Part.of("deflect", text)], labels=tuple(labels), meta={"doubt": not gate})
+
+    def _vague(self, parts: list[Part]) -> tuple[list[Part], bool]:
+        """Ambiguity: item mentions in request sentences become 'the thing I ordered'
+        until the agent asks which item (see :meth:`clarify_items`)."""
+        level = self.profile["ambiguity"]
+        if not level or self.memory.items_asked:
+            return parts, False
+        state: dict = {}
+        out = [bh.vague_mentions(p, level, self.rngs["ambiguity"], self.scenario.domain, state)
+               if p.role == "request" else p for p in parts]
+        return out, bool(state.get("n"))
+
+    def _deliver(self, turn: Turn) -> str:
+        """Bursty delivery: a long message goes out as a short first fragment; the
+        rest waits for the agent's reply (see :meth:`_burst_answers`).
+
+        τ²'s orchestrator strictly alternates user and agent turns, so a burst is
+        "fragment turn, agent replies, the remaining fragments newline-separated in
+        the next message". The agent has to answer a fragment before the rest comes,
+        which moves per-turn length statistics the way real bursty typing does.
+        """
+        level = self.profile["bursty"]
+        if level and turn.act != "confirm" and not turn.stop:
+            pieces = bh.fragments(turn)
+            if len(pieces) >= 2 and self.rngs.chance("bursty", level):
+                rest = [text for text, _ in pieces[1:]]
+                labels = {f.label for f in self.scenario.facts if heard(f.value, rest)}
+                request = any(role == "request" for _, role in pieces[1:])
+                self.memory.pending = _Pending(rest, labels, request)
+                return pieces[0][0]
+        return turn.render()
+
+    def _burst_answers(self, intent: str, asked: list[str]) -> bool:
+        """Whether the rest of a burst answers the agent's message (or the agent
+        asked nothing); a confirmation or a new question makes the user drop it."""
+        pending = self.memory.pending
+        if pending is None or intent in ("confirm", "done"):
+            return False
+        if intent == "facts":
+            return bool(set(asked) & pending.labels)
+        if intent == "items":
+            return pending.request
+        return True
+
+    def _send_rest(self, pending: _Pending, intent: str) -> str:
+        text = "\n".join(pending.texts)
+        self._remember(text)
+        if pending.request and intent == "items":
+            self.memory.request_said = True
         return text
 
 
-
-__all__ = ["OfflineUser", "UserStyle", "STOP", "TRANSFER", "first_person"]
+__all__ = ["STOP", "TRANSFER", "OfflineUser", "UserStyle", "first_person"]
