@@ -21,22 +21,38 @@ def _backend(args):
                         max_concurrency=args.max_workers, agent=args.agent)
 
 
+def _condition_specs(args, backend, out: Path):
+    from .personas.conditions import condition_specs
+
+    world = None
+    if args.condition in ("seed", "dp", "program"):
+        from .personas.worlds import generator_world
+
+        world = generator_world(getattr(backend, "client", None), seed=args.generation_seed)
+    return condition_specs(args.condition, args.domain, args.split, n_personas=args.n_personas, seeds=(args.seed,),
+                           limit=args.limit, world=world, cache_dir=out / "personas", program=args.program,
+                           generation_seed=args.generation_seed)
+
+
 def cmd_rollout(args) -> int:
-    from .simulation.runner import run_episodes, specs_for, summarize
+    from .simulation.runner import run_episodes, summarize
 
     backend = _backend(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    specs = specs_for(args.domain, args.split, seeds=(args.seed,), limit=args.limit)
+    specs, failures = _condition_specs(args, backend, out)
     manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
                            "backend": backend.describe(), "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     df = run_episodes(specs, backend, out, max_workers=args.max_workers if args.backend != "offline" else 1,
                       max_steps=args.max_steps, progress=not args.quiet)
     summary = summarize(df)
+    if failures:
+        (out / "generation_failures.jsonl").write_text("".join(json.dumps(f) + "\n" for f in failures))
+        print(f"persona generation failed for {len(failures)} task(s): see {out / 'generation_failures.jsonl'}")
     failures = int(df["error"].notna().sum()) if not df.empty else 0
     rate = float(df["success"].mean()) if not df.empty else 0.0
-    print(f"{args.domain}/{args.split} backend={backend.name} agent={backend.agent_model}: "
+    print(f"{args.domain}/{args.split} condition={args.condition} backend={backend.name} agent={backend.agent_model}: "
           f"episodes={len(df)} success_rate={rate:.3f} failures={failures} -> {out / 'episodes.jsonl'}")
     if args.verbose:
         print(summary.to_string(index=False))
@@ -102,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name of the environment variable holding the key ('' for local servers)")
     r.add_argument("--temperature", type=float, default=0.0)
     r.add_argument("--cache", help="SQLite response cache (default DIR/llm_cache.sqlite)")
+    r.add_argument("--condition", default="base",
+                   help="base | dp | seed | program | trait:{skeptical,incoherent,impatient,confusion}")
+    r.add_argument("--n-personas", type=int, default=5, help="personas per task (dp, seed, program)")
+    r.add_argument("--program", help="generator program file (condition 'program')")
+    r.add_argument("--generation-seed", type=int, default=0, help="seed of persona generation")
     r.add_argument("--limit", type=int, help="only the first K tasks of the split")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--max-steps", type=int, default=100)

@@ -85,9 +85,11 @@ class LLMBackend:
         return self.client.config.role("agent").model
 
     def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
-        # persona: accepted for interface parity; its instruction is not injected yet.
+        """τ²'s own user simulator; a persona's instruction is appended to its prompt."""
+        from ..personas.injection import PersonaUserSimulator
+
         llm, llm_args = self.client.tau2_llm("user")
-        return tau2_modules().UserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args)
+        return PersonaUserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args, persona=persona)
 
     def make_agent(self, env, task, scenario: TaskScenario):
         llm, llm_args = self.client.tau2_llm("agent")
