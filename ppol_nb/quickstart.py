@@ -56,3 +56,31 @@ def plot_success(table: pd.DataFrame, path=None, title: str = "τ² task success
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150)
     return fig
+
+
+def seed_personas(domain: str = "retail", task_id: str = "0", n: int = 5, seed: int = 0, run_dir=None,
+                  backend=None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate ``n`` personas with the seed program for one task and run one episode each.
+
+    Returns (persona table, episodes). Offline by default; an ``LLMBackend`` makes the
+    generator and the user simulator real LLMs (persona text injected into τ²'s prompt).
+    """
+    from .personas.conditions import condition_specs
+    from .personas.worlds import generator_world
+
+    backend = backend or OfflineBackend()
+    run_dir = Path(run_dir or "runs/00_personas")
+    world = generator_world(getattr(backend, "client", None), seed=seed)
+    specs, failures = condition_specs("seed", domain, n_personas=n, world=world, cache_dir=run_dir / "personas",
+                                      split=None, task_ids=[task_id])
+    if failures:
+        raise RuntimeError(f"persona generation failed: {failures}")
+    episodes = run_episodes(specs, backend, run_dir / "episodes", progress=progress)
+    table = pd.DataFrame([{
+        "persona_id": s.persona["persona_id"], "description": s.persona["description"],
+        "active axes": ", ".join(a for a, on in s.persona["axis_placement"].items() if on) or "(none)",
+        "offline behaviour": ", ".join(f"{k} {v:.1f}" for k, v in s.persona["behaviour"].items()),
+        "preserves task": s.persona["preservation"]["ok"],
+        "instruction (start)": s.persona["instruction"][:160] + "…",
+    } for s in specs])
+    return table, episodes

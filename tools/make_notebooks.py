@@ -55,6 +55,15 @@ print(ep.episode_id, "reward", ep.reward, ep.reward_breakdown)
 for m in ep.messages:
     calls = "; ".join(f"{c['name']}({c['arguments']})" for c in m.get("tool_calls") or [])
     print(f"[{m['role']:9}] {(m['content'] or calls)[:160]}")"""),
+md("""## Personas on one task
+
+A persona policy changes *how* the user talks, never *what* it wants. The seed generator program (the paper's starting point: axes terse, skeptical, frustrated, ambiguous) proposes a population of people for one retail task and writes each a roleplay instruction; offline, each persona also carries the behaviour profile the offline user executes. Each instruction is checked statically against the task (no new identifiers, amounts, dates, items or goals)."""),
+code("""from ppol_nb.quickstart import seed_personas
+personas, persona_episodes = seed_personas("retail", task_id="0", n=5, seed=seed, run_dir="../runs/00_personas")
+personas"""),
+code("""persona_episodes[["persona", "reward", "termination_reason"]].assign(
+    persona=lambda d: d.persona.map(lambda p: p["persona_id"]),
+    user_turns=persona_episodes.messages.map(lambda ms: sum(m["role"] == "user" for m in ms)))"""),
 md("""## Switching to a real endpoint
 
 The same code path runs τ²'s stock `UserSimulator` and `LLMAgent` against any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp). The key is read from an environment variable only; every reply is cached in SQLite, so re-running replays without a request:

@@ -44,16 +44,20 @@ def _domain_of(task) -> str:
     return task.user_scenario.instructions.domain
 
 
-def condition_specs(condition: str, domain: str, split: str = "train", n_personas: int = 5, seeds=(0,),
+def condition_specs(condition: str, domain: str, split: str | None = "train", n_personas: int = 5, seeds=(0,),
                     limit: int | None = None, world=None, cache_dir: str | Path | None = None, program=None,
-                    generation_seed: int = 0) -> tuple[list[EpisodeSpec], list[dict]]:
+                    generation_seed: int = 0, task_ids=None) -> tuple[list[EpisodeSpec], list[dict]]:
     """Episode specs for a condition, and generation-failure records (one per failed task).
 
+    ``split=None`` with ``task_ids`` picks tasks from either split.
     ``world`` answers the generator's LLM calls (:func:`ppol_nb.personas.worlds.generator_world`);
     ``generation_seed`` fixes the personas while ``seeds`` replicate the episodes.
     """
     condition = normalise_condition(condition)
     tasks = load_tasks(domain, split)
+    if task_ids is not None:
+        wanted = {str(t) for t in task_ids}
+        tasks = [t for t in tasks if t.id in wanted]
     tasks = tasks[:limit] if limit else tasks
     if condition == "base":
         return [EpisodeSpec(domain, t.id, "base", s) for t in tasks for s in seeds], []
