@@ -33,13 +33,14 @@ domains = ["retail", "airline"]
 splits = ["test"]
 seed = 0
 limit = None          # first K tasks of each split; None = all
-run_dir = "../runs/00_quickstart"
-figure_path = "../figures/00_quickstart_success.png"
+runs = "../runs"      # run directories (episodes, caches) go under here
+figures = "../figures"
 backend = "offline"   # this notebook demonstrates the offline default""", ),
 code("""import ppol_nb
 from ppol_nb.quickstart import success_table, summarise_success, plot_success
 from ppol_nb.provenance import provenance
 
+run_dir, figure_path = f"{runs}/00_quickstart", f"{figures}/00_quickstart_success.png"
 episodes = success_table(run_dir, domains=domains, splits=splits, seed=seed, limit=limit)
 table = summarise_success(episodes)
 table"""),
@@ -59,7 +60,7 @@ md("""## Personas on one task
 
 A persona policy changes *how* the user talks, never *what* it wants. The seed generator program (the paper's starting point: axes terse, skeptical, frustrated, ambiguous) proposes a population of people for one retail task and writes each a roleplay instruction; offline, each persona also carries the behaviour profile the offline user executes. Each instruction is checked statically against the task (no new identifiers, amounts, dates, items or goals)."""),
 code("""from ppol_nb.quickstart import seed_personas
-personas, persona_episodes = seed_personas("retail", task_id="0", n=5, seed=seed, run_dir="../runs/00_personas")
+personas, persona_episodes = seed_personas("retail", task_id="0", n=5, seed=seed, run_dir=f"{runs}/00_personas")
 personas"""),
 code("""persona_episodes[["persona", "reward", "termination_reason"]].assign(
     persona=lambda d: d.persona.map(lambda p: p["persona_id"]),
@@ -101,13 +102,14 @@ api_key_env = "OPENAI_API_KEY"
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
 seeds = [0]                  # episodes per task = len(seeds)
 limit = None                 # first K tasks per split; None = all
-run_dir = "../runs/01_baseline"
+runs = "../runs"
 figures = "../figures"'''),
         code('''import pandas as pd
 from ppol_nb import paper
 from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.simulation.backends import make_backend
 
+run_dir = f"{runs}/01_baseline"
 study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
                                    cache_path=f"{run_dir}/llm_cache.sqlite"),
                       domains=tuple(domains), corpus=corpus, seeds=tuple(seeds), limit=limit,
