@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (once) and execute every notebook in notebooks/ in
-# order with papermill on the offline default. Executed copies: runs/notebooks/;
-# figures: figures/.
+# Set up the environment and execute every notebook in notebooks/ in order with
+# papermill on the offline default. Executed copies: runs/notebooks/; figures: figures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PYTHON:-python3.11}"
-command -v "$PY" >/dev/null 2>&1 || PY=python3
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+source scripts/setup.sh
 .venv/bin/ppol-nb notebooks --out runs/notebooks "$@"
