@@ -1,0 +1,359 @@
+"""Mutation operators: the offline mutator's transformations (valid, runnable, deterministic),
+the shared edit helpers, and the LLM mutator against a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+
+import pytest
+from fake_openai_server import text_reply
+
+from ppol_nb.evolution.axis_library import (
+    AXIS_LIBRARY,
+    AXIS_TAGS,
+    PLAYBOOK_TACTICS,
+    library_names,
+)
+from ppol_nb.evolution.interfaces import ProgramRecord
+from ppol_nb.evolution.mutation import ANGLES, SYSTEM_PROMPT, LLMMutator, mutator_for
+from ppol_nb.evolution.offline_mutator import OPERATOR_WEIGHTS, OfflineMutator
+from ppol_nb.evolution.program_edit import (
+    EditFormatError,
+    InvalidProgram,
+    MutationError,
+    apply_edit_blocks,
+    extract_program,
+    parse_edit_blocks,
+    read_constant,
+    replace_constant,
+    validate_child,
+)
+from ppol_nb.llm import LLMClient, LLMConfig
+from ppol_nb.personas.context import task_context
+from ppol_nb.personas.offline_llm import OfflineGeneratorWorld
+from ppol_nb.personas.programs import program_source
+from ppol_nb.personas.record import BEHAVIOURS
+from ppol_nb.personas.sandbox import run_program
+from ppol_nb.personas.static_check import check_source
+from ppol_nb.personas.toolkit import validate_axes
+from ppol_nb.simulation.tau2_bridge import get_task
+
+SEED = program_source("seed")
+N = 4
+
+
+@pytest.fixture(scope="module")
+def retail_context():
+    return task_context(get_task("retail", "5"), "retail")
+
+
+def record(source: str, pid: str = "p0", **kw) -> ProgramRecord:
+    base = {"id": pid, "source": source, "parent_id": None, "island": 0, "iteration": 0, "generation": 0,
+            "metrics": {"score": 0.31, "hl": 0.22, "coverage": 0.55}}
+    base.update(kw)
+    return ProgramRecord(**base)
+
+
+def axes_of(source: str) -> list[dict]:
+    return read_constant(source, "DIVERSITY_AXES")
+
+
+def run_ok(source: str, context: dict, n: int = N):
+    res = run_program(source, context, n, OfflineGeneratorWorld(0), seed=0, timeout_s=60)
+    assert res.ok, (res.error_kind, res.error, res.stderr_tail)
+    assert len(res.personas) == n
+    return res
+
+
+def assert_behaviours_follow(res, axis: dict) -> list:
+    """Every persona with ``axis`` on carries at least the axis's offline intensities."""
+    on = [p for p in res.personas if p.axis_placement.get(axis["name"])]
+    for p in on:
+        for behaviour, value in axis["offline"].items():
+            assert p.behaviour.get(behaviour, -1) >= value - 1e-9, (axis["name"], behaviour, p.behaviour)
+    return on
+
+
+def inspiration_with_extra_axes() -> ProgramRecord:
+    axes = axes_of(SEED) + [dict(a) for a in AXIS_LIBRARY if a["name"] in ("bursty", "stubborn")]
+    return record(replace_constant(SEED, "DIVERSITY_AXES", axes), pid="insp1",
+                  metrics={"score": 0.4, "hl": 0.3, "coverage": 0.6})
+
+
+# -- axis library --------------------------------------------------------------------------------
+
+
+def test_axis_library_is_valid_and_in_vocabulary():
+    validate_axes([dict(a) for a in AXIS_LIBRARY])
+    assert 15 <= len(AXIS_LIBRARY) <= 20
+    assert set(AXIS_TAGS) == set(library_names())
+    assert set(PLAYBOOK_TACTICS) == set(BEHAVIOURS)
+    assert all(set(a["offline"]) <= set(BEHAVIOURS) for a in AXIS_LIBRARY)
+
+
+# -- edit helpers ------------------------------------------------------------------------------------
+
+
+def test_replace_constant_round_trips_and_touches_only_that_assignment():
+    assert replace_constant(SEED, "DIVERSITY_AXES", axes_of(SEED)) == SEED
+    prompt = read_constant(SEED, "POPULATION_PROMPT")
+    assert replace_constant(SEED, "POPULATION_PROMPT", prompt) == SEED
+    axes = axes_of(SEED)
+    axes[0]["offline"] = {"terse": 0.5}
+    child = replace_constant(SEED, "DIVERSITY_AXES", axes)
+    changed = [(a, b) for a, b in zip(SEED.splitlines(), child.splitlines(), strict=True) if a != b]
+    assert len(SEED.splitlines()) == len(child.splitlines()) and len(changed) == 1
+    assert axes_of(child) == axes
+
+
+def test_edit_blocks_exact_tolerant_and_malformed():
+    src = "def f():\n    x = 1\n    return x\n"
+    exact = parse_edit_blocks("plan\n<<<<<<< SEARCH\n    x = 1\n=======\n    x = 2\n>>>>>>> REPLACE\n")
+    assert apply_edit_blocks(src, exact).source == "def f():\n    x = 2\n    return x\n"
+    # Wrong indentation in the reply: matched line by line, REPLACE re-indented to the program's.
+    loose = parse_edit_blocks("<<<<<<< SEARCH\nx = 1\nreturn x\n=======\ny = 3\nreturn y\n>>>>>>> REPLACE")
+    out = apply_edit_blocks(src, loose)
+    assert out.tolerant == 1 and out.source == "def f():\n    y = 3\n    return y\n"
+    missing = apply_edit_blocks(src, parse_edit_blocks("<<<<<<< SEARCH\nz = 9\n=======\nz = 8\n>>>>>>> REPLACE"))
+    assert missing.applied == 0 and missing.missing == [1]
+    with pytest.raises(EditFormatError):
+        parse_edit_blocks("<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n")
+    assert extract_program("text\n```python\nprint(1)\n```\nmore") == "print(1)\n"
+
+
+def test_validate_child_rejects_bad_programs():
+    validate_child(SEED)
+    with pytest.raises(InvalidProgram, match="static check"):
+        validate_child("import os\n" + SEED)
+    with pytest.raises(InvalidProgram, match="max_code_length"):
+        validate_child(SEED, max_code_length=100)
+    with pytest.raises(InvalidProgram, match="generate_personas"):
+        validate_child(SEED.replace("def generate_personas(", "def make_personas("))
+    bad_axes = axes_of(SEED)
+    bad_axes[0]["offline"] = {"not_a_behaviour": 0.5}
+    with pytest.raises(InvalidProgram, match="axis contract"):
+        validate_child(replace_constant(SEED, "DIVERSITY_AXES", bad_axes))
+
+
+# -- offline mutator ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", list(OPERATOR_WEIGHTS))
+def test_every_offline_operator_yields_a_runnable_program(op, retail_context):
+    inspirations = [inspiration_with_extra_axes()] if op == "crossover" else []
+    parent = record(SEED)
+    proposal = OfflineMutator(weights={op: 1.0}).propose(parent, inspirations, random.Random(3), 1)
+    assert proposal.kind == "transform" and proposal.angle == op and proposal.notes
+    assert proposal.source != SEED and proposal.diff.startswith("--- parent.py")
+    check_source(proposal.source)
+    validate_child(proposal.source)
+    res = run_ok(proposal.source, retail_context)
+    before = {a["name"]: a for a in axes_of(SEED)}
+    after = {a["name"]: a for a in axes_of(proposal.source)}
+    assert [a["name"] for a in res.axes] == list(after)
+    touched = [a for name, a in after.items() if before.get(name) != a]
+    if op in ("add_axis", "crossover", "revise_axis"):
+        assert touched, "the operator must add or change an axis"
+        if op in ("add_axis", "crossover"):
+            assert set(after) > set(before)
+        # Some persona has a touched axis on, and its behaviour carries that axis's offline map.
+        carriers = [assert_behaviours_follow(res, axis) for axis in touched]  # checks every touched axis
+        assert any(carriers)
+    elif op == "drop_axis":
+        assert len(after) == len(before) - 1 and set(after) < set(before)
+    else:  # prompt operators leave the axes alone
+        assert after == before
+
+
+def test_offline_mutator_is_deterministic():
+    parent, insp = record(SEED), [inspiration_with_extra_axes()]
+    m = OfflineMutator()
+    children = [m.propose(parent, insp, random.Random(seed), 7) for seed in (11, 11, 12)]
+    assert children[0].source == children[1].source and children[0].notes == children[1].notes
+    many = {m.propose(parent, insp, random.Random(s), 7).source for s in range(12)}
+    assert len(many) > 3  # different seeds explore different children
+
+
+def test_crossover_merges_axes_by_name():
+    parent = record(SEED)
+    child = OfflineMutator(weights={"crossover": 1.0}).propose(parent, [inspiration_with_extra_axes()],
+                                                               random.Random(0), 1)
+    names = [a["name"] for a in axes_of(child.source)]
+    assert len(names) == len(set(names))
+    assert {"terse", "skeptical", "frustrated", "ambiguous"} <= set(names)
+    assert set(names) & {"bursty", "stubborn"}
+    assert "crossover with insp1" in child.notes
+
+
+def test_drop_keeps_minimum_and_reflection_steers_additions():
+    two = replace_constant(SEED, "DIVERSITY_AXES", axes_of(SEED)[:2])
+    with pytest.raises(MutationError, match="no offline operator"):
+        OfflineMutator(weights={"drop_axis": 1.0}).propose(record(two), [], random.Random(0), 1)
+    friction = {a["name"] for a in AXIS_LIBRARY if "friction" in AXIS_TAGS[a["name"]]}
+    parent = record(SEED, artifacts={"evaluator_reflection": "Personas are overly cooperative and robotic."})
+    added = []
+    for s in range(8):
+        p = OfflineMutator(weights={"add_axis": 1.0}).propose(parent, [], random.Random(s), 1)
+        (name,) = {a["name"] for a in axes_of(p.source)} - {"terse", "skeptical", "frustrated", "ambiguous"}
+        added.append(name)
+        assert "reflection hints: friction" in p.notes
+    assert sum(name in friction for name in added) >= 5
+
+
+def test_ten_offline_mutations_stay_valid(retail_context):
+    m = OfflineMutator()
+    current, history, ops = record(SEED), [], []
+    for i in range(10):
+        proposal = m.propose(current, history[-2:], random.Random(100 + i), i + 1)
+        validate_child(proposal.source)
+        validate_axes(axes_of(proposal.source))
+        ops.append(proposal.angle)
+        history.append(current)
+        current = record(proposal.source, pid=f"p{i + 1}", generation=i + 1)
+    assert len(set(ops)) >= 3
+    run_ok(current.source, retail_context, n=5)
+
+
+def test_hook_then_retune_runs(retail_context):
+    m = OfflineMutator(weights={"population": 1.0})
+    src = SEED
+    for s in range(40):  # find a draw that installs the hook, then one that retunes it
+        p = m.propose(record(src), [], random.Random(s), 1)
+        if "hook" in p.notes or "factor" in p.notes:
+            src = p.source
+            if "factor" in p.notes:
+                break
+    assert "OVERGENERATION" in src and "def propose_population_pool(" in src
+    assert read_constant(src, "OVERGENERATION") != 1.5
+    res = run_ok(src, retail_context, n=5)
+    assert len({tuple(sorted(p.axis_placement.items())) for p in res.personas}) == 5
+
+
+def test_mutator_for_picks_by_backend():
+    assert isinstance(mutator_for(None), OfflineMutator)
+    assert isinstance(mutator_for(LLMClient(LLMConfig())), OfflineMutator)
+    client = LLMClient(LLMConfig.openai("m", base_url="http://127.0.0.1:9/v1", api_key_env=None))
+    assert isinstance(mutator_for(client), LLMMutator)
+
+
+# -- LLM mutator against a loopback server ---------------------------------------------------------------
+
+REFLECTION = "The customers were overly cooperative: perfect data dumps, no typos, no pushback. MARKER-7731."
+GOOD_BLOCK = """Plan: make the terse axis harsher.
+
+<<<<<<< SEARCH
+        "offline": {"terse": 0.8},
+=======
+        "offline": {"terse": 0.95, "politeness": 0.0},
+>>>>>>> REPLACE
+"""
+MISSING_BLOCK = """<<<<<<< SEARCH
+this line is not in the program
+=======
+something else
+>>>>>>> REPLACE
+"""
+
+
+def _client(server):
+    return LLMClient(LLMConfig.openai("fake-mutator", base_url=server.url, api_key_env=None, max_retries=0,
+                                      price_in_per_mtok=1.0, price_out_per_mtok=2.0))
+
+
+def _inspirations():
+    a = inspiration_with_extra_axes()
+    b = record(SEED.replace("Answer with JSON only.", "Answer with JSON only. INSPIRATION-B."), pid="insp2",
+               metrics={"score": 0.35, "hl": 0.25, "coverage": 0.5})
+    return [a, b]
+
+
+def test_llm_diff_reply_and_prompt_contents(fake_openai):
+    server = fake_openai(lambda req: text_reply(GOOD_BLOCK))
+    parent = record(SEED, artifacts={"evaluator_reflection": REFLECTION})
+    with _client(server) as client:
+        proposal = LLMMutator(client).propose(parent, _inspirations(), random.Random(4), 3)
+    assert proposal.kind == "diff" and proposal.llm_calls == 1 and proposal.cost_usd > 0
+    assert '"offline": {"terse": 0.95, "politeness": 0.0},' in proposal.source
+    assert axes_of(proposal.source)[0]["offline"] == {"terse": 0.95, "politeness": 0.0}
+    assert "+        \"offline\": {\"terse\": 0.95" in proposal.diff
+    assert proposal.angle in {a.name for a in ANGLES}
+    (req,) = server.requests
+    assert req["temperature"] == 1.0 and req["max_tokens"] == 8192 and "seed" in req
+    system, user = req["messages"][0]["content"], req["messages"][1]["content"]
+    assert system == SYSTEM_PROMPT
+    assert SEED.rstrip() in user and "MARKER-7731" in user
+    assert "stubborn" in user and "INSPIRATION-B" in user  # both inspirations
+    assert "score=0.3100, hl=0.2200, coverage=0.5500" in user
+    prompt = system + user
+    present = [a for a in ANGLES if a.instruction in prompt]
+    assert len(present) == 1 and present[0].name == proposal.angle
+    assert "<<<<<<< SEARCH" in user and ">>>>>>> REPLACE" in user
+
+
+def test_llm_angle_follows_rng(fake_openai):
+    server = fake_openai(lambda req: text_reply(GOOD_BLOCK))
+    with _client(server) as client:
+        mutator = LLMMutator(client)
+        angles = [mutator.propose(record(SEED), [], random.Random(s), 1).angle for s in range(12)]
+        again = [mutator.propose(record(SEED), [], random.Random(s), 1).angle for s in range(3)]
+    assert again == angles[:3] and len(set(angles)) >= 3
+
+
+def test_llm_unmatched_search_falls_back_to_rewrite(fake_openai):
+    rewritten = SEED.replace('"offline": {"terse": 0.8}', '"offline": {"terse": 0.6, "bursty": 0.4}')
+
+    def respond(req):
+        if len(req["messages"]) == 2:
+            return text_reply(MISSING_BLOCK)
+        return text_reply("Here is the whole program:\n```python\n" + rewritten + "```\n")
+
+    server = fake_openai(respond)
+    with _client(server) as client:
+        proposal = LLMMutator(client).propose(record(SEED), [], random.Random(1), 1)
+    assert len(server.requests) == 2 and proposal.kind == "rewrite" and proposal.llm_calls == 2
+    assert "none of the 1 SEARCH block(s) matches" in proposal.notes
+    assert proposal.source == rewritten
+    follow_up = server.requests[1]["messages"]
+    assert follow_up[2] == {"role": "assistant", "content": MISSING_BLOCK}
+    assert "complete new program" in follow_up[3]["content"]
+
+
+def test_llm_child_importing_os_is_rejected(fake_openai):
+    evil_block = ("<<<<<<< SEARCH\nfrom ppol_nb.personas import toolkit as tk\n=======\n"
+                  "import os\nfrom ppol_nb.personas import toolkit as tk\n>>>>>>> REPLACE\n")
+    evil_program = "```python\nimport os\n" + SEED + "```"
+    server = fake_openai(lambda req: text_reply(evil_block if len(req["messages"]) == 2 else evil_program))
+    with _client(server) as client, pytest.raises(InvalidProgram) as info:
+        LLMMutator(client).propose(record(SEED), [], random.Random(2), 1)
+    message = str(info.value)
+    assert "static check" in message and "'os'" in message and "rewrite fallback" in message
+    assert info.value.llm_calls == 2 and len(server.requests) == 2
+    # The first request's reason reached the model.
+    assert "invalid" in server.requests[1]["messages"][3]["content"]
+
+
+def test_llm_oversize_child_is_rejected(fake_openai):
+    padding = "# " + "x" * 400 + "\n"
+    big_block = ("<<<<<<< SEARCH\nfrom ppol_nb.personas import toolkit as tk\n=======\n"
+                 "from ppol_nb.personas import toolkit as tk\n" + padding * 20 + ">>>>>>> REPLACE\n")
+    server = fake_openai(lambda req: text_reply(big_block))
+    with _client(server) as client, pytest.raises(MutationError) as info:
+        LLMMutator(client, max_code_length=len(SEED) + 1000, rewrite_fallback=False).propose(
+            record(SEED), [], random.Random(2), 1)
+    assert "max_code_length" in str(info.value)
+    server2 = fake_openai(lambda req: text_reply(big_block if len(req["messages"]) == 2
+                                                  else "```python\n" + SEED + padding * 20 + "```"))
+    with _client(server2) as client, pytest.raises(InvalidProgram, match="max_code_length"):
+        LLMMutator(client, max_code_length=len(SEED) + 1000).propose(record(SEED), [], random.Random(2), 1)
+
+
+def test_llm_full_program_reply_is_a_rewrite(fake_openai):
+    rewritten = SEED.replace("150-250 words", "120-180 words")
+    server = fake_openai(lambda req: text_reply("```python\n" + rewritten + "```"))
+    with _client(server) as client:
+        proposal = LLMMutator(client).propose(record(SEED), [], random.Random(0), 1)
+    assert proposal.kind == "rewrite" and proposal.llm_calls == 1 and "full program" in proposal.notes
+    assert json.dumps(proposal.source) == json.dumps(rewritten)
+    ast.parse(proposal.source)
