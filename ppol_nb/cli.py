@@ -1,4 +1,5 @@
-"""Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series."""
+"""Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
+``ppol-nb evolve`` runs the PPol search and ``ppol-nb benchmark`` the held-out conditions."""
 
 from __future__ import annotations
 
@@ -101,6 +102,71 @@ def cmd_notebooks(args) -> int:
     return 0
 
 
+def _add_backend_args(p) -> None:
+    """The backend options of ``rollout``, for the evolve and benchmark commands."""
+    p.add_argument("--backend", choices=["offline", "openai"], default="offline")
+    p.add_argument("--agent", choices=["offline", "do-nothing"], default="offline", help="offline backend only")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", help="model name for every role (openai backend)")
+    p.add_argument("--user-model", help="separate model for the user simulator")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="name of the environment variable holding the key ('' for local servers)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--cache", help="SQLite response cache (default OUT/llm_cache.sqlite)")
+    p.add_argument("--max-workers", type=int, default=8, help="concurrent episodes (openai backend)")
+
+
+def cmd_evolve(args) -> int:
+    from .evolution.budget import estimate, format_estimate
+    from .evolution.config import EvolutionConfig
+    from .evolution.curriculum import split_validation
+    from .simulation.tau2_bridge import load_tasks
+
+    config = (EvolutionConfig.from_yaml(args.config, base=args.profile) if args.config
+              else EvolutionConfig.profile(args.profile))
+    if args.max_iterations is not None:
+        config = config.replace(max_iterations=args.max_iterations)
+    if args.profile == "paper":
+        train = load_tasks(args.domain, "train")
+        train = train[:args.train_limit] if args.train_limit else train
+        pool, val = split_validation([t.id for t in train])
+        print(f"cost estimate ({args.domain}, profile paper, {config.max_iterations} iterations):")
+        print(format_estimate(estimate(pool, len(val), config.max_iterations)))
+        if args.backend == "openai" and not args.yes:
+            print("this run calls a paid endpoint: pass --yes to start it")
+            return 2
+    from .evolution.runs import build_run
+
+    backend = _backend(args)
+    try:
+        run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
+                        baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,
+                        progress=not args.quiet,
+                        max_workers=args.max_workers if args.backend != "offline" else None)
+    except FileExistsError as exc:
+        raise SystemExit(f"{exc} (--resume)") from None
+    summary = run.engine.run(progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from .evolution.benchmark import run_benchmark
+    from .fitness.score import FitnessModel
+
+    args.cache = args.cache or str(Path(args.out).parent / "llm_cache.sqlite")  # --out is a file here
+    backend = _backend(args)
+    model = FitnessModel.load(args.fitness) if args.fitness else None
+    table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
+                          n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
+                          max_workers=args.max_workers if args.backend != "offline" else None,
+                          progress=not args.quiet)
+    print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"-> {args.out} (episodes: {Path(args.out).parent / 'episodes.jsonl'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ppol-nb", description=__doc__)
     p.add_argument("--version", action="version", version=f"ppol_nb {__version__}")
@@ -149,6 +215,34 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--parameters", help='JSON of parameters given to every notebook, e.g. \'{"backend": "offline"}\'')
     n.add_argument("--only", help="run only notebooks whose name contains this")
     n.set_defaults(func=cmd_notebooks)
+
+    e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
+    e.add_argument("--domain", choices=["retail", "airline"], required=True)
+    _add_backend_args(e)
+    e.add_argument("--profile", choices=["ci", "paper"], default="ci")
+    e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
+    e.add_argument("--max-iterations", type=int, help="override max_iterations (may change on resume)")
+    e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
+    e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
+    e.add_argument("--baseline-limit", type=int, help="baseline study on the first K tasks per split only")
+    e.add_argument("--train-limit", type=int, help="evolve on the first K official train tasks only")
+    e.add_argument("--out", required=True, help="run directory")
+    e.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    e.add_argument("--yes", action="store_true", help="start a paper-profile run on a paid endpoint")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=cmd_evolve)
+
+    b = sub.add_parser("benchmark", help="Humans, Base, DP, PPol Initial and Evolved on the test tasks -> CSV")
+    b.add_argument("--run", required=True, help="an evolution run directory, or a generator program .py")
+    b.add_argument("--domain", choices=["retail", "airline"], required=True)
+    _add_backend_args(b)
+    b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
+    b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
+    b.add_argument("--n-personas", type=int, default=10)
+    b.add_argument("--limit", type=int, help="only the first K test tasks")
+    b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=cmd_benchmark)
     return p
 
 

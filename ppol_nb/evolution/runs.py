@@ -1,0 +1,103 @@
+"""Assemble a whole PPol search: frozen fitness model, evaluator, mutator and engine.
+
+Used by ``ppol-nb evolve`` and by notebooks, so both build a run the same way.
+One run directory holds everything::
+
+    DIR/evolution.sqlite        the engine's checkpoint (programs, ledger, events)
+    DIR/best_program.py         the best program by training score
+    DIR/fitness/<domain>/       the frozen FitnessModel the search is scored with
+    DIR/baseline/               the baseline study that trained it (when built here)
+    DIR/personas/               persona cache (program x task x N x seed x world)
+    DIR/episodes/<program_id>/  training episodes of each candidate
+    DIR/validation/<program_id>/ validation episodes of each validated elite
+    DIR/run_manifest.json       provenance of the run's setup
+
+The fitness model is loaded from ``DIR/fitness/<domain>`` (or ``fitness_dir``)
+when present, else trained by :class:`~ppol_nb.fitness.baseline.BaselineStudy`
+and frozen there, so a resumed run scores with exactly the model it started with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..fitness.score import FitnessModel
+from ..provenance import provenance
+from .config import EvolutionConfig
+from .engine import EvolutionEngine
+from .ppol import PPolEvaluator
+from .reflection import make_reflection
+
+
+def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", fitness_dir=None,
+                      baseline_limit: int | None = None, progress: bool = True) -> FitnessModel:
+    """The frozen fitness model of a run: loaded if saved, else trained once and saved."""
+    if fitness_dir is not None:
+        return FitnessModel.load(fitness_dir)
+    target = Path(run_dir) / "fitness" / domain
+    if (target / "fitness.json").exists():
+        return FitnessModel.load(target)
+    from ..fitness.baseline import BaselineStudy
+
+    study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
+                          run_dir=str(Path(run_dir) / "baseline"), progress=progress).run()
+    model = study.results[domain].model
+    model.save(target)
+    return model
+
+
+def make_mutator(backend):
+    """The paper's LLM mutator for an LLM backend, the offline mutator otherwise."""
+    client = getattr(backend, "client", None)
+    try:
+        if client is not None and client.config.backend == "openai":
+            from .mutation import LLMMutator
+
+            return LLMMutator(client)
+        from .offline_mutator import OfflineMutator
+
+        return OfflineMutator()
+    except ImportError as exc:  # the mutators live in their own modules
+        raise RuntimeError(f"no mutator available: {exc}") from exc
+
+
+@dataclass
+class PPolRun:
+    engine: EvolutionEngine
+    evaluator: PPolEvaluator
+    fitness_model: FitnessModel
+
+
+def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = None, corpus: str = "multiwoz",
+              fitness_dir=None, baseline_limit: int | None = None, train_limit: int | None = None,
+              resume: bool = False, mutator=None, world=None, reflection=None, seed_program: str | None = None,
+              progress: bool = True, **evaluator_kwargs) -> PPolRun:
+    """Everything a PPol search needs, ready for ``run.engine.run()``.
+
+    ``train_limit`` keeps only the first K official train tasks (smoke runs);
+    ``evaluator_kwargs`` go to :class:`PPolEvaluator` (curriculum, max_steps, ...).
+    """
+    from ..personas.programs import program_source
+    from ..personas.worlds import generator_world
+    from ..simulation.tau2_bridge import load_tasks
+
+    run_dir = Path(run_dir)
+    config = config or EvolutionConfig.profile("paper")
+    client = getattr(backend, "client", None)
+    model = fitness_model_for(run_dir, domain, backend, corpus=corpus, fitness_dir=fitness_dir,
+                              baseline_limit=baseline_limit, progress=progress)
+    train = load_tasks(domain, "train")
+    train = train[:train_limit] if train_limit else train
+    evaluator = PPolEvaluator(domain, model, backend, world if world is not None else generator_world(client),
+                              train_tasks=train, run_dir=run_dir,
+                              reflection=reflection if reflection is not None else make_reflection(client),
+                              **evaluator_kwargs)
+    engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else make_mutator(backend),
+                             run_dir, seed_program or program_source("seed"), resume=resume)
+    manifest = provenance({"command": "evolve", "domain": domain, "config": config.to_dict(),
+                           "backend": backend.describe(), "corpus": corpus, "evaluator": evaluator.describe(),
+                           "mutator": type(engine.mutator).__name__, "resume": resume})
+    (run_dir / "run_manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return PPolRun(engine, evaluator, model)
