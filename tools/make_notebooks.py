@@ -16,6 +16,8 @@ HERE = Path(__file__).resolve().parent.parent / "notebooks"
 def write(name, cells, params_index=1):
     nb = nbf.v4.new_notebook()
     nb.cells = cells
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"c{i:02d}"  # stable ids: regenerating a notebook gives no spurious diff
     nb.cells[params_index].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbf.write(nb, HERE / name)
