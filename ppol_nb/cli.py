@@ -126,6 +126,8 @@ def cmd_evolve(args) -> int:
               else EvolutionConfig.profile(args.profile))
     if args.max_iterations is not None:
         config = config.replace(max_iterations=args.max_iterations)
+    if args.seed is not None:
+        config = config.replace(seed=args.seed)
     if args.profile == "paper":
         train = load_tasks(args.domain, "train")
         train = train[:args.train_limit] if args.train_limit else train
@@ -222,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--profile", choices=["ci", "paper"], default="ci")
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
     e.add_argument("--max-iterations", type=int, help="override max_iterations (may change on resume)")
+    e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
     e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
     e.add_argument("--baseline-limit", type=int, help="baseline study on the first K tasks per split only")
