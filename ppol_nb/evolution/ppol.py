@@ -57,7 +57,7 @@ import pandas as pd
 from ..fitness import FEATURES, fingerprint_frame
 from ..fitness.score import REPORT_LAMBDAS
 from ..personas.cache import generate_for_task
-from ..personas.preservation import check_instruction
+from ..personas.conditions import persona_record
 from ..simulation.runner import DEFAULT_MAX_STEPS, EpisodeSpec, run_episodes
 from ..simulation.tau2_bridge import get_task, load_tasks
 from .curriculum import (
@@ -175,12 +175,6 @@ def score_episodes(model, episodes: pd.DataFrame, task_ids, lambdas) -> BatchSco
         cost_usd=float(episodes["cost_usd"].fillna(0.0).sum()) if "cost_usd" in episodes else 0.0,
         first_error=str(errors.iloc[0]) if len(errors) else None,
     )
-
-
-def persona_record(persona, task, domain: str) -> dict:
-    """A persona as an episode spec carries it: its fields plus its static preservation report."""
-    report = check_instruction(persona.instruction, str(task.user_scenario), domain)
-    return {**persona.to_dict(), "preservation": {"ok": report.ok, "violations": report.violations}}
 
 
 class PPolEvaluator:

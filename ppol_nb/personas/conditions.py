@@ -35,13 +35,10 @@ def normalise_condition(condition: str) -> str:
     return condition
 
 
-def _persona_record(persona, task) -> dict:
-    report = check_instruction(persona.instruction, str(task.user_scenario), _domain_of(task))
+def persona_record(persona, task, domain: str) -> dict:
+    """A persona as an episode spec carries it: its fields plus its static preservation report."""
+    report = check_instruction(persona.instruction, str(task.user_scenario), domain)
     return {**persona.to_dict(), "preservation": {"ok": report.ok, "violations": report.violations}}
-
-
-def _domain_of(task) -> str:
-    return task.user_scenario.instructions.domain
 
 
 def condition_specs(condition: str, domain: str, split: str | None = "train", n_personas: int = 5, seeds=(0,),
@@ -63,7 +60,7 @@ def condition_specs(condition: str, domain: str, split: str | None = "train", n_
         return [EpisodeSpec(domain, t.id, "base", s) for t in tasks for s in seeds], []
     if condition.startswith("trait:"):
         persona = trait_persona(condition.split(":", 1)[1])
-        return [EpisodeSpec(domain, t.id, condition, s, _persona_record(persona, t)) for t in tasks for s in seeds], []
+        return [EpisodeSpec(domain, t.id, condition, s, persona_record(persona, t, domain)) for t in tasks for s in seeds], []
     if world is None:
         raise ValueError(f"condition {condition!r} generates personas and needs a generator world")
     results = personas_for_tasks(condition, tasks, domain, n_personas, world, seed=generation_seed,
@@ -76,6 +73,6 @@ def condition_specs(condition: str, domain: str, split: str | None = "train", n_
                              "error_kind": res.error_kind, "error": res.error})
             continue
         for persona in res.personas:
-            record = _persona_record(persona, task)
+            record = persona_record(persona, task, domain)
             specs.extend(EpisodeSpec(domain, task.id, condition, s, record) for s in seeds)
     return specs, failures
