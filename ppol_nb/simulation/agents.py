@@ -157,7 +157,6 @@ class OfflineAgent(_m.LocalAgent):
     def _unheard_items(self, step: PlanStep, state: OfflineAgentState) -> list[str]:
         if not step.is_write:
             return []
-        names = [state.item_names[i] for i in step.arguments.get("item_ids", []) or [] if i in state.item_names]
         user_tokens = {t for text in state.user_texts for t in tokens(text)}
         # Hyphenated names arrive as two tokens ("t", "shirt"); also keep them joined.
         user_tokens |= {"".join(tokens(w)) for text in state.user_texts for w in text.split()}
