@@ -12,7 +12,7 @@ from .provenance import provenance
 
 
 def _backend(args):
-    from .simulation.backends import make_backend
+    from .backends import make_backend
 
     if args.backend == "openai" and not args.model:
         raise SystemExit("--backend openai needs --model (and usually --base-url)")
@@ -27,9 +27,7 @@ def _condition_specs(args, backend, out: Path):
 
     world = None
     if args.condition in ("seed", "dp", "program"):
-        from .personas.worlds import generator_world
-
-        world = generator_world(getattr(backend, "client", None), seed=args.generation_seed)
+        world = backend.generator(seed=args.generation_seed)
     return condition_specs(args.condition, args.domain, args.split, n_personas=args.n_personas, seeds=(args.seed,),
                            limit=args.limit, world=world, cache_dir=out / "personas", program=args.program,
                            generation_seed=args.generation_seed)
@@ -45,7 +43,7 @@ def cmd_rollout(args) -> int:
     manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
                            "backend": backend.describe(), "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    df = run_episodes(specs, backend, out, max_workers=args.max_workers if args.backend != "offline" else 1,
+    df = run_episodes(specs, backend, out, max_workers=args.max_workers,
                       max_steps=args.max_steps, progress=not args.quiet)
     summary = summarize(df)
     if failures:
@@ -144,7 +142,7 @@ def cmd_evolve(args) -> int:
         run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
                         baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,
                         progress=not args.quiet,
-                        max_workers=args.max_workers if args.backend != "offline" else None)
+                        max_workers=args.max_workers)
     except FileExistsError as exc:
         raise SystemExit(f"{exc} (--resume)") from None
     summary = run.engine.run(progress=not args.quiet)
@@ -161,7 +159,7 @@ def cmd_benchmark(args) -> int:
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
-                          max_workers=args.max_workers if args.backend != "offline" else None,
+                          max_workers=args.max_workers,
                           progress=not args.quiet)
     print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .simulation.backends import OfflineBackend
+from .offline.backend import OfflineBackend
 from .simulation.runner import run_episodes, specs_for
 
 
@@ -66,11 +66,10 @@ def seed_personas(domain: str = "retail", task_id: str = "0", n: int = 5, seed: 
     generator and the user simulator real LLMs (persona text injected into τ²'s prompt).
     """
     from .personas.conditions import condition_specs
-    from .personas.worlds import generator_world
 
     backend = backend or OfflineBackend()
     run_dir = Path(run_dir or "runs/00_personas")
-    world = generator_world(getattr(backend, "client", None), seed=seed)
+    world = backend.generator(seed=seed)
     specs, failures = condition_specs("seed", domain, n_personas=n, world=world, cache_dir=run_dir / "personas",
                                       split=None, task_ids=[task_id])
     if failures:
@@ -79,7 +78,6 @@ def seed_personas(domain: str = "retail", task_id: str = "0", n: int = 5, seed: 
     table = pd.DataFrame([{
         "persona_id": s.persona["persona_id"], "description": s.persona["description"],
         "active axes": ", ".join(a for a, on in s.persona["axis_placement"].items() if on) or "(none)",
-        "offline behaviour": ", ".join(f"{k} {v:.1f}" for k, v in s.persona["behaviour"].items()),
         "preserves task": s.persona["preservation"]["ok"],
         "instruction (start)": s.persona["instruction"][:160] + "…",
     } for s in specs])

@@ -13,7 +13,7 @@ from ppol_nb.fitness import FEATURES
 from ppol_nb.fitness.baseline import BaselineStudy, human_splits
 from ppol_nb.fitness.score import FitnessModel
 from ppol_nb.humans import load_multiwoz
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from ppol_nb.cli import main
 from ppol_nb.personas.conditions import condition_specs
 from ppol_nb.personas.report import condition_summary, moved_features
 from ppol_nb.personas.worlds import OfflineGeneratorWorld
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.outcomes import failure_reason
 from ppol_nb.simulation.runner import run_episodes
 from ppol_nb.simulation.store import EpisodeStore

@@ -15,7 +15,7 @@ from ppol_nb.llm import LLMClient, LLMConfig
 from ppol_nb.personas.cache import PersonaCache, generate_for_task
 from ppol_nb.personas.context import task_context
 from ppol_nb.personas.direct import direct_for_task
-from ppol_nb.personas.offline_llm import OfflineGeneratorWorld, spread_placements
+from ppol_nb.offline.generator import OfflineGeneratorWorld, spread_placements
 from ppol_nb.personas.programs import program_source
 from ppol_nb.personas.record import BEHAVIOURS, Persona
 from ppol_nb.personas.sandbox import ERROR_KINDS, run_program, sandbox_env

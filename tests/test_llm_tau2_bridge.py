@@ -8,7 +8,7 @@ import pytest
 from fake_openai_server import text_reply, tool_call_reply
 
 from ppol_nb.llm import LLMClient, LLMConfig
-from ppol_nb.llm.tau2_provider import PROVIDER
+from ppol_nb.simulation.llm_provider import PROVIDER, tau2_llm
 from ppol_nb.simulation.tau2_bridge import tau2_modules
 
 USER_OPENING = "Hi, I'm Yusuf Rossi and my zip code is 19122. I want to exchange some items."
@@ -50,8 +50,8 @@ def scripted(task, arguments: str | None = None):
 
 def run_episode(m, task, client: LLMClient, seed: int = 3):
     env = m.registry.get_env_constructor("retail")()
-    agent_llm, agent_args = client.tau2_llm("agent")
-    user_llm, user_args = client.tau2_llm("user")
+    agent_llm, agent_args = tau2_llm(client, "agent")
+    user_llm, user_args = tau2_llm(client, "user")
     agent = m.LLMAgent(tools=env.get_tools(), domain_policy=env.get_policy(), llm=agent_llm, llm_args=agent_args)
     user = m.UserSimulator(instructions=str(task.user_scenario), llm=user_llm, llm_args=user_args)
     orch = m.Orchestrator(domain="retail", agent=agent, user=user, environment=env, task=task, max_steps=30, seed=seed)
@@ -140,7 +140,7 @@ def test_llm_args_override_role_settings(m, fake_openai):
 
     server = fake_openai(lambda req: text_reply("fine"))
     client = make_client(server.url)
-    llm, args = client.tau2_llm("reflection")
+    llm, args = tau2_llm(client, "reflection")
     assert llm.startswith(f"{PROVIDER}/") and llm.endswith("/reflection") and args == {}
     out = generate(model=llm, messages=[UserMessage(role="user", content="hi")], temperature=0.9, max_tokens=17, seed=5)
     assert out.content == "fine"
@@ -158,8 +158,8 @@ def test_registration_is_idempotent_and_errors_surface(m, fake_openai):
     server = fake_openai(lambda req: error_reply(400, "context too long"))
     client = make_client(server.url)
     for _ in range(3):
-        llm, _args = client.tau2_llm("agent")
-    assert client.tau2_llm("agent")[0] == llm  # one key per client
+        llm, _args = tau2_llm(client, "agent")
+    assert tau2_llm(client, "agent")[0] == llm  # one key per client
     assert sum(e["provider"] == PROVIDER for e in m.litellm.custom_provider_map) == 1
     with pytest.raises(Exception, match="context too long"):
         generate(model=llm, messages=[UserMessage(role="user", content="hi")])

@@ -10,7 +10,7 @@ import random
 import pytest
 from fake_openai_server import text_reply
 
-from ppol_nb.evolution.axis_library import (
+from ppol_nb.offline.axis_library import (
     AXIS_LIBRARY,
     AXIS_TAGS,
     PLAYBOOK_TACTICS,
@@ -18,7 +18,7 @@ from ppol_nb.evolution.axis_library import (
 )
 from ppol_nb.evolution.interfaces import ProgramRecord
 from ppol_nb.evolution.mutation import ANGLES, SYSTEM_PROMPT, LLMMutator, mutator_for
-from ppol_nb.evolution.offline_mutator import OPERATOR_WEIGHTS, OfflineMutator
+from ppol_nb.offline.mutator import OPERATOR_WEIGHTS, OfflineMutator
 from ppol_nb.evolution.program_edit import (
     EditFormatError,
     InvalidProgram,
@@ -32,7 +32,7 @@ from ppol_nb.evolution.program_edit import (
 )
 from ppol_nb.llm import LLMClient, LLMConfig
 from ppol_nb.personas.context import task_context
-from ppol_nb.personas.offline_llm import OfflineGeneratorWorld
+from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.personas.programs import program_source
 from ppol_nb.personas.record import BEHAVIOURS
 from ppol_nb.personas.sandbox import run_program

@@ -10,7 +10,7 @@ from fake_openai_server import error_reply, text_reply, tool_call_reply
 
 from ppol_nb.cli import main
 from ppol_nb.llm import LLMConfig, RoleConfig
-from ppol_nb.simulation.backends import LLMBackend
+from ppol_nb.backends import LLMBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes
 
 LOOKUP = {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}

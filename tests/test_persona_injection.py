@@ -26,7 +26,7 @@ def test_the_endpoint_receives_the_stock_prompt_followed_by_the_persona_block(fa
     task = get_task("retail", "0")
     server = fake_openai(lambda req: text_reply("###STOP###"))
     client = LLMClient(LLMConfig.openai("fake-model", base_url=server.url, api_key_env=None))
-    llm, args = client.tau2_llm("user")
+    llm, args = tau2_llm(client, "user")
     user = PersonaUserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=args, persona=PERSONA)
     stock = m.UserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=args)
     env = m.registry.get_env_constructor("retail")()

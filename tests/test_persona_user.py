@@ -20,12 +20,12 @@ import pytest
 from ppol_nb.fitness.fingerprint import FEATURES, IDENTIFIER, fingerprint, user_turns
 from ppol_nb.fitness.lexicons import fires
 from ppol_nb.personas import BEHAVIOURS, Persona
-from ppol_nb.simulation import behaviours as bh
-from ppol_nb.simulation.backends import LLMBackend, OfflineBackend
+from ppol_nb.offline import behaviours as bh
+from ppol_nb.backends import LLMBackend, OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
 from ppol_nb.simulation.scenario import build_scenario, heard, tokens
 from ppol_nb.simulation.tau2_bridge import get_task, load_tasks
-from ppol_nb.simulation.users import OfflineUser, UserStyle
+from ppol_nb.offline.user import OfflineUser, UserStyle
 
 TASKS = (("retail", "0"), ("retail", "2"), ("retail", "5"), ("airline", "1"))
 SEEDS = (0, 1, 2)

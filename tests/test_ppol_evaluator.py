@@ -27,7 +27,7 @@ from ppol_nb.evolution.reflection import (
 from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.personas.programs import program_source
 from ppol_nb.personas.worlds import generator_world
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.tau2_bridge import load_tasks
 
 SEED = program_source("seed")
@@ -234,7 +234,7 @@ def test_cli_paper_profile_on_a_paid_endpoint_needs_yes(tmp_path, capsys):
 
 
 def test_cli_evolve_and_benchmark_offline(setup, tmp_path, capsys):
-    pytest.importorskip("ppol_nb.evolution.offline_mutator")
+    pytest.importorskip("ppol_nb.offline.mutator")
     from ppol_nb.cli import main
 
     run = tmp_path / "run"
@@ -277,7 +277,7 @@ def test_llm_path_accounts_generator_episode_and_reflection_spend(setup, fake_op
     from fake_openai_server import text_reply, tool_call_reply
 
     from ppol_nb.llm import LLMConfig, RoleConfig
-    from ppol_nb.simulation.backends import LLMBackend
+    from ppol_nb.backends import LLMBackend
 
     def respond(request):
         system, last = request["messages"][0]["content"], request["messages"][-1]

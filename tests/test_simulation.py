@@ -7,12 +7,12 @@ import re
 import pandas as pd
 import pytest
 
-from ppol_nb.simulation.agents import AgentStyle
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.offline.agent import AgentStyle
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode, run_episodes
 from ppol_nb.simulation.scenario import build_scenario, first_person, heard, request_sentences
 from ppol_nb.simulation.tau2_bridge import get_task, load_tasks
-from ppol_nb.simulation.users import OfflineUser, UserStyle
+from ppol_nb.offline.user import OfflineUser, UserStyle
 
 RETAIL_WRITES = {"exchange_delivered_order_items", "return_delivered_order_items", "cancel_pending_order",
                  "modify_pending_order_items", "modify_pending_order_address", "modify_pending_order_payment",

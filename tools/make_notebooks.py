@@ -73,7 +73,7 @@ The same code path runs τ²'s stock `UserSimulator` and `LLMAgent` against any 
 
 ```python
 from ppol_nb.llm import LLMConfig
-from ppol_nb.simulation.backends import LLMBackend
+from ppol_nb.backends import LLMBackend
 config = LLMConfig.openai("qwen3-next-80b-a3b-instruct", base_url="http://localhost:8000/v1",
                           api_key_env=None,            # local server: no key; OpenAI: "OPENAI_API_KEY"
                           cache_path="../runs/llm_cache.sqlite")
@@ -109,7 +109,7 @@ figures = "../figures"'''),
         code('''import pandas as pd
 from ppol_nb import paper
 from ppol_nb.fitness.baseline import BaselineStudy
-from ppol_nb.simulation.backends import make_backend
+from ppol_nb.backends import make_backend
 
 run_dir = f"{runs}/01_baseline"
 study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
@@ -166,7 +166,7 @@ from ppol_nb.evolution import report
 from ppol_nb.evolution.budget import estimate, format_estimate
 from ppol_nb.evolution.config import EvolutionConfig
 from ppol_nb.evolution.runs import build_run
-from ppol_nb.simulation.backends import make_backend
+from ppol_nb.backends import make_backend
 
 run_dir = Path(f"{runs}/02_evolution/{domain}-{backend}-{profile}")
 fitness_dir = Path(f"{runs}/01_baseline/fitness/{domain}")   # frozen in notebook 01, if it ran

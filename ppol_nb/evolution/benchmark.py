@@ -32,7 +32,6 @@ from ..fitness.score import REPORT_LAMBDAS, FitnessModel
 from ..personas.conditions import condition_specs
 from ..personas.programs import program_source
 from ..personas.sandbox import program_hash
-from ..personas.worlds import generator_world
 from ..provenance import provenance
 from ..simulation.runner import DEFAULT_MAX_STEPS, run_episodes
 from ..simulation.tau2_bridge import load_tasks
@@ -142,7 +141,7 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         if not (fitness_dir / "fitness.json").exists():
             raise FileNotFoundError(f"no frozen fitness model at {fitness_dir}; pass fitness_model=")
         fitness_model = FitnessModel.load(fitness_dir)
-    world = world if world is not None else generator_world(getattr(backend, "client", None), seed=generation_seed)
+    world = world if world is not None else backend.generator(seed=generation_seed)
     evolved_source, evolved_info = evolved_program(run)
     sources = {"seed": program_source("seed"), "program": evolved_source}
 

@@ -3,8 +3,8 @@
 One proposal is one conversation with the ``"mutator"`` role of an
 :class:`~ppol_nb.llm.LLMClient`:
 
-1. a static system message (what the program is for, the program contract, the
-   offline behaviour vocabulary, the rules) and a user message with the parent's
+1. a static system message (what the program is for, the paper's program
+   contract, the rules) and a user message with the parent's
    source, metrics and evaluator reflection (≤ 10,000 characters), up to two
    inspiration programs with their metrics, and ONE of the five mutation angles,
    drawn with the engine's ``rng``; the model answers with SEARCH/REPLACE blocks
@@ -32,7 +32,6 @@ import random
 from dataclasses import dataclass
 
 from ppol_nb.personas.programs import CONTRACT
-from ppol_nb.personas.record import BEHAVIOURS
 
 from .interfaces import ProgramRecord, Proposal
 from .program_edit import (
@@ -67,7 +66,7 @@ ANGLES: tuple[MutationAngle, ...] = (
         "axes",
         "Rework the behaviour axes in DIVERSITY_AXES. Add, drop, merge or rewrite axes so that together they "
         "capture more independent aspects of how real people act in support chats, each with concrete ON and "
-        "OFF playbooks and a fitting offline map.",
+        "OFF playbooks.",
     ),
     MutationAngle(
         "population_prompt",
@@ -94,10 +93,6 @@ ANGLES: tuple[MutationAngle, ...] = (
 ANGLE_NAMES = tuple(a.name for a in ANGLES)
 
 
-def _behaviour_lines() -> str:
-    return "\n".join(f"  - {name}: {what}" for name, what in BEHAVIOURS.items())
-
-
 SYSTEM_PROMPT = f"""You are improving a Python program, by evolution, that writes personas for realistic user \
 simulation. Each persona is appended to the prompt of an LLM that plays a customer chatting with a \
 customer-service agent. The goal is customers who behave like real people do in such chats (brief, vague, \
@@ -113,9 +108,8 @@ task's domain), the prompts and the program's logic.
 
 The program contract:
 {CONTRACT}
-Every axis needs "name", "definition", "on_playbook", "off_playbook" and an "offline" map from behaviour names to \
-intensities between 0 and 1. Only these behaviour names exist (they drive the offline stand-in for the user):
-{_behaviour_lines()}
+Every axis needs "name", "definition", "on_playbook" and "off_playbook": the playbooks are what the persona \
+instructions are written from, so be concrete about how the customer talks.
 
 Rules:
 - The result must be valid Python that still exposes generate_personas(context, axes, n, llm) and returns exactly \
@@ -312,16 +306,3 @@ class _Spend:
     def tag(self, exc: MutationError) -> MutationError:
         exc.llm_calls, exc.cost_usd = self.calls, self.cost
         return exc
-
-
-def mutator_for(client=None, **kwargs):
-    """The mutator a run should use: :class:`LLMMutator` for an OpenAI-backed client, else offline.
-
-    ``kwargs`` go to the chosen class (``max_code_length`` is accepted by both).
-    """
-    from .offline_mutator import OfflineMutator
-
-    if client is not None and getattr(getattr(client, "config", None), "backend", "offline") == "openai":
-        return LLMMutator(client, **kwargs)
-    allowed = {"max_code_length", "weights", "max_axes", "min_axes", "use_reflection"}
-    return OfflineMutator(**{k: v for k, v in kwargs.items() if k in allowed})

@@ -74,7 +74,6 @@ from .interfaces import Evaluation
 from .reflection import (
     ARTIFACT_CHARS,
     Critique,
-    OfflineReflection,
     ReflectionInput,
     TaskView,
     clip,
@@ -91,14 +90,13 @@ class TaggedWorld:
 
     The sandbox answers a program's calls on its own threads, where an enclosing
     ``ledger.episode(...)`` would not reach; tagging inside ``answer`` does.
-    Worlds without a client (the offline generator) pass through untouched.
+    Worlds without a ledger (the offline generator) pass through untouched.
     """
 
     def __init__(self, world, tag: str) -> None:
         self.world = world
         self.tag = tag
-        client = getattr(world, "client", None)
-        self.ledger = getattr(client, "ledger", None)
+        self.ledger = world.ledger
 
     @property
     def key(self) -> str:
@@ -188,14 +186,14 @@ class PPolEvaluator:
     backend : the episode backend (:class:`OfflineBackend` or :class:`LLMBackend`);
         its agent is the fixed agent.
     world : the generator world answering programs' LLM calls
-        (:func:`~ppol_nb.personas.worlds.generator_world`).
+        (``backend.generator(seed)``, :mod:`ppol_nb.backends`).
     train_tasks : τ² tasks or task ids to split into pool + validation
         (default: the official train split).
     val_fraction, val_seed : the validation slice (:func:`.curriculum.split_validation`).
     minibatch_size, curriculum : tasks per fitness call and N per epoch.
     run_dir : where personas, episodes and validation episodes go.
     reflection : a reflector with ``reflect(ReflectionInput, seed) -> Critique``
-        (default :class:`~.reflection.OfflineReflection`).
+        (default ``backend.reflector()``).
     episode_seed : τ² seed of every episode; generation_seed : seed of persona generation.
     max_workers : concurrent episodes (None: the runner's default per backend).
     generation_workers : concurrent sandboxed generator runs (None: 2 offline, one per task otherwise).
@@ -221,12 +219,12 @@ class PPolEvaluator:
         self.minibatch_size = int(minibatch_size)
         self.curriculum = tuple(int(n) for n in curriculum)
         self.run_dir = Path(run_dir)
-        self.reflection = reflection if reflection is not None else OfflineReflection()
+        self.reflection = reflection if reflection is not None else backend.reflector()
         self.episode_seed = episode_seed
         self.max_workers = max_workers
         self.generation_seed = generation_seed
-        offline_world = getattr(world, "client", None) is None
-        self.generation_workers = generation_workers or (2 if offline_world else self.minibatch_size)
+        # Tasks' generations overlap well when their calls wait on a network; a local model gains little.
+        self.generation_workers = generation_workers or (self.minibatch_size if world.waits_on_network else 2)
         self.max_steps, self.val_max_steps = max_steps, val_max_steps
         self.sandbox_timeout_s = sandbox_timeout_s
         self.progress = progress
@@ -346,8 +344,9 @@ class PPolEvaluator:
             return self.reflection.reflect(inp, seed=iteration), None
         except Exception as exc:  # noqa: BLE001 — a failed critique must not fail the fitness call
             note = f"{type(exc).__name__}: {exc}"[:500]
-            fallback = OfflineReflection().reflect(inp, seed=iteration)
-            return fallback, note
+            # The mutator still gets the metrics; it is told plainly that no critique came.
+            return Critique(f"(No reflection for this iteration: the reflector failed with {note})",
+                            source="unavailable"), note
 
     def reflection_input(self, batch: BatchScore, episodes: pd.DataFrame, tasks: list, mb: Minibatch
                          ) -> ReflectionInput:

@@ -28,7 +28,6 @@ from ..provenance import provenance
 from .config import EvolutionConfig
 from .engine import EvolutionEngine
 from .ppol import PPolEvaluator
-from .reflection import make_reflection
 
 
 def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", fitness_dir=None,
@@ -48,21 +47,6 @@ def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", f
     return model
 
 
-def make_mutator(backend):
-    """The paper's LLM mutator for an LLM backend, the offline mutator otherwise."""
-    client = getattr(backend, "client", None)
-    try:
-        if client is not None and client.config.backend == "openai":
-            from .mutation import LLMMutator
-
-            return LLMMutator(client)
-        from .offline_mutator import OfflineMutator
-
-        return OfflineMutator()
-    except ImportError as exc:  # the mutators live in their own modules
-        raise RuntimeError(f"no mutator available: {exc}") from exc
-
-
 @dataclass
 class PPolRun:
     engine: EvolutionEngine
@@ -80,21 +64,19 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     ``evaluator_kwargs`` go to :class:`PPolEvaluator` (curriculum, max_steps, ...).
     """
     from ..personas.programs import program_source
-    from ..personas.worlds import generator_world
     from ..simulation.tau2_bridge import load_tasks
 
     run_dir = Path(run_dir)
     config = config or EvolutionConfig.profile("paper")
-    client = getattr(backend, "client", None)
     model = fitness_model_for(run_dir, domain, backend, corpus=corpus, fitness_dir=fitness_dir,
                               baseline_limit=baseline_limit, progress=progress)
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
-    evaluator = PPolEvaluator(domain, model, backend, world if world is not None else generator_world(client),
+    evaluator = PPolEvaluator(domain, model, backend, world if world is not None else backend.generator(),
                               train_tasks=train, run_dir=run_dir,
-                              reflection=reflection if reflection is not None else make_reflection(client),
+                              reflection=reflection if reflection is not None else backend.reflector(),
                               **evaluator_kwargs)
-    engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else make_mutator(backend),
+    engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else backend.mutator(),
                              run_dir, seed_program or program_source("seed"), resume=resume)
     manifest = provenance({"command": "evolve", "domain": domain, "config": config.to_dict(),
                            "backend": backend.describe(), "corpus": corpus, "evaluator": evaluator.describe(),

@@ -3,7 +3,7 @@
 Every role that talks to a model — user simulator, agent, persona generator,
 reflection, mutator — goes through :class:`LLMClient`, directly via
 :meth:`LLMClient.chat` or, for tau2's own agent and user classes, via the litellm
-bridge from :meth:`LLMClient.tau2_llm`. Configuration is :class:`LLMConfig`
+bridge in :mod:`ppol_nb.simulation.llm_provider` (this package knows nothing of τ²). Configuration is :class:`LLMConfig`
 (per-role :class:`RoleConfig`); accounting is the client's :class:`Ledger`.
 """
 

@@ -162,24 +162,15 @@ class LLMClient:
         with self.ledger.episode(episode_id):
             yield
 
-    def tau2_llm(self, role: str) -> tuple[str, dict]:
-        """``(llm, llm_args)`` for tau2's ``LLMAgent``/``UserSimulator`` so that their
-        completions go through this client as ``role``. Keep the client alive while
-        tau2 uses the string: the bridge holds it only weakly."""
-        from ppol_nb.llm.tau2_provider import model_string
-
-        if self.config.backend != "openai":
-            raise LLMError(f"backend is {self.config.backend!r}: there is no LLM for tau2 to call")
-        return model_string(self, role), {}
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """Release HTTP connections and the cache file; the client is unusable afterwards."""
         if self._closed:
             return
         self._closed = True
-        from ppol_nb.llm import tau2_provider
-
-        tau2_provider.unregister_client(self)
         with self._sdk_lock:
             for sdk in self._sdk_clients.values():
                 sdk.close()

@@ -5,11 +5,9 @@ population phase, no expansion phase, no evolution. It runs in the parent
 process (it is ppol_nb's own code, not an untrusted program) through the same
 LLM worlds as generator programs.
 
-Offline behaviour profiles: DP has no axes, so there is nothing to derive a
-profile from. Each DP persona therefore gets one behaviour drawn (seeded) from
-:data:`~ppol_nb.personas.record.BEHAVIOURS` at a moderate intensity — DP
-behaviour is *sampled*, not designed. With a real LLM user the profile is inert
-(LLM users read only the instruction).
+Like every persona, a DP persona is text only; the offline world answers the DP
+prompt with its own generic instructions and the offline user reads them as it
+reads any persona (:mod:`ppol_nb.offline.reader`).
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from pathlib import Path
 from .cache import PersonaCache, cache_key, resolve_task
 from .context import task_context
 from .record import (
-    BEHAVIOURS,
     MIN_INSTRUCTION_CHARS,
     Persona,
     PersonaError,
@@ -57,14 +54,6 @@ Return only a JSON array with one object per instruction:
 [{{"persona_id": "short_snake_case_label", "description": "one sentence about the person", "instruction": "..."}}]"""
 
 DP_HASH = hashlib.sha256((DP_SYSTEM + DP_PROMPT).encode("utf-8")).hexdigest()
-_BEHAVIOUR_NAMES = sorted(BEHAVIOURS)
-
-
-def sampled_behaviour(seed: int, context: dict, index: int) -> dict[str, float]:
-    """One behaviour at moderate intensity, drawn from (seed, task context, position)."""
-    digest = hashlib.sha256(json.dumps([seed, context_hash(context), index]).encode()).digest()
-    rng = random.Random(int.from_bytes(digest[:8], "big"))
-    return {rng.choice(_BEHAVIOUR_NAMES): round(rng.uniform(0.4, 0.6), 2)}
 
 
 def _items(value) -> list:
@@ -98,7 +87,7 @@ def parse_direct(text: str, n: int, context: dict, seed: int) -> list[Persona]:
         digest = hashlib.sha256(json.dumps([DP_HASH, ctx, seed, index, instruction]).encode()).hexdigest()[:8]
         label = slug(str(item.get("persona_id") or f"dp_{index}"))[:32]
         personas.append(Persona.create(description=description, instruction=instruction, axis_placement={},
-                                       reasoning="", behaviour=sampled_behaviour(seed, context, index),
+                                       reasoning="",
                                        source="dp", persona_id=f"{label}-{digest}"))
         if len(personas) == n:
             break
@@ -115,7 +104,6 @@ def direct_personas(context: dict, n: int, world, seed: int = 0) -> GenerationRe
         "messages": [{"role": "system", "content": DP_SYSTEM},
                      {"role": "user", "content": DP_PROMPT.format(context=format_context(context), n=n)}],
         "temperature": POPULATION_TEMPERATURE, "max_tokens": POPULATION_MAX_TOKENS,
-        "purpose": {"phase": "direct", "n": n, "context": context},
     }
     try:
         result.llm_calls = 1

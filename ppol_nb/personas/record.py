@@ -1,14 +1,14 @@
-"""The persona record: what PPol generates, injects and evolves.
+"""The persona record: what PPol generates, injects and evolves (paper §2).
 
-A persona has two faces, one per world:
+A persona is text, exactly as in the paper: an id, a short ``description`` of the
+person, its ``axis_placement`` (axis name -> on/off), the generator's
+``reasoning``, and the ``instruction`` — the persona policy P_π appended to τ²'s
+user-simulator prompt (how to talk, never what to want). ``source`` records
+which condition made it (``seed:<hash>``, ``dp``, ``trait:<name>``, ...).
 
-* ``instruction`` — the persona policy P_π, text appended to τ²'s user-simulator
-  prompt for LLM users (how to talk, never what to want);
-* ``behaviour`` — a machine-readable profile (behaviour name -> intensity in
-  [0, 1]) that the embedded offline user executes turn by turn.
-
-Generator programs produce both: each diversity axis maps to offline behaviours, so
-the same program runs in both worlds.
+There is no machine-readable side channel: every user simulator, the embedded
+offline one included (:mod:`ppol_nb.offline.reader`), decides how to talk from
+the instruction text alone.
 """
 
 from __future__ import annotations
@@ -16,29 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 MIN_INSTRUCTION_CHARS = 40  # the paper's generator drops shorter persona strings
-
-# Offline behaviours and what each does to the offline user. Intensity 0 = off.
-BEHAVIOURS: dict[str, str] = {
-    "terse": "short replies; drops pleasantries and full sentences",
-    "bursty": "splits a reply into several short fragments",
-    "gating": "withholds facts: nothing up front, one fact per message, only what was asked",
-    "casual_typing": "lowercase, typos, shorthand (u, pls, idk), missing punctuation",
-    "formality": "formal register: connectives (however, regarding), semicolons, dashes",
-    "politeness": "please / thank you / sorry; 0 = the default politeness of the offline user is removed",
-    "verbosity_variation": "alternates very short and very long turns",
-    "hedging": "uncertainty markers: maybe, I think, not sure",
-    "pushback": "skepticism: 'why do you need that?', 'I already told you', 'are you sure?'",
-    "frustration": "emotional leakage that grows when the agent is slow or repeats itself",
-    "accusatory": "outbursts: 'this is useless', 'waste of time'",
-    "ambiguity": "vague references to items at first ('the thing I ordered'), clarified when asked",
-    "selective_attention": "answers only the last question the agent asked",
-    "confusion": "second-guessing and strategy pivots ('actually, instead…', 'wait, what')",
-    "impatience": "gives up after few unproductive turns",
-}
-
 
 class PersonaError(ValueError):
     """A persona (or a generator's output) that breaks the record's contract."""
@@ -60,18 +40,16 @@ class Persona:
     axis_placement: dict[str, bool]
     reasoning: str
     instruction: str
-    behaviour: dict[str, float] = field(default_factory=dict)
     source: str = ""  # e.g. "seed:<program hash>", "dp", "trait:skeptical"
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def create(cls, description: str, instruction: str, axis_placement=None, reasoning: str = "",
-               behaviour=None, source: str = "", persona_id: str | None = None, axes=None) -> "Persona":
+               source: str = "", persona_id: str | None = None, axes=None) -> "Persona":
         """Build and validate; the id defaults to a stable hash of the content."""
         placement = {str(k): bool(v) for k, v in (axis_placement or {}).items()}
         pid = persona_id or _persona_id(json.dumps([description, instruction, sorted(placement.items())]))
-        persona = cls(pid, description, placement, reasoning, instruction,
-                      {str(k): float(v) for k, v in (behaviour or {}).items()}, source)
+        persona = cls(pid, description, placement, reasoning, instruction, source)
         persona.validate(axes)
         return persona
 
@@ -90,13 +68,6 @@ class Persona:
             if unknown:
                 raise PersonaError(f"persona {self.persona_id!r}: unknown axes {sorted(unknown)}; "
                                    f"the program defines {sorted(known)}")
-        bad = set(self.behaviour) - set(BEHAVIOURS)
-        if bad:
-            raise PersonaError(f"persona {self.persona_id!r}: unknown offline behaviours {sorted(bad)}; "
-                               f"known: {sorted(BEHAVIOURS)}")
-        out_of_range = {k: v for k, v in self.behaviour.items() if not 0.0 <= v <= 1.0}
-        if out_of_range:
-            raise PersonaError(f"persona {self.persona_id!r}: behaviour intensities must be in [0, 1]: {out_of_range}")
         return self
 
     @property
@@ -117,7 +88,7 @@ class Persona:
         return cls.create(
             description=str(data["description"]), instruction=str(data["instruction"]),
             axis_placement=data.get("axis_placement") or {}, reasoning=str(data.get("reasoning", "")),
-            behaviour=data.get("behaviour") or {}, source=str(data.get("source", "")),
+            source=str(data.get("source", "")),
             persona_id=data.get("persona_id"), axes=axes,
         )
 

@@ -265,7 +265,7 @@ class _Run:
             self.send({"type": "reply", "id": call_id,
                        "error": f"LLM call budget of {self.max_llm_calls} calls for this run is spent"})
             return
-        request = {k: msg.get(k) for k in ("messages", "temperature", "max_tokens", "purpose")}
+        request = {k: msg.get(k) for k in ("messages", "temperature", "max_tokens")}
         self.clock.call_started()
         self._pool.submit(self._answer, call_id, request)
 
@@ -335,8 +335,7 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
     calls excluded) and its CPU time; ``max_wall_s`` (default ``timeout_s`` + 30 min)
     bounds everything. ``max_llm_calls`` defaults to ``3 n + 10``. Personas get
     ``source = f"{source_label}:{hash[:12]}"``, ids that are stable for the same
-    program, context, seed and output, and an offline ``behaviour`` merged from
-    the offline maps of their active axes.
+    program, context, seed and output.
     """
     t0 = time.perf_counter()
     phash = program_hash(source) if isinstance(source, str) else ""
@@ -431,16 +430,6 @@ class OutputError(ValueError):
     """The program's return value has the wrong count or shape."""
 
 
-def merge_behaviour(axes: list[dict], placement: dict) -> dict[str, float]:
-    """Max-intensity merge of the ``offline`` maps of the active axes."""
-    merged: dict[str, float] = {}
-    for axis in axes:
-        if placement.get(axis["name"]):
-            for behaviour, value in axis.get("offline", {}).items():
-                merged[behaviour] = max(merged.get(behaviour, 0.0), float(value))
-    return merged
-
-
 def _placement(raw, axes: list[dict], index: int) -> dict[str, bool]:
     from .toolkit import as_bool
 
@@ -461,7 +450,7 @@ def _placement(raw, axes: list[dict], index: int) -> dict[str, bool]:
 
 def finalise_personas(raw, axes: list[dict], n: int, context: dict, seed: int, phash: str,
                       source_label: str = "program") -> list[Persona]:
-    """Check count and shape, attach behaviours, assign stable ids, validate."""
+    """Check count and shape, assign stable ids, validate."""
     if not isinstance(raw, list):
         raise OutputError(f"generate_personas must return a list, got {type(raw).__name__}")
     if len(raw) != n:
@@ -482,7 +471,7 @@ def finalise_personas(raw, axes: list[dict], n: int, context: dict, seed: int, p
                                            ensure_ascii=False).encode("utf-8")).hexdigest()[:8]
         out.append(Persona.create(
             description=item["description"].strip(), instruction=instruction.strip(), axis_placement=placement,
-            reasoning=str(item.get("reasoning") or "").strip(), behaviour=merge_behaviour(axes, placement),
+            reasoning=str(item.get("reasoning") or "").strip(),
             source=f"{source_label}:{phash[:12]}", persona_id=f"{label}-{digest}", axes=axes,
         ))
     return validate_population(out, n, axes=axes)

@@ -13,9 +13,9 @@ control flow — while this module does the plumbing that must not be mutated:
 * :func:`parse_json`, :func:`fill`, :func:`format_context`, :func:`format_axes`,
   :func:`playbooks` — text helpers for writing prompts.
 
-Each call carries a ``purpose`` dict ("population", "expansion", ...). A real
-LLM never sees it (the parent strips it before calling the endpoint); the
-offline generator model (:mod:`.offline_llm`) answers from it alone.
+A call carries nothing but its messages and sampling settings: the offline
+generator model (:mod:`ppol_nb.offline.generator`) reads the same prompt text a
+real LLM would, so an edit to a prompt or a playbook reaches both worlds.
 
 Only the standard library and :mod:`.record` are imported here, because this
 module is loaded in every sandbox child and its start-up cost is paid per run.
@@ -27,7 +27,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from .record import BEHAVIOURS, MIN_INSTRUCTION_CHARS
+from .record import MIN_INSTRUCTION_CHARS
 
 # The paper's generation settings (§2, from the authors' code).
 POPULATION_TEMPERATURE = 0.8
@@ -36,7 +36,7 @@ EXPANSION_TEMPERATURE = 0.7
 EXPANSION_MAX_TOKENS = 800
 MAX_EXPANSION_WORKERS = 8
 
-AXIS_FIELDS = ("name", "definition", "on_playbook", "off_playbook", "offline")
+AXIS_FIELDS = ("name", "definition", "on_playbook", "off_playbook")
 CONTEXT_FIELDS = ("domain", "reason_for_call", "known_info", "unknown_info", "task_instructions")
 _MIN_DESCRIPTION_CHARS = 10
 
@@ -67,10 +67,9 @@ def axis_names(axes: list[dict]) -> list[str]:
 def validate_axes(axes) -> list[dict]:
     """Check the axis contract and return ``axes``; raise :class:`AxesError` otherwise.
 
-    Each axis is a dict with ``name``, ``definition``, ``on_playbook``,
-    ``off_playbook`` (strings) and ``offline`` (behaviour name -> intensity in
-    [0, 1], names from :data:`record.BEHAVIOURS`), plus an optional
-    ``clashes_with`` list of other axis names.
+    Each axis is a dict with ``name``, ``definition``, ``on_playbook`` and
+    ``off_playbook`` (strings) — the paper's interface — plus an optional
+    ``clashes_with`` list of other axis names. Other keys are left alone.
     """
     if not isinstance(axes, list) or not axes:
         raise AxesError("DIVERSITY_AXES must be a non-empty list of dicts")
@@ -90,14 +89,6 @@ def validate_axes(axes) -> list[dict]:
         for f in ("definition", "on_playbook", "off_playbook"):
             if not isinstance(axis[f], str) or not axis[f].strip():
                 raise AxesError(f"axis {name!r}: {f} must be a non-empty string")
-        offline = axis["offline"]
-        if not isinstance(offline, dict):
-            raise AxesError(f"axis {name!r}: offline must be a dict behaviour -> intensity")
-        for b, v in offline.items():
-            if b not in BEHAVIOURS:
-                raise AxesError(f"axis {name!r}: unknown offline behaviour {b!r}; known: {sorted(BEHAVIOURS)}")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise AxesError(f"axis {name!r}: intensity of {b!r} must be a number in [0, 1], got {v!r}")
     for axis in axes:
         clashes = axis.get("clashes_with", [])
         if not isinstance(clashes, list) or any(c not in seen for c in clashes):
@@ -184,11 +175,12 @@ def format_axes(axes: list[dict]) -> str:
     """Every axis with its definition and both playbooks, for the population prompt."""
     blocks = []
     for a in axes:
-        blocks.append(
-            f"- {a['name']}: {a['definition'].strip()}\n"
-            f"    when ON: {a['on_playbook'].strip()}\n"
-            f"    when OFF: {a['off_playbook'].strip()}"
-        )
+        block = (f"- {a['name']}: {a['definition'].strip()}\n"
+                 f"    when ON: {a['on_playbook'].strip()}\n"
+                 f"    when OFF: {a['off_playbook'].strip()}")
+        if a.get("clashes_with"):
+            block += f"\n    never ON together with: {', '.join(a['clashes_with'])}"
+        blocks.append(block)
     return "\n".join(blocks)
 
 
@@ -251,10 +243,10 @@ def clean_instruction(text: str) -> str:
 # -- LLM calls ----------------------------------------------------------------------------
 
 
-def chat(llm, system: str, prompt: str, *, temperature: float, max_tokens: int, purpose: dict | None = None) -> str:
+def chat(llm, system: str, prompt: str, *, temperature: float, max_tokens: int) -> str:
     """One LLM call through the program's ``llm`` handle; returns the reply text."""
     messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
-    return llm.chat(messages, temperature=temperature, max_tokens=max_tokens, purpose=purpose)
+    return llm.chat(messages, temperature=temperature, max_tokens=max_tokens)
 
 
 def _members(value) -> list:
@@ -277,8 +269,7 @@ def population(llm, system: str, prompt: str, n: int, axes: list[dict], *, conte
     than ``n`` remain this raises :class:`PopulationError` — the paper's code
     raises rather than pads, so a short population is visible, not hidden.
     """
-    purpose = {"phase": "population", "n": n, "axes": axes, "context": context or {}}
-    text = chat(llm, system, prompt, temperature=temperature, max_tokens=max_tokens, purpose=purpose)
+    text = chat(llm, system, prompt, temperature=temperature, max_tokens=max_tokens)
     try:
         raw = _members(parse_json(text))
     except ValueError as exc:
@@ -311,10 +302,10 @@ def expand(llm, system: str, prompt: str, member: dict, axes: list[dict], contex
     giving up (the paper drops such strings; dropping here would only turn into
     a short population later).
     """
-    purpose = {"phase": "expansion", "member": member, "axes": axes, "context": context}
     for attempt in range(2):
-        text = clean_instruction(chat(llm, system, prompt, temperature=temperature, max_tokens=max_tokens,
-                                      purpose={**purpose, "attempt": attempt}))
+        # A retry is sent hotter, as one would re-ask a model that answered too briefly.
+        text = clean_instruction(chat(llm, system, prompt, max_tokens=max_tokens,
+                                      temperature=min(2.0, temperature + 0.2 * attempt)))
         if len(text) >= MIN_INSTRUCTION_CHARS:
             return text
     raise LLMCallError(f"expansion of {member.get('persona_id')!r} came back too short twice: {text!r}")

@@ -3,19 +3,24 @@
 A world is any object with
 
 * ``answer(request, seed) -> str`` — ``request`` is ``{"messages", "temperature",
-  "max_tokens", "purpose"}`` as the sandboxed program sent it; the reply text is
-  returned to the program;
+  "max_tokens"}`` as the sandboxed program sent it; the reply text is returned to
+  the program;
 * ``key`` — a string naming what would answer (backend, model, endpoint), part
-  of every persona cache key.
+  of every persona cache key;
+* ``ledger`` — where its calls are accounted (None when they cost nothing);
+* ``waits_on_network`` — whether concurrent calls overlap waiting time.
 
-Two are provided: :class:`~ppol_nb.personas.offline_llm.OfflineGeneratorWorld`
-(no LLM; answers from ``purpose``) and :class:`LLMGeneratorWorld` (a real
+A backend makes the right one for its world (``backend.generator(seed)``,
+:mod:`ppol_nb.backends`).
+
+Two are provided: :class:`~ppol_nb.offline.generator.OfflineGeneratorWorld`
+(no LLM; reads the prompt text) and :class:`LLMGeneratorWorld` (a real
 :class:`~ppol_nb.llm.LLMClient`, role ``"generator"``).
 """
 
 from __future__ import annotations
 
-from .offline_llm import OfflineGeneratorWorld
+from ..offline.generator import OfflineGeneratorWorld
 
 _ROLES = ("system", "user", "assistant")
 MAX_TOKENS_CEILING = 16_000  # a program cannot ask for unbounded (paid) output
@@ -24,15 +29,20 @@ MAX_TOKENS_CEILING = 16_000  # a program cannot ask for unbounded (paid) output
 class LLMGeneratorWorld:
     """Answers proxied calls with ``client.chat("generator", ...)``.
 
-    Cache, retries, ledger and the API key all stay in this process; the
-    ``purpose`` metadata is dropped here and never reaches the endpoint. The
+    Cache, retries, ledger and the API key all stay in this process. The
     program may choose temperature and max_tokens (within a ceiling); the model
     and endpoint are the client's.
     """
 
+    waits_on_network = True
+
     def __init__(self, client, role: str = "generator") -> None:
         self.client = client
         self.role = role
+
+    @property
+    def ledger(self):
+        return self.client.ledger
 
     @property
     def key(self) -> str:
@@ -62,11 +72,5 @@ class LLMGeneratorWorld:
         return f"LLMGeneratorWorld({self.key})"
 
 
-def generator_world(client=None, seed: int = 0):
-    """The world for a run: a real LLM when ``client`` is an OpenAI-backed client, else offline."""
-    if client is not None and getattr(client.config, "backend", "offline") == "openai":
-        return LLMGeneratorWorld(client)
-    return OfflineGeneratorWorld(seed)
 
-
-__all__ = ["LLMGeneratorWorld", "OfflineGeneratorWorld", "generator_world"]
+__all__ = ["LLMGeneratorWorld", "OfflineGeneratorWorld"]

@@ -129,10 +129,9 @@ def run_episodes(
     store = EpisodeStore(run_dir)
     done = store.completed_ids(include_errors=not retry_errors)
     todo = [s for s in specs if s.episode_id not in done]
-    if max_workers is None:
-        # Offline episodes are pure Python (the GIL makes threads useless); LLM
-        # episodes wait on the network, where threads overlap the waiting.
-        max_workers = 1 if backend.name == "offline" else 8
+    # The backend knows what concurrency suits it (threads overlap network waits; pure-Python
+    # stand-ins gain nothing from them under the GIL).
+    max_workers = backend.max_workers(max_workers)
     bar = _progress(len(todo), progress, desc=f"episodes ({backend.name})")
     try:
         if max_workers <= 1:

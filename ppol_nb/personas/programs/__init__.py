@@ -23,8 +23,7 @@ def program_source(name: str = "seed") -> str:
 CONTRACT = """\
 A generator program is one Python file that defines
 - DIVERSITY_AXES: a list of dicts, each with "name" (identifier-like), "definition", "on_playbook",
-  "off_playbook" (strings), "offline" (dict of offline behaviour name -> intensity in [0, 1]) and
-  optionally "clashes_with" (names of axes that must not be on together with this one);
+  "off_playbook" (strings) and optionally "clashes_with" (names of axes that must not be on together with this one);
 - generate_personas(context, axes, n, llm) -> a list of exactly n dicts with "persona_id",
   "description", "axis_placement" (axis name -> true/false), "reasoning" and "instruction" (the
   roleplay text appended to the user simulator's prompt; at least 40 characters).

@@ -11,8 +11,7 @@ roleplay instruction that gets appended to the user simulator's prompt.
 
 from ppol_nb.personas import toolkit as tk
 
-# Each axis: what the behaviour is, how it shows when ON and when OFF, and which
-# offline-user behaviours (with intensities) it stands for when ON.
+# Each axis: what the behaviour is, and how it shows when ON and when OFF.
 DIVERSITY_AXES = [
     {
         "name": "terse",
@@ -21,7 +20,6 @@ DIVERSITY_AXES = [
                        "explanations, and answer only what you were asked.",
         "off_playbook": "Write in complete, natural sentences and use the ordinary courtesies most people use "
                         "in a chat.",
-        "offline": {"terse": 0.8},
     },
     {
         "name": "skeptical",
@@ -30,7 +28,6 @@ DIVERSITY_AXES = [
                        "are sure when they state a rule or an outcome. Make them confirm anything that surprises "
                        "you.",
         "off_playbook": "Take the agent's explanations at face value and give information when it is asked for.",
-        "offline": {"pushback": 0.7, "hedging": 0.2},
     },
     {
         "name": "frustrated",
@@ -38,7 +35,6 @@ DIVERSITY_AXES = [
         "on_playbook": "You are already annoyed. Let it show when the agent is slow, repeats a question or sends "
                        "long explanations, and let it build if nothing moves forward.",
         "off_playbook": "Stay calm and patient, even when the conversation takes a while.",
-        "offline": {"frustration": 0.7, "accusatory": 0.3, "impatience": 0.4},
     },
     {
         "name": "ambiguous",
@@ -46,7 +42,6 @@ DIVERSITY_AXES = [
         "on_playbook": "Start vague: refer to things loosely, like 'that one' or 'the thing I got', and leave out "
                        "specifics until the agent asks which one you mean; then answer accurately.",
         "off_playbook": "Say exactly what you mean from the start and name the things involved clearly.",
-        "offline": {"ambiguity": 0.8, "confusion": 0.3},
     },
 ]
 

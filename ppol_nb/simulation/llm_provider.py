@@ -50,6 +50,15 @@ def model_string(client: LLMClient, role: str) -> str:
     return f"{PROVIDER}/{key}/{role}"
 
 
+def tau2_llm(client: LLMClient, role: str) -> tuple[str, dict]:
+    """``(llm, llm_args)`` for τ²'s ``LLMAgent``/``UserSimulator`` so that their completions
+    go through ``client`` as ``role``. Keep the client alive while τ² uses the string:
+    the bridge holds it only weakly."""
+    if client.config.backend != "openai":
+        raise LLMError(f"backend is {client.config.backend!r}: there is no LLM for tau2 to call")
+    return model_string(client, role), {}
+
+
 def unregister_client(client: LLMClient) -> None:
     with _lock:
         key = _keys.pop(client, None)
@@ -62,7 +71,7 @@ def _resolve(model: str) -> tuple[LLMClient, str]:
     key, _, role = model.partition("/")
     with _lock:
         client = _clients.get(key)
-    if client is None or not role:
+    if client is None or client.closed or not role:
         raise LLMError(
             f"no live LLMClient for model {PROVIDER}/{model!r}: the client was closed or "
             "garbage-collected while tau2 still used its model string"

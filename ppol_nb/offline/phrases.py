@@ -1,4 +1,4 @@
-"""Phrase banks for the offline generator model (:mod:`.offline_llm`).
+"""Phrase banks for the offline generator model (:mod:`.generator`).
 
 Rules every phrase follows, because offline personas are checked like any other
 (:mod:`.preservation`): no digits, no all-caps words, no product or airport
@@ -110,20 +110,21 @@ MOTIVES = [
     "Only reached out because there was no other way.",
 ]
 
-# Second-person sentences that make a direction sound like a person, not a rulebook.
+# Framing sentences used to reach the requested length. They must prescribe no way of
+# talking (no length, courtesy, typing, mood or disclosure habit): a persona's
+# behaviour comes from the program's own playbook text only. Checked against the
+# persona reader in tests/test_offline_generator.py.
 FILLERS = [
-    "Let the length of your messages follow your mood rather than a fixed pattern.",
-    "If the agent asks for something you genuinely do not know, say so plainly instead of guessing.",
-    "Do not repeat the agent's words back to them or summarise what they just said.",
-    "React to what the agent actually wrote, not to what you expected them to write.",
-    "Keep every detail you give accurate, even when your tone slips.",
-    "Use the words an ordinary customer would use, not the vocabulary of a help desk.",
-    "When the agent gets something right, move on without ceremony.",
-    "If a reply from the agent is long, respond to the part that matters to you.",
-    "Small imperfections in your writing are fine; sounding scripted is not.",
-    "Let your reactions build over the conversation instead of resetting every turn.",
-    "You do not need to thank the agent for every step.",
-    "Answer questions in your own order of importance, the way people really do.",
+    "Everything you know about your situation is true, and you stay consistent with it.",
+    "You are the same person from the first message to the last.",
+    "Your situation is real to you and matters to you.",
+    "The agent works for the company; you are the customer.",
+    "Whatever happens in the chat, what you are after stays the same.",
+    "You know your own situation better than the agent does.",
+    "You came to this chat because of the situation above, and that is what you deal with here.",
+    "Facts you do not have stay unknown to you; you do not make them up.",
+    "The agent can see your account only through what you tell them and what their tools show.",
+    "You have dealt with customer support before, like most people have.",
 ]
 
 MEDIUM = [

@@ -15,9 +15,10 @@ operator                  weight  what it does
 ``add_axis``              0.25    add an axis from :mod:`.axis_library` (at most
                                   ``max_axes`` axes)
 ``drop_axis``             0.10    remove an axis (at least ``min_axes`` stay)
-``revise_axis``           0.25    perturb an axis's offline intensities (Gaussian, clipped
-                                  to [0, 1]; sometimes adding or dropping a behaviour) or
-                                  rewrite its ON playbook with a concrete tactic
+``revise_axis``           0.25    edit an axis's ON playbook text: add or replace a concrete
+                                  tactic sentence (:data:`.axis_library.PLAYBOOK_TACTICS`),
+                                  drop a sentence, or make its wording milder or stronger
+                                  ("now and then" <-> "almost always")
 ``population``            0.15    add/remove a ``POPULATION_PROMPT`` directive, install the
                                   over-generation hook, or retune ``OVERGENERATION``
 ``expansion``             0.10    add/remove a ``ROLEPLAY_PROMPT`` directive or change its
@@ -33,7 +34,12 @@ this mutator has a lever for, it is used plainly: "overly cooperative /
 robotic / polished" makes ``add_axis`` 1.5x as likely and makes it prefer
 friction axes (similarly long/verbose -> brevity and disclosure axes,
 typos/lowercase -> typing axes, flat/emotionless -> emotion axes), and
-"caricature / exaggerated" scales intensities down when revising an axis.
+"caricature / exaggerated" makes a revision choose milder wording.
+
+Every operator edits text — playbook sentences, axes written as text, prompt
+directives — never a hidden parameter: what it changes reaches the offline
+world only through the persona instructions the program then writes, as it
+would reach an LLM user.
 
 Edits touch only the assignment they change: the program is parsed with
 :mod:`ast`, the constant is read with ``ast.literal_eval``, transformed, and
@@ -50,8 +56,8 @@ import re
 
 from . import axis_library as lib
 from . import prompt_library as prompts
-from .interfaces import ProgramRecord, Proposal
-from .program_edit import (
+from ..evolution.interfaces import ProgramRecord, Proposal
+from ..evolution.program_edit import (
     AXES_NAME,
     MutationError,
     read_constant,
@@ -261,7 +267,7 @@ class OfflineMutator:
         if clashes:
             axis["clashes_with"] = clashes
         axes.insert(rng.randint(0, len(axes)), axis)
-        note = f"added axis {name!r} from the library (offline {axis['offline']})"
+        note = f"added axis {name!r} from the library"
         if clashes:
             note += f", clashing with {clashes}"
         return self._render_axes(state, axes), note
@@ -275,39 +281,45 @@ class OfflineMutator:
         axes = copy.deepcopy(state.axes)
         index = rng.randrange(len(axes))
         axis = axes[index]
-        if rng.random() < 0.5 or not isinstance(axis.get("on_playbook"), str):
-            note = self._perturb_offline(axis, rng, re.search(DAMPING_HINT, state.reflection.lower()) is not None)
+        damp = re.search(DAMPING_HINT, state.reflection.lower()) is not None
+        roll = rng.random()
+        if roll < 0.3 or damp:
+            note = self._reword_intensity(axis, rng, milder=damp or rng.random() < 0.5)
+            if note is None:
+                note = self._rewrite_playbook(axis, rng, hints)
+        elif roll < 0.4 and len(_sentences(axis["on_playbook"])) > 1:
+            sentences = _sentences(axis["on_playbook"])
+            gone = sentences.pop(rng.randrange(len(sentences)))
+            axis["on_playbook"] = " ".join(sentences)
+            note = f"dropped ON rule {gone!r}"
         else:
-            note = self._rewrite_playbook(axis, rng)
+            note = self._rewrite_playbook(axis, rng, hints)
         return self._render_axes(state, axes), f"revised axis {axis['name']!r}: {note}"
 
     @staticmethod
-    def _perturb_offline(axis: dict, rng: random.Random, damp: bool) -> str:
-        before = dict(axis.get("offline") or {})
-        scale = 0.85 if damp else 1.0
-        after = {b: round(min(1.0, max(0.0, v * scale + rng.gauss(0.0, 0.15))), 2) for b, v in before.items()}
-        absent = [b for b in lib.PLAYBOOK_TACTICS if b not in after]
-        if absent and rng.random() < 0.3:
-            after[rng.choice(absent)] = round(rng.uniform(0.15, 0.5), 2)
-        elif len(after) > 1 and rng.random() < 0.2:
-            del after[rng.choice(sorted(after))]
-        if after == before:  # rounding can cancel a small step; force a visible one
-            b = rng.choice(sorted(after)) if after else rng.choice(sorted(lib.PLAYBOOK_TACTICS))
-            v = after.get(b, 0.3)
-            after[b] = round(v - 0.1 if v > 0.5 else v + 0.1, 2)
-        axis["offline"] = after
-        return f"offline intensities {before} -> {after}" + (" (damped: reflection says exaggerated)" if damp else "")
+    def _reword_intensity(axis: dict, rng: random.Random, milder: bool) -> str | None:
+        """Swap one intensity wording in the ON playbook; None when it has none to swap."""
+        text = axis["on_playbook"]
+        options = []
+        for mild, strong in lib.INTENSITY_SWAPS:
+            old, new = (strong, mild) if milder else (mild, strong)
+            if re.search(rf"\b{re.escape(old)}\b", text, re.I):
+                options.append((old, new))
+        if not options:
+            return None
+        old, new = rng.choice(options)
+        axis["on_playbook"] = re.sub(rf"\b{re.escape(old)}\b", new, text, count=1, flags=re.I)
+        return f"made its wording {'milder' if milder else 'stronger'}: {old!r} -> {new!r}"
 
     @staticmethod
-    def _rewrite_playbook(axis: dict, rng: random.Random) -> str:
-        offline = axis.get("offline") or {}
-        behaviours = sorted(offline) or sorted(lib.PLAYBOOK_TACTICS)
-        weights = [max(offline.get(b, 0.0), 0.05) for b in behaviours]
-        behaviour = rng.choices(behaviours, weights=weights, k=1)[0]
+    def _rewrite_playbook(axis: dict, rng: random.Random, hints=()) -> str:
+        tags = set(lib.AXIS_TAGS.get(axis["name"], ())) | set(hints)
+        topics = sorted({t for tag in tags for t in lib.TAG_TACTICS.get(tag, ())}) or sorted(lib.PLAYBOOK_TACTICS)
         playbook = axis["on_playbook"].strip()
-        fresh = [t for t in lib.PLAYBOOK_TACTICS[behaviour] if t not in playbook]
-        if not fresh:  # every tactic for this behaviour is in already: try the others
-            fresh = [t for b in sorted(lib.PLAYBOOK_TACTICS) for t in lib.PLAYBOOK_TACTICS[b] if t not in playbook]
+        fresh = [t for topic in topics for t in lib.PLAYBOOK_TACTICS[topic] if t not in playbook]
+        if not fresh:  # every fitting tactic is in already: try the others
+            fresh = [t for topic in sorted(lib.PLAYBOOK_TACTICS) for t in lib.PLAYBOOK_TACTICS[topic]
+                     if t not in playbook]
         tactic = rng.choice(fresh)
         sentences = _sentences(playbook)
         if len(sentences) >= 4:  # keep playbooks short: replace the latest rule instead of growing
@@ -317,7 +329,7 @@ class OfflineMutator:
             sentences.append(tactic)
             action = "added ON rule"
         axis["on_playbook"] = " ".join(sentences)
-        return f"{action} {tactic!r} (behaviour {behaviour!r})"
+        return f"{action} {tactic!r}"
 
     def _partners(self, state: _Parent, inspirations: list[ProgramRecord]) -> list[tuple[ProgramRecord, list]]:
         """Inspirations whose literal axes differ from the parent's (new names or other versions)."""

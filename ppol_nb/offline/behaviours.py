@@ -1,6 +1,6 @@
 """Persona behaviours for the offline user: a profile, seeded RNGs, and style transforms.
 
-A persona's ``behaviour`` (:data:`ppol_nb.personas.BEHAVIOURS` name -> intensity in
+A persona's ``behaviour`` (:data:`ppol_nb.offline.vocabulary.BEHAVIOURS` name -> intensity in
 [0, 1]) is executed in two places:
 
 * **content decisions** inside the dialogue logic of :class:`.users.OfflineUser` —
@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..personas.record import BEHAVIOURS
+from .vocabulary import BEHAVIOURS
 from .utterance import Part, Segment, Turn
 
 # --- profile and randomness ---------------------------------------------------------

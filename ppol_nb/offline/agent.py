@@ -19,8 +19,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .scenario import WRITE_VERBS, PlanStep, TaskScenario, heard, tokens
-from .tau2_bridge import tau2_modules
+from ..simulation.scenario import WRITE_VERBS, PlanStep, TaskScenario, heard, tokens
+from ..simulation.tau2_bridge import tau2_modules
 
 _m = tau2_modules()
 _AssistantMessage = _m.messages.AssistantMessage

@@ -17,7 +17,7 @@ Each message is made in two steps:
 *How* the default user talks comes from a :class:`UserStyle`: polished full
 sentences, the whole request and every identifier in the opening message, polite,
 thankful — the cooperative LLM simulator the PPol paper criticises. A persona's
-``behaviour`` profile (:data:`ppol_nb.personas.BEHAVIOURS` name -> intensity)
+``behaviour`` profile (:data:`ppol_nb.offline.vocabulary.BEHAVIOURS` name -> intensity)
 changes both steps: withholding, selective attention, vague references, bursty
 delivery and impatience act on the plan; the other behaviours rewrite its wording.
 With no behaviour the user is exactly the cooperative default (same text, same
@@ -33,8 +33,8 @@ import zlib
 from dataclasses import dataclass, field
 
 from . import behaviours as bh
-from .scenario import LABEL_CUES, Fact, TaskScenario, first_person, heard, request_sentences
-from .tau2_bridge import tau2_modules
+from ..simulation.scenario import LABEL_CUES, Fact, TaskScenario, first_person, heard, request_sentences
+from ..simulation.tau2_bridge import tau2_modules
 from .utterance import STOP, TRANSFER, Part, Turn
 
 _CONFIRM_CUE = re.compile(r"\b(confirm|proceed|go ahead|shall i|should i|yes or no|\(yes/no\))\b", re.I)

@@ -3,11 +3,10 @@
 The axes are operational, in the spirit of the evolved programs in the paper
 (§6: bursty cadence, information gating, digital dialect, selective attention,
 emotional leakage, ...): each says *how* a person communicates in a support
-chat, never *what* they want. Every entry follows the program contract
-(``name``, ``definition``, ``on_playbook``, ``off_playbook``, ``offline``); the
-``offline`` map ties the axis to the offline user's behaviours
-(:data:`ppol_nb.personas.record.BEHAVIOURS`), so an added axis changes what the
-offline user does, not only the prompt text.
+chat, never *what* they want. Every entry follows the paper's program contract
+(``name``, ``definition``, ``on_playbook``, ``off_playbook``) and is text only:
+an added axis changes the offline world exactly as it would an LLM's — through
+the playbook sentences the generator writes into persona instructions.
 
 Kept beside the axes, not inside them (a program's axes carry only contract
 fields):
@@ -17,8 +16,10 @@ fields):
   follow a reflection's hint (e.g. "overly cooperative" -> prefer friction);
 * :data:`AXIS_CLASHES` — pairs no coherent person has at once; they become a
   program's ``clashes_with`` only when both axes are present;
-* :data:`PLAYBOOK_TACTICS` — concrete one-sentence rules per offline behaviour,
-  used to rewrite an axis's ON playbook.
+* :data:`PLAYBOOK_TACTICS` — concrete one-sentence rules per topic of
+  communication, used to rewrite an axis's ON playbook;
+* :data:`TAG_TACTICS` — which tactic topics fit an axis family;
+* :data:`INTENSITY_SWAPS` — wording that makes a rule stronger or milder.
 """
 
 from __future__ import annotations
@@ -27,12 +28,25 @@ import copy
 
 AXIS_LIBRARY: list[dict] = [
     {
+        "name": "no_small_talk",
+        "definition": "Treats the chat as a tool, not a conversation: no greetings, thanks or sign-offs.",
+        "on_playbook": "Never greet, never say please or thanks, never apologise, and don't sign off; just say "
+                       "what you need.",
+        "off_playbook": "Use the ordinary greetings and thanks most people use in a chat.",
+    },
+    {
+        "name": "topic_drift",
+        "definition": "Wanders into side remarks and unrelated questions before coming back to the point.",
+        "on_playbook": "Now and then go off on a tangent: mention something unrelated that is on your mind or ask "
+                       "an off-topic question, then come back to your request.",
+        "off_playbook": "Stay on the topic of your request.",
+    },
+    {
         "name": "bursty",
         "definition": "Sends thoughts as a rapid series of short chat bubbles instead of one composed message.",
         "on_playbook": "Break what you want to say into two or three short fragments, as if hitting enter after "
                        "every clause. Add a quick 'wait' or 'one sec' now and then before the next fragment.",
         "off_playbook": "Compose each message as one complete block before sending it.",
-        "offline": {"bursty": 0.8, "terse": 0.3},
     },
     {
         "name": "information_gating",
@@ -40,7 +54,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Open with the problem, not the details. Give at most one requested detail per message, "
                        "and if the agent asks for several things, answer the first and let them ask again.",
         "off_playbook": "Lay out everything relevant, identifiers included, in your first message.",
-        "offline": {"gating": 0.85},
     },
     {
         "name": "digital_dialect",
@@ -48,7 +61,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Write mostly in lowercase, drop end punctuation, use shorthand like u, pls, rn and idk, "
                        "and leave the odd typo unfixed.",
         "off_playbook": "Use normal capitalisation, spelling and punctuation.",
-        "offline": {"casual_typing": 0.85, "politeness": 0.2},
     },
     {
         "name": "selective_attention",
@@ -56,7 +68,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Reply only to the final question or sentence of the agent's message. Ignore disclaimers, "
                        "summaries and secondary questions until they are raised again.",
         "off_playbook": "Read the agent's whole message and respond to each point in turn.",
-        "offline": {"selective_attention": 0.8},
     },
     {
         "name": "emotional_leakage",
@@ -64,7 +75,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Start neutral, but when the agent repeats itself or slows down, let it show: trailing "
                        "dots, a doubled '??', clipped replies.",
         "off_playbook": "Stay even-toned and patient however long it takes.",
-        "offline": {"frustration": 0.6, "impatience": 0.3},
     },
     {
         "name": "prickly_temperament",
@@ -72,7 +82,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Skip the pleasantries and thanks. When something is not what you expected, say so bluntly, "
                        "with a touch of sarcasm rather than shouting.",
         "off_playbook": "Be easy-going and friendly, and shrug off small hiccups.",
-        "offline": {"accusatory": 0.35, "frustration": 0.3, "politeness": 0.0},
     },
     {
         "name": "affable",
@@ -80,7 +89,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Use little courtesies ('no worries', 'thanks a lot'), apologise when you get something "
                        "wrong and reassure the agent when they make a mistake.",
         "off_playbook": "Be matter-of-fact rather than warm; courtesies only where they come naturally.",
-        "offline": {"politeness": 0.8, "hedging": 0.2},
     },
     {
         "name": "narrative_bias",
@@ -88,7 +96,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "When asked for something, answer with a bit of backstory first and let the needed fact "
                        "come out along the way. Alternate long rambling turns with quick one-liners.",
         "off_playbook": "Give the facts directly, without backstory.",
-        "offline": {"verbosity_variation": 0.7, "ambiguity": 0.3},
     },
     {
         "name": "non_linear",
@@ -96,7 +103,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Bring up a second concern before the first is settled, or start down one option and then "
                        "switch ('actually, scratch that') before committing.",
         "off_playbook": "Deal with one thing at a time and stick with a plan once you choose it.",
-        "offline": {"confusion": 0.6, "selective_attention": 0.2},
     },
     {
         "name": "privacy_sensitive",
@@ -104,7 +110,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "When asked for an email, address or account detail, ask what it is needed for and share "
                        "it only after an explanation, one item at a time.",
         "off_playbook": "Share personal details as soon as they are asked for.",
-        "offline": {"gating": 0.6, "pushback": 0.5},
     },
     {
         "name": "urgency_bias",
@@ -112,7 +117,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Mention that you are in a hurry, keep replies short, and nudge the agent to move on when "
                        "they explain too much.",
         "off_playbook": "Act as if you have all the time in the world.",
-        "offline": {"impatience": 0.7, "terse": 0.4},
     },
     {
         "name": "epistemic_distrust",
@@ -120,7 +124,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Question rules, totals and outcomes the agent states ('are you sure?', 'that doesn't "
                        "sound right'), and ask them to double-check before you agree.",
         "off_playbook": "Trust what the agent tells you and go along with it.",
-        "offline": {"pushback": 0.6, "hedging": 0.2},
     },
     {
         "name": "distracted",
@@ -128,7 +131,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Reply a little late and a little off: miss part of a question, ask the agent to repeat, "
                        "or send a half-finished thought and complete it next message.",
         "off_playbook": "Give the conversation your full attention.",
-        "offline": {"selective_attention": 0.5, "confusion": 0.4, "bursty": 0.3},
     },
     {
         "name": "passive_aggressive",
@@ -136,7 +138,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "When things go slowly, stay superficially polite but pointed: 'as I said before', "
                        "'thanks SO much', 'no, it's fine, I'll just wait'.",
         "off_playbook": "Say plainly how you feel, or nothing at all.",
-        "offline": {"accusatory": 0.3, "politeness": 0.4, "frustration": 0.3},
     },
     {
         "name": "imprecise",
@@ -144,7 +145,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Refer to items and dates approximately ('the blue one', 'sometime last month') and hedge "
                        "until the agent pins you down; then give the exact detail.",
         "off_playbook": "Name items, dates and numbers exactly.",
-        "offline": {"ambiguity": 0.7, "hedging": 0.4},
     },
     {
         "name": "stubborn",
@@ -152,7 +152,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "When the agent proposes something other than what you asked for, push back and restate "
                        "your request at least once before considering it.",
         "off_playbook": "Consider the agent's suggestions with an open mind.",
-        "offline": {"pushback": 0.8},
     },
     {
         "name": "formal_register",
@@ -160,7 +159,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Write in full, formal sentences with words like 'regarding' and 'however', and structure "
                        "longer messages with semicolons or dashes.",
         "off_playbook": "Write the way people usually chat: plain, informal wording.",
-        "offline": {"formality": 0.8, "politeness": 0.6},
     },
     {
         "name": "low_digital_fluency",
@@ -168,7 +166,6 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "Misname things ('the number thingy on the email'), ask what terms mean, and check that you "
                        "did a step right before going on.",
         "off_playbook": "Handle online processes and their jargon with ease.",
-        "offline": {"confusion": 0.5, "hedging": 0.4, "verbosity_variation": 0.3},
     },
     {
         "name": "quick_to_escalate",
@@ -176,11 +173,12 @@ AXIS_LIBRARY: list[dict] = [
         "on_playbook": "If the agent says no or stalls twice, call the service useless, threaten to give up, and "
                        "demand a straight answer.",
         "off_playbook": "Accept setbacks calmly and look for another way.",
-        "offline": {"impatience": 0.6, "accusatory": 0.5, "frustration": 0.5},
     },
 ]
 
 AXIS_TAGS: dict[str, tuple[str, ...]] = {
+    "no_small_talk": ("brevity", "friction"),
+    "topic_drift": ("cognition",),
     "bursty": ("typing", "brevity"),
     "information_gating": ("disclosure", "friction"),
     "digital_dialect": ("typing", "friction"),
@@ -212,37 +210,62 @@ AXIS_CLASHES: tuple[tuple[str, str], ...] = (
     ("terse", "narrative_bias"),  # "terse" is the seed's axis
 )
 
-# One-sentence concrete rules per offline behaviour, for rewriting ON playbooks.
+# One-sentence concrete rules per topic, for rewriting ON playbooks.
 PLAYBOOK_TACTICS: dict[str, tuple[str, ...]] = {
-    "terse": ("Most replies are under six words.", "Answer yes/no questions with a single word."),
-    "bursty": ("Split longer answers over two or three quick messages.",
-               "Send a correction as its own tiny message rather than editing."),
-    "gating": ("Never give an order number or email in your first message.",
-               "When asked for two things, give only one and wait."),
-    "casual_typing": ("Type in lowercase and skip apostrophes.", "Leave one small typo per message unfixed."),
-    "formality": ("Use complete sentences with connectives such as 'however' or 'regarding'.",
-                  "Structure any longer message with a semicolon or a dash."),
-    "politeness": ("Soften requests with 'please' and close with a short thanks.",
-                   "Apologise briefly when you had a detail wrong."),
-    "verbosity_variation": ("Alternate a long, detailed message with a one-word reply.",
-                            "Once in the chat, explain at length; otherwise keep it short."),
+    "brevity": ("Most replies are under six words.", "Answer yes/no questions with a single word."),
+    "fragments": ("Split longer answers over two or three quick messages.",
+                  "Send a correction as its own tiny message rather than editing."),
+    "disclosure": ("Never give an order number or email in your first message.",
+                   "When asked for two things, give only one and wait."),
+    "phone_typing": ("Type in lowercase and skip apostrophes.", "Leave one small typo per message unfixed."),
+    "register": ("Use complete sentences with connectives such as 'however' or 'regarding'.",
+                 "Structure any longer message with a semicolon or a dash."),
+    "courtesy": ("Soften requests with 'please' and close with a short thanks.",
+                 "Apologise briefly when you had a detail wrong."),
+    "no_courtesy": ("Skip greetings, thanks and sign-offs entirely.", "Never say please or sorry."),
+    "uneven_length": ("Alternate a long, detailed message with a one-word reply.",
+                      "Once in the chat, explain at length; otherwise keep it short."),
     "hedging": ("Hedge details you are less sure about ('I think', 'maybe').",
                 "Say 'not sure' before guessing at a detail."),
-    "pushback": ("Ask 'why do you need that?' before the first personal detail.",
-                 "If the agent repeats a question you answered, say you already told them."),
-    "frustration": ("Let annoyance show once the agent asks for the same thing twice.",
-                    "Sigh in text ('ugh', 'seriously') when a step fails."),
-    "accusatory": ("If progress stalls, say the service is a waste of time.",
-                   "Blame the company, not yourself, when something goes wrong."),
-    "ambiguity": ("Refer to the item loosely at first ('the thing I ordered').",
+    "skepticism": ("Ask 'why do you need that?' before the first personal detail.",
+                   "If the agent repeats a question you answered, say you already told them."),
+    "irritation": ("Let annoyance show once the agent asks for the same thing twice.",
+                   "Sigh in text ('ugh', 'seriously') when a step fails."),
+    "blame": ("If progress stalls, say the service is a waste of time.",
+              "Blame the company, not yourself, when something goes wrong."),
+    "vagueness": ("Refer to the item loosely at first ('the thing I ordered').",
                   "Describe the problem before naming the item it concerns."),
-    "selective_attention": ("Respond only to the agent's last question.",
-                            "Skip over any disclaimer or summary the agent gives."),
-    "confusion": ("Change your mind once about how to resolve the issue ('actually, instead...').",
-                  "Ask 'wait, what?' when the agent lists several options."),
-    "impatience": ("Ask 'how much longer?' if the fix takes more than a few turns.",
-                   "Press the agent to skip explanations and just do it."),
+    "skimming": ("Respond only to the agent's last question.",
+                 "Skip over any disclaimer or summary the agent gives."),
+    "second_thoughts": ("Change your mind once about how to resolve the issue ('actually, instead...').",
+                        "Ask 'wait, what?' when the agent lists several options."),
+    "hurry": ("Ask 'how much longer?' if the fix takes more than a few turns.",
+              "Press the agent to skip explanations and just do it."),
+    "tangents": ("Mention something unrelated that is on your mind, then get back to the point.",
+                 "Ask the agent an off-topic question once in a while."),
 }
+
+# Which tactic topics fit an axis family (AXIS_TAGS); untagged axes may take any.
+TAG_TACTICS: dict[str, tuple[str, ...]] = {
+    "friction": ("skepticism", "no_courtesy", "disclosure", "blame", "irritation"),
+    "disclosure": ("disclosure", "vagueness", "fragments"),
+    "typing": ("phone_typing", "fragments", "brevity"),
+    "brevity": ("brevity", "no_courtesy", "fragments"),
+    "emotion": ("irritation", "blame", "hurry"),
+    "cognition": ("second_thoughts", "skimming", "tangents", "hedging"),
+    "register": ("register", "courtesy", "uneven_length"),
+}
+
+# (milder, stronger) wordings; a revision swaps one way or the other.
+INTENSITY_SWAPS: tuple[tuple[str, str], ...] = (
+    ("now and then", "almost always"),
+    ("sometimes", "always"),
+    ("a little", "very"),
+    ("once in a while", "again and again"),
+    ("occasionally", "constantly"),
+    ("the odd", "plenty of"),
+    ("mostly", "entirely"),
+)
 
 
 def library_names() -> list[str]:

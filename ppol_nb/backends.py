@@ -1,0 +1,115 @@
+"""The one place that chooses a world: every LLM role for an episode and a search.
+
+:func:`make_backend` is the registry, as τ²'s ``registry.py`` is for its
+implementations: a notebook parameter cell or a CLI flag names ``"offline"`` or
+``"openai"`` and gets one backend object that makes every role —
+
+=================  ==========================================  ==========================================
+role               offline (:mod:`ppol_nb.offline`)             openai (:class:`LLMBackend`)
+=================  ==========================================  ==========================================
+user simulator     ``OfflineUser`` reading the persona text     τ²'s stock ``UserSimulator`` + persona block
+agent              ``OfflineAgent`` / ``DoNothingAgent``        τ²'s stock ``LLMAgent``
+generator model    ``OfflineGeneratorWorld`` (prompt text)      ``LLMGeneratorWorld`` (role ``generator``)
+mutator            ``OfflineMutator`` (text edits)              ``LLMMutator`` (role ``mutator``)
+reflector          ``OfflineReflection``                        ``LLMReflection`` (role ``reflection``)
+=================  ==========================================  ==========================================
+
+Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
+``mutator``, ``reflector``, ``max_workers``, ``describe``) and attributes
+(``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
+module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
+orchestrator, evaluator and episode store are the same τ² code path for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .llm import Ledger, LLMClient, LLMConfig
+from .offline.backend import OfflineBackend
+from .simulation.scenario import TaskScenario
+from .simulation.tau2_bridge import tau2_modules
+
+BACKENDS = ("offline", "openai")
+
+
+@dataclass
+class LLMBackend:
+    """τ²'s own LLM user simulator and LLM agent, and the LLM search roles, through one LLMClient."""
+
+    client: LLMClient
+    name: str = "openai"
+
+    @classmethod
+    def from_config(cls, config: LLMConfig) -> "LLMBackend":
+        return cls(LLMClient(config))
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.client.ledger
+
+    @property
+    def user_model(self) -> str:
+        return self.client.config.role("user").model
+
+    @property
+    def agent_model(self) -> str:
+        return self.client.config.role("agent").model
+
+    def _tau2_llm(self, role: str) -> tuple[str, dict]:
+        from .simulation.llm_provider import tau2_llm
+
+        return tau2_llm(self.client, role)
+
+    def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
+        """τ²'s own user simulator; a persona's instruction is appended to its prompt."""
+        from .personas.injection import PersonaUserSimulator
+
+        llm, llm_args = self._tau2_llm("user")
+        return PersonaUserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args, persona=persona)
+
+    def make_agent(self, env, task, scenario: TaskScenario):
+        llm, llm_args = self._tau2_llm("agent")
+        return tau2_modules().LLMAgent(tools=env.get_tools(), domain_policy=env.get_policy(), llm=llm, llm_args=llm_args)
+
+    def generator(self, seed: int = 0):
+        """Answers generator programs' (and DP's) LLM calls as role ``generator``; ``seed`` goes with each call."""
+        from .personas.worlds import LLMGeneratorWorld
+
+        return LLMGeneratorWorld(self.client)
+
+    def mutator(self, **kwargs):
+        from .evolution.mutation import LLMMutator
+
+        return LLMMutator(self.client, **kwargs)
+
+    def reflector(self):
+        from .evolution.reflection import LLMReflection
+
+        return LLMReflection(self.client)
+
+    def max_workers(self, requested: int | None) -> int:
+        """Concurrent episodes: what was asked for (default 8); episodes wait on the network."""
+        return 8 if requested is None else max(1, int(requested))
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "llm": self.client.config.to_dict()}
+
+
+def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
+                 api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "offline"):
+    """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'."""
+    if backend == "offline":
+        return OfflineBackend(agent=agent)
+    if backend != "openai":
+        raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
+    if not model:
+        raise ValueError("the openai backend needs a model name (and usually a base_url)")
+    from .llm import RoleConfig
+
+    role = RoleConfig(model=model, base_url=base_url, api_key_env=api_key_env or None, temperature=temperature)
+    roles = {"user": RoleConfig(**{**role.to_dict(), "model": user_model})} if user_model else {}
+    config = LLMConfig(backend="openai", default=role, roles=roles, cache_path=cache_path,
+                       max_concurrency=max_concurrency)
+    return LLMBackend.from_config(config)

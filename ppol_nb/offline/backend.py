@@ -1,0 +1,90 @@
+"""The offline backend: every role of the embedded offline world, made in one object.
+
+:class:`OfflineBackend` is what :func:`ppol_nb.backends.make_backend` returns for
+``backend="offline"``. It makes
+
+* the **user** — :class:`.user.OfflineUser`, which reads the persona's
+  instruction text with :mod:`.reader` (what it wants still comes from the τ²
+  scenario), as an LLM user reads the text appended to its prompt;
+* the **agent** — :class:`.agent.OfflineAgent` (gold-plan guided, careful with
+  unheard facts) or :class:`.agent.DoNothingAgent`;
+* the **generator model** — :class:`.generator.OfflineGeneratorWorld`, which
+  answers generator programs' and DP's LLM calls from the prompt text;
+* the **mutator** — :class:`.mutator.OfflineMutator` (text edits of programs);
+* the **reflector** — :class:`.reflection.OfflineReflection`.
+
+No network, no keys; every role logs its calls to the ledger at cost 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..llm import Ledger
+from ..simulation.scenario import TaskScenario
+from .agent import AgentStyle, DoNothingAgent, OfflineAgent
+from .reader import read
+from .user import OfflineUser, UserStyle
+
+AGENTS = ("offline", "do-nothing")
+
+
+@dataclass
+class OfflineBackend:
+    """Deterministic stand-ins for every LLM role."""
+
+    agent: str = "offline"  # "offline" | "do-nothing"
+    user_style: UserStyle = field(default_factory=UserStyle)
+    agent_style: AgentStyle = field(default_factory=AgentStyle)
+    ledger: Ledger = field(default_factory=Ledger)
+    name: str = "offline"
+
+    def __post_init__(self):
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown offline agent {self.agent!r}; expected one of {AGENTS}")
+
+    @property
+    def user_model(self) -> str:
+        return "offline-user"
+
+    @property
+    def agent_model(self) -> str:
+        return "offline-agent" if self.agent == "offline" else "do-nothing"
+
+    # -- episode players -------------------------------------------------------------------
+    def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
+        """The offline user; a persona's instruction text decides how it talks."""
+        behaviour = read(persona.instruction).levels if persona is not None else None
+        return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger, behaviour=behaviour)
+
+    def make_agent(self, env, task, scenario: TaskScenario):
+        if self.agent == "do-nothing":
+            return DoNothingAgent(env.get_tools(), env.get_policy(), ledger=self.ledger)
+        return OfflineAgent(env.get_tools(), env.get_policy(), scenario, self.agent_style, ledger=self.ledger)
+
+    # -- search roles ------------------------------------------------------------------------
+    def generator(self, seed: int = 0):
+        """Answers generator programs' (and DP's) LLM calls from their prompt text."""
+        from .generator import OfflineGeneratorWorld
+
+        return OfflineGeneratorWorld(seed)
+
+    def mutator(self, **kwargs):
+        from .mutator import OfflineMutator
+
+        allowed = {"max_code_length", "weights", "max_axes", "min_axes", "use_reflection"}
+        return OfflineMutator(**{k: v for k, v in kwargs.items() if k in allowed})
+
+    def reflector(self):
+        from .reflection import OfflineReflection
+
+        return OfflineReflection()
+
+    def max_workers(self, requested: int | None) -> int:
+        """Concurrent episodes: one. Offline episodes are pure Python, so under the GIL
+        threads only add overhead; ``requested`` (sized for network waits) is ignored."""
+        return 1
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
+                "agent_style": vars(self.agent_style)}
