@@ -170,6 +170,38 @@ ELABORATIONS = [
     "I tried to figure it out on my own first, but I would rather have someone look at it with me.",
     "I keep notes on these things, so I went back through them before writing to you.",
 ]
+# Side remarks and off-topic questions (digression). Rules: no digits, no all-caps,
+# no names, none of the request verbs a task hinges on (cancel, return, exchange,
+# refund, book, change, upgrade, …), no payment words, nothing the agent could take
+# as a new request. Questions may fire the info-seeking lexicon (as people's side
+# questions do); nothing else may fire (checked in the tests).
+DIGRESSIONS = {
+    "retail": [
+        "By the way, do you have a mobile app, or is it all on the website?",
+        "Random question, how long does standard shipping usually take?",
+        "Unrelated, but is there a newsletter for new stuff?",
+        "Side note, your website kept logging me out earlier.",
+        "Do you guys have a physical store anywhere or just online?",
+        "My neighbour swears by your stuff, that is how I found you.",
+    ],
+    "airline": [
+        "By the way, is there wifi on most of your planes?",
+        "Random question, how early should I get to the airport these days?",
+        "Unrelated, but do you have lounges at most airports?",
+        "Side note, your app kept logging me out earlier.",
+        "Is the food on the longer flights any good these days?",
+        "My sister flies with you all the time, that is how I ended up here.",
+    ],
+    "any": [
+        "Oh, my dog just knocked my coffee over, one sec.",
+        "Side note, the weather here has been wild lately.",
+        "Hang on, the doorbell just rang.",
+        "Is this chat open on weekends too?",
+        "Hold on, someone is talking to me here.",
+    ],
+}
+# Coming back to the task after a side remark.
+BACK_ON_TASK = ["Anyway,", "Anyway, back to it.", "Ok, back to my thing.", "Where was I.", "Right, so"]
 DEFLECTIONS = ["Can we get to my actual issue first?", "Let's deal with my request first.",
                "I'd rather not give that out yet.", "Hang on, I'll get to that."]
 IMPATIENT_GIVEUP = ["Forget it, I don't have time for this.", "Never mind, I'll sort it out some other way."]
@@ -265,9 +297,15 @@ def _short_form(turn: Turn, rng: random.Random) -> Turn:
         return Turn(turn.act, [Part.of("answer", _pick(rng, TERSE_CORE[turn.act]))],
                     turn.labels, turn.stop, dict(turn.meta))
     parts = []
+    gist_said = False
     for p in turn.parts:
         if p.role in PLEASANTRY_ROLES or p.role == "nudge":
             continue
+        if turn.act == "opening" and p.role == "request":
+            # A terse opening is the gist of the request; the agent asks for the rest.
+            if gist_said:
+                continue
+            p, gist_said = split_gist(p)[0], True
         if p.role in {"fact", "identity"} and p.fixed_values:
             parts.append(p.facts_only())
         else:
@@ -423,14 +461,29 @@ def _impolite(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].islower() and text[:2] != "i " else text
 
 
+# Below 0.5 pleasantries go in this order (humans in MultiWOZ: 8% of openings thank
+# or say please, 20% greet, 21% / 12% of later turns say please / thanks, 89% of
+# last turns thank): service-speak first, the farewell thanks last.
+SERVICE_SPEAK = {"pleasantry", "closing"}  # "Certainly." before answers, thanking in advance
+FAREWELL_ROLES = {"thanks", "farewell"}  # the goodbye's thanks
+
+
 def politeness(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Turn:
-    """Below 0.5: the default's greetings, please and thanks are dropped (all at 0).
-    Above 0.5: extra thanks, apologies and please are added (every turn at 1).
+    """Below 0.5: the default's pleasantries thin out — service-speak ('Certainly.',
+    thanking in advance) is gone, greetings, please and thanks are dropped from a
+    turn with probability 1 − 2·level, the farewell thanks with (1 − 2·level)²;
+    at 0 nothing polite is left. Above 0.5: extra thanks, apologies and please are
+    added (every turn at 1).
     """
     if level < 0.5:
-        if rng.random() < 1.0 - 2.0 * level:
+        drop = 1.0 - 2.0 * level
+        if turn.act in ("goodbye", "giveup"):
+            drop *= drop
+        if rng.random() < drop:
             parts = [p.map_free(_impolite) for p in turn.parts if p.role not in PLEASANTRY_ROLES]
-            turn = turn.with_parts([p for p in parts if p.text.strip()] or parts[-1:])
+        else:
+            parts = [p for p in turn.parts if p.role not in SERVICE_SPEAK]
+        turn = turn.with_parts([p for p in parts if p.text.strip()] or parts[-1:])
         return turn
     if rng.random() < 2.0 * level - 1.0:
         key = turn.act if turn.act in POLITE_ADD else "other"
@@ -495,6 +548,32 @@ def impatience(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Tu
     return turn
 
 
+DIGRESSION_RATE = 0.35  # share of messages with a side remark at full intensity
+
+
+def digression_line(rng: random.Random, domain: str) -> str:
+    """One side remark or off-topic question for ``domain`` (see :data:`DIGRESSIONS`)."""
+    return _pick(rng, DIGRESSIONS.get(domain, []) + DIGRESSIONS["any"])
+
+
+def digression(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Turn:
+    """Topic changes: a side remark or an off-topic question, then back to the task.
+
+    The remark comes before the content with a way back ("Anyway, my zip code is …")
+    or after it; the content itself is untouched, so facts and the goal never
+    change. Openings and farewells stay on topic (whole off-topic messages are a
+    dialogue decision: :meth:`.user.OfflineUser._digress`).
+    """
+    if turn.act in ("opening", "goodbye", "giveup", "digress") or rng.random() >= DIGRESSION_RATE * level:
+        return turn
+    remark = digression_line(rng, ctx.domain)
+    if turn.act == "confirm" or rng.random() < 0.5:  # the answer first, then the tangent
+        return _suffix_part(turn, remark, "digression")
+    back = _pick(rng, BACK_ON_TASK)
+    turn = _prefix_parts(turn, back, "back", glue=back.endswith(","))
+    return _prefix_parts(turn, remark, "digression")
+
+
 Transform = Callable[[Turn, float, random.Random, Context], Turn]
 
 # Order matters: wording first (terse, variation), then added phrases, politeness
@@ -510,6 +589,7 @@ PIPELINE: list[tuple[str, Transform]] = [
     ("frustration", frustration),
     ("accusatory", accusatory),
     ("impatience", impatience),
+    ("digression", digression),
     ("politeness", politeness),
     ("casual_typing", casual_typing),
 ]
@@ -581,10 +661,95 @@ def strip_identifiers(part: Part, facts: set[str]) -> Part:
     if len(kept) == len(part.segments):
         return part
     text = re.sub(r"\s+([,.!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+    # What the removed values leave dangling: '(X and )', '()', 'IDs and.'
+    text = re.sub(r"\s*\(\s*(?:(?:and|or)\s*)?\)", "", text)
+    text = re.sub(r"\s+(?:and|or)\s*(?=[).,!?]|$)", "", text)
+    text = re.sub(r"\(\s*(?:and|or)\s+", "(", text)
     return Part.of(part.role, text, [s.text for s in kept if s.fixed])
 
 
 _CLAUSE_BREAK = re.compile(r",\s+|\s+(?=(?:and|but|because|so|which|since)\s)")
+# Weaker places to cut a long clause: before a preposition or a relative word.
+# ("to", "from", "in" are left out: they bind too tightly — "I want / to return",
+# "from LAS / to DEN".)
+_PHRASE_BREAK = re.compile(r"\s+(?=(?:for|with|that|who|where|when|if|on|after|before|instead)\s)")
+
+GIST_WORDS = (5, 14)  # a gist is 5..14 words (human openings: median 12, see docs/)
+DETAIL_WORDS = 12  # later pieces of the request are at most this long where a cut allows
+
+
+def _cuts(part: Part, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """(start, end) of every match of ``pattern`` in the part's text outside fixed segments."""
+    fixed, pos = [], 0
+    for seg in part.segments:
+        if seg.fixed:
+            fixed.append((pos, pos + len(seg.text)))
+        pos += len(seg.text)
+    return [(m.start(), m.end()) for m in pattern.finditer(part.text)
+            if not any(a < m.end() and m.start() < b for a, b in fixed)]
+
+
+def _sub_part(part: Part, text: str) -> Part:
+    """A piece of ``part`` typed as a message of its own: capitalised, with a full stop."""
+    text = text.strip().strip(",;:").strip()
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1].isalnum():
+        text += "."
+    return Part.of(part.role, text, [v for v in part.fixed_values if v in text])
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def split_gist(part: Part, words: tuple[int, int] = GIST_WORDS) -> tuple[Part, list[Part]]:
+    """The gist of a request sentence and the rest of it, in pieces.
+
+    'I received my order and wish to exchange the mechanical keyboard for a similar
+    one but with clicky switches and …' -> ('I received my order and wish to exchange
+    the mechanical keyboard', ['for a similar one but with clicky switches', …]).
+    The gist ends at the first clause break that leaves it at least ``words[0]``
+    words long; a longer one is cut again before a preposition, at most ``words[1]``
+    words in. Cuts never fall inside a fixed segment; a sentence with no good cut is
+    all gist.
+    """
+    text = part.text
+    lo, hi = words
+    end = None
+    for start, _stop in _cuts(part, _CLAUSE_BREAK):
+        if _words(text[:start]) >= lo:
+            end = start
+            break
+    if end is None or _words(text[:end]) > hi:
+        soft = [a for a, _ in _cuts(part, _PHRASE_BREAK) if lo <= _words(text[:a]) <= hi]
+        if soft:
+            end = soft[-1]
+    if end is None or _words(text[end:]) < 3:
+        return part, []
+    return _sub_part(part, text[:end]), detail_pieces(_sub_part(part, text[end:]))
+
+
+def detail_pieces(part: Part, max_words: int = DETAIL_WORDS) -> list[Part]:
+    """A request sentence cut at clause breaks into pieces of at most ``max_words``
+    words where possible (pieces under four words join their neighbour)."""
+    text = part.text
+    bounds, last = [], 0
+    for start, stop in _cuts(part, _CLAUSE_BREAK):
+        bounds.append(text[last:start])
+        last = start if text[start:stop].strip() else stop  # keep 'and …', drop ', '
+    bounds.append(text[last:])
+    pieces: list[str] = []
+    for chunk in (b.strip() for b in bounds):
+        if not chunk:
+            continue
+        if pieces and (_words(chunk) < 4 or _words(pieces[-1]) < 4
+                       or _words(pieces[-1]) + _words(chunk) <= max_words):
+            pieces[-1] = f"{pieces[-1]} {chunk}" if not chunk.startswith(",") else pieces[-1] + chunk
+        else:
+            pieces.append(chunk)
+    return [_sub_part(part, p) for p in pieces if p.strip(" ,.")]
+
 
 
 def fragments(turn: Turn, max_words: int = 6) -> list[tuple[str, str]]:
