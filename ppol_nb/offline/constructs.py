@@ -223,8 +223,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "eight|ten|\\d+|few|handful) ~1 words",
       "bare_minimum|the_minimum|as_little_as_possible|no_more_than_necessary|no_more_than_needed|stripped-?down|bare_facts",
       "short_and_sweet|economical_with_words|man_of_few_words|woman_of_few_words|person_of_few_words",
+      "single_word|one_word|two_words|a_word_or_two|one_or_two_words|in_one_word|in_a_word"),
+    C("no_explanations", {"terse": 0.6},
       "(skip*|no|without|avoid*|leave_out|drop*|cut*|never_give|don't_give|don't_add|omit*) ~4 "
-      "(explanation*|elaborat*|backstory|filler*|padding|fluff|waffle|context|preamble|niceties_and_explanations)"),
+      "(explanation*|elaborat*|filler*|padding|fluff|waffle|preamble|niceties_and_explanations)"),
     C("to_the_point", {"terse": 0.25, "digression": -0.5},
       "to_the_point|cut_to_the_chase|get_to_the_point|straight_to_the_point|straight_to_business|"
       "no-?nonsense|matter-?of-?fact|plain-?spoken|without_decoration|no_frills"),
@@ -239,7 +241,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "@MSG ~2 (long|lengthy|detailed)",
       "in_detail|at_length|in_full|paragraph*|wall_of_text|walls_of_text|essay*",
       "elaborat*"),
-    C("full_sentences", {"terse": -0.3, "formality": 0.3, "casual_typing": -0.2},
+    C("full_sentences", {"terse": -0.3, "formality": 0.2, "casual_typing": -0.2},
       "full|complete|whole|proper|well-?formed|grammatical ~1 sentences"),
 
     # ----------------------------------------------------------------- bursty
@@ -281,7 +283,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "@GIVE ~5 (one_at_a_time|one_by_one|piece_by_piece|bit_by_bit|piecemeal|gradually|slowly|in_pieces|"
       "little_by_little|sparingly|reluctantly|grudgingly|one_item_at_a_time|a_bit_at_a_time|in_stages)",
       "@INFO ~3 (one_at_a_time|one_by_one|piece_by_piece|bit_by_bit|piecemeal|little_by_little|in_stages)",
-      "(one|1|single|a_single|exactly_one|that_one) ~1 (piece|detail|fact|item|thing|bit|identifier|requested_detail|answer|number) "
+      "(one|1|single|a_single|exactly_one|that_one) ~1 (piece|detail|fact|bit|identifier|requested_detail|answer|"
+      "number|piece_of_information) "
       "~4 (at_a_time|per_message|per_reply|per_turn|each_time|per_response|per_answer|in_each_message|a_message)",
       "at_most|no_more_than|only|just ~2 (one|a_single|1) ~3 (piece|detail|fact|item|thing|bit|identifier|"
       "requested_detail|number|answer) ~4 (per|each|every|at_a_time|in_each|a_message)",
@@ -382,8 +385,13 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("warm", {"politeness": 0.25, "frustration": -0.3},
       "warm|warmly|warmth|friendly|kindness|kind-?hearted|pleasant|sweet|gentle|good-?natured|cheerful*|upbeat|"
       "sunny|charming|nice", flip=0.0),
-    C("ordinary_courtesy", {"politeness": -0.45},
-      "(ordinary|usual|normal|everyday|standard|basic) ~2 (courtes*|pleasantr*|politeness|manners)"),
+    C("ordinary_courtesy", {"politeness": -0.1},
+      "(ordinary|usual|normal|everyday|standard|basic|natural) ~2 (courtes*|pleasantr*|politeness|manners|"
+      "thanks|please)",
+      "courtes*|pleasantr*|politeness|manners|thanks ~5 (naturally|as_usual|as_normal|where_appropriate|"
+      "when_appropriate|when_natural|as_needed|without_overdoing|come_naturally|comes_naturally|like_anyone|"
+      "like_most_people|as_most_people_do)",
+      subsumes=("politeness",)),
     C("rude", {"politeness": -0.6, "accusatory": 0.5},
       "rude*|impolite|discourteous|disrespectful|unfriendly|ill-?mannered|uncivil|insolent", flip=0.0),
     C("cold", {"politeness": -0.55},
@@ -404,7 +412,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "long|lengthy|rambling|detailed ~3 (turns|messages|replies|ones) ~4 (with|and|then) ~4 (short|quick|brief|"
       "one-?liners|one-?word)",
       "wall_of_text ~8 (then|other_times|sometimes|and) ~4 (one|short|brief|single)",
-      "(at_length|in_detail) ~4 otherwise ~3 (short|brief)",
+      "(at_length|in_detail) ~~4 otherwise ~3 (short|brief)",
       "(length|lengths|size) ~3 (vary|varies|varying|varied|swing*|fluctuat*|unpredictable|all_over_the_place|"
       "inconsistent|erratic|changes_a_lot|differ*)",
       "some ~4 (short|brief|terse|one|single|two|few|one-?word|clipped) ~~10 (others|other_times|sometimes|the_next) "
@@ -442,8 +450,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("skeptic", {"pushback": 0.85},
       "skeptic*|sceptic*|distrust*|mistrust*|suspicious*|suspicion*|incredul*|cynic*|untrusting|disbeliev*|"
       "wary_of|leery|doubtful_of|doubts_the_agent|doubt_(the|what|everything|their|claims|whether)",
-      "question* ~3 (everything|the_agent*|their|statements|claims|rules|policy|policies|totals|outcomes|each|"
-      "every|why|whether|what_(they|the_agent|you're)|what_you_are_told|what_they_say|anything|prices|price|the_need)",
+      "question|questions|questioning|questioned ~1 (everything|the_agent's|the_agent|their|statements|claims|rules|"
+      "policy|policies|totals|outcomes|each|every|why|whether|what_(they|the_agent|you're|you_are)|"
+      "what_you_are_told|what_they_say|prices|price|the_need|them|him|her|every_step|decisions)",
       "(ask*|demand*|want*|wonder*|query|queries|challenge*|press*) ~3 (why|what_for|what_it_is_for) ~5 (need*|"
       "want*|requir*|necessary|ask*|it's_needed|it_is_needed|they_ask|used)",
       "(ask*|demand*|want*|query|queries) ~3 what ~4 (needed|for|used_for|it's_for|it_is_for)",
@@ -451,16 +460,20 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "push*|pushes ~1 back",
       "pushback|argu*|challeng*|contest*|disput*|disagree*|contradict*_(the_agent|them|what)|object*_to|rebut*",
       "not_take ~3 face_value",
-      "(already|just) ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
-      "(make|have|ask|get|request|insist|demand|want|require|expect) ~3 (them|the_agent|the_rep|him|her|it|"
-      "support|they)? ~2 (to )?(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
-      "(request*|demand*|insist*_on|want*|need*) ~2 (confirmation|proof|justification|an_explanation|a_reason|"
-      "evidence|reassurance)",
-      "double-?check* ~3 (everything|what|claims|their|the_agent|each|every|before|anything|all|whatever)",
-      "verif* ~4 (what|everything|claims|told|each|every|anything|the_agent)",
+      "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
+      "(make|have|get|insist|demand|require) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
+      "(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
+      "(demand*|insist*_on) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence)",
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
       "stubborn*|insist*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
       "refuse*_to_accept|demand*_explanation*"),
+    C("verification", {"pushback": 0.4},
+      "(ask|request|want|expect|need) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
+      "(confirm*|verify|double-?check|repeat_back|read_back)",
+      "(request*|want*|need*|ask*_for) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence|"
+      "reassurance)",
+      "double-?check* ~3 (everything|what|claims|their|the_agent|each|every|before|anything|all|whatever)",
+      "verif* ~4 (what|everything|claims|told|each|every|anything|the_agent)"),
     C("ask_if_sure", {"pushback": 0.85},
       "(whether|if) ~3 (they|the_agent|they're|the_rep|he|she|the_agent's|that|the_answer|the_rule|it) ~2 "
       "(are|is|really)? ~1 (sure|certain|right|correct|accurate|true|applies)",
@@ -534,7 +547,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "a_waste|garbage|trash|clueless",
       quoted=True),
     C("accusation_words", {"accusatory": 0.45},
-      "useless|incompetent|waste_of_(your|my|their|our)?_?time|terrible_service|do_your_job|unacceptable|shoddy|"
+      "useless|incompetent|waste_of_(your|my|their|our)?_time|terrible_service|do_your_job|unacceptable|shoddy|"
       "pathetic"),
     C("prickly", {"accusatory": 0.35, "frustration": 0.35, "politeness": -0.4},
       "prickly|spiky|pointed|short_fuse|snappish|cutting|caustic|acerbic|scathing|sharp-?tongued|spiteful|"
@@ -627,8 +640,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "overwhelm*|out_of_(your|their)_element|befogged"),
     C("disorganised", {"confusion": 0.45}, "disorganis*|disorganiz*|muddle-?headed"),
     C("clarify_requests", {"confusion": 0.6},
-      "(ask*|request*|need*|want*|beg*) ~4 (to )?(repeat|clarif*|clarification|explain|rephrase|restate|"
-      "say_that_again|go_over|slow_down|simplif*|break_it_down|spell_it_out)",
+      "(ask*|beg*|want*|need*|get) ~3 to (repeat|clarif*|explain|rephrase|restate|say_that_again|go_over|slow_down|"
+      "simplif*|break_it_down|spell_it_out|walk_(you|them)_through)",
+      "(ask*|request*|beg*) ~2 for ~2 (clarification*|an_explanation|a_repeat|repetition|simpler_words|"
+      "explanations|things_to_be_repeated)",
       "(ask*|wonder*) ~3 what ~4 (terms|words|jargon|things|it|that|they) ~2 (mean|means)",
       "(check*|make_sure|verify|confirm) ~4 (you )?(understood|understand|got_it|have_it_right|followed)",
       "(check*|make_sure) ~4 did ~3 right",
@@ -646,8 +661,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "start ~4 (then|before|and_then) ~4 (switch|change|back_out|reconsider)",
       "forget*|forgetful|forgot"),
     C("confusion_examples", {"confusion": 0.6},
-      "wait,?_what|huh|what_do_you_mean|i'm_confused|i_don't_understand|sorry,?_what|wait|hold_on|"
+      "wait_what|huh|what_do_you_mean|i'm_confused|i_don't_understand|sorry_what|"
       "actually|which_one|i'm_lost", quoted=True),
+    C("pause_examples", {"confusion": 0.25, "bursty": 0.25}, "wait|hold_on|one_sec|one_second|hang_on", quoted=True),
     C("clear_headed", {"confusion": -0.6},
       "follow* ~3 (the_conversation|along|the_thread|the_steps|everything|instructions) ~3 (easily|without_trouble|"
       "without_difficulty|well|fine|closely)?",
@@ -663,10 +679,13 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "can't_wait|cannot_wait|won't_wait",
       "give*|giving|gave ~1 up",
       "walk*_away|hang*_up|log*_off|storm*_off|bail*|quit*_the|leave*_the_(chat|conversation)",
-      "abandon* ~3 (chat|conversation|it)", "(and|then|simply|just) ~1 leav*",
+      "abandon* ~3 (chat|conversation|it)", "(give_up|quit) ~2 and ~1 leav*",
+      "leave|leaves|leaving|quit|quits|walks_off|walk_off|bails|bail|gives_up|give_up (if|when|once|after|before|"
+      "as_soon_as|without|unless|the_moment|altogether|for_good|mid-?conversation)",
+      "leav*|walk*_out|log*_off ~2 (the_chat|the_conversation|for_good|mid-?chat)",
       "end|ends|ending ~1 (the|this)? ~1 (chat|conversation|exchange|session)",
-      "ready_to_(leave|walk|quit|go|give_up|bail)|out_the_door|(sort|figure) ~2 out ~2 (some|another) ~1 (other )?way|"
-      "go_elsewhere|take_(your|their)_business_elsewhere",
+      "ready_to_(leave|walk|quit|go|give_up|bail)|out_the_door|go_elsewhere|take_(your|their)_business_elsewhere",
+      "(sort|figure) ~2 out ~2 (some|another) ~1 (other )?way",
       "speed* ~2 up", "hurry* ~2 (up|along|the_agent)", "move ~2 (things )?(along|faster|quicker)",
       "nudge* ~4 (move_on|hurry|speed|get_on|get_going)", "press* ~3 (to )?(hurry|skip|move|speed)",
       "just_do_it|get_on_with_it|how_much_longer|wrap_it_up|skip_the_explanations"),
@@ -690,13 +709,15 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "aside|asides|personal_asides|anecdot*|storytell*|story-?tell*|overshar*|gossip*|chit-?chat*|chitchat|"
       "small_talk|idle_talk|banter",
       "(tell*|telling|share*) ~3 (stories|story|anecdotes|about_(your|their)_(day|life|week|family|kids|weekend))",
-      "(unrelated|irrelevant|random|tangential|personal|off-?topic|idle) ~3 (comment*|remark*|question*|topic*|"
+      "(unrelated|irrelevant|random|tangential|off-?topic|idle) ~3 (comment*|remark*|question*|topic*|"
       "detail*|thing*|stor*|observation*|update*|musing*|aside*|anecdote*|tidbit*|news)",
+      "personal ~1 (asides|anecdotes|stories|remarks|comments|updates|musings|tidbits|chit-?chat|news)",
       "(bring*|mention*|talk*_about|chat*_about|ask*_about) ~3 (up )?(unrelated|other|something_else|the_weather|"
       "your_(day|weekend|kids|dog|cat|pet|family|job|plans)|their_(day|weekend|kids|dog|cat|pet|family|job|plans))"),
     C("chatty", {"digression": 0.5, "terse": -0.5},
       "chatty|talkative|gabby|garrulous|gregarious|sociable|loves_to_talk|likes_to_talk|chatterbox|"
-      "ramble*|rambling|meander*|backstory|back-?story|life_story|scenic_route", flip=0.0),
+      "life_story|scenic_route", flip=0.0),
+    C("rambling", {"digression": 0.25, "terse": -0.5}, "ramble*|rambling|meander*|backstory|back-?story", flip=0.0),
     C("on_topic", {"digression": -0.6},
       "(stay*|stick*|keep*|remain*) ~3 (on_topic|on-?topic|to_the_point|to_the_task|focused|on_task|to_business|"
       "on_track|to_the_issue|to_the_facts)",
@@ -781,7 +802,7 @@ MODIFIERS: tuple[tuple[str, float], ...] = (
      "a_touch|a_hint|faintly|gently|lightly|subtly|mild|moderate|moderately|partly|partially|the_odd|"
      "the_occasional|once_or_twice|a_few_times|a_little_bit|slight|hint_of|touch_of|trace_of|bit_of|"
      "low-?key|on_occasion|sporadically|periodically|here_or_there|every_so_often|"
-     "marginally|modestly|reasonably|not_always|not_too|not_overly|not_particularly|not_very", 0.55),
+     "marginally|modestly|reasonably|not_always|not_too|not_overly|not_particularly", 0.55),
 )
 
 # word-pattern -> (strength, kind). "verbal" negators scope over "or"/"nor" (and comma lists that end
@@ -847,6 +868,10 @@ AGENT_CLAUSE = re.compile(
     r"where|while)\s+(?:the |a |an |your )?(?:agent|agents|agent's|rep|reps|representative|representatives|"
     r"assistant|support(?: agent| person| team| staff)?|staff|customer service|person on the other end|"
     r"other side|bot|company|service|reply from the agent|response from the agent)\b")
+AGENT_TO_DO = re.compile(
+    r"\b(?:ask|asks|asking|tell|tells|telling|press|presses|pressing|want|wants|urge|urges|push|pushes|"
+    r"expect|expects|need|needs|get|gets|let|lets|force|forces|nudge|nudges|require|requires)\s+"
+    r"(?:the |your )?(?:agent|agents|rep|representative|assistant|support|them|him|her)\s+to\b")
 AGENT_CLAUSE_THEY = re.compile(
     r"\b(?:if|when|whenever|once|unless|until|as soon as|each time|every time|any time|after|because|since)\s+"
     r"(?:they|he|she|it)\b")

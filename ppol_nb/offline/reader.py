@@ -248,11 +248,13 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
                 if not any(m[0] == n[0] and m[1] > n[1] and m[2] < 1 for m in modifiers)
                 and not _false_friend(sentence, n)]
     agent = []  # the caller drops "when they …" spans in third-person texts
-    for rx in (K.AGENT_CLAUSE, K.AGENT_CLAUSE_THEY):
+    for rx in (K.AGENT_CLAUSE, K.AGENT_CLAUSE_THEY, K.AGENT_TO_DO):
         for m in rx.finditer(sentence):
-            end = _clause_end(sentence, m.end())
+            end = _agent_clause_end(sentence, m.end())
             you = re.search(r"\byou(?:'re|r)?\b", sentence[m.end():end])
-            agent.append((m.start(), m.end() + you.start() if you else end))
+            # "press the agent to …": the asking is the customer's, what follows is the agent's
+            begin = m.end() if rx is K.AGENT_TO_DO else m.start()
+            agent.append((begin, m.end() + you.start() if you else end))
     onset_start, onset_end = -1, -1
     onset = K.ONSET.search(sentence)
     if onset:
@@ -268,6 +270,8 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
 
 def _false_friend(sentence: str, negator: tuple) -> bool:
     """"drops in a remark", "fix the order": the word is not negating here."""
+    if negator[4] == "no" and re.search(r"\byes\s*(?:/|or|and)\s*$", sentence[:negator[0]]):
+        return True  # "yes/no questions"
     head = re.sub(r"(?:s|es|ed|ing|ped|ping)$", "", negator[4].split()[0])
     following = K.NEGATOR_FALSE_FRIENDS.get(head) or K.NEGATOR_FALSE_FRIENDS.get(negator[4].split()[0])
     if not following:
@@ -282,6 +286,21 @@ _CLAUSE_BREAK = re.compile(r"[,;:—()]|\b(?:but|however|though|although|whereas
 def _clause_end(sentence: str, pos: int) -> int:
     m = _CLAUSE_BREAK.search(sentence, pos)
     return m.start() if m else len(sentence)
+
+
+def _agent_clause_end(sentence: str, pos: int) -> int:
+    """End of a clause about the agent; it runs on through a list of the agent's doings
+    ("when the agent is slow, repeats a question or asks twice")."""
+    end = _clause_end(sentence, pos)
+    while end < len(sentence) and sentence[end] == ",":
+        nxt = _clause_end(sentence, end + 1)
+        segment = sentence[end + 1:nxt]
+        if re.search(r"\b(?:you|your|i)\b", segment) or not re.match(r"\s*(?:\w+s|is|has|does|keeps)\b", segment) \
+                or not re.search(r"\b(?:or|and)\b", sentence[end + 1:_clause_end(sentence, nxt + 1) if nxt < len(
+                    sentence) else nxt]):
+            break
+        end = nxt
+    return end
 
 
 def _clause_start(sentence: str, pos: int) -> int:
