@@ -223,7 +223,20 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "eight|ten|\\d+|few|handful) ~1 words",
       "bare_minimum|the_minimum|as_little_as_possible|no_more_than_necessary|no_more_than_needed|stripped-?down|bare_facts",
       "short_and_sweet|economical_with_words|man_of_few_words|woman_of_few_words|person_of_few_words",
-      "single_word|one_word|two_words|a_word_or_two|one_or_two_words|in_one_word|in_a_word"),
+      "single_word|one_word|two_words|a_word_or_two|one_or_two_words|in_one_word|in_a_word",
+      "(rarely|never|seldom|hardly|not) ~3 (past|beyond|over|more_than|longer_than|above) ~2 (a|half_a)? ~1 (dozen|few|"
+      "handful|couple|one|two|three|four|five|six|seven|eight|ten|sentence|line) ~1 (words|sentences|lines)?",
+      "(is|are|be|but|and|very|extremely|always|stays?|remains?|keeps?_it|keep_things|kept) (brief|succinct|laconic)",
+      "(every|each) ~1 word ~3 (costs|counts|matters|is_precious|is_expensive|is_rationed)",
+      "telegram*|telegraph*",
+      "@MSG ~3 (get|gets|getting|grow|grows|growing|become|becomes|turn|turns) ~2 (shorter|curter|terser|briefer|"
+      "clipped|shorter_and_shorter)"),
+    C("cooling", {"frustration": 0.55},
+      "(get|gets|getting|grow|grows|growing|become|becomes|turn|turns|go|goes) ~3 (colder|cooler|curter|snappier|"
+      "sharper|terser|testier|shorter_with|more_irritable|more_abrupt|more_clipped|frostier|icier|tetchier|snappy|"
+      "short_with|cold|frosty|sharp|testy|curt|clipped|abrupt)",
+      "(increasingly|more_and_more|progressively) ~1 (snappy|short|curt|terse|abrupt|cold|sharp|clipped|irritable|"
+      "testy|tense|blunt)"),
     C("no_explanations", {"terse": 0.6},
       "(skip*|no|without|avoid*|leave_out|drop*|cut*|never_give|don't_give|don't_add|omit*) ~4 "
       "(explanation*|elaborat*|filler*|padding|fluff|waffle|preamble|niceties_and_explanations)"),
@@ -231,11 +244,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "to_the_point|cut_to_the_chase|get_to_the_point|straight_to_the_point|straight_to_business|"
       "no-?nonsense|matter-?of-?fact|plain-?spoken|without_decoration|no_frills"),
     C("fragments", {"terse": 0.35, "bursty": 0.3}, "fragment*|half-?sentences|incomplete_sentences"),
-    C("blunt", {"terse": 0.4, "politeness": -0.4}, "blunt*|brusque*|gruff*|abrupt*", flip=0.0),
+    C("blunt", {"terse": 0.25, "politeness": -0.4}, "blunt*|brusque*|gruff*|abrupt*", flip=0.0),
     C("answer_only_asked", {"terse": 0.25, "gating": 0.45},
       "only|just|nothing_but|nothing_beyond|nothing_more_than ~3 (what|the_question|exactly_what) ~3 "
       "(you_were|you're|is|was|you_are|they|the_agent)? ~1 (asked|asks|asked_for|requested|asking)"),
     C("wordy", {"terse": -0.6},
+      "waste* ~1 (words|time_typing|breath)",
       "verbose|wordy|long-?winded|lengthy|loquacious|windy|over-?explain*|overexplain*|effusive*",
       "long|longer|lengthy|detailed|full|whole_paragraph|multi-?paragraph ~1 @MSG",
       "@MSG ~2 (long|lengthy|detailed)",
@@ -265,6 +279,11 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(in|as|into) ~1 (short|quick|little|small|tiny|rapid|separate) ~2 (pieces|bits|chunks|fragments|bursts|"
       "bubbles|instalments|installments|lines|volleys)",
       "one ~2 (line|message|bubble|fragment|text) ~3 then ~2 another",
+      "enter_key|return_key|send_button",
+      "(enter|send|return) ~3 (like|as) ~2 (a )?(comma|full_stop|period|punctuation|breath)",
+      "(half|part|rest|remainder|other_half|second_half|end) ~5 (in|into|as) ~2 (the )?(next|another|following|"
+      "separate|second|later) ~1 (message|text|bubble)",
+      "(hit*|press*|send*) ~2 send ~3 (before|mid-?sentence|too_soon|too_early|halfway)",
       "(after|every) ~2 (few|couple_of|two_or_three|handful_of) ~1 words",
       subsumes=("terse",)),
     C("single_message", {"bursty": -0.7},
@@ -277,6 +296,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("withhold", {"gating": 0.8},
       "withh?old*|withheld",
       "hold*|held ~1 back", "hold_off|holding_off|holds_off",
+      "close_to_(the|your|their|his|her)_(chest|vest)|play*_(it|things)_close",
+      "part* ~2 with ~4 (only )?(when|if|once|after|until|unless)",
       "keep*|kept ~4 to_(yourself|themselves|themself|himself|herself)",
       "piecemeal|drip-?feed*|dribs_and_drabs|dribble*|in_installments|in_instalments|trickle*_out|"
       "tight-?lipped|cagey|secretive|close-?mouthed|evasive|reticent|stingy_with",
@@ -288,8 +309,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "~4 (at_a_time|per_message|per_reply|per_turn|each_time|per_response|per_answer|in_each_message|a_message)",
       "at_most|no_more_than|only|just ~2 (one|a_single|1) ~3 (piece|detail|fact|item|thing|bit|identifier|"
       "requested_detail|number|answer) ~4 (per|each|every|at_a_time|in_each|a_message)",
-      "make|let*|force*|have|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
+      "make*|let*|forc*|have|has|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
       "fish|earn|chase|coax|extract|request|prompt) ~3 (for|it|each|every|them|out|again)?",
+      "only ~2 (on|upon|by) ~1 (request|demand|being_asked|asking|direct_request|explicit_request)",
+      "on_request|upon_request|when_requested|if_requested|on_demand",
       "(only|never|not|don't|won't|until|unless) ~3 (when|if|once|after|before|until|unless) ~3 (@ASKED|you_are_asked|"
       "it_is_asked_for|they_specifically_ask)",
       "until|unless|before ~3 @ASKED",
@@ -388,9 +411,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("ordinary_courtesy", {"politeness": -0.1},
       "(ordinary|usual|normal|everyday|standard|basic|natural) ~2 (courtes*|pleasantr*|politeness|manners|"
       "thanks|please)",
-      "courtes*|pleasantr*|politeness|manners|thanks ~5 (naturally|as_usual|as_normal|where_appropriate|"
-      "when_appropriate|when_natural|as_needed|without_overdoing|come_naturally|comes_naturally|like_anyone|"
-      "like_most_people|as_most_people_do)",
+      "courtes*|pleasantr*|politeness|manners|thanks|polite*|friendly ~5 (naturally|as_usual|as_normal|"
+      "where_appropriate|when_appropriate|when_natural|as_needed|without_overdoing|come_naturally|comes_naturally|"
+      "like_anyone|like_most_people|as_most_people_do|in_the_usual_way|in_the_normal_way|in_an_ordinary_way|"
+      "normally|not_overly|not_excessively|but_not_effusive*|within_reason|a_normal_amount)",
       subsumes=("politeness",)),
     C("rude", {"politeness": -0.6, "accusatory": 0.5},
       "rude*|impolite|discourteous|disrespectful|unfriendly|ill-?mannered|uncivil|insolent", flip=0.0),
@@ -420,6 +444,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "some ~4 (long|lengthy|ramble*|detailed|paragraph*|wall*|essay*|verbose|at_length) ~~10 (others|other_times|"
       "sometimes|the_next) ~5 (short|brief|terse|one|single|two|few|one-?word|clipped|one-?liners|quick)",
       "no_telling ~3 (which|how_long|what_length)",
+      "(paragraph*|essay*|long|lengthy|wall_of_text|ramble*|rambling|detailed|long-?winded|verbose|wordy|story) ~~6 "
+      "(the_next|next|then|other_times|others|another|the_other|moment|minute) ~5 (short|brief|one_word|one-?word|"
+      "monosyllab*|terse|clipped|just|a_word|single_word|ok|yes|no|one-?liner*|curt)",
+      "(short|brief|one_word|one-?word|monosyllab*|terse|clipped|a_word|single_word|one-?liner*|curt) ~~6 "
+      "(the_next|next|then|other_times|others|another|the_other|moment|minute) ~5 (paragraph*|essay*|long|lengthy|"
+      "wall_of_text|ramble*|rambling|detailed|long-?winded|verbose|wordy|stor*|on_and_on)",
       subsumes=("terse",), sentence_scope=True),
 
     # ----------------------------------------------------------------- hedging
@@ -443,14 +473,15 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "approximately|approximate|roughly|from_memory|rough_idea|memory_is_(fuzzy|hazy|patchy)|fuzzy_memory|"
       "hazy_memory|half-?remember*|vaguely_remember*|can't_quite_remember|don't_quite_remember"),
     C("confident", {"hedging": -0.6},
+      "commit* ~2 (to )?(an_answer|answers|anything|a_position|a_statement|a_detail|details|it)",
       "confident*|certain|assertive*|decisive*|definitive*|self-?assured|sure_of_(yourself|themselves|himself|"
-      "herself)|firm*|unwavering|authoritative*|emphatic*|categorical*"),
+      "herself)|firmly|firmness|unwavering|authoritative*|emphatic*|categorical*"),
 
     # ----------------------------------------------------------------- pushback (skepticism)
     C("skeptic", {"pushback": 0.85},
       "skeptic*|sceptic*|distrust*|mistrust*|suspicious*|suspicion*|incredul*|cynic*|untrusting|disbeliev*|"
       "wary_of|leery|doubtful_of|doubts_the_agent|doubt_(the|what|everything|their|claims|whether)",
-      "question|questions|questioning|questioned ~1 (everything|the_agent's|the_agent|their|statements|claims|rules|"
+      "question|questions|questioning|questioned (everything|the_agent's|the_agent|their|statements|claims|rules|"
       "policy|policies|totals|outcomes|each|every|why|whether|what_(they|the_agent|you're|you_are)|"
       "what_you_are_told|what_they_say|prices|price|the_need|them|him|her|every_step|decisions)",
       "(ask*|demand*|want*|wonder*|query|queries|challenge*|press*) ~3 (why|what_for|what_it_is_for) ~5 (need*|"
@@ -463,6 +494,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
       "(make|have|get|insist|demand|require) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
       "(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
+      "(ask*|make*|want*|demand*|expect*|get*|press*|push*) ~3 to ~1 (justify|prove|back_up|explain_why|defend)",
       "(demand*|insist*_on) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence)",
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
       "stubborn*|insist*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
@@ -487,6 +519,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "trust|trusts|trusted|trusting|trustful|at_(their|the_agent's|his|her)_word|go*_along|credulous|gullible|agreeable|compliant|"
       "accommodating|open_mind|open-?minded",
       "take* ~3 face_value", "believ* ~3 (the_agent|what|everything)",
+      "take*|accept* ~3 (answer|answers|word|explanation*|no|response|reply) ~3 (as_final|as_given|at_face_value|"
+      "for_an_answer|as_gospel|as_true|as_the_last_word)",
       "accept* ~3 (what|explanations|answers|the_agent's|their|everything|suggestions)",
       flip=0.8),
 
@@ -530,7 +564,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("blame", {"accusatory": 0.8},
       "accus*|blam*|berat*|scold*|insult*|hostil*|confrontational|combative|belligerent|aggressive*|abrasive|"
       "antagoni*|condescend*|patroni[sz]*|snide|nasty|demeaning|name-?calling|outburst*|tirade*|"
-      "rant*|abus*|finger-?point*|point*_fingers|sarcas*|snarky|snark|mocking|mock*|belittl*|disparag*|"
+      "rant*|abus*|finger-?point*|point*_fingers|point*_the_finger|sarcas*|snarky|snark|mocking|mock*|belittl*|disparag*|"
       "cutting_remarks|jab*|barb*|rail*_against|lay*_into|tear*_into|bitch*|curse*|swear*",
       "lash* ~2 out",
       "call* ~3 (the_service|them|the_agent|it|the_company|the_process|the_website|support) ~2 (useless|incompetent|"
@@ -569,7 +603,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(isn't|aren't|not|never) ~1 sure ~2 what ~2 (things|it|they|items) ~2 (are|is)? ~1 called",
       "(describe|explain|talk_about|mention) ~3 (problem|issue|situation|it) ~3 before ~3 (nam*|identif*|"
       "specif*|saying_which)",
-      "assum* ~5 (obvious|the_agent_knows|they_know|it's_clear|details_are_obvious|everyone_knows)",
+      "assum*|expect* ~5 (obvious|the_agent_knows|they_know|it's_clear|details_are_obvious|everyone_knows|"
+      "to_know_what|to_guess|to_work_out|to_figure_out|will_know|knows_what)",
+      "(without|never|not|doesn't|don't|rarely) ~2 spell* ~2 (it|things|anything|them|details)? ~1 out",
       "misnam*|wrong_name*",
       "(by|with) ~2 (description|descriptions|its_colour|its_color|its_look) ~3 (instead_of|rather_than) ~2 nam*"),
     C("precise_on_demand", {"ambiguity": 0.8},
@@ -641,7 +677,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("disorganised", {"confusion": 0.45}, "disorganis*|disorganiz*|muddle-?headed"),
     C("clarify_requests", {"confusion": 0.6},
       "(ask*|beg*|want*|need*|get) ~3 to (repeat|clarif*|explain|rephrase|restate|say_that_again|go_over|slow_down|"
-      "simplif*|break_it_down|spell_it_out|walk_(you|them)_through)",
+      "simplif*|break_it_down|spell_it_out|walk_(you|them)_through|say_(it|that|things|everything)_again|"
+      "go_back_over|run_through_it_again)",
+      "simpler_words|simpler_terms|plain_english|in_plain_words|layman's_terms",
       "(ask*|request*|beg*) ~2 for ~2 (clarification*|an_explanation|a_repeat|repetition|simpler_words|"
       "explanations|things_to_be_repeated)",
       "(ask*|wonder*) ~3 what ~4 (terms|words|jargon|things|it|that|they) ~2 (mean|means)",
@@ -663,7 +701,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("confusion_examples", {"confusion": 0.6},
       "wait_what|huh|what_do_you_mean|i'm_confused|i_don't_understand|sorry_what|"
       "actually|which_one|i'm_lost", quoted=True),
-    C("pause_examples", {"confusion": 0.25, "bursty": 0.25}, "wait|hold_on|one_sec|one_second|hang_on", quoted=True),
+    C("pause_examples", {"bursty": 0.25}, "wait|hold_on|one_sec|one_second|hang_on", quoted=True),
     C("clear_headed", {"confusion": -0.6},
       "follow* ~3 (the_conversation|along|the_thread|the_steps|everything|instructions) ~3 (easily|without_trouble|"
       "without_difficulty|well|fine|closely)?",
@@ -686,6 +724,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "end|ends|ending ~1 (the|this)? ~1 (chat|conversation|exchange|session)",
       "ready_to_(leave|walk|quit|go|give_up|bail)|out_the_door|go_elsewhere|take_(your|their)_business_elsewhere",
       "(sort|figure) ~2 out ~2 (some|another) ~1 (other )?way",
+      "(in|within|under) ~2 (two|three|five|ten|a_couple_of|a_few|\\d+) ~1 (minutes|seconds|mins|secs)",
+      "asap|right_this_minute|without_delay|straight_away_or|now,_not_later",
       "speed* ~2 up", "hurry* ~2 (up|along|the_agent)", "move ~2 (things )?(along|faster|quicker)",
       "nudge* ~4 (move_on|hurry|speed|get_on|get_going)", "press* ~3 (to )?(hurry|skip|move|speed)",
       "just_do_it|get_on_with_it|how_much_longer|wrap_it_up|skip_the_explanations"),
@@ -809,7 +849,7 @@ MODIFIERS: tuple[tuple[str, float], ...] = (
 # in "or"); "nominal" ones ("no", "skip", "without") scope over whole lists, "and" included.
 NEGATORS: tuple[tuple[str, float, str], ...] = (
     ("not|never|n't|don't|doesn't|didn't|won't|wouldn't|isn't|aren't|wasn't|weren't|can't|cannot|couldn't|"
-     "shouldn't|mustn't|nor|neither|no_longer|refuse*_to|stop*|ceas*|quit*|do_not|does_not|will_not|"
+     "shouldn't|mustn't|nor|neither|no_longer|refuse*_to|stop|stops|stopped|stopping|ceas*|quit|quits|quitting|do_not|does_not|will_not|"
      "must_not|should_not|did_not|is_not|are_not|never_once|at_no_point", 1.0, "verbal"),
     ("no|without|none|zero|nothing|nobody|no_one|no-one|skip*|skipping|avoid*|omit*|omitting|leave_out|leaves_out|leaving_out|left_out|"
      "drop*|forgo*|forego*|cut_out|cuts_out|dispense*_with|free_of|lack*|devoid_of|absent|spare_the|spares_the|"

@@ -322,6 +322,12 @@ def _non_overlapping(spans: list) -> list:
 # --- negation and intensity around one cue ----------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _literal_in(patterns: tuple[str, ...], word: str) -> bool:
+    source = " ".join(patterns).replace("_", " ")
+    return re.search(rf"(?<![\w*]){re.escape(word)}(?![\w])", source) is not None
+
+
 def _negation(s: _Sentence, start: int, end: int) -> tuple[float, str]:
     """Strength and words of the negation that reaches the cue at [start, end)."""
     t0 = s.token_at(start)
@@ -334,7 +340,7 @@ def _negation(s: _Sentence, start: int, end: int) -> tuple[float, str]:
         if len([w for w in between if w not in ",()"]) > NEGATION_WINDOW:
             break
         cue_word = s.tokens[t0][2] if t0 < len(s.tokens) else ""
-        if _scope_blocked(between + [cue_word], kind, s, end):
+        if cue_word in K.STRONG_BOUNDARIES or _scope_blocked(between + [cue_word], kind, s, end):
             break
         if any(a <= n_start < b for a, b in s.agent) and not any(a <= start < b for a, b in s.agent):
             break  # a "no" in a clause about the agent does not reach the customer's clause
@@ -389,13 +395,16 @@ def _scope_blocked(between: list[str], kind: str, s: _Sentence, cue_end: int) ->
     return False
 
 
-def _intensity(s: _Sentence, start: int, end: int) -> tuple[float, tuple[str, ...]]:
+def _intensity(s: _Sentence, start: int, end: int, construct: K.Construct) -> tuple[float, tuple[str, ...]]:
     t0, t1 = s.token_at(start), s.token_at(max(start, end - 1))
     factor, words = 1.0, []
     for m_start, m_end, f, text in s.modifiers:
-        if start <= m_start < end:  # inside the cue: "a bit of shorthand"
-            factor *= f
-            words.append(text)
+        if start <= m_start < end:
+            # Inside the cue: counts when it filled a gap ("keep messages very short"), not when
+            # it is one of the construct's own words ("sometimes short, sometimes long").
+            if not _literal_in(construct.patterns, text):
+                factor *= f
+                words.append(text)
             continue
         if m_end <= start:
             between = [tok[2] for tok in s.tokens[s.token_at(m_end - 1) + 1:t0]]
@@ -480,7 +489,7 @@ def _read_uncached(text: str) -> Reading:
         phrase = s.text[start:end]
         quoted = any(a <= start and end <= b for a, b in s.quotes)
         strength, negator = _negation(s, start, end)
-        factor, words = _intensity(s, start, end)
+        factor, words = _intensity(s, start, end, construct)
         if quoted and construct.in_quotes != 1.0 and not strength:
             factor *= construct.in_quotes
             words = (*words, "(quoted)")
