@@ -198,6 +198,8 @@ class Construct:
     flip: float = 0.7  # a negated *against* cue counts this much *for* ("does not trust" -> skeptic)
     subsumes: tuple[str, ...] = ()  # behaviours whose cues inside this match are dropped
     in_quotes: float = 1.0  # factor inside quotation marks (a quoted "please" is an example, not a trait)
+    negated: float | None = None  # weight when negated, if not the plain weight ("never says please" is
+    # stronger evidence of dropped courtesy than "says please" is of extra courtesy)
     sentence_scope: bool = False  # subsumes in the whole sentence, not only in its own span
     compiled: tuple = field(default=(), compare=False, repr=False)
 
@@ -328,6 +330,11 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("privacy", {"gating": 0.5, "pushback": 0.3},
       "privacy|private_person|private_people|very_private|privacy-?conscious|privacy-?minded|privacy_sensitiv*|"
       "data_protection|personal_data_protection"),
+    C("several_at_once", {"gating": -0.6},
+      "more_than ~1 (one|a_single|the_one) ~2 (piece|detail|fact|bit|thing|item|identifier|answer|number) ~4 (per|each|"
+      "at_a_time|in_a|a_message|in_one|at_once)?",
+      "(answer*|respond*|reply*) ~2 (a_question|questions|anything) ~3 (that_wasn't|that_was_not|nobody|no_one|not) ~1 "
+      "asked", flip=1.3),
     C("forthcoming", {"gating": -0.7},
       "volunteer*|forthcoming|open_book|open_about|transparent_about|free_with|generous_with_(info|details)",
       "@GIVE ~5 (everything|all|every_detail|the_whole_story|all_the_details|every_identifier|all_relevant|"
@@ -400,18 +407,23 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("courteous", {"politeness": 0.75, "accusatory": -0.3},
       "polite*|courteous*|courtesy|courtesies|well-?mannered|gracious*|respectful*|considerate|deferential|"
       "affable|amiable|cordial*|genial|mannerly|civil|civility|obsequious*|subservient|effusive_thanks"),
-    C("courtesy_acts", {"politeness": 0.6},
+    C("courtesy_acts", {"politeness": 0.45},
       "thank*|thanks|grateful|gratitude|appreciat*|apolog*|sorry",
       "please|greet*|pleasantr*|nicet*|small_courtes*|no_worries|hi|hello|hey|have_a_(great|nice|good)_day|excuse_me|"
       "if_you_don't_mind|kindly|sign-?off*|pardon",
-      flip=0.0, in_quotes=0.4),
+      flip=0.0, in_quotes=0.5, negated=0.75),
+    C("effusive", {"politeness": 0.7},
+      "gush*|effusive*|fawn*|grovel*|over-?polite|overly_polite|profuse*|lavish*_(thanks|praise)|"
+      "bends_over_backwards|sugary|saccharine|deferential|obsequious*",
+      flip=0.0, negated=0.0),
     C("warm", {"politeness": 0.25, "frustration": -0.3},
       "warm|warmly|warmth|friendly|kindness|kind-?hearted|pleasant|sweet|gentle|good-?natured|cheerful*|upbeat|"
       "sunny|charming|nice", flip=0.0),
     C("ordinary_courtesy", {"politeness": -0.1},
       "(ordinary|usual|normal|everyday|standard|basic|natural) ~2 (courtes*|pleasantr*|politeness|manners|"
       "thanks|please)",
-      "courtes*|pleasantr*|politeness|manners|thanks|polite*|friendly ~5 (naturally|as_usual|as_normal|"
+      "courtes*|courteous*|pleasantr*|politeness|manners|thanks|thank-?you|polite*|friendly ~5 (naturally|natural|"
+      "is_fine|is_normal|as_usual|as_normal|"
       "where_appropriate|when_appropriate|when_natural|as_needed|without_overdoing|come_naturally|comes_naturally|"
       "like_anyone|like_most_people|as_most_people_do|in_the_usual_way|in_the_normal_way|in_an_ordinary_way|"
       "normally|not_overly|not_excessively|but_not_effusive*|within_reason|a_normal_amount)",
@@ -446,7 +458,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "no_telling ~3 (which|how_long|what_length)",
       "(paragraph*|essay*|long|lengthy|wall_of_text|ramble*|rambling|detailed|long-?winded|verbose|wordy|story) ~~6 "
       "(the_next|next|then|other_times|others|another|the_other|moment|minute) ~5 (short|brief|one_word|one-?word|"
-      "monosyllab*|terse|clipped|just|a_word|single_word|ok|yes|no|one-?liner*|curt)",
+      "monosyllab*|terse|clipped|just|a_word|single|a_single|one|k|ok|yes|no|one-?liner*|curt|a_letter)",
       "(short|brief|one_word|one-?word|monosyllab*|terse|clipped|a_word|single_word|one-?liner*|curt) ~~6 "
       "(the_next|next|then|other_times|others|another|the_other|moment|minute) ~5 (paragraph*|essay*|long|lengthy|"
       "wall_of_text|ramble*|rambling|detailed|long-?winded|verbose|wordy|stor*|on_and_on)",
@@ -565,16 +577,19 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "accus*|blam*|berat*|scold*|insult*|hostil*|confrontational|combative|belligerent|aggressive*|abrasive|"
       "antagoni*|condescend*|patroni[sz]*|snide|nasty|demeaning|name-?calling|outburst*|tirade*|"
       "rant*|abus*|finger-?point*|point*_fingers|point*_the_finger|sarcas*|snarky|snark|mocking|mock*|belittl*|disparag*|"
-      "cutting_remarks|jab*|barb*|rail*_against|lay*_into|tear*_into|bitch*|curse*|swear*",
+      "cutting_remarks|jab*|barb*|rail*_against|lay*_into|tear*_into|bitch*",
       "lash* ~2 out",
       "call* ~3 (the_service|them|the_agent|it|the_company|the_process|the_website|support) ~2 (useless|incompetent|"
       "a_joke|pathetic|out|terrible|a_scam|stupid|hopeless|a_waste)",
-      "threat* ~4 (complain|leave|escalate|review|report|cancel_everything|take_your_business|go_elsewhere|"
-      "bad_review|sue|lawyer|the_bbb)",
       "(demand|ask|insist|want*) ~3 (a|the|to_speak_to|to_talk_to)? ~2 (manager|supervisor)",
       "escalat* ~3 (manager|supervisor|complaint)",
       "(fault|faults|incompetence|failure|failures) ~4 (company|agent|them|their|the_service|support)",
       "complain* ~3 (about )?(the_service|the_company|the_agent|support|the_website|the_process)"),
+    # Particular ways of lashing out: not doing one of them says little about blame in general.
+    C("threats_and_swearing", {"accusatory": 0.6},
+      "threat* ~4 (complain|leave|escalate|review|report|cancel_everything|take_your_business|go_elsewhere|"
+      "bad_review|sue|lawyer|the_bbb)?", "curse*|cursing|swear*|profan*|expletive*|obscen*",
+      negated=0.3),
     C("accusation_examples", {"accusatory": 0.7},
       "useless|incompetent|waste_of_time|terrible_service|worst|pathetic|joke|scam|rip-?off|do_your_job|"
       "ridiculous_service|unacceptable|you_people|your_company|this_company|what_kind_of_service|hopeless|"
@@ -582,7 +597,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       quoted=True),
     C("accusation_words", {"accusatory": 0.45},
       "useless|incompetent|waste_of_(your|my|their|our)?_time|terrible_service|do_your_job|unacceptable|shoddy|"
-      "pathetic"),
+      "pathetic|disgrace*|appalling|shambles|a_joke|rip-?off|scam|scammers|hopeless|clueless",
+      "(whose|their|the_company's|the_agent's|the_store's|your) ~1 fault", "(at|is_at) ~1 fault"),
     C("prickly", {"accusatory": 0.35, "frustration": 0.35, "politeness": -0.4},
       "prickly|spiky|pointed|short_fuse|snappish|cutting|caustic|acerbic|scathing|sharp-?tongued|spiteful|"
       "pugnacious|thorny|irascible|cantankerous|crotchety|curmudgeon*", flip=0.0),
@@ -635,6 +651,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(only|just|solely|exclusively) ~5 (closing|first|one_part|whatever|one_thing|one_question|part|bit|piece) ~4 "
       "(question|sentence|thing|line|point|part|message|bit|request|item|caught|noticed|mentioned|said|asked|of)",
       "slip* ~2 (past|by)|go*_unanswered|let ~4 go_unanswered|fall*_through_the_cracks",
+      "(forget*|ignor*|miss*|overlook*|lose_track_of|drop*) ~2 (the_rest|the_others|everything_else|"
+      "the_other_questions|other_questions|the_second_question|the_follow-?up)",
       "(part|bit|piece|whatever|things|thing|words|question) ~6 (noticed|catches_(your|their)_eye|caught_(your|"
       "their)_eye|stands_out|stood_out|jumps_out|jumped_out|you_saw|they_saw|you_read|grabs_(your|their)_attention|"
       "you_latched_onto|registered)",
@@ -675,6 +693,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "contradict* ~2 (yourself|themselves|himself|herself|earlier|what_you)",
       "overwhelm*|out_of_(your|their)_element|befogged"),
     C("disorganised", {"confusion": 0.45}, "disorganis*|disorganiz*|muddle-?headed"),
+    # "if you are asked to repeat anything": the agent asks, the customer is asked. Silences only.
+    C("asked_to", {}, "(are|is|being|get|gets|been|you're|were) ~1 asked ~2 to ~1 (repeat|re-?enter|say|give|"
+      "confirm|explain|clarify|verify|provide)", subsumes=("confusion", "pushback")),
     C("clarify_requests", {"confusion": 0.6},
       "(ask*|beg*|want*|need*|get) ~3 to (repeat|clarif*|explain|rephrase|restate|say_that_again|go_over|slow_down|"
       "simplif*|break_it_down|spell_it_out|walk_(you|them)_through|say_(it|that|things|everything)_again|"
@@ -692,12 +713,14 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "new_to ~2 (online|this|the_internet|chat)",
       "not_(very )?(confident|comfortable) ~2 with ~3 (online|technology|computers|websites|services)"),
     C("pivot", {"confusion": 0.65},
-      "pivot*|scratch_that|on_second_thought|reconsider*|non-?linear",
+      "pivot*|scratch_that|on_second_thought|reconsider*|non-?linear|forgetful*",
+      "forget*|forgot|forgotten ~3 (what|details|which|the_details|things|earlier|already|what_was_agreed|"
+      "what_(they|you|she|he)_(said|asked|wanted))",
       "actually ~1 instead",
       "(switch*|swap*|jump*) ~4 (plans|options|approach|strategy|course|between_options|between_topics|topics|"
       "back_and_forth)",
       "start ~4 (then|before|and_then) ~4 (switch|change|back_out|reconsider)",
-      "forget*|forgetful|forgot"),
+      ),
     C("confusion_examples", {"confusion": 0.6},
       "wait_what|huh|what_do_you_mean|i'm_confused|i_don't_understand|sorry_what|"
       "actually|which_one|i'm_lost", quoted=True),
@@ -832,10 +855,11 @@ MODIFIERS: tuple[tuple[str, float], ...] = (
      "strongly|heavily|super|exceptionally|excessively|overly|hugely|profoundly|painfully|fiercely|"
      "wildly|insanely|exceedingly|immensely|seriously|truly|genuinely|openly|visibly|obviously|deliberately|"
      "aggressively|intensely|especially|particularly|downright|outright|absolutely|notoriously|famously|"
-     "permanently|endlessly|hyper|ultra|so_much|a_lot|lots_of|plenty_of", 1.2),
+     "permanently|endlessly|hyper|ultra|so_much|lots_of|plenty_of", 1.2),
     ("every_(message|time|turn|reply|answer|response)|each_(message|time|turn|reply|answer|response)|"
      "in_every_(message|reply)", 1.2),
-    ("often|frequently|usually|tends_to|tend_to|tended_to|mostly|generally|mainly|regularly|commonly|"
+    ("often|frequently|regularly|repeatedly|a_lot|lots|all_over|over_and_over", 1.15),
+    ("usually|tends_to|tend_to|tended_to|mostly|generally|mainly|commonly|"
      "typically|most_of_the_time|largely|quite|fairly|pretty|noticeably|clearly", 0.9),
     ("a_little|a_bit|a_tad|slightly|somewhat|mildly|occasionally|sometimes|now_and_then|now_and_again|"
      "every_now_and_then|every_once_in_a_while|from_time_to_time|at_times|once_in_a_while|here_and_there|"

@@ -44,7 +44,7 @@ How a text is read (deterministic; memoised by text):
    a transient "calm at first" barely touches a stated "angry"). Levels below
    :data:`MIN_LEVEL` are dropped.
    ``politeness`` is signed: ``net = P - N`` (courteous minus dropped courtesy);
-   when ``|net| >= 0.3`` the level is ``0.5 + net / 2`` (so "never says please or
+   when ``|net| >= 0.5`` the level is ``0.5 + net / 2`` (so "never says please or
    thanks" gives ≈ 0.1 and "unfailingly courteous" ≈ 0.9); otherwise politeness is
    absent, which means "as the default".
 
@@ -71,7 +71,7 @@ READER_VERSION = hashlib.sha256(
 
 MIN_LEVEL = 0.1  # weaker levels are noise, not behaviour
 DETECTION_THRESHOLD = 0.3  # a behaviour at or above this level is "present"
-POLITE_MARGIN = 0.3  # |courteous - dropped| needed before politeness leaves the default
+POLITE_MARGIN = 0.5  # |courteous - dropped| needed before politeness leaves the default
 NEGATION_WINDOW = 6  # words between a negator and its cue, at most
 MODIFIER_BEFORE, MODIFIER_AFTER = 5, 3  # words an intensity word may stand from its cue
 MAX_MODIFIER = 1.35  # product of intensity factors, capped
@@ -506,7 +506,7 @@ def _read_uncached(text: str) -> Reading:
             if transient and behaviour not in K.TRANSIENT_EXEMPT:
                 mod *= K.TRANSIENT_FACTOR
                 mod_words.append("(at first)")
-            base = abs(weight) * mod
+            base = abs(weight if not strength or construct.negated is None else construct.negated) * mod
             if strength:
                 # Negated: evidence for becomes evidence against; against becomes (flipped) for.
                 value = -base * strength if weight > 0 else base * strength * construct.flip
