@@ -358,3 +358,15 @@ def test_llm_full_program_reply_is_a_rewrite(fake_openai):
     assert proposal.kind == "rewrite" and proposal.llm_calls == 1 and "full program" in proposal.notes
     assert json.dumps(proposal.source) == json.dumps(rewritten)
     ast.parse(proposal.source)
+
+
+def test_edit_kind_tells_text_edits_from_structural_ones():
+    from ppol_nb.evolution.program_edit import edit_kind
+
+    assert edit_kind(SEED, SEED + "\n# a comment\n") == "same"
+    reworded = SEED.replace("Skip greetings, thanks and ", "Skip greetings and ")
+    assert edit_kind(SEED, reworded) == "text"
+    axes = axes_of(SEED) + [dict(AXIS_LIBRARY[0])]
+    assert edit_kind(SEED, replace_constant(SEED, "DIVERSITY_AXES", axes)) == "structure"
+    assert edit_kind(SEED, SEED.replace("def generate_personas(", "def generate_personas_(")) == "structure"
+    assert edit_kind(SEED, "def broken(:\n") == "unparsable"
