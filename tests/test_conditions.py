@@ -27,7 +27,7 @@ def test_cli_seed_condition_runs_personas_offline(domain, tmp_path, capsys):
     assert len(recs) == 10 and all(r["condition"] == "seed" for r in recs)
     personas = {r["persona"]["persona_id"] for r in recs}
     assert len(personas) == 10  # 5 distinct personas per task, ids unique across tasks
-    assert all(r["persona"]["behaviour"] and "preservation" in r["persona"] for r in recs)
+    assert all(r["persona"]["instruction"] and "preservation" in r["persona"] for r in recs)
     assert all(r["persona"]["source"].startswith("seed:") for r in recs)
 
 

@@ -17,7 +17,7 @@ from ppol_nb.personas.context import task_context
 from ppol_nb.personas.direct import direct_for_task
 from ppol_nb.offline.generator import OfflineGeneratorWorld, spread_placements
 from ppol_nb.personas.programs import program_source
-from ppol_nb.personas.record import BEHAVIOURS, Persona
+from ppol_nb.personas.record import Persona
 from ppol_nb.personas.sandbox import ERROR_KINDS, run_program, sandbox_env
 from ppol_nb.personas.static_check import ProgramRejected, check_source
 from ppol_nb.personas.toolkit import parse_json, validate_axes
@@ -80,16 +80,14 @@ def test_seed_offline_returns_n_valid_personas(seed_runs, n):
         assert 0 < on < n
 
 
-def test_behaviours_are_merged_from_active_axes(seed_runs):
-    axes = {a["name"]: a["offline"] for a in seed_runs[8].axes}
+def test_instructions_are_written_from_the_active_playbooks(seed_runs):
+    """The offline generator reads the expansion prompt, which carries the ON playbooks of active axes only."""
+    axes = {a["name"]: a for a in seed_runs[8].axes}
     for p in seed_runs[8].personas:
-        expected: dict[str, float] = {}
-        for name in p.active_axes:
-            for b, v in axes[name].items():
-                expected[b] = max(expected.get(b, 0.0), v)
-        assert p.behaviour == expected
-        assert set(p.behaviour) <= set(BEHAVIOURS)
-    assert any(p.behaviour.get("terse") == 0.8 for p in seed_runs[8].personas)
+        for name, axis in axes.items():
+            first = re.split(r"(?<=[.!?])\s", axis["on_playbook"].strip())[0]
+            assert (first in p.instruction) == p.axis_placement[name], (name, p.instruction)
+    assert not any("offline" in p.to_dict() or "behaviour" in p.to_dict() for p in seed_runs[8].personas)
 
 
 def test_seed_is_deterministic_with_stable_ids(seed_runs, retail_context):
@@ -123,7 +121,7 @@ def test_child_is_light_and_sees_no_secrets(seed_runs, monkeypatch, tmp_path):
 
 
 def test_clashing_axes_are_never_both_on():
-    axes = [{"name": f"a{i}", "definition": "d", "on_playbook": "on", "off_playbook": "off", "offline": {}}
+    axes = [{"name": f"a{i}", "definition": "d", "on_playbook": "on", "off_playbook": "off"}
             for i in range(4)]
     axes[0]["clashes_with"] = ["a1"]
     import random
@@ -192,7 +190,7 @@ def test_llm_time_is_not_charged_to_the_program(fake_openai, retail_context):
 
 AXES_SRC = textwrap.dedent('''
     DIVERSITY_AXES = [{"name": "terse", "definition": "few words", "on_playbook": "Be brief.",
-                       "off_playbook": "Be normal.", "offline": {"terse": 0.8}}]
+                       "off_playbook": "Be normal."}]
 ''')
 
 INSTR = "Keep your answers short and to the point, and never volunteer details before being asked."
@@ -234,9 +232,7 @@ FAILURES = {
     "llm_budget": (("from ppol_nb.personas import toolkit as tk\n"
                     "def generate_personas(context, axes, n, llm):\n"
                     "    for _ in range(100):\n"
-                    "        tk.chat(llm, 's', 'p', temperature=0.7, max_tokens=5,\n"
-                    "                purpose={'phase': 'expansion', 'member': {'description': 'A cook.'},\n"
-                    "                         'axes': axes, 'context': context})\n"), "llm"),
+                    "        tk.chat(llm, 's', 'p', temperature=0.7, max_tokens=5)\n"), "llm"),
 }
 
 
@@ -252,11 +248,10 @@ def test_failure_modes_are_error_records(name, retail_context):
 
 
 def test_bad_axes_are_an_error_record(retail_context):
-    axes = ('DIVERSITY_AXES = [{"name": "terse", "definition": "d", "on_playbook": "a", "off_playbook": "b", '
-            '"offline": {"telepathy": 0.5}}]\n')
+    axes = 'DIVERSITY_AXES = [{"name": "terse", "definition": "d", "on_playbook": "a"}]\n'
     res = run_program(program("def generate_personas(context, axes, n, llm):\n    return []\n", axes=axes),
                       retail_context, 3, OfflineGeneratorWorld(0))
-    assert res.error_kind == "axes" and "telepathy" in res.error
+    assert res.error_kind == "axes" and "off_playbook" in res.error
 
 
 def test_infinite_loop_times_out_promptly(retail_context):
@@ -335,8 +330,6 @@ def test_dp_offline_returns_n_valid_personas(retail_task, tmp_path):
     for p in res.personas:
         assert p.source == "dp" and p.axis_placement == {}
         assert 150 <= words(p.instruction) <= 250 and not FORBIDDEN_WORDS.search(p.instruction)
-        (behaviour, value), = p.behaviour.items()
-        assert behaviour in BEHAVIOURS and 0.4 <= value <= 0.6
     again = direct_for_task(retail_task, "retail", 8, world, seed=0, cache_dir=tmp_path)
     assert again.cached and world.calls == 1
     assert [p.persona_id for p in again.personas] == [p.persona_id for p in res.personas]

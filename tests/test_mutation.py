@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 
 import pytest
 from fake_openai_server import text_reply
@@ -14,10 +15,11 @@ from ppol_nb.offline.axis_library import (
     AXIS_LIBRARY,
     AXIS_TAGS,
     PLAYBOOK_TACTICS,
+    TAG_TACTICS,
     library_names,
 )
 from ppol_nb.evolution.interfaces import ProgramRecord
-from ppol_nb.evolution.mutation import ANGLES, SYSTEM_PROMPT, LLMMutator, mutator_for
+from ppol_nb.evolution.mutation import ANGLES, SYSTEM_PROMPT, LLMMutator
 from ppol_nb.offline.mutator import OPERATOR_WEIGHTS, OfflineMutator
 from ppol_nb.evolution.program_edit import (
     EditFormatError,
@@ -34,7 +36,6 @@ from ppol_nb.llm import LLMClient, LLMConfig
 from ppol_nb.personas.context import task_context
 from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.personas.programs import program_source
-from ppol_nb.personas.record import BEHAVIOURS
 from ppol_nb.personas.sandbox import run_program
 from ppol_nb.personas.static_check import check_source
 from ppol_nb.personas.toolkit import validate_axes
@@ -67,13 +68,12 @@ def run_ok(source: str, context: dict, n: int = N):
     return res
 
 
-def assert_behaviours_follow(res, axis: dict) -> list:
-    """Every persona with ``axis`` on carries at least the axis's offline intensities."""
+def assert_playbook_reaches_instructions(res, axis: dict) -> list:
+    """Personas with ``axis`` on carry its (edited) ON playbook text in their instruction:
+    the only way an edit reaches the offline user, as it is the only way it reaches an LLM."""
     on = [p for p in res.personas if p.axis_placement.get(axis["name"])]
-    for p in on:
-        for behaviour, value in axis["offline"].items():
-            assert p.behaviour.get(behaviour, -1) >= value - 1e-9, (axis["name"], behaviour, p.behaviour)
-    return on
+    last = re.split(r"(?<=[.!?])\s", axis["on_playbook"].strip())[-1]
+    return [p for p in on if last.rstrip(".") in p.instruction]
 
 
 def inspiration_with_extra_axes() -> ProgramRecord:
@@ -87,10 +87,10 @@ def inspiration_with_extra_axes() -> ProgramRecord:
 
 def test_axis_library_is_valid_and_in_vocabulary():
     validate_axes([dict(a) for a in AXIS_LIBRARY])
-    assert 15 <= len(AXIS_LIBRARY) <= 20
+    assert 15 <= len(AXIS_LIBRARY) <= 25
     assert set(AXIS_TAGS) == set(library_names())
-    assert set(PLAYBOOK_TACTICS) == set(BEHAVIOURS)
-    assert all(set(a["offline"]) <= set(BEHAVIOURS) for a in AXIS_LIBRARY)
+    assert {t for topics in TAG_TACTICS.values() for t in topics} <= set(PLAYBOOK_TACTICS)
+    assert all(set(a) <= {"name", "definition", "on_playbook", "off_playbook"} for a in AXIS_LIBRARY)
 
 
 # -- edit helpers ------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_replace_constant_round_trips_and_touches_only_that_assignment():
     prompt = read_constant(SEED, "POPULATION_PROMPT")
     assert replace_constant(SEED, "POPULATION_PROMPT", prompt) == SEED
     axes = axes_of(SEED)
-    axes[0]["offline"] = {"terse": 0.5}
+    axes[0]["definition"] = "Says very little."
     child = replace_constant(SEED, "DIVERSITY_AXES", axes)
     changed = [(a, b) for a, b in zip(SEED.splitlines(), child.splitlines(), strict=True) if a != b]
     assert len(SEED.splitlines()) == len(child.splitlines()) and len(changed) == 1
@@ -132,7 +132,7 @@ def test_validate_child_rejects_bad_programs():
     with pytest.raises(InvalidProgram, match="generate_personas"):
         validate_child(SEED.replace("def generate_personas(", "def make_personas("))
     bad_axes = axes_of(SEED)
-    bad_axes[0]["offline"] = {"not_a_behaviour": 0.5}
+    del bad_axes[0]["off_playbook"]
     with pytest.raises(InvalidProgram, match="axis contract"):
         validate_child(replace_constant(SEED, "DIVERSITY_AXES", bad_axes))
 
@@ -158,8 +158,8 @@ def test_every_offline_operator_yields_a_runnable_program(op, retail_context):
         assert touched, "the operator must add or change an axis"
         if op in ("add_axis", "crossover"):
             assert set(after) > set(before)
-        # Some persona has a touched axis on, and its behaviour carries that axis's offline map.
-        carriers = [assert_behaviours_follow(res, axis) for axis in touched]  # checks every touched axis
+        # Some persona has a touched axis on, and its instruction carries the edited text.
+        carriers = [assert_playbook_reaches_instructions(res, axis) for axis in touched]
         assert any(carriers)
     elif op == "drop_axis":
         assert len(after) == len(before) - 1 and set(after) < set(before)
@@ -231,11 +231,12 @@ def test_hook_then_retune_runs(retail_context):
     assert len({tuple(sorted(p.axis_placement.items())) for p in res.personas}) == 5
 
 
-def test_mutator_for_picks_by_backend():
-    assert isinstance(mutator_for(None), OfflineMutator)
-    assert isinstance(mutator_for(LLMClient(LLMConfig())), OfflineMutator)
+def test_each_backend_makes_its_own_mutator():
+    from ppol_nb.backends import LLMBackend, OfflineBackend
+
+    assert isinstance(OfflineBackend().mutator(), OfflineMutator)
     client = LLMClient(LLMConfig.openai("m", base_url="http://127.0.0.1:9/v1", api_key_env=None))
-    assert isinstance(mutator_for(client), LLMMutator)
+    assert isinstance(LLMBackend(client).mutator(), LLMMutator)
 
 
 # -- LLM mutator against a loopback server ---------------------------------------------------------------
@@ -244,9 +245,9 @@ REFLECTION = "The customers were overly cooperative: perfect data dumps, no typo
 GOOD_BLOCK = """Plan: make the terse axis harsher.
 
 <<<<<<< SEARCH
-        "offline": {"terse": 0.8},
+        "definition": "Communicates in as few words as possible, leaving out greetings, courtesy and elaboration.",
 =======
-        "offline": {"terse": 0.95, "politeness": 0.0},
+        "definition": "Says as little as possible: fragments, no courtesy, no elaboration.",
 >>>>>>> REPLACE
 """
 MISSING_BLOCK = """<<<<<<< SEARCH
@@ -275,9 +276,9 @@ def test_llm_diff_reply_and_prompt_contents(fake_openai):
     with _client(server) as client:
         proposal = LLMMutator(client).propose(parent, _inspirations(), random.Random(4), 3)
     assert proposal.kind == "diff" and proposal.llm_calls == 1 and proposal.cost_usd > 0
-    assert '"offline": {"terse": 0.95, "politeness": 0.0},' in proposal.source
-    assert axes_of(proposal.source)[0]["offline"] == {"terse": 0.95, "politeness": 0.0}
-    assert "+        \"offline\": {\"terse\": 0.95" in proposal.diff
+    assert '"definition": "Says as little as possible: fragments, no courtesy, no elaboration.",' in proposal.source
+    assert axes_of(proposal.source)[0]["definition"] == "Says as little as possible: fragments, no courtesy, no elaboration."
+    assert '+        "definition": "Says as little' in proposal.diff
     assert proposal.angle in {a.name for a in ANGLES}
     (req,) = server.requests
     assert req["temperature"] == 1.0 and req["max_tokens"] == 8192 and "seed" in req
@@ -302,7 +303,7 @@ def test_llm_angle_follows_rng(fake_openai):
 
 
 def test_llm_unmatched_search_falls_back_to_rewrite(fake_openai):
-    rewritten = SEED.replace('"offline": {"terse": 0.8}', '"offline": {"terse": 0.6, "bursty": 0.4}')
+    rewritten = SEED.replace("Skip greetings, thanks and ", "Skip greetings and ")
 
     def respond(req):
         if len(req["messages"]) == 2:
@@ -357,3 +358,15 @@ def test_llm_full_program_reply_is_a_rewrite(fake_openai):
     assert proposal.kind == "rewrite" and proposal.llm_calls == 1 and "full program" in proposal.notes
     assert json.dumps(proposal.source) == json.dumps(rewritten)
     ast.parse(proposal.source)
+
+
+def test_edit_kind_tells_text_edits_from_structural_ones():
+    from ppol_nb.evolution.program_edit import edit_kind
+
+    assert edit_kind(SEED, SEED + "\n# a comment\n") == "same"
+    reworded = SEED.replace("Skip greetings, thanks and ", "Skip greetings and ")
+    assert edit_kind(SEED, reworded) == "text"
+    axes = axes_of(SEED) + [dict(AXIS_LIBRARY[0])]
+    assert edit_kind(SEED, replace_constant(SEED, "DIVERSITY_AXES", axes)) == "structure"
+    assert edit_kind(SEED, SEED.replace("def generate_personas(", "def generate_personas_(")) == "structure"
+    assert edit_kind(SEED, "def broken(:\n") == "unparsable"

@@ -10,13 +10,13 @@ from ppol_nb.personas import Persona, PersonaError, validate_population
 from ppol_nb.personas.injection import BEGIN, END, PersonaUserSimulator, inject
 from ppol_nb.personas.preservation import check_instruction
 from ppol_nb.personas.traits import TRAIT_NAMES, trait_persona
+from ppol_nb.simulation.llm_provider import tau2_llm
 from ppol_nb.simulation.tau2_bridge import get_task, tau2_modules
 
 PERSONA = Persona.create(
     description="A night-shift nurse texting on a break.",
     instruction="Type in lowercase fragments. Do not give your zip code until the agent asks for it twice.",
     axis_placement={"terse": True, "skeptical": False},
-    behaviour={"terse": 0.8, "casual_typing": 0.6},
     source="test",
 )
 
@@ -59,8 +59,8 @@ def test_persona_json_round_trip_stable_ids_and_validation():
         Persona.create("someone", "be short")
     with pytest.raises(PersonaError, match="unknown axes"):
         Persona.create("someone", PERSONA.instruction, {"sarcastic": True}, axes=["terse", "skeptical"])
-    with pytest.raises(PersonaError, match="unknown offline behaviours"):
-        Persona.create("someone", PERSONA.instruction, behaviour={"sarcasm": 0.5})
+    assert set(PERSONA.to_dict()) == {"persona_id", "description", "axis_placement", "reasoning", "instruction",
+                                      "source"}  # the paper's record: text, no side channel
     with pytest.raises(PersonaError, match="asked for 3"):
         validate_population([PERSONA.to_dict()] * 2, 3)
     with pytest.raises(PersonaError, match="not unique"):
@@ -70,7 +70,7 @@ def test_persona_json_round_trip_stable_ids_and_validation():
 @pytest.mark.parametrize("name", TRAIT_NAMES)
 def test_trait_suites_are_valid_and_preserve_every_task(name):
     persona = trait_persona(name)
-    assert persona.source == f"trait:{name}" and persona.behaviour
+    assert persona.source == f"trait:{name}" and len(persona.instruction) > 200
     for domain, task_id in (("retail", "0"), ("retail", "5"), ("airline", "1")):
         report = check_instruction(persona.instruction, str(get_task(domain, task_id).user_scenario), domain)
         assert report.ok, report.violations

@@ -19,7 +19,8 @@ import pytest
 
 from ppol_nb.fitness.fingerprint import FEATURES, IDENTIFIER, fingerprint, user_turns
 from ppol_nb.fitness.lexicons import fires
-from ppol_nb.personas import BEHAVIOURS, Persona
+from ppol_nb.offline.vocabulary import BEHAVIOURS
+from ppol_nb.personas import Persona
 from ppol_nb.offline import behaviours as bh
 from ppol_nb.backends import LLMBackend, OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
@@ -35,18 +36,30 @@ RETAIL_WRITES = {"exchange_delivered_order_items", "return_delivered_order_items
                  "modify_user_address"}
 
 
+PROFILE_MARK = "Behaviour profile under test: "
+
+
 def _persona(behaviour: dict) -> dict:
+    # The profile rides in the text and a fixed reader (below) returns it, so each
+    # behaviour is exercised in isolation from the persona reader (tested in test_reader.py).
     return Persona.create(
         description=f"offline test persona {sorted(behaviour.items())}",
-        instruction="A test persona whose only purpose is to exercise the offline behaviours.",
-        behaviour=behaviour, source="test",
+        instruction=PROFILE_MARK + json.dumps(behaviour, sort_keys=True), source="test",
     ).to_dict()
+
+
+def _fixed_reading(text: str) -> dict:
+    return json.loads(text.split(PROFILE_MARK, 1)[1])
+
+
+def _backend(**kwargs) -> OfflineBackend:
+    return OfflineBackend(reader=_fixed_reading, **kwargs)
 
 
 @functools.cache
 def _episode(behaviour_json: str | None, domain: str, task_id: str, seed: int, up_front: bool = True) -> dict:
     persona = None if behaviour_json is None else _persona(json.loads(behaviour_json))
-    backend = OfflineBackend(user_style=UserStyle(up_front=up_front))
+    backend = _backend(user_style=UserStyle(up_front=up_front))
     rec = run_episode(EpisodeSpec(domain, task_id, seed=seed, persona=persona), backend)
     assert rec["error"] is None, rec["error"]
     return rec
@@ -93,7 +106,7 @@ def test_behaviour_profile_is_validated():
 
 def test_persona_flows_through_runner_and_backends():
     rec = _run({"terse": 1.0}, "retail", "0")
-    assert rec["persona"]["behaviour"] == {"terse": 1.0}
+    assert _fixed_reading(rec["persona"]["instruction"]) == {"terse": 1.0}
     assert rec["persona"]["persona_id"] in rec["episode_id"]
     for backend in (OfflineBackend, LLMBackend):
         assert "persona" in inspect.signature(backend.make_user).parameters
@@ -226,8 +239,8 @@ MIXED = {name: 0.7 for name in BEHAVIOURS}
 def test_same_seed_same_messages_different_seeds_may_differ():
     for domain, task_id in TASKS:
         persona = _persona(MIXED)
-        a = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), OfflineBackend())
-        b = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), OfflineBackend())
+        a = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), _backend())
+        b = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), _backend())
         assert a["messages"] == b["messages"]
     variants = {json.dumps(_run(MIXED, "retail", "0", seed=s)["messages"]) for s in range(4)}
     assert len(variants) > 1

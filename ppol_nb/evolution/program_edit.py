@@ -30,7 +30,8 @@ Two families of edits live here.
 
 Plus :func:`validate_child` (the checks a proposed child must pass before it is
 worth an evaluation), :func:`extract_program` (the program in a full-rewrite
-reply) and :func:`unified_diff`.
+reply), :func:`unified_diff` and :func:`edit_kind` (is a child a text-only edit
+of its parent?).
 """
 
 from __future__ import annotations
@@ -509,3 +510,33 @@ def unified_diff(parent: str, child: str, context: int = 3) -> str:
     """A unified diff parent -> child, as stored on the child's record."""
     return "".join(difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True),
                                         fromfile="parent.py", tofile="child.py", n=context))
+
+
+class _Blank(ast.NodeTransformer):
+    """Replaces every string constant by one placeholder: what is left is the program's shape."""
+
+    def visit_Constant(self, node: ast.Constant):
+        return ast.copy_location(ast.Constant("<text>"), node) if isinstance(node.value, str) else node
+
+
+def _shape(source: str) -> str:
+    return ast.dump(_Blank().visit(ast.parse(source)), annotate_fields=False)
+
+
+def edit_kind(parent: str, child: str) -> str:
+    """What a child changed relative to its parent:
+
+    * ``"same"`` — nothing (up to formatting and comments);
+    * ``"text"`` — only string literals: playbook sentences, definitions, prompts;
+      the axes, their number and names' positions and all code are as they were
+      (a renamed axis counts as text: its name is a string);
+    * ``"structure"`` — anything else: axes added or dropped, code changed;
+    * ``"unparsable"`` — either side is not valid Python.
+    """
+    try:
+        if ast.dump(ast.parse(parent)) == ast.dump(ast.parse(child)):
+            return "same"
+        return "text" if _shape(parent) == _shape(child) else "structure"
+    except SyntaxError:
+        return "unparsable"
+

@@ -18,6 +18,7 @@ No network, no keys; every role logs its calls to the ledger at cost 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..llm import Ledger
@@ -38,6 +39,10 @@ class OfflineBackend:
     agent_style: AgentStyle = field(default_factory=AgentStyle)
     ledger: Ledger = field(default_factory=Ledger)
     name: str = "offline"
+    # How the offline user reads a persona's instruction: text -> behaviour levels. The
+    # default is the persona reader; tests inject a fixed reading to exercise one
+    # behaviour in isolation.
+    reader: Callable[[str], Mapping[str, float]] | None = None
 
     def __post_init__(self):
         if self.agent not in AGENTS:
@@ -54,7 +59,12 @@ class OfflineBackend:
     # -- episode players -------------------------------------------------------------------
     def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
         """The offline user; a persona's instruction text decides how it talks."""
-        behaviour = read(persona.instruction).levels if persona is not None else None
+        if persona is None:
+            behaviour = None
+        elif self.reader is not None:
+            behaviour = dict(self.reader(persona.instruction))
+        else:
+            behaviour = read(persona.instruction).levels
         return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger, behaviour=behaviour)
 
     def make_agent(self, env, task, scenario: TaskScenario):
