@@ -36,7 +36,7 @@ RETAIL_WRITES = {"exchange_delivered_order_items", "return_delivered_order_items
                  "modify_user_address"}
 
 
-PROFILE_MARK = "Behaviour profile under test: "
+PROFILE_MARK = "Behaviour profile under test (given to a fixed reader): "
 
 
 def _persona(behaviour: dict) -> dict:

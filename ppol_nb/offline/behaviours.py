@@ -103,6 +103,7 @@ class Context:
     told: bool = False  # the user had already given what is asked again
     domain: str = "retail"
     label: str = ""  # the (first) fact label this message answers or withholds
+    tangent: str = ""  # the side remark a digression would make now (the user's, never repeated)
 
 
 # --- phrase pools (each checked against the fingerprint lexicons in the tests) -------
@@ -297,15 +298,9 @@ def _short_form(turn: Turn, rng: random.Random) -> Turn:
         return Turn(turn.act, [Part.of("answer", _pick(rng, TERSE_CORE[turn.act]))],
                     turn.labels, turn.stop, dict(turn.meta))
     parts = []
-    gist_said = False
     for p in turn.parts:
         if p.role in PLEASANTRY_ROLES or p.role == "nudge":
             continue
-        if turn.act == "opening" and p.role == "request":
-            # A terse opening is the gist of the request; the agent asks for the rest.
-            if gist_said:
-                continue
-            p, gist_said = split_gist(p)[0], True
         if p.role in {"fact", "identity"} and p.fixed_values:
             parts.append(p.facts_only())
         else:
@@ -553,7 +548,11 @@ DIGRESSION_RATE = 0.35  # share of messages with a side remark at full intensity
 
 def digression_line(rng: random.Random, domain: str) -> str:
     """One side remark or off-topic question for ``domain`` (see :data:`DIGRESSIONS`)."""
-    return _pick(rng, DIGRESSIONS.get(domain, []) + DIGRESSIONS["any"])
+    return _pick(rng, digression_pool(domain))
+
+
+def digression_pool(domain: str) -> list[str]:
+    return DIGRESSIONS.get(domain, []) + DIGRESSIONS["any"]
 
 
 def digression(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Turn:
@@ -566,7 +565,7 @@ def digression(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Tu
     """
     if turn.act in ("opening", "goodbye", "giveup", "digress") or rng.random() >= DIGRESSION_RATE * level:
         return turn
-    remark = digression_line(rng, ctx.domain)
+    remark = ctx.tangent or digression_line(rng, ctx.domain)
     if turn.act == "confirm" or rng.random() < 0.5:  # the answer first, then the tangent
         return _suffix_part(turn, remark, "digression")
     back = _pick(rng, BACK_ON_TASK)
@@ -692,6 +691,8 @@ def _cuts(part: Part, pattern: re.Pattern) -> list[tuple[int, int]]:
 def _sub_part(part: Part, text: str) -> Part:
     """A piece of ``part`` typed as a message of its own: capitalised, with a full stop."""
     text = text.strip().strip(",;:").strip()
+    if text.count("(") != text.count(")"):  # a cut inside brackets: drop the stray one
+        text = text.replace("(", "") if text.count("(") > text.count(")") else text.replace(")", "")
     if text and text[0].islower():
         text = text[0].upper() + text[1:]
     if text and text[-1].isalnum():

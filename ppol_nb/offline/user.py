@@ -86,6 +86,8 @@ class _UserMemory:
     request_said: bool = False  # the whole request has been said in plain words
     pending: _Pending | None = None
     details: list = field(default_factory=list)  # request pieces a withholding user has not said yet
+    tangents: list | None = None  # side remarks in the order a digressing user makes them
+    told_tangents: set = field(default_factory=set)
     digressed_at_end: bool = False  # already went off on a tangent instead of saying goodbye
 
 
@@ -237,9 +239,11 @@ class OfflineUser(_m.BaseUser):
             return body
         head, rest = bh.split_gist(body[0])
         for sentence in later:
-            rest += bh.detail_pieces(bh.strip_identifiers(Part.of("request", sentence, facts), facts))
-        # A customer does not talk about "the agent" in the third person: such
-        # sentences are instructions to the simulator, kept for clarify_items.
+            # A customer does not speak of "the agent" in the third person: such
+            # sentences are the simulator's instructions ("do not reveal it to the
+            # agent"), never volunteered (clarify_items still has the full request).
+            if not re.search(r"\bagent\b", sentence, re.I):
+                rest += bh.detail_pieces(bh.strip_identifiers(Part.of("request", sentence, facts), facts))
         self.memory.details = [p for p in rest if not re.search(r"\bagent\b", p.text, re.I)]
         return [head, *body[1:]]
 
@@ -337,7 +341,10 @@ class OfflineUser(_m.BaseUser):
             text = turn.render()
         else:
             turn = self._add_detail(turn)
-            turn = bh.realise(turn, self.profile, self.rngs, self._context(turn))
+            ctx = self._context(turn)
+            turn = bh.realise(turn, self.profile, self.rngs, ctx)
+            if ctx.tangent and any(p.role == "digression" for p in turn.parts):
+                self.memory.told_tangents.add(ctx.tangent)
             text = self._deliver(turn)
         self._remember(text)
         return text
@@ -349,7 +356,19 @@ class OfflineUser(_m.BaseUser):
         else:
             told = bool(turn.labels) and set(turn.labels) <= mem.told
         return bh.Context(act=turn.act, turn=mem.turns, strikes=mem.strikes, repeat=mem.repeat, told=told,
-                          domain=self.scenario.domain, label=turn.labels[0] if turn.labels else "")
+                          domain=self.scenario.domain, label=turn.labels[0] if turn.labels else "",
+                          tangent=self._next_tangent())
+
+    def _next_tangent(self) -> str:
+        """The next side remark not yet made (a person does not repeat a tangent)."""
+        if not self.profile["digression"]:
+            return ""
+        mem = self.memory
+        if mem.tangents is None:  # shuffled once per episode, on first need
+            mem.tangents = bh.digression_pool(self.scenario.domain)
+            self.rngs["digression"].shuffle(mem.tangents)
+        told = mem.told_tangents
+        return next((t for t in mem.tangents if t not in told), "")
 
     def _remember(self, text: str) -> None:
         for f in self.scenario.facts:
@@ -397,7 +416,7 @@ class OfflineUser(_m.BaseUser):
         return self.rngs.chance("digression", 0.7 * level)
 
     def _digression_line(self) -> str:
-        return bh.digression_line(self.rngs["digression"], self.scenario.domain)
+        return self._next_tangent() or bh.digression_line(self.rngs["digression"], self.scenario.domain)
 
     def _observe(self, agent_text: str, intent: str, excused: bool = False) -> None:
         """Track the agent repeating itself: the pressure behind frustration,
