@@ -18,8 +18,10 @@ Each message is made in two steps:
 sentences, the whole request and every identifier in the opening message, polite,
 thankful — the cooperative LLM simulator the PPol paper criticises. A persona's
 ``behaviour`` profile (:data:`ppol_nb.offline.vocabulary.BEHAVIOURS` name -> intensity)
-changes both steps: withholding, selective attention, vague references, bursty
-delivery and impatience act on the plan; the other behaviours rewrite its wording.
+changes both steps: withholding (a gist opening, then the request's details a
+piece per message, facts only when asked), selective attention, vague
+references, bursty delivery, impatience and tangents at the end act on the plan;
+the other behaviours rewrite its wording.
 With no behaviour the user is exactly the cooperative default (same text, same
 random draws).
 """
@@ -257,7 +259,7 @@ class OfflineUser(_m.BaseUser):
         piece, _ = self._vague([mem.details.pop(0)])
         if not mem.details:
             mem.request_said = True
-        return turn.with_parts([*turn.parts, *piece])
+        return turn.with_parts([*turn.parts, *(Part("detail", p.segments) for p in piece)])
 
     def nudge(self) -> str:
         return " ".join(p.text for p in self._nudge_parts())
