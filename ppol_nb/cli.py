@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .provenance import provenance
+from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
 
 def _backend(args):
@@ -126,6 +127,10 @@ def cmd_evolve(args) -> int:
         config = config.replace(max_iterations=args.max_iterations)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.max_steps is not None:
+        config = config.replace(train_max_steps=args.max_steps)
+    if args.val_max_steps is not None:
+        config = config.replace(val_max_steps=args.val_max_steps)
     if args.profile == "paper":
         train = load_tasks(args.domain, "train")
         train = train[:args.train_limit] if args.train_limit else train
@@ -159,6 +164,7 @@ def cmd_benchmark(args) -> int:
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
+                          max_steps=args.max_steps,
                           max_workers=args.max_workers,
                           progress=not args.quiet)
     print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
@@ -183,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--generation-seed", type=int, default=0, help="seed of persona generation")
     r.add_argument("--limit", type=int, help="only the first K tasks of the split")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--max-steps", type=int, default=100)
+    r.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, help="τ² step cap (default: τ²'s 100)")
     r.add_argument("--out", required=True)
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--verbose", action="store_true")
@@ -214,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
     e.add_argument("--max-iterations", type=int, help="override max_iterations (may change on resume)")
     e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
+    e.add_argument("--max-steps", type=int,
+                   help=f"τ² step cap of training rollouts (config train_max_steps, default {TRAIN_MAX_STEPS})")
+    e.add_argument("--val-max-steps", type=int,
+                   help=f"τ² step cap of validation rollouts and of the baseline trained here "
+                        f"(config val_max_steps, default {EVAL_MAX_STEPS})")
     e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
     e.add_argument("--baseline-limit", type=int, help="baseline study on the first K tasks per split only")
@@ -231,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
     b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
     b.add_argument("--n-personas", type=int, default=10)
+    b.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS, help="τ² step cap of every episode")
     b.add_argument("--limit", type=int, help="only the first K test tasks")
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")

@@ -182,7 +182,8 @@ LEXICON_CASES = {
     ),
     "certainty_rate": (
         ["I'm sure it was red", "definitely the blue one", "I am 100% certain", "for sure"],
-        ["I'm not sure", "I'm not 100% sure", "I need 100 pens", "sure, go ahead"],
+        ["I'm not sure", "I'm not 100% sure", "I need 100 pens", "sure, go ahead",
+         "Of course. Please go ahead."],  # assent, not certainty (see lexicons.CERTAINTY)
     ),
     "pushback_rate": (
         ["Are you sure?", "u sure about that", "As I said, it's W2378156", "That's not right",
@@ -196,7 +197,9 @@ LEXICON_CASES = {
     "info_seeking_rate": (
         ["Any update on my refund?", "how do I change my address", "When will it arrive?",
          "Do you have a blue one?", "Can you confirm the address"],
-        ["I want a refund", "my address is 1 Main St"],
+        ["I want a refund", "my address is 1 Main St",
+         # general questions, not the paper's status/possibility queries
+         "Are there any 3 star hotels?", "How much is it?", "I want to know the total"],
     ),
     "emotional_expression_rate": (
         ["I'm really frustrated", "ugh", "forget it", "This is ridiculous", "no reply :("],

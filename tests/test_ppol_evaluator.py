@@ -107,7 +107,8 @@ def test_evaluate_scores_the_seed_program(evaluated):
     assert result.llm_calls > 0 and result.cost_usd == 0.0  # offline-role calls, free
     assert result.artifacts["minibatch"]["task_ids"] == list(ev.minibatch(0).task_ids)
     assert len(result.artifacts["per_episode"]) == 25
-    assert (ev.run_dir / "episodes" / "p00000-test" / "episodes.jsonl").exists()
+    episodes = pd.read_json(ev.run_dir / "episodes" / "p00000-test" / "episodes.jsonl", lines=True)
+    assert len(episodes) == 25 and (episodes["max_steps"] == 20).all()  # the training-rollout cap
 
 
 def test_offline_reflection_follows_the_rules(evaluated):
@@ -169,6 +170,12 @@ def test_validate_scores_every_n(evaluated):
     for n, row in result["by_n"].items():
         assert row["n_episodes"] == 4 * int(n)
         assert row["score"] == pytest.approx(0.5 * row["hl"] + 0.5 * row["coverage"])
+    episodes = pd.read_json(ev.run_dir / "validation" / record.id / "episodes.jsonl", lines=True)
+    assert len(episodes) == 4 * 23 and (episodes["max_steps"] == 30).all()  # the validation cap
+    # The validation humans (MultiWOZ: 100 dialogues never trained on) as the human reference level.
+    humans = result["humans"]
+    assert humans["n_dialogues"] == 100 and humans["score"] == pytest.approx(0.5 * humans["hl"] + 0.5 * humans["coverage"])
+    assert humans["hl"] > result["by_n"]["5"]["hl"]
 
 
 # -- the engine end to end ---------------------------------------------------------------------
@@ -239,12 +246,18 @@ def test_cli_evolve_and_benchmark_offline(setup, tmp_path, capsys):
 
     run = tmp_path / "run"
     assert main(["evolve", "--domain", "retail", "--profile", "ci", "--max-iterations", "1", "--train-limit", "10",
-                 "--fitness", str(setup["fitness_dir"]), "--out", str(run), "--quiet"]) == 0
+                 "--max-steps", "12", "--fitness", str(setup["fitness_dir"]), "--out", str(run), "--quiet"]) == 0
     assert "stop reason" in capsys.readouterr().out and (run / "run_manifest.json").exists()
+    manifest = json.loads((run / "run_manifest.json").read_text())
+    assert (manifest["config"]["train_max_steps"], manifest["config"]["val_max_steps"]) == (12, 30)
+    assert (manifest["evaluator"]["max_steps"], manifest["evaluator"]["val_max_steps"]) == (12, 30)
     out = tmp_path / "bench.csv"
     assert main(["benchmark", "--run", str(run / "best_program.py"), "--domain", "retail", "--limit", "1",
                  "--n-personas", "2", "--fitness", str(setup["fitness_dir"]), "--out", str(out), "--quiet"]) == 0
     assert list(pd.read_csv(out).columns[: len(COLUMNS)]) == list(COLUMNS)
+    assert json.loads(out.with_suffix(".json").read_text())["max_steps"] == 30
+    episodes = pd.read_json(tmp_path / "episodes.jsonl", lines=True)
+    assert (episodes["max_steps"] == 30).all()
 
 
 def test_llm_reflection_call_settings_and_output_rules(setup, evaluated):

@@ -9,7 +9,8 @@ supported, each mapped to :class:`Dialogue` / :class:`Corpus`:
   stand-in (not τ²-bench; say so when reporting);
 * ``abcd`` — a three-dialogue ABCD sample, used as a fixture and for examples;
 
-plus user-supplied JSONL files in the same schema. Texts stay outside the
+plus user-supplied JSONL files in the same schema. :func:`split_humans` splits a
+corpus into disjoint training, validation and held-out humans. Texts stay outside the
 repository, in ``../shared/data/humans`` (see :func:`shared_data_dir`).
 """
 
@@ -20,6 +21,7 @@ from .loader import load_corpus
 from .multiwoz import load_multiwoz
 from .paths import shared_data_dir
 from .schema import Corpus, Dialogue, Turn
+from .splits import HumanLeakError, HumanSplit, check_record, split_humans
 from .tau_bench_ids import tau2_task_id
 from .tau_usi import TauUsiUnavailable, load_tau_usi
 from .text import detokenize
@@ -28,12 +30,15 @@ __all__ = [
     "SOURCES",
     "Corpus",
     "Dialogue",
+    "HumanLeakError",
+    "HumanSplit",
     "LicenceError",
     "SourceTerms",
     "TauUsiUnavailable",
     "Turn",
     "assert_trainable",
     "attributions",
+    "check_record",
     "detokenize",
     "load_abcd",
     "load_corpus",
@@ -41,6 +46,7 @@ __all__ = [
     "load_multiwoz",
     "load_tau_usi",
     "shared_data_dir",
+    "split_humans",
     "tau2_task_id",
     "write_jsonl",
 ]
