@@ -20,8 +20,7 @@ from ppol_nb.evolution.ppol import PPolEvaluator
 from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.fitness.score import FitnessModel
 from ppol_nb.humans import HumanLeakError, check_record, load_abcd, load_multiwoz, load_tau_usi, split_humans
-from ppol_nb.personas.worlds import generator_world
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.tau2_bridge import load_tasks, split_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tau_usi_fixture.json"
@@ -146,7 +145,7 @@ def test_baseline_trains_on_pool_humans_only(tau_usi, tau_usi_model):
 
 def test_evaluator_refuses_a_model_trained_on_its_validation_humans(tau_usi_model, tmp_path):
     _, model = tau_usi_model
-    backend, world = OfflineBackend(), generator_world(None)
+    backend, world = OfflineBackend(), OfflineBackend().generator()
     ev = PPolEvaluator("retail", model, backend, world, run_dir=tmp_path)  # the default slice: fine
     humans = ev.validation_humans_row()
     assert humans["n_groups"] == len(ev.validation_ids) and 0.0 <= humans["score"] <= 1.0

@@ -21,7 +21,7 @@ from paper_definitions import PAPER_PHRASES, paper_fires, paper_rate
 
 from ppol_nb.fitness import FEATURES, fingerprints, fires, user_turns
 from ppol_nb.humans import load_multiwoz
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import run_episodes, specs_for
 
 MEAN_TOLERANCE = 0.01

@@ -26,7 +26,6 @@ from ppol_nb.evolution.reflection import (
 )
 from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.personas.programs import program_source
-from ppol_nb.personas.worlds import generator_world
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.tau2_bridge import load_tasks
 
@@ -86,7 +85,7 @@ def setup(tmp_path_factory):
 
 
 def _evaluator(setup, run_dir, **kw):
-    return PPolEvaluator("retail", setup["model"], setup["backend"], generator_world(None),
+    return PPolEvaluator("retail", setup["model"], setup["backend"], OfflineBackend().generator(),
                          train_tasks=setup["train"], run_dir=run_dir, **kw)
 
 
@@ -319,7 +318,7 @@ def test_llm_path_accounts_generator_episode_and_reflection_spend(setup, fake_op
     backend = LLMBackend.from_config(LLMConfig(backend="openai", default=role, backoff_base_s=0.01))
     from ppol_nb.evolution.reflection import LLMReflection
 
-    ev = PPolEvaluator("retail", setup["model"], backend, generator_world(backend.client),
+    ev = PPolEvaluator("retail", setup["model"], backend, backend.generator(),
                        train_tasks=load_tasks("retail", "train")[:6], minibatch_size=2, curriculum=(2,),
                        run_dir=tmp_path, reflection=LLMReflection(backend.client), max_workers=2)
     result = ev.evaluate(SEED, 0, "p00000-llm")

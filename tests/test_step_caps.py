@@ -14,7 +14,7 @@ from ppol_nb.fitness import FEATURES, fingerprint_frame, user_turns
 from ppol_nb.fitness.coverage import CoverageReference
 from ppol_nb.fitness.discriminator import HumanLikenessDiscriminator
 from ppol_nb.fitness.score import FitnessModel
-from ppol_nb.simulation.backends import OfflineBackend
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes
 from ppol_nb.simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 

@@ -2,7 +2,7 @@
 
 The embedded offline world reads persona *text* (:mod:`.reader`) into intensities
 over these behaviours (name -> level in [0, 1]); the offline user
-(:mod:`ppol_nb.simulation.users` for now) executes them turn by turn. Nothing
+(:mod:`.user`) executes them turn by turn. Nothing
 outside the offline world ever names them: generator programs, persona records
 and prompts speak only of the paper's genotype (axes with playbooks, persona text).
 
