@@ -10,7 +10,10 @@ supported, each mapped to :class:`Dialogue` / :class:`Corpus`:
 * ``abcd`` — a three-dialogue ABCD sample, used as a fixture and for examples;
 
 plus user-supplied JSONL files in the same schema. Texts stay outside the
-repository, in ``../shared/data/humans`` (see :func:`shared_data_dir`).
+repository: every loader finds its file by one look-up order (explicit path,
+``$PPOL_DATA_DIR``, ``../shared/data/humans``, the user data directory; see
+:mod:`ppol_nb.humans.paths`), and ``ppol-nb data fetch NAME``
+(:mod:`ppol_nb.humans.fetch`) downloads a missing corpus, checksum-verified.
 """
 
 from .abcd import load_abcd
@@ -18,7 +21,7 @@ from .jsonl import load_jsonl, write_jsonl
 from .licences import SOURCES, LicenceError, SourceTerms, assert_trainable, attributions
 from .loader import load_corpus
 from .multiwoz import load_multiwoz
-from .paths import shared_data_dir
+from .paths import CorpusNotFound, find_corpus_file, shared_data_dir, user_data_dir
 from .schema import Corpus, Dialogue, Turn
 from .tau_bench_ids import tau2_task_id
 from .tau_usi import TauUsiUnavailable, load_tau_usi
@@ -27,6 +30,7 @@ from .text import detokenize
 __all__ = [
     "SOURCES",
     "Corpus",
+    "CorpusNotFound",
     "Dialogue",
     "LicenceError",
     "SourceTerms",
@@ -35,6 +39,7 @@ __all__ = [
     "assert_trainable",
     "attributions",
     "detokenize",
+    "find_corpus_file",
     "load_abcd",
     "load_corpus",
     "load_jsonl",
@@ -42,5 +47,6 @@ __all__ = [
     "load_tau_usi",
     "shared_data_dir",
     "tau2_task_id",
+    "user_data_dir",
     "write_jsonl",
 ]
