@@ -192,6 +192,16 @@ def test_fetch_abcd_stores_its_licence_text(isolated, catalogue):
     assert load_corpus("abcd").user_turn_count == 2
 
 
+def test_missing_licence_text_warns_but_keeps_the_verified_data(isolated, catalogue, server):
+    del server.routes[urlsplit(catalogue["abcd"].licence_file.url()).path]
+    with pytest.warns(UserWarning, match="licence text not saved.*HTTP 404"):
+        result = data.fetch_corpus("abcd")
+    assert result.path.read_bytes() == FIXTURE_BYTES["abcd"]
+    sidecar = json.loads(result.path.with_name("abcd_sample.json.source.json").read_text())
+    assert sidecar["licence_file"] is None and sidecar["licence"] == "MIT"
+    assert not (result.path.parent / "LICENSE").exists()
+
+
 def test_checksum_mismatch_leaves_no_file_and_keeps_a_good_copy(isolated, catalogue, server):
     route = _route(catalogue, "abcd")
     good = server.routes[route]

@@ -371,17 +371,15 @@ def fetch_corpus(
         if hit is not None:
             return FetchResult(key, "present", hit[1], hit[0])
     notes: list[str] = []
+    sha, size = _fetch_data(source, dest, token, timeout)
     licence_name = None
     if source.licence_file is not None:
         licence_path = dest.parent / "LICENSE"
         try:
             download_verified(key, source.licence_file, licence_path, timeout=timeout)
             licence_name = licence_path.name
-        except FetchError as exc:
-            if exc.unreachable:  # the data download would fail the same way: say it once
-                raise
-            notes.append(f"{key}: licence text not saved ({exc}); the sidecar still names the licence")
-    sha, size = _fetch_data(source, dest, token, timeout)
+        except FetchError as exc:  # the data is verified; the sidecar still names the licence
+            notes.append(f"{key}: licence text not saved ({exc}); the sidecar names the licence")
     pinned = source.data.sha256 is not None
     if not pinned:
         notes.append(
