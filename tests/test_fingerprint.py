@@ -28,7 +28,7 @@ from ppol_nb.fitness import (
 )
 from ppol_nb.fitness.lexicons import WHOLE_TURN, LexiconMatcher
 from ppol_nb.fitness.regex_trie import atoms, trie_alternation
-from ppol_nb.humans.paths import shared_data_dir
+from ppol_nb.humans.paths import find_corpus_file
 from ppol_nb.humans.text import detokenize
 
 PAPER_ORDER = (
@@ -252,13 +252,8 @@ def test_matcher_equals_reference_on_examples():
         assert matcher.hits(lowered) == [fires(n, lowered) for n in matcher.names], text
 
 
-def _multiwoz_turns() -> list[list[str]] | None:
-    try:
-        path = shared_data_dir() / "multiwoz" / "val.json.zip"
-    except FileNotFoundError:  # no shared folder on this machine
-        return None
-    if not path.exists():
-        return None
+def _multiwoz_turns() -> list[list[str]]:
+    path = find_corpus_file("multiwoz")  # missing: fails naming `ppol-nb data fetch multiwoz`
     with zipfile.ZipFile(path) as archive:
         data = json.loads(archive.read("val.json"))
     return [[detokenize(e["text"]) for e in d["log"][::2]] for d in data.values()]
@@ -266,8 +261,6 @@ def _multiwoz_turns() -> list[list[str]] | None:
 
 def test_matcher_equals_reference_on_multiwoz():
     dialogues = _multiwoz_turns()
-    if dialogues is None:
-        pytest.skip("MultiWOZ validation zip not available")
     matcher = LexiconMatcher()
     for turns in dialogues:
         for text in turns:

@@ -11,7 +11,10 @@ supported, each mapped to :class:`Dialogue` / :class:`Corpus`:
 
 plus user-supplied JSONL files in the same schema. :func:`split_humans` splits a
 corpus into disjoint training, validation and held-out humans. Texts stay outside the
-repository, in ``../shared/data/humans`` (see :func:`shared_data_dir`).
+repository: every loader finds its file by one look-up order (explicit path,
+``$PPOL_DATA_DIR``, ``../shared/data/humans``, the user data directory; see
+:mod:`ppol_nb.humans.paths`), and ``ppol-nb data fetch NAME``
+(:mod:`ppol_nb.humans.fetch`) downloads a missing corpus, checksum-verified.
 """
 
 from .abcd import load_abcd
@@ -19,7 +22,7 @@ from .jsonl import load_jsonl, write_jsonl
 from .licences import SOURCES, LicenceError, SourceTerms, assert_trainable, attributions
 from .loader import load_corpus
 from .multiwoz import load_multiwoz
-from .paths import shared_data_dir
+from .paths import CorpusNotFound, find_corpus_file, shared_data_dir, user_data_dir
 from .schema import Corpus, Dialogue, Turn
 from .splits import HumanLeakError, HumanSplit, check_record, split_humans
 from .tau_bench_ids import tau2_task_id
@@ -29,6 +32,7 @@ from .text import detokenize
 __all__ = [
     "SOURCES",
     "Corpus",
+    "CorpusNotFound",
     "Dialogue",
     "HumanLeakError",
     "HumanSplit",
@@ -40,6 +44,7 @@ __all__ = [
     "attributions",
     "check_record",
     "detokenize",
+    "find_corpus_file",
     "load_abcd",
     "load_corpus",
     "load_jsonl",
@@ -48,5 +53,6 @@ __all__ = [
     "shared_data_dir",
     "split_humans",
     "tau2_task_id",
+    "user_data_dir",
     "write_jsonl",
 ]
