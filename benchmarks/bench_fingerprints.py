@@ -1,7 +1,7 @@
 """Benchmark: fingerprinting throughput on the MultiWOZ 2.1 validation user turns.
 
 Loads the ~7.4k user turns of the 999 validation dialogues straight from the
-shared zip (never copied into the repository), detokenises them once (untimed),
+zip the corpus look-up finds (never copied into the repository), detokenises them once (untimed),
 then times :func:`ppol_nb.fitness.fingerprint.fingerprints` over all dialogues,
 best of ``--repeats``. The target is ≥ 28,000 user turns/s on the 2-core dev
 machine. Prints the result and writes ``benchmarks/results/fingerprints.json``.
@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ppol_nb.fitness.fingerprint import FEATURE_VERSION, FEATURES, fingerprints  # noqa: E402
+from ppol_nb.humans.paths import find_corpus_file  # noqa: E402
 from ppol_nb.humans.text import detokenize  # noqa: E402
 from ppol_nb.provenance import provenance  # noqa: E402
 
-DEFAULT_ZIP = ROOT.parent / "shared" / "data" / "humans" / "multiwoz" / "val.json.zip"
 RESULTS = ROOT / "benchmarks" / "results" / "fingerprints.json"
 TARGET_TURNS_PER_S = 28_000
 
@@ -41,11 +41,11 @@ def multiwoz_user_turns(path: Path) -> list[list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP, help="MultiWOZ val.json.zip")
+    parser.add_argument("--zip", type=Path, help="MultiWOZ val.json.zip (default: the corpus look-up order)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
-    dialogues = multiwoz_user_turns(args.zip)
+    dialogues = multiwoz_user_turns(find_corpus_file("multiwoz", args.zip))
     n_turns = sum(map(len, dialogues))
     fingerprints([["warm up: compile the lexicons"]])  # compile cost is not throughput
 

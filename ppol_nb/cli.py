@@ -1,5 +1,6 @@
 """Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
-``ppol-nb evolve`` runs the PPol search and ``ppol-nb benchmark`` the held-out conditions."""
+``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions and
+``ppol-nb data`` fetches the human corpora."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .provenance import provenance
+from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
 
 def _backend(args):
@@ -92,6 +94,74 @@ def cmd_humans(args) -> int:
     return 0
 
 
+def _corpus_arg(value: str) -> str:
+    from .humans.paths import canonical_name
+
+    try:
+        return canonical_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_data(args) -> int:
+    """``ppol-nb data fetch|where|list``: human corpora on this machine (see ppol_nb.humans.fetch)."""
+    import sys
+    import warnings
+
+    from .humans import fetch as data
+    from .humans import paths
+
+    if args.data_command == "where":
+        print("look-up order (first hit wins; a loader's explicit path= comes before all of these):")
+        for i, (label, folder) in enumerate(paths.search_dirs(), start=1):
+            print(f"  {i}. {label:<16} {folder}  [{'exists' if folder.is_dir() else 'missing'}]")
+        print(f"fetch writes to: {data.data_home()}")
+        for name in args.corpora or sorted(data.CATALOGUE):
+            hit = paths.locate_corpus_file(name)
+            found = f"{hit[1]}  ({hit[0]})" if hit else f"not found: run `{paths.fetch_command(name)}`"
+            print(f"  {name:<9} {found}")
+        return 0
+    if args.data_command == "list":
+        for name in sorted(data.CATALOGUE):
+            st = data.corpus_status(name)
+            pin = (f"{st['pinned_bytes']:,} bytes, sha256 {st['pinned_sha256']}" if st["pinned_sha256"]
+                   else "no published checksum (recorded at fetch)")
+            if not st["found"]:
+                state = f"missing: run `{st['fetch_command']}`"
+            else:
+                check = {True: "sha256 ok", False: "SHA256 MISMATCH", None: "unpinned"}[st["verified"]]
+                state = f"{st['path']} ({st['layer']}, {check})"
+            print(f"{name}: {st['licence']}{', gated' if st['gated'] else ''}\n  source {st['source_url']}\n"
+                  f"  pinned {pin}\n  {state}")
+        return 0
+    failed: list[str] = []
+    unreachable = False
+    for name in args.corpora:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = data.fetch_corpus(name, dest_dir=args.dest, if_missing=args.if_missing,
+                                           timeout=args.timeout)
+        except data.FetchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(name)
+            unreachable = unreachable or exc.unreachable
+            continue
+        if result.status == "present":
+            print(f"{result.name}: present at {result.path} ({result.where}); not fetched")
+        else:
+            check = "sha256 verified" if result.pinned else "sha256 recorded (unpinned)"
+            print(f"{result.name}: {result.size:,} bytes, {check} {result.sha256} -> {result.path}")
+        for note in caught:
+            print(f"warning: {note.message}", file=sys.stderr)
+    if failed:
+        why = " (no network?)" if unreachable else ""
+        print(f"not available{why}: {', '.join(failed)}. Loading them raises an error naming "
+              f"`ppol-nb data fetch NAME`; rerun this command when online.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_notebooks(args) -> int:
     from .notebooks import run_series
 
@@ -126,6 +196,10 @@ def cmd_evolve(args) -> int:
         config = config.replace(max_iterations=args.max_iterations)
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.max_steps is not None:
+        config = config.replace(train_max_steps=args.max_steps)
+    if args.val_max_steps is not None:
+        config = config.replace(val_max_steps=args.val_max_steps)
     if args.profile == "paper":
         train = load_tasks(args.domain, "train")
         train = train[:args.train_limit] if args.train_limit else train
@@ -159,6 +233,7 @@ def cmd_benchmark(args) -> int:
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
+                          max_steps=args.max_steps,
                           max_workers=args.max_workers,
                           progress=not args.quiet)
     print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
@@ -183,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--generation-seed", type=int, default=0, help="seed of persona generation")
     r.add_argument("--limit", type=int, help="only the first K tasks of the split")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--max-steps", type=int, default=100)
+    r.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, help="τ² step cap (default: τ²'s 100)")
     r.add_argument("--out", required=True)
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--verbose", action="store_true")
@@ -207,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--only", help="run only notebooks whose name contains this")
     n.set_defaults(func=cmd_notebooks)
 
+    d = sub.add_parser("data", help="human corpora: fetch from their public sources, show where they are found")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    df = dsub.add_parser("fetch", help="download, verify (sha256) and store corpora in the user data directory")
+    df.add_argument("corpora", nargs="+", type=_corpus_arg, help="multiwoz | abcd | tau-usi")
+    df.add_argument("--if-missing", action="store_true", help="skip corpora the look-up order already finds")
+    df.add_argument("--dest", help="data folder to write (default $PPOL_DATA_DIR, else the user data directory)")
+    df.add_argument("--timeout", type=float, default=60.0, help="network timeout per request, seconds")
+    dw = dsub.add_parser("where", help="the look-up order and where each corpus is found")
+    dw.add_argument("corpora", nargs="*", type=_corpus_arg, help="multiwoz | abcd | tau-usi (default: all)")
+    dsub.add_parser("list", help="known corpora: licence, source, pinned checksum, local status")
+    d.set_defaults(func=cmd_data)
+
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
     e.add_argument("--domain", choices=["retail", "airline"], required=True)
     _add_backend_args(e)
@@ -214,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
     e.add_argument("--max-iterations", type=int, help="override max_iterations (may change on resume)")
     e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
+    e.add_argument("--max-steps", type=int,
+                   help=f"τ² step cap of training rollouts (config train_max_steps, default {TRAIN_MAX_STEPS})")
+    e.add_argument("--val-max-steps", type=int,
+                   help=f"τ² step cap of validation rollouts and of the baseline trained here "
+                        f"(config val_max_steps, default {EVAL_MAX_STEPS})")
     e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
     e.add_argument("--baseline-limit", type=int, help="baseline study on the first K tasks per split only")
@@ -231,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
     b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
     b.add_argument("--n-personas", type=int, default=10)
+    b.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS, help="τ² step cap of every episode")
     b.add_argument("--limit", type=int, help="only the first K test tasks")
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) with Python 3.11 and install ppol_nb with its test extras.
+# Create .venv (once) with Python 3.11, install ppol_nb with its test extras, and fetch the
+# human corpora the tests and notebooks read when no data folder has them yet.
 # Sourced by notebooks.sh and test.sh; run from the repository root.
 set -euo pipefail
 PY="${PYTHON:-python3.11}"
@@ -7,3 +8,10 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# MultiWOZ and the ABCD sample: nothing happens when $PPOL_DATA_DIR, ../shared (CI) or the user
+# data directory already has them; otherwise they are downloaded and checksum-verified.
+if ! .venv/bin/ppol-nb data fetch multiwoz abcd --if-missing; then
+  echo "setup: the human corpora above are missing and could not be fetched. Tests and notebooks that" \
+       "read them will fail with an error naming 'ppol-nb data fetch NAME'; run it when online, or set" \
+       "PPOL_DATA_DIR (or PPOL_SHARED_DIR) to a folder that has them." >&2
+fi

@@ -10,10 +10,10 @@ import pytest
 
 from ppol_nb.cli import main
 from ppol_nb.fitness import FEATURES
-from ppol_nb.fitness.baseline import BaselineStudy, human_splits
+from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.fitness.score import FitnessModel
-from ppol_nb.humans import load_multiwoz
 from ppol_nb.backends import OfflineBackend
+from ppol_nb.humans import load_multiwoz
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +47,6 @@ def test_artefacts_are_written_with_provenance_and_reload(study):
     assert pd.read_csv(f"{out}/rows.csv").shape[0] == 2
 
 
-def test_human_splits_are_disjoint_and_seeded():
-    corpus = load_multiwoz()
-    ref, held, groups = human_splits(corpus, "retail")
-    assert not {d.dialogue_id for d in ref} & {d.dialogue_id for d in held}
-    assert len(groups) == len(held) and max(pd.Series(groups).value_counts()) == 3
-    assert human_splits(corpus, "airline")[2] == groups
-
-
 def test_cli_fingerprint_and_humans(tmp_path, capsys):
     run = tmp_path / "run"
     main(["rollout", "--domain", "airline", "--split", "test", "--limit", "2", "--out", str(run), "--quiet"])
@@ -66,3 +58,22 @@ def test_cli_fingerprint_and_humans(tmp_path, capsys):
     h = pd.read_csv(tmp_path / "h.csv")
     assert len(h) == 3 and set(FEATURES) <= set(h.columns)
     assert "MIT" in (tmp_path / "h.json").read_text()
+
+
+def test_study_caps_its_episodes_and_records_its_humans(study):
+    model = FitnessModel.load(f"{study.run_dir}/fitness/retail")
+    assert model.info["max_steps"] == 30  # the validation/benchmark cap
+    episodes = pd.read_json(f"{study.run_dir}/episodes/retail-offline/episodes.jsonl", lines=True)
+    assert len(episodes) == 16 and (episodes["max_steps"] == 30).all()
+    humans = model.humans
+    # MultiWOZ: 999 dialogues, seeded halves 500/499, 20 % of the reference half for validation.
+    assert humans["by"] == "dialogue" and study.results["retail"].human_split_sizes == {
+        "train": 400, "validation": 100, "heldout": 499}
+    assert [humans[r]["n"] for r in ("train", "validation", "heldout")] == [400, 100, 499]
+    train = set(humans["train"]["ids"])
+    assert not train & set(humans["validation"]["ids"]) and not train & set(humans["heldout"]["ids"])
+    assert model.reference.points.shape == (400, 19) and model.discriminator.manifest["n_train_human"] == 400
+    assert model.discriminator.manifest["humans"]["train"]["sha256"] == humans["train"]["sha256"]
+    assert model.validation_humans.shape == (100, 19) and len(model.validation_groups) == 100
+    model.check_humans()
+    assert study.rows().set_index("condition").loc["Humans", "n_episodes"] == 499

@@ -28,7 +28,7 @@ from ppol_nb.fitness import (
 )
 from ppol_nb.fitness.lexicons import WHOLE_TURN, LexiconMatcher
 from ppol_nb.fitness.regex_trie import atoms, trie_alternation
-from ppol_nb.humans.paths import shared_data_dir
+from ppol_nb.humans.paths import find_corpus_file
 from ppol_nb.humans.text import detokenize
 
 PAPER_ORDER = (
@@ -182,7 +182,8 @@ LEXICON_CASES = {
     ),
     "certainty_rate": (
         ["I'm sure it was red", "definitely the blue one", "I am 100% certain", "for sure"],
-        ["I'm not sure", "I'm not 100% sure", "I need 100 pens", "sure, go ahead"],
+        ["I'm not sure", "I'm not 100% sure", "I need 100 pens", "sure, go ahead",
+         "Of course. Please go ahead."],  # assent, not certainty (see lexicons.CERTAINTY)
     ),
     "pushback_rate": (
         ["Are you sure?", "u sure about that", "As I said, it's W2378156", "That's not right",
@@ -196,7 +197,9 @@ LEXICON_CASES = {
     "info_seeking_rate": (
         ["Any update on my refund?", "how do I change my address", "When will it arrive?",
          "Do you have a blue one?", "Can you confirm the address"],
-        ["I want a refund", "my address is 1 Main St"],
+        ["I want a refund", "my address is 1 Main St",
+         # general questions, not the paper's status/possibility queries
+         "Are there any 3 star hotels?", "How much is it?", "I want to know the total"],
     ),
     "emotional_expression_rate": (
         ["I'm really frustrated", "ugh", "forget it", "This is ridiculous", "no reply :("],
@@ -249,13 +252,8 @@ def test_matcher_equals_reference_on_examples():
         assert matcher.hits(lowered) == [fires(n, lowered) for n in matcher.names], text
 
 
-def _multiwoz_turns() -> list[list[str]] | None:
-    try:
-        path = shared_data_dir() / "multiwoz" / "val.json.zip"
-    except FileNotFoundError:  # no shared folder on this machine
-        return None
-    if not path.exists():
-        return None
+def _multiwoz_turns() -> list[list[str]]:
+    path = find_corpus_file("multiwoz")  # missing: fails naming `ppol-nb data fetch multiwoz`
     with zipfile.ZipFile(path) as archive:
         data = json.loads(archive.read("val.json"))
     return [[detokenize(e["text"]) for e in d["log"][::2]] for d in data.values()]
@@ -263,8 +261,6 @@ def _multiwoz_turns() -> list[list[str]] | None:
 
 def test_matcher_equals_reference_on_multiwoz():
     dialogues = _multiwoz_turns()
-    if dialogues is None:
-        pytest.skip("MultiWOZ validation zip not available")
     matcher = LexiconMatcher()
     for turns in dialogues:
         for text in turns:

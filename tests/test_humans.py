@@ -1,7 +1,9 @@
 """Human dialogue corpora: loaders, schema, licences (no network).
 
-MultiWOZ and ABCD are read from the real files in ../shared/data/humans;
-TAU-USI from an invented fixture in its assumed layout.
+MultiWOZ and ABCD are the real files the look-up order finds (../shared/data/humans
+in CI, the user data directory after ``ppol-nb data fetch``); with neither, these
+tests fail with the message naming the fetch command. TAU-USI comes from an
+invented fixture in its assumed layout.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ppol_nb.humans import (
     assert_trainable,
     attributions,
     detokenize,
+    find_corpus_file,
     load_abcd,
     load_corpus,
     load_jsonl,
@@ -150,8 +153,14 @@ def test_tau_usi_keep_min_user_turns():
     assert [d.dialogue_id for d in strict.dialogues] == ["retail_0_ann1", "airline_1"]
 
 
-def test_tau_usi_download_failure_explains_terms(monkeypatch):
+def test_tau_usi_download_failure_explains_terms(monkeypatch, tmp_path):
     import huggingface_hub
+
+    # No local copy anywhere, so the loader goes to the (refusing) Hub.
+    monkeypatch.setenv("PPOL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(humans_paths, "user_data_dir", lambda: tmp_path / "user")
+    monkeypatch.setattr(humans_paths, "_search_starts", lambda: [tmp_path])
+    monkeypatch.delenv("PPOL_SHARED_DIR", raising=False)
 
     def refuse(**kwargs):
         assert kwargs["repo_id"] == "cmu-lti/tau-usi" and kwargs["repo_type"] == "dataset"
@@ -258,8 +267,9 @@ def test_shared_data_dir_by_search(tmp_path, monkeypatch):
     assert "PPOL_SHARED_DIR" in str(info.value) and str(tmp_path / "repo") in str(info.value)
 
 
-def test_default_paths_find_the_real_shared_folder():
-    assert (shared_data_dir() / "multiwoz" / "val.json.zip").is_file()
+def test_default_paths_find_the_real_corpora():
+    assert find_corpus_file("multiwoz").name == "val.json.zip"
+    assert find_corpus_file("abcd").name == "abcd_sample.json"
 
 
 # --- load_corpus ------------------------------------------------------------
@@ -270,7 +280,7 @@ def test_load_corpus_by_name_path_and_domain(tau_usi):
     by_path = load_corpus(str(FIXTURE), domain="airline")
     assert [d.dialogue_id for d in by_path.dialogues] == ["airline_1"]
     assert load_corpus("tau_usi", path=FIXTURE).dialogues == tau_usi.dialogues
-    abcd_path = shared_data_dir() / "abcd" / "abcd_sample.json"
+    abcd_path = find_corpus_file("abcd")
     assert load_corpus(abcd_path).user_turn_count == 31
 
 

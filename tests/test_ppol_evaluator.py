@@ -26,7 +26,6 @@ from ppol_nb.evolution.reflection import (
 )
 from ppol_nb.fitness.baseline import BaselineStudy
 from ppol_nb.personas.programs import program_source
-from ppol_nb.personas.worlds import generator_world
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.tau2_bridge import load_tasks
 
@@ -86,7 +85,7 @@ def setup(tmp_path_factory):
 
 
 def _evaluator(setup, run_dir, **kw):
-    return PPolEvaluator("retail", setup["model"], setup["backend"], generator_world(None),
+    return PPolEvaluator("retail", setup["model"], setup["backend"], OfflineBackend().generator(),
                          train_tasks=setup["train"], run_dir=run_dir, **kw)
 
 
@@ -107,7 +106,8 @@ def test_evaluate_scores_the_seed_program(evaluated):
     assert result.llm_calls > 0 and result.cost_usd == 0.0  # offline-role calls, free
     assert result.artifacts["minibatch"]["task_ids"] == list(ev.minibatch(0).task_ids)
     assert len(result.artifacts["per_episode"]) == 25
-    assert (ev.run_dir / "episodes" / "p00000-test" / "episodes.jsonl").exists()
+    episodes = pd.read_json(ev.run_dir / "episodes" / "p00000-test" / "episodes.jsonl", lines=True)
+    assert len(episodes) == 25 and (episodes["max_steps"] == 20).all()  # the training-rollout cap
 
 
 def test_offline_reflection_follows_the_rules(evaluated):
@@ -169,6 +169,12 @@ def test_validate_scores_every_n(evaluated):
     for n, row in result["by_n"].items():
         assert row["n_episodes"] == 4 * int(n)
         assert row["score"] == pytest.approx(0.5 * row["hl"] + 0.5 * row["coverage"])
+    episodes = pd.read_json(ev.run_dir / "validation" / record.id / "episodes.jsonl", lines=True)
+    assert len(episodes) == 4 * 23 and (episodes["max_steps"] == 30).all()  # the validation cap
+    # The validation humans (MultiWOZ: 100 dialogues never trained on) as the human reference level.
+    humans = result["humans"]
+    assert humans["n_dialogues"] == 100 and humans["score"] == pytest.approx(0.5 * humans["hl"] + 0.5 * humans["coverage"])
+    assert humans["hl"] > result["by_n"]["5"]["hl"]
 
 
 # -- the engine end to end ---------------------------------------------------------------------
@@ -239,12 +245,18 @@ def test_cli_evolve_and_benchmark_offline(setup, tmp_path, capsys):
 
     run = tmp_path / "run"
     assert main(["evolve", "--domain", "retail", "--profile", "ci", "--max-iterations", "1", "--train-limit", "10",
-                 "--fitness", str(setup["fitness_dir"]), "--out", str(run), "--quiet"]) == 0
+                 "--max-steps", "12", "--fitness", str(setup["fitness_dir"]), "--out", str(run), "--quiet"]) == 0
     assert "stop reason" in capsys.readouterr().out and (run / "run_manifest.json").exists()
+    manifest = json.loads((run / "run_manifest.json").read_text())
+    assert (manifest["config"]["train_max_steps"], manifest["config"]["val_max_steps"]) == (12, 30)
+    assert (manifest["evaluator"]["max_steps"], manifest["evaluator"]["val_max_steps"]) == (12, 30)
     out = tmp_path / "bench.csv"
     assert main(["benchmark", "--run", str(run / "best_program.py"), "--domain", "retail", "--limit", "1",
                  "--n-personas", "2", "--fitness", str(setup["fitness_dir"]), "--out", str(out), "--quiet"]) == 0
     assert list(pd.read_csv(out).columns[: len(COLUMNS)]) == list(COLUMNS)
+    assert json.loads(out.with_suffix(".json").read_text())["max_steps"] == 30
+    episodes = pd.read_json(tmp_path / "episodes.jsonl", lines=True)
+    assert (episodes["max_steps"] == 30).all()
 
 
 def test_llm_reflection_call_settings_and_output_rules(setup, evaluated):
@@ -306,7 +318,7 @@ def test_llm_path_accounts_generator_episode_and_reflection_spend(setup, fake_op
     backend = LLMBackend.from_config(LLMConfig(backend="openai", default=role, backoff_base_s=0.01))
     from ppol_nb.evolution.reflection import LLMReflection
 
-    ev = PPolEvaluator("retail", setup["model"], backend, generator_world(backend.client),
+    ev = PPolEvaluator("retail", setup["model"], backend, backend.generator(),
                        train_tasks=load_tasks("retail", "train")[:6], minibatch_size=2, curriculum=(2,),
                        run_dir=tmp_path, reflection=LLMReflection(backend.client), max_workers=2)
     result = ev.evaluate(SEED, 0, "p00000-llm")

@@ -92,7 +92,7 @@ def nb01():
     write("01_baseline_simulator.ipynb", [
         md("""# 01 · Baseline simulator analysis: how far is the base simulator from humans?
 
-**Question.** With no persona, how human-like is the τ² user simulator, by the paper's fitness? We run the base simulator on τ² *train* and *test* tasks of retail and airline, fingerprint every episode and a real human corpus (19 features, D1–D4), train the human-vs-simulator random forest on reference humans vs train-task episodes, evaluate it on held-out humans vs test-task episodes (Table 5 analog), and compute the Humans and Base-simulator rows (Tables 3/4 analog).
+**Question.** With no persona, how human-like is the τ² user simulator, by the paper's fitness? We run the base simulator on τ² *train* and *test* tasks of retail and airline, fingerprint every episode and a real human corpus (19 features, D1–D4), train the human-vs-simulator random forest on training humans vs train-task episodes (the humans of notebook 02's validation slice are kept apart, never trained on), evaluate it on held-out humans vs test-task episodes (Table 5 analog), and compute the Humans and Base-simulator rows (Tables 3/4 analog).
 
 Default here: the **offline backend** and **MultiWOZ 2.1** humans (CC BY 4.0; Budzianowski et al. 2018, Eric et al. 2019). MultiWOZ is not τ²-bench and TAU-USI is the paper's corpus, so our numbers are labelled by backend and corpus and are not the paper's; with `backend="openai"` and `corpus="tau-usi"` this notebook runs the paper's setting."""),
         code('''# Parameters (papermill overrides these)
@@ -104,6 +104,7 @@ api_key_env = "OPENAI_API_KEY"
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
 seeds = [0]                  # episodes per task = len(seeds)
 limit = None                 # first K tasks per split; None = all
+max_steps = 30               # τ² step cap per episode: the paper's validation/benchmark cap
 runs = "../runs"
 figures = "../figures"'''),
         code('''import pandas as pd
@@ -115,7 +116,8 @@ run_dir = f"{runs}/01_baseline"
 study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
                                    cache_path=f"{run_dir}/llm_cache.sqlite"),
                       domains=tuple(domains), corpus=corpus, seeds=tuple(seeds), limit=limit,
-                      run_dir=run_dir).run()'''),
+                      max_steps=max_steps, run_dir=run_dir).run()
+pd.DataFrame({d: r.human_split_sizes for d, r in study.results.items()})  # humans per role and domain'''),
         md("## Per-feature distributions: held-out humans vs base simulator (test tasks)"),
         code('study.plot_feature_distributions(f"{figures}/01_feature_distributions.png");'),
         md("## PCA of fingerprints (Figure 4 analog)"),
@@ -142,7 +144,7 @@ def nb02():
 
 **Question.** Starting from the seed generator program, does LLM-driven program search (islands + MAP-Elites on (P̄ human, B̄ cover), reflection-guided mutations) find a generator whose personas score higher on the frozen fitness M = λ_h·P̄(human) + λ_b·B̄_cover — on held-out *test* tasks?
 
-Training fitness uses minibatches of 5 train tasks (sliding window), N = 5 → 8 → 10 personas per task by epoch with the λ ramp; each new elite is validated on a held-out 20 % slice of the train tasks at N = 5, 8, 10; the final program is the best by mean validation score. The discriminator and human cloud are the ones frozen in notebook 01.
+Training fitness uses minibatches of 5 train tasks (sliding window), N = 5 → 8 → 10 personas per task by epoch with the λ ramp; each new elite is validated on a held-out 20 % slice of the train tasks at N = 5, 8, 10 (whose humans the fitness never trained on); training rollouts stop after 20 τ² steps, validation and benchmark rollouts after 30, as in the authors' code; the final program is the best by mean validation score. The discriminator and human cloud are the ones frozen in notebook 01.
 
 Offline (the default here, profile `ci`), mutations are deterministic program transformations and the generator, users and agent are the embedded stand-ins: this exercises the whole machinery — sandboxed candidates, resumable run database, validation, benchmark — but its numbers are **offline-backend** numbers, not the paper's. Profile `paper` with `backend="openai"` is the paper's full setting (a cost estimate is printed first)."""),
         code('''# Parameters (papermill overrides these)
@@ -157,6 +159,8 @@ corpus = "multiwoz"
 train_limit = None           # first K train tasks (smoke runs); None = all
 benchmark_limit = 4          # first K test tasks in the benchmark; None = all (the paper's setting)
 n_personas = 10              # personas per test task in the benchmark
+train_max_steps = 20         # τ² step cap of training rollouts (paper)
+eval_max_steps = 30          # τ² step cap of validation and benchmark rollouts (paper)
 runs = "../runs"
 figures = "../figures"'''),
         code('''from pathlib import Path
@@ -172,7 +176,8 @@ run_dir = Path(f"{runs}/02_evolution/{domain}-{backend}-{profile}")
 fitness_dir = Path(f"{runs}/01_baseline/fitness/{domain}")   # frozen in notebook 01, if it ran
 be = make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
                   cache_path=f"{runs}/llm_cache.sqlite")
-config = EvolutionConfig.profile(profile, max_iterations=max_iterations)
+config = EvolutionConfig.profile(profile, max_iterations=max_iterations, train_max_steps=train_max_steps,
+                                 val_max_steps=eval_max_steps)
 run = build_run(domain, be, run_dir, config=config, corpus=corpus, train_limit=train_limit,
                 fitness_dir=fitness_dir if (fitness_dir / "fitness.json").exists() else None,
                 resume=(run_dir / "evolution.sqlite").exists())
@@ -192,7 +197,7 @@ print(summary)'''),
         md("## Held-out benchmark (Tables 3/4 analog), ours beside the paper's"),
         code('''from ppol_nb.evolution.benchmark import run_benchmark
 table = run_benchmark(run_dir, domain, be, fitness_model=run.fitness_model, out_csv=run_dir / "benchmark.csv",
-                      n_personas=n_personas, limit=benchmark_limit)
+                      n_personas=n_personas, limit=benchmark_limit, max_steps=eval_max_steps)
 reported = paper.fitness_rows(domain).rename(columns=str.lower)
 cols = ["source", "condition", "simulator", "human_corpus", "n_tasks", "n_episodes", "hl", "coverage", "score",
         "d1", "d2", "d3", "d4", "usi", "success_rate"]

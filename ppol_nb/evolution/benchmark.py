@@ -3,15 +3,17 @@
 Conditions and what each row is:
 
 * **Humans** — held-out human dialogues of the fitness model's corpus (the
-  baseline study's split, :func:`~ppol_nb.fitness.baseline.human_splits`),
-  scored by the same frozen discriminator, coverage against the reference cloud;
+  split it recorded, :func:`~ppol_nb.humans.split_humans`; a corpus that no
+  longer gives the recorded held-out ids is refused), scored by the same frozen
+  discriminator, coverage against the training cloud;
 * **Base-simulator** — the default user simulator, one episode per task;
 * **DP Personas** — direct LLM personas, one call per task for N instructions;
 * **PPol: Initial** — the seed generator program;
 * **PPol: Evolved** — the run's best program by mean validation score (falling
   back to the best training score when nothing was validated), or a given file.
 
-Persona conditions use N = 10 personas per test task. Every row uses
+Persona conditions use N = 10 personas per test task; every episode runs with
+the authors' benchmark cap of 30 τ² steps (``max_steps``). Every row uses
 λ = (0.5, 0.5), so ``score = 0.5·hl + 0.5·coverage``. All conditions' episodes go
 to one ``episodes.jsonl`` beside the CSV (a rerun resumes it), and a provenance
 JSON (``<csv stem>.json``) records the program, the model and every setting.
@@ -27,13 +29,12 @@ import numpy as np
 import pandas as pd
 
 from ..fitness import FEATURES, fingerprint_frame, fingerprints
-from ..fitness.baseline import human_splits
 from ..fitness.score import REPORT_LAMBDAS, FitnessModel
 from ..personas.conditions import condition_specs
 from ..personas.programs import program_source
 from ..personas.sandbox import program_hash
 from ..provenance import provenance
-from ..simulation.runner import DEFAULT_MAX_STEPS, run_episodes
+from ..simulation.runner import EVAL_MAX_STEPS, run_episodes
 from ..simulation.tau2_bridge import load_tasks
 from .database import FILENAME, RunDatabase
 
@@ -81,17 +82,25 @@ def evolved_program(run) -> tuple[str, dict]:
 
 
 def humans_row(model: FitnessModel, domain: str, corpus=None) -> dict:
-    """The Humans row: held-out human dialogues scored like any condition."""
-    from ..humans import load_corpus
+    """The Humans row: the model's held-out human dialogues scored like any condition."""
+    from ..humans import HumanLeakError, load_corpus, split_humans
+    from ..humans.splits import ids_hash
 
     corpus_name = corpus or model.info.get("human_corpus")
     if not corpus_name:
         raise ValueError("the fitness model names no human corpus; pass human_corpus=")
     loaded = load_corpus(corpus_name) if isinstance(corpus_name, (str, Path)) else corpus_name
-    seed = int(model.discriminator.manifest.get("human_seed", 0))
-    _, held, groups = human_splits(loaded, domain, seed)
-    H = fingerprints([d.user_turns for d in held])
-    return model.row(H, groups, lambdas=REPORT_LAMBDAS, label="Humans")
+    record = model.humans
+    seed = int(record.get("seed", model.discriminator.manifest.get("human_seed", 0)))
+    split = split_humans(loaded, domain, record.get("validation_task_ids", ()), record.get("val_fraction", 0.2),
+                         seed)
+    recorded = (record.get("heldout") or {}).get("sha256")
+    if recorded is not None and ids_hash(d.dialogue_id for d in split.heldout) != recorded:
+        raise HumanLeakError(f"corpus {split.corpus!r} does not give the held-out humans the fitness model "
+                             f"recorded for {domain!r} (another file or version?); its training humans may "
+                             f"overlap these, so the Humans row would not be held out")
+    H = fingerprints([d.user_turns for d in split.heldout])
+    return model.row(H, split.heldout_groups, lambdas=REPORT_LAMBDAS, label="Humans")
 
 
 def _finite(value) -> bool:
@@ -123,7 +132,7 @@ def condition_row(model: FitnessModel, episodes: pd.DataFrame, label: str) -> di
 def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None = None,
                   out_csv: str | Path = "runs/benchmark/benchmark.csv", n_personas: int = 10, world=None,
                   task_ids=None, limit: int | None = None, episode_seed: int = 0, generation_seed: int = 0,
-                  max_steps: int = DEFAULT_MAX_STEPS, max_workers: int | None = None, human_corpus=None,
+                  max_steps: int = EVAL_MAX_STEPS, max_workers: int | None = None, human_corpus=None,
                   progress: bool = False) -> pd.DataFrame:
     """Benchmark the five conditions on held-out test tasks; write the CSV, episodes and provenance.
 
@@ -131,7 +140,8 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
     Evolved). ``fitness_model`` defaults to ``run/fitness/<domain>``. ``world``
     answers generator calls (default: the backend's LLM client, else offline).
     ``task_ids`` / ``limit`` restrict the test tasks (all 40 retail / 20 airline by
-    default). Returns the rows as a DataFrame with :data:`COLUMNS` first.
+    default). ``max_steps`` caps every episode (the authors' 30). Returns the rows
+    as a DataFrame with :data:`COLUMNS` first.
     """
     out_csv = Path(out_csv)
     out_dir = out_csv.parent
@@ -187,15 +197,22 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         "lambdas": list(REPORT_LAMBDAS), "backend": backend.describe(), "world": world.key,
         "fitness_model": dict(fitness_model.info),
         "discriminator": {k: fitness_model.discriminator.manifest.get(k)
-                          for k in ("human_corpus", "simulator", "n_reference_dialogues", "n_heldout_dialogues",
-                                    "simulator_train_episodes", "human_seed")},
+                          for k in ("human_corpus", "simulator", "max_steps", "n_reference_dialogues",
+                                    "n_validation_dialogues", "n_heldout_dialogues", "simulator_train_episodes",
+                                    "human_seed", "humans")},
         "evolved": {**evolved_info, "program_sha256": program_hash(evolved_source), "run": str(run)},
         "seed_program_sha256": program_hash(sources["seed"]),
         "conditions": {label: cond for label, cond in CONDITIONS.items()},
         "generation_failures": failures, "episodes": str(out_dir / "episodes.jsonl"), "csv": str(out_csv),
     })
+    warnings = []
     if fitness_model.info.get("simulator") not in (None, simulator):
-        manifest["warning"] = (f"the discriminator was trained against {fitness_model.info.get('simulator')} "
-                               f"but these episodes come from {simulator}")
+        warnings.append(f"the discriminator was trained against {fitness_model.info.get('simulator')} "
+                        f"but these episodes come from {simulator}")
+    if fitness_model.info.get("max_steps") not in (None, max_steps):
+        warnings.append(f"the discriminator was trained on base-simulator episodes capped at "
+                        f"{fitness_model.info.get('max_steps')} steps but these run with max_steps={max_steps}")
+    if warnings:
+        manifest["warning"] = "; ".join(warnings)
     out_csv.with_suffix(".json").write_text(json.dumps(manifest, indent=2, default=str))
     return table

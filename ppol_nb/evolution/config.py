@@ -4,7 +4,8 @@
 OpenEvolve YAML): 5 islands, ring migration of the top 20 % every 5 iterations,
 a 5x5 MAP-Elites grid per island on (human-likeness, coverage), 70 iterations,
 early stop after 20 iterations without a new best, seed 42, one candidate
-evaluated at a time with a 1-hour timeout. ``profile("ci")`` is a tiny run for
+evaluated at a time with a 1-hour timeout, and the authors' rollout step caps:
+20 τ² steps per training episode, 30 per validation episode. ``profile("ci")`` is a tiny run for
 tests and smoke notebooks. ``from_yaml`` overrides either profile field by field
 and rejects keys it does not know, so a typo never silently falls back to a
 default.
@@ -24,6 +25,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..simulation.step_caps import EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
 # Fields that may differ between a run and its resumption.
 BUDGET_FIELDS = frozenset(
@@ -70,6 +73,12 @@ class EvolutionConfig:
         the start of the round and evaluated concurrently in threads.
         ``eval_timeout_s`` / ``propose_timeout_s`` bound one evaluation / one
         mutator call; the engine stops waiting and records a timeout error.
+    Rollouts
+        ``train_max_steps`` caps every minibatch (training) episode and
+        ``val_max_steps`` every validation episode, in τ² steps
+        (:mod:`ppol_nb.simulation.runner`). The engine only records them;
+        :func:`~ppol_nb.evolution.runs.build_run` hands them to the evaluator.
+        They are decision fields: a cap changes every fitness value.
     """
 
     islands: int = 5
@@ -91,6 +100,8 @@ class EvolutionConfig:
     propose_timeout_s: float | None = 600.0
     skip_duplicates: bool = True
     validate_on_new_best: bool = True
+    train_max_steps: int = TRAIN_MAX_STEPS
+    val_max_steps: int = EVAL_MAX_STEPS
     profile_name: str = field(default="paper", compare=False)
 
     # ------------------------------------------------------------------ checks
@@ -133,6 +144,8 @@ class EvolutionConfig:
             _is_int(self.parallel_evaluations) and self.parallel_evaluations >= 1,
             "parallel_evaluations must be an int >= 1",
         )
+        for name in ("train_max_steps", "val_max_steps"):
+            need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an int >= 1")
         if errors:
             raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
 

@@ -24,6 +24,17 @@ protocol for one τ² domain.
 ``validate(record)`` — checkpoint selection: the program on the held-out
 validation slice at each N of the curriculum with λ = (0.5, 0.5); its
 ``"score"`` is the mean over N (the paper's final program is the best one).
+Coverage compares with the training cloud H_train, as everywhere (Eq. 3); the
+validation humans — never in H_train nor in the discriminator's training set —
+are scored the same way under ``"humans"``, the level a human-like program
+would reach (no episodes needed: the fitness model keeps their fingerprints).
+
+Human split: at construction the evaluator asks the fitness model to prove
+(:meth:`~ppol_nb.fitness.score.FitnessModel.check_humans`) that no training
+human belongs to a validation or held-out human set, nor — for corpora split by
+τ² task (TAU-USI) — to a task of this evaluator's validation slice; a model
+without that record, or with a leak, raises
+:class:`~ppol_nb.humans.HumanLeakError`.
 
 Conventions this module fixes:
 
@@ -37,11 +48,12 @@ Conventions this module fixes:
   every episode's ledger calls (user and agent; offline stand-ins log
   offline-role calls at cost 0) and the reflection call; ``cost_usd`` the same
   in dollars.
-* Episodes run with ``max_steps`` = τ²'s default (100), like the baseline study
-  that trained the discriminator; the authors' code caps training rollouts at 20
-  and validation/benchmark at 30 steps. Pass ``max_steps``/``val_max_steps`` to
-  match them, but a cap that the base-simulator episodes did not have changes
-  the fingerprints the discriminator sees.
+* Step caps (:mod:`~ppol_nb.simulation.step_caps`): minibatch episodes run with
+  ``max_steps`` = 20 and validation episodes with ``val_max_steps`` = 30 τ²
+  steps, the authors' settings. A capped episode (termination ``max_steps``,
+  reward 0) is scored like any other. The frozen discriminator was trained on
+  base-simulator episodes under the validation/benchmark cap (30), recorded as
+  ``fitness_model.info["max_steps"]``.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from ..fitness import FEATURES, fingerprint_frame
 from ..fitness.score import REPORT_LAMBDAS
 from ..personas.cache import generate_for_task
 from ..personas.conditions import persona_record
-from ..simulation.runner import DEFAULT_MAX_STEPS, EpisodeSpec, run_episodes
+from ..simulation.runner import EVAL_MAX_STEPS, TRAIN_MAX_STEPS, EpisodeSpec, run_episodes
 from ..simulation.tau2_bridge import get_task, load_tasks
 from .curriculum import (
     MINIBATCH_SIZE,
@@ -195,6 +207,8 @@ class PPolEvaluator:
     reflection : a reflector with ``reflect(ReflectionInput, seed) -> Critique``
         (default ``backend.reflector()``).
     episode_seed : τ² seed of every episode; generation_seed : seed of persona generation.
+    max_steps, val_max_steps : τ² step caps of minibatch and validation episodes
+        (default 20 and 30, the authors' settings).
     max_workers : concurrent episodes (None: the runner's default per backend).
     generation_workers : concurrent sandboxed generator runs (None: 2 offline, one per task otherwise).
     sandbox_timeout_s : a program's own time limit per task.
@@ -205,7 +219,7 @@ class PPolEvaluator:
                  minibatch_size: int = MINIBATCH_SIZE, curriculum=PAPER_CURRICULUM,
                  run_dir: str | Path = "runs/evolution", reflection=None, episode_seed: int = 0,
                  max_workers: int | None = None, generation_seed: int = 0, generation_workers: int | None = None,
-                 max_steps: int = DEFAULT_MAX_STEPS, val_max_steps: int = DEFAULT_MAX_STEPS,
+                 max_steps: int = TRAIN_MAX_STEPS, val_max_steps: int = EVAL_MAX_STEPS,
                  sandbox_timeout_s: float = 120.0, progress: bool = False) -> None:
         self.domain = domain
         self.fitness_model = fitness_model
@@ -215,6 +229,7 @@ class PPolEvaluator:
             get_task(domain, str(t)) if isinstance(t, (str, int)) else t for t in train_tasks]
         self._tasks = {str(t.id): t for t in tasks}
         self.train_pool, self.validation_ids = split_validation(list(self._tasks), val_fraction, val_seed)
+        fitness_model.check_humans(self.validation_ids)
         self.val_fraction, self.val_seed = val_fraction, val_seed
         self.minibatch_size = int(minibatch_size)
         self.curriculum = tuple(int(n) for n in curriculum)
@@ -245,7 +260,9 @@ class PPolEvaluator:
                 "curriculum": list(self.curriculum), "episode_seed": self.episode_seed,
                 "generation_seed": self.generation_seed, "max_steps": self.max_steps,
                 "val_max_steps": self.val_max_steps, "world": self.world.key,
-                "reflection": type(self.reflection).__name__, "fitness_model": dict(self.fitness_model.info)}
+                "reflection": type(self.reflection).__name__, "fitness_model": dict(self.fitness_model.info),
+                "humans": {k: (v["n"], v["sha256"][:12]) for k, v in self.fitness_model.humans.items()
+                           if isinstance(v, dict) and "sha256" in v}}
 
     # -- the protocol --------------------------------------------------------------------------
     def evaluate(self, source: str, iteration: int, program_id: str) -> Evaluation:
@@ -311,9 +328,31 @@ class PPolEvaluator:
             by_n[str(n)] = {"score": batch.score, "hl": batch.hl, "coverage": batch.coverage,
                             "n_episodes": batch.n_episodes, "episode_errors": batch.episode_errors,
                             "success_rate": batch.success_rate}
-        return {"score": float(np.mean([v["score"] for v in by_n.values()])), "by_n": by_n,
-                "n_tasks": len(tasks), "lambdas": list(REPORT_LAMBDAS), "llm_calls": int(calls),
-                "cost_usd": float(cost)}
+        out = {"score": float(np.mean([v["score"] for v in by_n.values()])), "by_n": by_n,
+               "n_tasks": len(tasks), "lambdas": list(REPORT_LAMBDAS), "llm_calls": int(calls),
+               "cost_usd": float(cost)}
+        humans = self.validation_humans_row()
+        if humans is not None:
+            out["humans"] = humans
+        return out
+
+    def validation_humans_row(self) -> dict | None:
+        """HL, coverage and score of the validation humans (λ = 0.5/0.5); None if there are none.
+
+        By-task corpora keep only humans of this evaluator's validation tasks.
+        """
+        model = self.fitness_model
+        X, groups = model.validation_humans, np.asarray(model.validation_groups, dtype=str)
+        if X is None or not len(X):
+            return None
+        if model.humans.get("by") == "task":
+            keep = np.isin(groups, self.validation_ids)
+            X, groups = X[keep], groups[keep]
+            if not len(X):
+                return None
+        row = model.row(X, groups, lambdas=REPORT_LAMBDAS, n_boot=0, label="Humans (validation)")
+        return {"score": row["score"], "hl": row["hl"], "coverage": row["coverage"], "n_dialogues": row["n_episodes"],
+                "n_groups": row["n_tasks"]}
 
     # -- steps ---------------------------------------------------------------------------------
     def generate(self, source: str, tasks: list, n: int, tag: str) -> Generation:

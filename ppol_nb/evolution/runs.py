@@ -15,6 +15,11 @@ One run directory holds everything::
 The fitness model is loaded from ``DIR/fitness/<domain>`` (or ``fitness_dir``)
 when present, else trained by :class:`~ppol_nb.fitness.baseline.BaselineStudy`
 and frozen there, so a resumed run scores with exactly the model it started with.
+A model trained here leaves out the humans of this run's validation slice and
+caps its base-simulator episodes at the run's validation cap; a loaded one must
+prove it left that slice's humans out (the evaluator checks, see
+:mod:`.ppol`). The config's ``train_max_steps`` / ``val_max_steps`` go to the
+evaluator.
 """
 
 from __future__ import annotations
@@ -26,13 +31,20 @@ from pathlib import Path
 from ..fitness.score import FitnessModel
 from ..provenance import provenance
 from .config import EvolutionConfig
+from .curriculum import VAL_FRACTION, VAL_SEED, split_validation
 from .engine import EvolutionEngine
 from .ppol import PPolEvaluator
 
 
 def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", fitness_dir=None,
-                      baseline_limit: int | None = None, progress: bool = True) -> FitnessModel:
-    """The frozen fitness model of a run: loaded if saved, else trained once and saved."""
+                      baseline_limit: int | None = None, progress: bool = True, validation_task_ids=None,
+                      val_fraction: float = VAL_FRACTION, max_steps: int | None = None) -> FitnessModel:
+    """The frozen fitness model of a run: loaded if saved, else trained once and saved.
+
+    Training leaves out the humans of ``validation_task_ids`` (default: the seeded
+    slice of the official train split) and caps base-simulator episodes at
+    ``max_steps`` (default: the baseline study's, 30).
+    """
     if fitness_dir is not None:
         return FitnessModel.load(fitness_dir)
     target = Path(run_dir) / "fitness" / domain
@@ -40,8 +52,11 @@ def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", f
         return FitnessModel.load(target)
     from ..fitness.baseline import BaselineStudy
 
+    extra = {"max_steps": max_steps} if max_steps is not None else {}
     study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
-                          run_dir=str(Path(run_dir) / "baseline"), progress=progress).run()
+                          run_dir=str(Path(run_dir) / "baseline"), progress=progress, val_fraction=val_fraction,
+                          validation_task_ids=None if validation_task_ids is None else {domain: validation_task_ids},
+                          **extra).run()
     model = study.results[domain].model
     model.save(target)
     return model
@@ -61,17 +76,23 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     """Everything a PPol search needs, ready for ``run.engine.run()``.
 
     ``train_limit`` keeps only the first K official train tasks (smoke runs);
-    ``evaluator_kwargs`` go to :class:`PPolEvaluator` (curriculum, max_steps, ...).
+    ``evaluator_kwargs`` go to :class:`PPolEvaluator` (curriculum, val_fraction,
+    ...); its step caps come from ``config`` unless given there.
     """
     from ..personas.programs import program_source
     from ..simulation.tau2_bridge import load_tasks
 
     run_dir = Path(run_dir)
     config = config or EvolutionConfig.profile("paper")
-    model = fitness_model_for(run_dir, domain, backend, corpus=corpus, fitness_dir=fitness_dir,
-                              baseline_limit=baseline_limit, progress=progress)
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
+    evaluator_kwargs.setdefault("max_steps", config.train_max_steps)
+    evaluator_kwargs.setdefault("val_max_steps", config.val_max_steps)
+    val_fraction = evaluator_kwargs.get("val_fraction", VAL_FRACTION)
+    _, validation = split_validation([t.id for t in train], val_fraction, evaluator_kwargs.get("val_seed", VAL_SEED))
+    model = fitness_model_for(run_dir, domain, backend, corpus=corpus, fitness_dir=fitness_dir,
+                              baseline_limit=baseline_limit, progress=progress, validation_task_ids=validation,
+                              val_fraction=val_fraction, max_steps=evaluator_kwargs["val_max_steps"])
     evaluator = PPolEvaluator(domain, model, backend, world if world is not None else backend.generator(),
                               train_tasks=train, run_dir=run_dir,
                               reflection=reflection if reflection is not None else backend.reflector(),

@@ -7,10 +7,23 @@ test-task episodes (Table 5 analog), and compute the Humans and Base-simulator r
 (HL, Coverage, Score, D1–D4, USI; Tables 3/4 analog). The frozen discriminator,
 human cloud and human mean are saved as a :class:`FitnessModel` for the search.
 
-Human splits: TAU-USI follows τ²'s official task split (train humans = reference,
-test humans = held out, grouped by task for coverage). MultiWOZ has no τ² tasks:
-its seeded reference/held-out halves stand in, and held-out dialogues are grouped
-in threes as pseudo-tasks (TAU-USI has ≈2.7 participants per task: 451/165).
+Human splits (:func:`ppol_nb.humans.split_humans`): *training* humans (the
+discriminator's human class, the coverage cloud H_train and the human mean),
+*validation* humans (the evolution's validation slice: never trained on; their
+fingerprints are kept as validation's human reference) and *held-out* humans
+(Table 5 evaluation and the benchmark's Humans row). TAU-USI splits by τ² task —
+test tasks held out, the validation slice of the train tasks
+(:func:`~ppol_nb.evolution.curriculum.split_validation`, the evaluator's default
+20 %, seed 42) set apart; MultiWOZ by seeded dialogue halves, 20 % of the
+reference half for validation. The fitness model records which humans it was
+trained on (ids, counts, hashes) and refuses a leak at construction.
+
+Step cap: base-simulator episodes run with ``max_steps`` = 30
+(:data:`~ppol_nb.simulation.step_caps.EVAL_MAX_STEPS`), the cap of validation and
+of the benchmark — the settings the discriminator's verdicts are reported under
+— so it is not trained on long episodes the search never produces. Training
+rollouts (20 steps) are a little shorter still; the cap is recorded as
+``info["max_steps"]``.
 """
 
 from __future__ import annotations
@@ -19,47 +32,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ..humans import attributions, load_corpus
+from ..evolution.curriculum import VAL_FRACTION, VAL_SEED, split_validation
+from ..humans import attributions, load_corpus, split_humans
 from ..provenance import provenance
-from ..simulation.runner import run_episodes, specs_for
+from ..simulation.runner import EVAL_MAX_STEPS, run_episodes, specs_for
+from ..simulation.tau2_bridge import load_tasks
 from .coverage import CoverageReference
 from .discriminator import HumanLikenessDiscriminator
 from .fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
 from .score import FitnessModel
-
-HUMAN_GROUP_SIZE = 3
-
-
-def human_splits(corpus, domain: str, seed: int = 0) -> tuple[list, list, list[str]]:
-    """(reference dialogues, held-out dialogues, a group key per held-out dialogue)."""
-    # Dialogues of this τ² domain if the corpus has any (TAU-USI); otherwise the whole
-    # corpus stands in for every domain (MultiWOZ is hotels, trains, taxis …).
-    dialogues = [d for d in corpus.dialogues if d.domain == domain] or list(corpus.dialogues)
-    splits = {d.split for d in dialogues}
-    if {"train", "test"} & splits:
-        ref = [d for d in dialogues if d.split == "train"]
-        held = [d for d in dialogues if d.split == "test"]
-        groups = [str(d.task_id) for d in held]
-    else:
-        if {"reference", "heldout"} <= splits:
-            ref = [d for d in dialogues if d.split == "reference"]
-            held = [d for d in dialogues if d.split == "heldout"]
-        else:  # an unsplit user corpus: seeded halves by dialogue
-            order = np.random.default_rng(seed).permutation(len(dialogues))
-            half = len(dialogues) // 2
-            ref = [dialogues[i] for i in order[:half]]
-            held = [dialogues[i] for i in order[half:]]
-        perm = np.random.default_rng(seed + 1).permutation(len(held))
-        groups = [""] * len(held)
-        for rank, i in enumerate(perm):
-            groups[i] = f"group-{rank // HUMAN_GROUP_SIZE}"
-    if len(ref) < 2 or not held:
-        raise ValueError(f"corpus {corpus.name!r} gives {len(ref)} reference and {len(held)} held-out dialogues "
-                         f"for {domain!r}; need at least 2 and 1")
-    return ref, held, groups
 
 
 @dataclass
@@ -69,6 +52,7 @@ class DomainResult:
     discriminator_metrics: dict
     rows: pd.DataFrame
     fingerprints: pd.DataFrame
+    human_split_sizes: dict
 
 
 @dataclass
@@ -82,6 +66,10 @@ class BaselineStudy:
     limit: int | None = None  # first K tasks per split (None = all)
     run_dir: str = "runs/01_baseline"
     human_seed: int = 0
+    max_steps: int = EVAL_MAX_STEPS  # τ² step cap of the base-simulator episodes (module doc)
+    val_fraction: float = VAL_FRACTION  # validation humans: this slice of the train tasks (or dialogues)
+    val_seed: int = VAL_SEED
+    validation_task_ids: dict | None = None  # {domain: task ids} overrides the seeded slice
     progress: bool = True
     results: dict = field(default_factory=dict)
 
@@ -99,37 +87,55 @@ class BaselineStudy:
     def _episodes(self, domain: str, split: str) -> pd.DataFrame:
         specs = specs_for(domain, split, condition="base", seeds=self.seeds, limit=self.limit)
         run = Path(self.run_dir) / "episodes" / f"{domain}-{self.backend.name}"
-        df = run_episodes(specs, self.backend, run, progress=self.progress)
+        df = run_episodes(specs, self.backend, run, max_steps=self.max_steps, progress=self.progress)
         ok = df[df["error"].isna()]
         fp = fingerprint_frame(ok.to_dict("records"))
         return fp.assign(split=split)
 
+    def validation_slice(self, domain: str) -> list[str]:
+        """The validation task ids whose humans are kept out of training (the evaluator's default slice)."""
+        if self.validation_task_ids is not None and domain in self.validation_task_ids:
+            return [str(t) for t in self.validation_task_ids[domain]]
+        return split_validation([t.id for t in load_tasks(domain, "train")], self.val_fraction, self.val_seed)[1]
+
     def _run_domain(self, domain: str, corpus) -> DomainResult:
-        ref, held, groups = human_splits(corpus, domain, self.human_seed)
-        H_ref = fingerprints([d.user_turns for d in ref])
-        H_held = fingerprints([d.user_turns for d in held])
+        split = split_humans(corpus, domain, self.validation_slice(domain), self.val_fraction, self.human_seed)
+        if len(split.train) < 2 or not split.heldout:
+            raise ValueError(f"corpus {corpus.name!r} gives {len(split.train)} training and {len(split.heldout)} "
+                             f"held-out humans for {domain!r}; need at least 2 and 1")
+        H_ref = fingerprints([d.user_turns for d in split.train])
+        H_val = fingerprints([d.user_turns for d in split.validation])
+        H_held = fingerprints([d.user_turns for d in split.heldout])
         sim_train, sim_test = self._episodes(domain, "train"), self._episodes(domain, "test")
         info = {"domain": domain, "simulator": self.simulator, "human_corpus": corpus.name,
-                "source": f"ppol_nb ({self.backend.name} backend)"}
+                "source": f"ppol_nb ({self.backend.name} backend)", "max_steps": self.max_steps}
+        humans = split.record()
         disc = HumanLikenessDiscriminator().fit(H_ref, sim_train[list(FEATURES)], manifest={
             **provenance(), **info, "attributions": attributions([corpus]),
-            "n_reference_dialogues": len(ref), "n_heldout_dialogues": len(held),
+            "human_split": {k: v for k, v in humans.items() if k not in ("train", "validation", "heldout")},
+            "humans": {role: {k: humans[role][k] for k in ("n", "sha256")} for role in ("train", "validation",
+                                                                                       "heldout")},
+            "n_reference_dialogues": len(split.train), "n_validation_dialogues": len(split.validation),
+            "n_heldout_dialogues": len(split.heldout),
             "simulator_train_episodes": len(sim_train), "seeds": list(self.seeds), "human_seed": self.human_seed,
         }).freeze()
         metrics = {**info, **disc.evaluate(H_held, sim_test[list(FEATURES)])}
-        model = FitnessModel(disc, CoverageReference.from_points(H_ref), H_ref.mean(axis=0), info=info)
+        model = FitnessModel(disc, CoverageReference.from_points(H_ref), H_ref.mean(axis=0), info=info,
+                             humans=humans, validation_humans=H_val, validation_groups=split.validation_groups)
+        model.check_humans()
         rows = pd.DataFrame([
-            model.row(H_held, groups, label="Humans"),
+            model.row(H_held, split.heldout_groups, label="Humans"),
             model.row(sim_test[list(FEATURES)], sim_test["task_id"], label="Base-simulator"),
         ])
         fp = pd.concat([
             pd.DataFrame(H_ref, columns=FEATURES).assign(kind="humans (reference)"),
+            pd.DataFrame(H_val, columns=FEATURES).assign(kind="humans (validation)"),
             pd.DataFrame(H_held, columns=FEATURES).assign(kind="humans (held-out)"),
             sim_train[list(FEATURES)].assign(kind="base simulator (train tasks)"),
             sim_test[list(FEATURES)].assign(kind="base simulator (test tasks)"),
         ], ignore_index=True).assign(domain=domain)
         model.save(Path(self.run_dir) / "fitness" / domain)
-        return DomainResult(domain, model, metrics, rows, fp)
+        return DomainResult(domain, model, metrics, rows, fp, split.sizes())
 
     # -- tables ----------------------------------------------------------------------
     def discriminator_table(self) -> pd.DataFrame:
@@ -156,7 +162,9 @@ class BaselineStudy:
         (out / "manifest.json").write_text(json.dumps(provenance({
             "study": "baseline", "backend": self.backend.describe(), "domains": list(self.domains),
             "corpus": corpus.name, "attributions": attributions([corpus]), "seeds": list(self.seeds),
-            "limit": self.limit, "human_seed": self.human_seed,
+            "limit": self.limit, "human_seed": self.human_seed, "max_steps": self.max_steps,
+            "val_fraction": self.val_fraction, "val_seed": self.val_seed,
+            "human_split_sizes": {d: r.human_split_sizes for d, r in self.results.items()},
         }), indent=2, default=str))
 
     # -- figures ---------------------------------------------------------------------

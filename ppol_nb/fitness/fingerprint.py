@@ -58,7 +58,7 @@ from ppol_nb.fitness.lexicons import PHRASES, LexiconMatcher
 if TYPE_CHECKING:
     import pandas as pd
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 """Version of the feature definitions and lexicons; bump on any change that can move a value."""
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {

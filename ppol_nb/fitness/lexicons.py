@@ -4,6 +4,11 @@ The paper attributes its lexical features to LIWC2015/NRC, but its released code
 (and so the numbers it reports) uses short hand-written regex lists; this module is
 our own list for each construct named in the paper (§3.1 of the project notes), plus
 common typed variants (``pls``, ``thx``, ``idk``, ``u sure``, missing apostrophes).
+A list stays within the construct the paper names: an entry beyond the paper's
+examples and their typed forms needs a comment saying why, and must not move the
+feature on ordinary dialogues. ``certainty_rate`` and ``info_seeking_rate`` are
+checked against a reference written from the paper's text on offline and MultiWOZ
+user turns (tests/test_lexicon_reference.py).
 
 Each feature is **one compiled regex** in :data:`LEXICONS`. A user turn "fires" a
 feature when the regex finds a match anywhere in it (``search``), except
@@ -131,11 +136,20 @@ UNCERTAINTY = Lexicon(
 )
 
 CERTAINTY = Lexicon(
+    # The paper's list (definitely, absolutely, certainly, "for sure", "no doubt",
+    # exactly, obviously, "I'm sure", guaranteed, "100%"), its typed spellings
+    # (defo, fo sho, "i am sure") and close synonyms of a listed phrase ("without
+    # a doubt", undoubtedly, precisely, "i'm certain/positive", "100 percent"),
+    # which fire on under 0.1 % of offline and MultiWOZ user turns.
+    # Not here: "of course" — a courteous "yes" ("Of course. Please go ahead."),
+    # assent that acknowledgment_rate counts, not a claim of certainty; it doubled
+    # the per-episode rate of offline users (0.178 vs 0.092). Nor "clearly",
+    # "surely" or "I know for a fact": unlisted, and "clearly"/"surely" as often
+    # describe or plead ("surely you can ...") as claim certainty.
     words=(
         "definitely", "defo", "absolutely", "certainly", "for sure", "fo sho",
         "no doubt", "without a doubt", "undoubtedly", "exactly", "precisely", "obviously",
-        "clearly", "surely", r"i(?:'m| am) (?:sure|certain|positive)", "i know for a fact",
-        "guaranteed", "of course", "100 percent",
+        r"i(?:'m| am) (?:sure|certain|positive)", "guaranteed", "100 percent",
         # "100%" ("not 100%" is doubt, not certainty); the lookahead keeps the
         # entry word-bounded although "%" is not a word character.
         r"(?<!not\s)100(?=\s?%)",
@@ -170,15 +184,22 @@ CLARIFICATION_QUESTION = Lexicon(
 )
 
 INFO_SEEKING = Lexicon(
+    # Exactly the paper's list — "what is the status", "any update", "can you
+    # check/confirm", "is it possible to", "how do/can I", "when will", "why is",
+    # "do you have", "I need to know" — with the same phrase's typed forms only:
+    # contraction ("what's"), plural ("any updates"), "u" for "you", an inserted
+    # "please", "could" for "can" and the negation "why isn't".
+    # Not here: broader question openers ("how much/many", "is there a", "are
+    # there", "what can you tell me", "I want to know"). They fire on every
+    # other MultiWOZ request ("Are there any 3 stars available?") and on offline
+    # openings built from the task text, moving the per-episode rate from 0.016
+    # to 0.065 (MultiWOZ) and from 0.000 to 0.056 (offline users): a general
+    # question rate, not the status/possibility queries the paper names.
     words=(
-        r"what(?:'s| is) the status", "status of", r"any updates?", r"(?:is there an|an) update",
-        r"(?:can|could) (?:you|u) (?:please )?(?:check|confirm|look up|tell me|let me know)",
-        "please confirm", r"is it possible to", r"would it be possible",
-        r"how (?:do|can|could|would|should) i", r"how (?:long|much|many)",
-        r"when (?:will|can|would|does|do|is)", r"why (?:is|was|are|were|did|does|do|can't|isn't)",
-        r"do you have", r"does (?:it|that|this) have", r"is there (?:a|an|any)", "are there",
-        r"i (?:need|want|would like|'d like) to know", r"what are (?:my|the) options",
-        r"where (?:is|are) (?:my|the)",
+        r"what(?:'s| is) the status", r"any updates?",
+        r"(?:can|could) (?:you|u) (?:please )?(?:check|confirm)",
+        "is it possible to", r"how (?:do|can) i", "when will", r"why is(?:n't)?",
+        "do you have", "i need to know",
     ),
 )
 

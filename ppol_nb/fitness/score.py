@@ -8,6 +8,13 @@ persona-count curriculum: λ_b = 0.5 · N_current / 10, so N = 5, 8, 10 give
 
 How the ± are computed (the paper does not say): HL per episode, Coverage and Score
 per task, D1–D4/USI by a seeded bootstrap over episodes (200 resamples).
+
+A :class:`FitnessModel` also carries the record of its human split
+(:meth:`ppol_nb.humans.HumanSplit.record`: ids, counts and hashes of the
+training, validation and held-out humans) and the fingerprints of its validation
+humans; :meth:`FitnessModel.check_humans` raises
+:class:`~ppol_nb.humans.HumanLeakError` if a validation or held-out human could be
+in what it was trained on.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..humans.splits import check_record
 from .alignment import alignment
 from .coverage import CoverageReference
 from .discriminator import HumanLikenessDiscriminator
@@ -33,12 +41,29 @@ def lambda_schedule(n_current: int, n_final: int = 10, lambda_b_final: float = 0
 
 @dataclass
 class FitnessModel:
-    """Everything frozen that scores a set of episodes: discriminator, human cloud, human mean."""
+    """Everything frozen that scores a set of episodes: discriminator, human cloud, human mean.
+
+    ``humans`` is the human split record (empty for a hand-built model, which
+    :meth:`check_humans` then refuses); ``validation_humans`` /
+    ``validation_groups`` are the validation humans' fingerprints and their
+    coverage groups, the human reference level of validation.
+    """
 
     discriminator: HumanLikenessDiscriminator
     reference: CoverageReference
     human_mean: np.ndarray
     info: dict = field(default_factory=dict)  # corpus, backend, domain: goes into every row
+    humans: dict = field(default_factory=dict)
+    validation_humans: np.ndarray | None = None
+    validation_groups: tuple[str, ...] = ()
+
+    def check_humans(self, validation_task_ids=None) -> None:
+        """Raise HumanLeakError unless the record proves train humans exclude validation and held-out ones.
+
+        ``validation_task_ids`` is the slice the model will be validated on (by-task corpora must
+        have left those tasks' humans out of training).
+        """
+        check_record(self.humans, validation_task_ids)
 
     def fitness(self, X, task_ids, lambdas=REPORT_LAMBDAS) -> float:
         """M for one batch (e.g. an evolution minibatch)."""
@@ -79,6 +104,10 @@ class FitnessModel:
         np.save(d / "human_reference.npy", self.reference.points)
         np.save(d / "human_mean.npy", self.human_mean)
         (d / "fitness.json").write_text(json.dumps({**self.info, "d_ref": self.reference.d_ref}, indent=2))
+        (d / "humans.json").write_text(json.dumps(
+            {**self.humans, "validation_groups": list(self.validation_groups)}, indent=2))
+        if self.validation_humans is not None:
+            np.save(d / "validation_humans.npy", self.validation_humans)
         return d
 
     @classmethod
@@ -86,9 +115,15 @@ class FitnessModel:
         d = Path(directory)
         meta = json.loads((d / "fitness.json").read_text())
         d_ref = meta.pop("d_ref")
+        humans = json.loads((d / "humans.json").read_text()) if (d / "humans.json").exists() else {}
+        groups = tuple(humans.pop("validation_groups", ()))
+        val_path = d / "validation_humans.npy"
         return cls(
             discriminator=HumanLikenessDiscriminator.load(d / "discriminator"),
             reference=CoverageReference(points=np.load(d / "human_reference.npy"), d_ref=d_ref),
             human_mean=np.load(d / "human_mean.npy"),
             info=meta,
+            humans=humans,
+            validation_humans=np.load(val_path) if val_path.exists() else None,
+            validation_groups=groups,
         )

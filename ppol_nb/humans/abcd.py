@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .licences import SOURCES
-from .paths import shared_data_dir
+from .paths import find_corpus_file
 from .schema import Corpus, Dialogue, Turn
 
 SOURCE = "abcd"
-DEFAULT_FILE = Path("abcd") / "abcd_sample.json"
 ROLE_OF_SPEAKER = {"customer": "user", "agent": "agent"}
 
 
@@ -55,10 +54,12 @@ def parse_abcd(data: list[dict[str, Any]]) -> list[Dialogue]:
 
 
 def load_abcd(path: str | Path | None = None) -> Corpus:
-    """The ABCD sample as a :class:`Corpus` (customer -> user, agent -> agent, domain "retail")."""
-    path = Path(path) if path is not None else shared_data_dir() / DEFAULT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"ABCD file not found: {path}")
+    """The ABCD sample as a :class:`Corpus` (customer -> user, agent -> agent, domain "retail").
+
+    ``path`` defaults to ``abcd/abcd_sample.json`` found by the look-up order of
+    :mod:`ppol_nb.humans.paths` (missing: ``ppol-nb data fetch abcd``).
+    """
+    path = find_corpus_file(SOURCE, path)
     terms = SOURCES[SOURCE]
     return Corpus(
         name="abcd",

@@ -47,9 +47,10 @@ def _load_path(path: Path, **kwargs) -> Corpus:
 def load_corpus(name_or_path: str | Path, domain: str | None = None, **kwargs) -> Corpus:
     """Load a human corpus by name or from a file.
 
-    ``name_or_path`` is ``"multiwoz"``, ``"tau-usi"`` or ``"abcd"`` (default
-    locations under :func:`shared_data_dir`, or the Hugging Face Hub for
-    TAU-USI), or a path: ``.jsonl`` (:func:`load_jsonl`), ``.json.zip``
+    ``name_or_path`` is ``"multiwoz"``, ``"tau-usi"`` or ``"abcd"`` (found by
+    the look-up order of :mod:`ppol_nb.humans.paths` — ``$PPOL_DATA_DIR``, the
+    shared folder, the user data directory ``ppol-nb data fetch`` fills — or
+    the Hugging Face Hub for TAU-USI), or a path: ``.jsonl`` (:func:`load_jsonl`), ``.json.zip``
     (MultiWOZ), or ``.json`` recognised by shape (ABCD list, MultiWOZ
     ``{id: {"log": ...}}``, otherwise TAU-USI). ``kwargs`` go to the loader
     (e.g. ``seed=`` for MultiWOZ, ``token=``/``task_ids=`` for TAU-USI).

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from .licences import SOURCES
-from .paths import shared_data_dir
+from .paths import find_corpus_file
 from .schema import Corpus, Dialogue, Turn
 from .text import detokenize
 
 SOURCE = "multiwoz"
-DEFAULT_FILE = Path("multiwoz") / "val.json.zip"
 # MultiWOZ has no τ² task ids, so the official τ² train/test split cannot apply;
 # a seeded half/half split by dialogue plays its role.
 SPLITS = ("reference", "heldout")
@@ -93,8 +92,10 @@ def parse_multiwoz(data: dict[str, Any], seed: int = 0) -> list[Dialogue]:
 def load_multiwoz(path: str | Path | None = None, seed: int = 0) -> Corpus:
     """MultiWOZ 2.1 validation dialogues as a :class:`Corpus`.
 
-    ``path`` defaults to ``shared_data_dir()/multiwoz/val.json.zip`` (a plain
-    ``.json`` file works too). Turns are detokenised; roles alternate user/agent
+    ``path`` defaults to ``multiwoz/val.json.zip`` found by the look-up order of
+    :mod:`ppol_nb.humans.paths` (a plain ``.json`` file works too); a missing
+    corpus raises :class:`~ppol_nb.humans.paths.CorpusNotFound` naming
+    ``ppol-nb data fetch multiwoz``. Turns are detokenised; roles alternate user/agent
     starting with the user; ``domain`` is ``"multiwoz"`` and ``task_id`` None.
 
     ``split`` is ``"reference"`` or ``"heldout"``: a seeded 50/50 split *by
@@ -103,9 +104,7 @@ def load_multiwoz(path: str | Path | None = None, seed: int = 0) -> Corpus:
     reference half as H_train / discriminator training data and the held-out
     half as the "Humans" row.
     """
-    path = Path(path) if path is not None else shared_data_dir() / DEFAULT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"MultiWOZ file not found: {path}")
+    path = find_corpus_file(SOURCE, path)
     terms = SOURCES[SOURCE]
     return Corpus(
         name="multiwoz",

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from .licences import SOURCES
+from .paths import fetch_command, find_corpus_file, locate_corpus_file, missing_corpus_message
 from .schema import Corpus, Dialogue, Turn
 from .tau_bench_ids import TASK_ID_MODES, tau2_task_id
 
@@ -276,7 +277,8 @@ def download_tau_usi(token: str | None = None) -> Path:
             "TAU-USI is a gated dataset under CC-BY-NC-4.0: research use only, and its terms "
             "forbid training or fine-tuning LLMs on it. To use it: log in at "
             f"https://huggingface.co/datasets/{HF_REPO_ID}, accept the terms, and pass token= "
-            "or set HF_TOKEN; or download the file yourself and call "
+            f"or set HF_TOKEN; then run `{fetch_command(SOURCE)}` once to keep a verified copy "
+            "in your data directory, or download the file yourself and call "
             "load_tau_usi(path='.../tau_bench_tasks_unified.json')."
         ) from exc
 
@@ -290,16 +292,25 @@ def load_tau_usi(
 ) -> Corpus:
     """TAU-USI human dialogues as a :class:`Corpus` (layout and rules: module docstring).
 
-    ``path`` reads a local copy; otherwise the file is fetched from the Hugging
-    Face Hub with ``token`` or ``$HF_TOKEN`` (raises :class:`TauUsiUnavailable`
-    with instructions when that fails). ``split_lookup(domain, task_id)``
-    overrides the τ² split lookup (default: the official ``split_tasks.json``).
+    ``path`` reads a local copy. Without it, the look-up order of
+    :mod:`ppol_nb.humans.paths` finds ``tau-usi/tau_bench_tasks_unified.json``
+    (``$PPOL_DATA_DIR``, the shared folder, the user data directory that
+    ``ppol-nb data fetch tau-usi`` fills); failing that the file is fetched
+    from the Hugging Face Hub with ``token`` or ``$HF_TOKEN`` into the Hub's
+    cache (raises :class:`TauUsiUnavailable` with instructions when that
+    fails). ``split_lookup(domain, task_id)`` overrides the τ² split lookup
+    (default: the official ``split_tasks.json``).
     """
     if path is None:
-        path = download_tau_usi(token)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"TAU-USI file not found: {path}")
+        hit = locate_corpus_file(SOURCE)
+        if hit is not None:
+            path = hit[1]
+        else:
+            try:
+                path = download_tau_usi(token)
+            except TauUsiUnavailable as exc:
+                raise TauUsiUnavailable(f"{exc}\n\n{missing_corpus_message(SOURCE)}") from exc.__cause__
+    path = find_corpus_file(SOURCE, path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

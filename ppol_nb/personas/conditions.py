@@ -47,7 +47,7 @@ def condition_specs(condition: str, domain: str, split: str | None = "train", n_
     """Episode specs for a condition, and generation-failure records (one per failed task).
 
     ``split=None`` with ``task_ids`` picks tasks from either split.
-    ``world`` answers the generator's LLM calls (:func:`ppol_nb.personas.worlds.generator_world`);
+    ``world`` answers the generator's LLM calls (``backend.generator(seed)``);
     ``generation_seed`` fixes the personas while ``seeds`` replicate the episodes.
     """
     condition = normalise_condition(condition)

@@ -7,6 +7,9 @@ to stock τ², see tests/test_environments.py and benchmarks/).
 
 An episode that raises — invalid tool JSON from a model, an API error, a timeout —
 is recorded with its error and never aborts the batch.
+
+Step caps (:mod:`.step_caps`): a capped episode ends with termination reason
+``max_steps`` and reward 0, and is recorded, fingerprinted and scored like any other.
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ from .. import __version__
 from ..personas import Persona
 from .environments import fast_domain, make_environment
 from .scenario import build_scenario
+from .step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS  # noqa: F401 — re-exported
 from .store import EpisodeStore
 from .tau2_bridge import get_task, load_tasks, split_of, tau2_modules
-
-DEFAULT_MAX_STEPS = 100  # τ²'s own default; the paper caps benchmark runs at 30
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,17 @@ def run_episodes(
 ) -> pd.DataFrame:
     """Run ``specs`` concurrently, appending each finished episode to ``run_dir``.
 
-    Episodes already in ``run_dir/episodes.jsonl`` are skipped (resume); ones that
-    ended in an error are run again unless ``retry_errors=False``. Returns every
-    episode of the run directory as a DataFrame.
+    Episodes already in ``run_dir/episodes.jsonl`` with the same ``max_steps`` are
+    skipped (resume); ones that ended in an error are run again unless
+    ``retry_errors=False``, and ones stored under another step cap are run again
+    (the later record wins), so a changed cap never reuses episodes it would have
+    cut differently. Returns the episodes of ``specs`` as a DataFrame.
     """
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
     store = EpisodeStore(run_dir)
-    done = store.completed_ids(include_errors=not retry_errors)
+    done = {r["episode_id"] for r in store.load()
+            if r.get("max_steps", DEFAULT_MAX_STEPS) == max_steps and (not retry_errors or not r.get("error"))}
     todo = [s for s in specs if s.episode_id not in done]
     # The backend knows what concurrency suits it (threads overlap network waits; pure-Python
     # stand-ins gain nothing from them under the GIL).
