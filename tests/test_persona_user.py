@@ -2,7 +2,9 @@
 
 Each behaviour is checked by what it should do to the fingerprint: intensity 1 vs 0
 (politeness: 1 vs 0, both explicit) on a few tasks and seeds, comparing means of
-``fingerprint(user_turns(messages))``. Plus: the default stays the default,
+``fingerprint(user_turns(messages))``. These tests hand the user its profile directly
+(:class:`_ProfileBackend`) because they test execution; how persona *text* becomes a
+profile is tested in ``tests/test_reader.py``. Plus: the default stays the default,
 episodes are reproducible, no behaviour invents or alters a fact, and the
 withholding/impatient behaviours cost task success while moderate ones do not.
 """
@@ -13,6 +15,7 @@ import functools
 import inspect
 import json
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -35,6 +38,16 @@ RETAIL_WRITES = {"exchange_delivered_order_items", "return_delivered_order_items
                  "modify_user_address"}
 
 
+@dataclass
+class _ProfileBackend(OfflineBackend):
+    """The offline backend with the behaviour profile given, not read from persona text."""
+
+    profile: dict | None = None
+
+    def make_user(self, task, scenario, seed, persona=None):
+        return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger, behaviour=self.profile)
+
+
 def _persona(behaviour: dict) -> dict:
     return Persona.create(
         description=f"offline test persona {sorted(behaviour.items())}",
@@ -45,8 +58,9 @@ def _persona(behaviour: dict) -> dict:
 
 @functools.cache
 def _episode(behaviour_json: str | None, domain: str, task_id: str, seed: int, up_front: bool = True) -> dict:
-    persona = None if behaviour_json is None else _persona(json.loads(behaviour_json))
-    backend = OfflineBackend(user_style=UserStyle(up_front=up_front))
+    profile = None if behaviour_json is None else json.loads(behaviour_json)
+    persona = None if profile is None else _persona(profile)
+    backend = _ProfileBackend(user_style=UserStyle(up_front=up_front), profile=profile)
     rec = run_episode(EpisodeSpec(domain, task_id, seed=seed, persona=persona), backend)
     assert rec["error"] is None, rec["error"]
     return rec
@@ -93,10 +107,25 @@ def test_behaviour_profile_is_validated():
 
 def test_persona_flows_through_runner_and_backends():
     rec = _run({"terse": 1.0}, "retail", "0")
-    assert rec["persona"]["behaviour"] == {"terse": 1.0}
     assert rec["persona"]["persona_id"] in rec["episode_id"]
     for backend in (OfflineBackend, LLMBackend):
         assert "persona" in inspect.signature(backend.make_user).parameters
+
+
+def test_offline_backend_reads_the_instruction_not_the_behaviour_field():
+    sc = build_scenario(get_task("retail", "0"), "retail", RETAIL_WRITES)
+    terse = Persona.create(description="a terse customer", instruction="Keep every message to a few words. "
+                           "Skip greetings and thanks.", behaviour={"gating": 1.0}, source="test")
+    user = OfflineBackend().make_user(None, sc, 0, persona=terse)
+    assert user.profile["terse"] >= 0.6 and user.profile["politeness"] <= 0.2
+    assert "gating" not in user.profile  # the side-channel field is ignored
+    neutral = Persona.create(description="a customer", instruction="A customer who contacts support about the "
+                             "situation above.", behaviour={"terse": 1.0}, source="test")
+    assert not OfflineBackend().make_user(None, sc, 0, persona=neutral).profile.active
+    # Behaviours the offline user does not execute yet are read but left out.
+    chatty = Persona.create(description="a chatty customer", instruction="You love to digress: side stories "
+                            "about your day between every answer.", source="test")
+    assert "digression" not in OfflineBackend().make_user(None, sc, 0, persona=chatty).profile.levels
 
 
 # --- one test per behaviour: intensity 1 vs 0 moves its features ------------------------
@@ -226,8 +255,8 @@ MIXED = {name: 0.7 for name in BEHAVIOURS}
 def test_same_seed_same_messages_different_seeds_may_differ():
     for domain, task_id in TASKS:
         persona = _persona(MIXED)
-        a = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), OfflineBackend())
-        b = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), OfflineBackend())
+        a = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), _ProfileBackend(profile=MIXED))
+        b = run_episode(EpisodeSpec(domain, task_id, seed=5, persona=persona), _ProfileBackend(profile=MIXED))
         assert a["messages"] == b["messages"]
     variants = {json.dumps(_run(MIXED, "retail", "0", seed=s)["messages"]) for s in range(4)}
     assert len(variants) > 1

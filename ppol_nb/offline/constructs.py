@@ -11,6 +11,7 @@ compiled to regular expressions by :func:`compile_pattern`:
 ``word``           the word itself (whole word)
 ``stem*``          any word starting with ``stem`` (``apolog*``: apologise, apologizes,
                    apology …) — inflections and derivations without a stemmer
+``colou?r``        the letter before ``?`` is optional (``double-?check``, ``behaviou?r``)
 ``a|b|c``          alternatives
 ``two_words``      a multi-word alternative (``up_front|at_once``)
 ``x?``             an optional token
@@ -77,8 +78,8 @@ def _word_regex(word: str) -> str:
     core = word[:-1] if stem else word
     if "\\" in core or "[" in core:  # a raw regex fragment: organi[sz]ed, \?\?
         body = core
-    else:
-        body = "-?".join(re.escape(part) for part in core.split("-?"))  # double-?check: with or without "-"
+    else:  # "x?" makes the letter before it optional: double-?check, behaviou?r, colou?r
+        body = "".join("?" if ch == "?" and i else re.escape(ch) for i, ch in enumerate(core))
     return body + (r"[\w'-]*" if stem else "")
 
 
@@ -296,7 +297,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
 
     # ----------------------------------------------------------------- gating (information disclosure)
     C("withhold", {"gating": 0.8},
-      "withh?old*|withheld",
+      "withhold*|withheld",
       "hold*|held ~1 back", "hold_off|holding_off|holds_off",
       "close_to_(the|your|their|his|her)_(chest|vest)|play*_(it|things)_close",
       "part* ~2 with ~4 (only )?(when|if|once|after|until|unless)",
@@ -480,7 +481,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "fairly_sure|pretty_sure|don't_hold_me_to|i_think_so|not_a_hundred_percent|if_memory_serves|i_could_be_wrong",
       quoted=True),
     C("worried", {"hedging": 0.4},
-      "anxious*|nervous*|worr*|timid*|shy|apprehensive|uneasy|jittery|fretful|skittish|meek|unassertive"),
+      "anxious*|nervous*|worried|worrying|worrier|worry|worries_(about|that|over)|timid*|shy|apprehensive|uneasy|jittery|fretful|skittish|meek|unassertive"),
     C("approximate", {"hedging": 0.4, "ambiguity": 0.5},
       "approximately|approximate|roughly|from_memory|rough_idea|memory_is_(fuzzy|hazy|patchy)|fuzzy_memory|"
       "hazy_memory|half-?remember*|vaguely_remember*|can't_quite_remember|don't_quite_remember"),
@@ -538,7 +539,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
 
     # ----------------------------------------------------------------- frustration (emotional leakage)
     C("annoyed", {"frustration": 0.8},
-      "frustrat*|annoy*|irritat*|irritab*|exasperat*|aggravat*|agitat*|angry|angrily|anger*|mad|furious*|fury|"
+      "frustrat*|annoy|annoys|annoyed|annoyance|annoying|irritated|irritation|irritating|irritab*|exasperat*|aggravat*|agitat*|angry|angrily|anger*|mad|furious*|fury|"
       "livid|irate*|enraged|rage|seething|fuming|fed_up|upset|cranky|grumpy|grouchy|crabby|short-?tempered|"
       "hot-?headed|quick-?tempered|testy|tetchy|peeved|miffed|vexed|displeas*|irked|riled|worked_up|on_edge|"
       "cross|indignant|huffy|sulky|bitter|resentful|disgruntled|at_the_end_of_(your|their|his|her)_(rope|tether)|"
@@ -609,8 +610,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "unspecific|ambiguous*|ambiguity|indirect*_(references|terms)|fuzzy_(references|terms|descriptions)|"
       "in_general_terms|generic_terms|general_terms|round-?about",
       "(that|the|this|some|those|these|the_other|the_blue|the_red|the_big|the_little) ~1 (thing|thingy|"
-      "thingamajig|whatsit|whatchamacallit|one|ones|stuff|item) ~4 (i|you|they|we)? ~1 (got|ordered|bought|"
-      "booked|purchased|have|had|mentioned|sent)",
+      "thingamajig|whatsit|whatchamacallit|one|ones|stuff|item) ~4 (i|you|they|we|he|she) ~1 (got|ordered|bought|"
+      "booked|purchased|had|sent)",
       "(leave_out|leaves_out|omit*|skip*|without|no|avoid*|hold_back|keep_back|withhold*) ~3 (specifics|"
       "specific_names|item_names|product_names|exact_names|exact_details|names_of|model_names|precise_names|"
       "the_exact_(item|product|name)|identifying_details|what_the_item_is|which_item)",
@@ -650,7 +651,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(only|just|solely|exclusively) ~5 (last|final|latest|most_recent|last-?mentioned)",
       "(only|just|solely|exclusively) ~5 (closing|first|one_part|whatever|one_thing|one_question|part|bit|piece) ~4 "
       "(question|sentence|thing|line|point|part|message|bit|request|item|caught|noticed|mentioned|said|asked|of)",
-      "slip* ~2 (past|by)|go*_unanswered|let ~4 go_unanswered|fall*_through_the_cracks",
+      "slip* ~2 (past|by)", "go*_unanswered|fall*_through_the_cracks", "let ~4 go_unanswered",
       "(forget*|ignor*|miss*|overlook*|lose_track_of|drop*) ~2 (the_rest|the_others|everything_else|"
       "the_other_questions|other_questions|the_second_question|the_follow-?up)",
       "(part|bit|piece|whatever|things|thing|words|question) ~6 (noticed|catches_(your|their)_eye|caught_(your|"

@@ -1,7 +1,9 @@
 """Backends build the two players of an episode: the user and the agent.
 
 * :class:`OfflineBackend` — the embedded default: deterministic offline user and
-  offline (or do-nothing) agent, no network, no keys.
+  offline (or do-nothing) agent, no network, no keys. A persona reaches the offline
+  user the way it reaches an LLM user: as its instruction text, read by
+  :func:`ppol_nb.offline.reader.read` (no side channel).
 * :class:`LLMBackend` — τ²'s stock ``UserSimulator`` and ``LLMAgent`` whose every
   completion goes through ppol_nb's LLM layer (:class:`ppol_nb.llm.LLMClient`) to an
   OpenAI-compatible endpoint.
@@ -15,12 +17,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..llm import Ledger, LLMClient, LLMConfig
+from ..offline.reader import read
+from ..personas.record import BEHAVIOURS as EXECUTABLE
 from .agents import AgentStyle, DoNothingAgent, OfflineAgent
 from .scenario import TaskScenario
 from .tau2_bridge import tau2_modules
 from .users import OfflineUser, UserStyle
 
 AGENTS = ("offline", "do-nothing")
+
+
+def offline_profile(instruction: str) -> dict[str, float]:
+    """The behaviour profile the offline user executes for a persona instruction text.
+
+    The reader's levels, restricted to the behaviours the offline user executes
+    (``digression`` is read but not executed yet).
+    """
+    return {name: level for name, level in read(instruction).levels.items() if name in EXECUTABLE}
 
 
 @dataclass
@@ -46,9 +59,9 @@ class OfflineBackend:
         return "offline-agent" if self.agent == "offline" else "do-nothing"
 
     def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
-        """The offline user; a persona (:class:`ppol_nb.personas.Persona`) makes it
-        execute the persona's offline behaviour profile."""
-        behaviour = persona.behaviour if persona is not None else None
+        """The offline user; a persona (:class:`ppol_nb.personas.Persona`) makes it talk
+        as the persona's instruction text says (:func:`offline_profile`)."""
+        behaviour = offline_profile(persona.instruction) if persona is not None else None
         return OfflineUser(scenario, self.user_style, seed, ledger=self.ledger, behaviour=behaviour)
 
     def make_agent(self, env, task, scenario: TaskScenario):
