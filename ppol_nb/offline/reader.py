@@ -517,8 +517,27 @@ def _read_uncached(text: str) -> Reading:
             cues.append(Cue(behaviour, phrase, original, construct.name, weight, round(mod, 3), tuple(mod_words),
                             bool(strength), negator, 0.0 if dropped else round(value, 3), dropped,
                             si, (start, end)))
-    cues = _dedupe(cues)
+    cues = _dedupe(cues) + _form_cues(text)
     return _levels(cues, tuple(dict.fromkeys(boilerplate)))
+
+
+_BULLETED = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s", re.M)
+
+
+def _form_cues(text: str) -> list[Cue]:
+    """A text written *in* the style it asks for ("types in bursts / like this / no caps"):
+    all lower case, or a stack of short unpunctuated lines that are not a bulleted list."""
+    cues = []
+    words = re.findall(r"[A-Za-z']+", text)
+    if len(words) >= 6 and not re.search(r"[A-Z]", text):
+        cues.append(Cue("casual_typing", text[:40], text, "written_in_lowercase", 0.45, 1.0, (), False, "", 0.45,
+                        sentence=-1, span=(0, len(text))))
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if (len(lines) >= 3 and not _BULLETED.search(text) and all(len(line.split()) <= 6 for line in lines)
+            and not any(line.endswith((".", ":", ";")) for line in lines)):
+        cues.append(Cue("bursty", lines[0], text, "written_in_short_lines", 0.45, 1.0, (), False, "", 0.45,
+                        sentence=-1, span=(0, len(text))))
+    return cues
 
 
 def _dedupe(cues: list[Cue]) -> list[Cue]:
