@@ -51,6 +51,10 @@ CONCEPTS: dict[str, str] = {
              "specifically_asked|directly_asked|explicitly_asked|you_are_asked|you're_asked|"
              "it_is_requested|it_is_asked_for|asked_for_(it|them)|the_agent_requests|they_request",
     "AGENT": "agent|agents|agent's|rep|reps|representative*|assistant|support|staff|they|them|him|her|the_person",
+    "SHORT": "short|shorter|brief|terse|curt|clipped|one-?word|single-?word|one-?liner*|monosyllab*|a_word|"
+             "single_word|tiny|minimal|grunt*|k|ok|few_words|a_few_words|snippets|fragments",
+    "LONG": "long|longer|lengthy|sprawling|rambling|ramble*|detailed|paragraph*|essay*|wall*|verbose|wordy|"
+            "long-?winded|expansive|rambly|epic|novel*|on_and_on|at_length|monologue*|screeds|treatise*",
     "COURTESY": "courtes*|pleasantr*|nicet*|greeting*|hello*|goodbye*|sign-?off*|thank*|thanks|gratitude|"
                 "please|apolog*|sorry|manners|politeness|polite_phrases|small_courtes*|formalities|"
                 "polite_openers|social_niceties",
@@ -229,7 +233,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "single_word|one_word|two_words|a_word_or_two|one_or_two_words|in_one_word|in_a_word",
       "(rarely|never|seldom|hardly|not) ~3 (past|beyond|over|more_than|longer_than|above) ~2 (a|half_a)? ~1 (dozen|few|"
       "handful|couple|one|two|three|four|five|six|seven|eight|ten|sentence|line) ~1 (words|sentences|lines)?",
-      "(is|are|be|but|and|very|extremely|always|stays?|remains?|keeps?_it|keep_things|kept) (brief|succinct|laconic)",
+      "(is|are|be|but|and|very|extremely|always|usually|mostly|generally|often|normally|typically|stays?|remains?|"
+      "keeps?_it|keep_things|kept) (brief|succinct|laconic)",
+      "grunt*",
       "(every|each) ~1 word ~3 (costs|counts|matters|is_precious|is_expensive|is_rationed)",
       "telegram*|telegraph*",
       "@MSG ~3 (get|gets|getting|grow|grows|growing|become|becomes|turn|turns) ~2 (shorter|curter|terser|briefer|"
@@ -246,7 +252,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("to_the_point", {"terse": 0.25, "digression": -0.5},
       "to_the_point|cut_to_the_chase|get_to_the_point|straight_to_the_point|straight_to_business|"
       "no-?nonsense|matter-?of-?fact|plain-?spoken|without_decoration|no_frills"),
-    C("fragments", {"terse": 0.35, "bursty": 0.3}, "fragment*|half-?sentences|incomplete_sentences"),
+    C("fragments", {"terse": 0.35, "bursty": 0.2}, "fragment*|half-?sentences|incomplete_sentences"),
     C("blunt", {"terse": 0.25, "politeness": -0.4}, "blunt*|brusque*|gruff*|abrupt*", flip=0.0),
     C("answer_only_asked", {"terse": 0.25, "gating": 0.45},
       "only|just|nothing_but|nothing_beyond|nothing_more_than ~3 (what|the_question|exactly_what) ~3 "
@@ -256,8 +262,19 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "verbose|wordy|long-?winded|lengthy|loquacious|windy|over-?explain*|overexplain*|effusive*",
       "long|longer|lengthy|detailed|full|whole_paragraph|multi-?paragraph ~1 @MSG",
       "@MSG ~2 (long|lengthy|detailed)",
-      "in_detail|at_length|in_full|paragraph*|wall_of_text|walls_of_text|essay*",
+      "in_detail|at_length|in_full|paragraph*|wall_of_text|walls_of_text|essay*|sprawling|expansive|rambly|"
+      "screeds|monologue*",
+      "long|lengthy|detailed|rambling ~1 (explanation*|stor*|account*|description*|backstor*|digression*)",
       "elaborat*"),
+    # Long messages that are the agent's ("misses part of a long message") say nothing about the customer's.
+    C("agents_long_messages", {},
+      "(miss*|skim*|ignor*|read*|skip*|overlook*|lose*|half-?read*|confus*|overwhelm*|lost|bored|annoy*|irritat*|"
+      "tune*_out) ~5 (long|lengthy|detailed|wordy|verbose) ~1 (message*|repl*|explanation*|answer*|text*|"
+      "paragraph*|disclaimer*|summar*|instructions|walls_of_text|lists)",
+      "(the_agent's|agent's|from_the_agent|support's) ~2 (long|lengthy|detailed|wordy|verbose)",
+      "(long|lengthy|detailed|wordy) ~1 (message*|repl*|explanation*|answer*) ~2 (from|by|of) ~2 (the_agent|them|"
+      "support|the_rep)",
+      subsumes=("terse",)),
     C("full_sentences", {"terse": -0.3, "formality": 0.2, "casual_typing": -0.2},
       "full|complete|whole|proper|well-?formed|grammatical ~1 sentences"),
 
@@ -265,9 +282,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("bursts", {"bursty": 0.8},
       "burst*|bursty|volley*|salvo*|flurr*|rapid-?fire|rapid_series|rapid_succession|quick_succession|in_quick_succession|"
       "machine-?gun|staccato|double-?text*|triple-?text*|stream_of_(short|quick|small)",
-      "several|multiple|many|two_or_three|three_or_four|a_few|few|series_of|string_of|stream_of|barrage_of|"
-      "flurry_of|volley_of|handful_of|couple_of|2-3|3-4|three|two ~2 (short|quick|small|tiny|separate|little|"
+      "several|multiple|many|two_or_three|three_or_four|a_few|series_of|string_of|stream_of|barrage_of|"
+      "flurry_of|volley_of|handful_of|couple_of|2-3|3-4 ~2 (short|quick|small|tiny|separate|little|"
       "rapid|broken)? ~1 (messages|msgs|bubbles|fragments|chunks|texts|lines|sends|pieces)",
+      "(send*|fire*|shoot*|type*|post*|fires_off|sends_off) ~2 (two|three|four|several|multiple|a_few|a_couple_of|"
+      "a_couple) ~2 (short|quick|small|tiny|separate|little|rapid)? ~1 (messages|msgs|bubbles|fragments|chunks|"
+      "texts|lines|replies)",
       "split*|break*|chop*|spread*|divid*|fragment*|scatter*|cut* ~6 (across|into|over|between) ~3 "
       "(several|multiple|two|three|separate|a_few|short|many|little|small)? ~2 @BUBBLE",
       "hit*|press*|tap*|smash* ~2 (enter|send|return) ~4 (early|too_soon|too_early|after|before|mid-?sentence|"
@@ -282,13 +302,16 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(in|as|into) ~1 (short|quick|little|small|tiny|rapid|separate) ~2 (pieces|bits|chunks|fragments|bursts|"
       "bubbles|instalments|installments|lines|volleys)",
       "one ~2 (line|message|bubble|fragment|text) ~3 then ~2 another",
+      "(sentence|thought|reply|answer|message|point|question|request|idea) ~3 (over|across|into|between) ~2 (two|"
+      "three|four|five|several|multiple|a_few|a_couple_of|many|separate) ~1 (messages|texts|bubbles|lines|sends|"
+      "chunks|pieces|posts)",
       "enter_key|return_key|send_button",
       "(enter|send|return) ~3 (like|as) ~2 (a )?(comma|full_stop|period|punctuation|breath)",
       "(half|part|rest|remainder|other_half|second_half|end) ~5 (in|into|as) ~2 (the )?(next|another|following|"
       "separate|second|later) ~1 (message|text|bubble)",
       "(hit*|press*|send*) ~2 send ~3 (before|mid-?sentence|too_soon|too_early|halfway)",
       "(after|every) ~2 (few|couple_of|two_or_three|handful_of) ~1 words",
-      subsumes=("terse",)),
+      subsumes=("terse", "gating")),
     C("single_message", {"bursty": -0.7},
       "one|single|a_single ~1 (complete|tidy|whole|composed|full|well-?organi[sz]ed|coherent|long|proper|finished) "
       "~1 (message|block|bubble|reply|post)",
@@ -315,7 +338,11 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "make*|let*|forc*|have|has|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
       "fish|earn|chase|coax|extract|request|prompt) ~3 (for|it|each|every|them|out|again)?",
       "only ~2 (on|upon|by) ~1 (request|demand|being_asked|asking|direct_request|explicit_request)",
-      "on_request|upon_request|when_requested|if_requested|on_demand",
+      "on_request|upon_request|when_requested|if_requested|on_demand|need-?to-?know|on_a_need",
+      "drag*|pull*|pry*|prise*|prize*|squeez*|wring*|winkle* ~3 out_of", "extract* ~3 from",
+      "(and|but) nothing ~1 (more|else|beyond|further)",
+      "(only|just) ~2 (tell*|say*|give*|share*|mention*|answer*|provide*|offer*) ~4 what ~3 (@ASKED|asked_for|"
+      "is_asked|was_asked|they_ask|the_agent_asks|needed|necessary|required)",
       "(only|never|not|don't|won't|until|unless) ~3 (when|if|once|after|before|until|unless) ~3 (@ASKED|you_are_asked|"
       "it_is_asked_for|they_specifically_ask)",
       "until|unless|before ~3 @ASKED",
@@ -326,6 +353,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "guard*|protect*|shield* ~3 (personal|private|your|their|details|info|information|data)",
       "open_with|start_with|lead_with|begin_with ~3 (problem|issue|complaint|story|situation|question) ~4 "
       "not|rather_than|instead_of|without ~2 (the )?(details|specifics|numbers|ids|identifiers|facts|information)",
+      "(won't|not|never|doesn't|don't|refuse*_to|refuses|reluctant_to) ~2 (give|share|hand|provide|say|reveal|"
+      "offer|part_with|type) ~3 (anything|a_thing|details|information|info|data|it|them|a_single) ~4 (until|unless|"
+      "before|without)",
       "asked_for|asks_for|they_want|the_agent_wants|requests ~2 (two|several|multiple|both|more_than_one|a_few) "
       "~6 (only|just) ~3 (one|the_first)"),
     C("privacy", {"gating": 0.5, "pushback": 0.3},
@@ -362,11 +392,22 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "capitali[sz]ation|punctuat*|apostroph*|full_stops|periods|end_punctuation|shift_key|spell-?check*|"
       "autocorrect|proofread*|the_shift_key|caps)",
       "sloppy|messy|careless|hasty|rushed|quick ~1 (typing|spelling|writing|texting)",
-      "uncorrected|unfixed|unedited ~2 (slips|errors|mistakes|typos|words)"),
+      "uncorrected|unfixed|unedited ~2 (slips|errors|mistakes|typos|words)",
+      "(missing|dropped|swapped|mangled|jumbled|doubled|transposed) ~1 (letters|words|characters|keys)",
+      "autocorrect*|auto-?correct*|predictive_text|fat_thumbs|thumb-?typed",
+      "bad|poor|terrible|shaky|creative|atrocious|sloppy|wobbly|hit-?and-?miss|iffy ~1 (spelling|typing|grammar)",
+      "spelling ~3 (all_over_the_place|is_a_mess|goes_out_the_window|suffers|slips)",
+      "(spelling|typing|grammar|punctuation) ~2 (is|are)? ~1 (shaky|poor|bad|terrible|sloppy|careless|patchy|iffy|"
+      "awful|atrocious|hit-?and-?miss|all_over_the_place|a_mess|rough|loose|optional|rare|absent|missing|"
+      "nonexistent|minimal|wobbly|messy)",
+      "(capital*|capitals|punctuation|apostrophes|full_stops|periods) ~2 (is|are)? ~1 (rare|absent|missing|"
+      "optional|nonexistent|scarce|an_afterthought|few_and_far_between|non-?existent)"),
     C("texting_examples", {"casual_typing": 0.6},
-      "u|ur|pls|plz|rn|idk|thx|ty|lol|omg|tbh|brb|imo|gonna|wanna|kinda|cuz|bc|k|np|nvm|ya|yea|yeah|yep|"
-      "hii|sry|smth|w/e|btw|dunno",
+      "u|ur|r|pls|plz|rn|idk|thx|ty|lol|omg|tbh|brb|imo|cuz|bc|k|kk|np|nvm|sry|smth|w/e|btw|ok_thx|ty_u|"
+      "thnx|tmrw|2day|b4|gr8|l8r|ppl|msg|pls_hlp",
       quoted=True),
+    C("casual_register_examples", {"casual_typing": 0.2},
+      "gonna|wanna|kinda|ya|yea|yeah|yep|yup|nope|dunno|lemme|gimme", quoted=True),
     C("texting_list", {"casual_typing": 0.6},
       "u ~2 (pls|plz|rn|idk|thx|ur|lol)", "(pls|plz|rn|idk|thx|lol|omg|tbh|brb) ~1 (rn|idk|thx|lol|omg|tbh|pls|u)"),
     C("shouting_caps", {"frustration": 0.55},
@@ -405,7 +446,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "plain_language|everyday_language|everyday_words|the_way_(people|most_people)_(usually|normally)?_?(chat|text|talk)"),
 
     # ----------------------------------------------------------------- politeness (+ courteous, - dropped)
-    C("courteous", {"politeness": 0.75, "accusatory": -0.3},
+    C("courteous", {"politeness": 0.45, "accusatory": -0.3},
       "polite*|courteous*|courtesy|courtesies|well-?mannered|gracious*|respectful*|considerate|deferential|"
       "affable|amiable|cordial*|genial|mannerly|civil|civility|obsequious*|subservient|effusive_thanks"),
     C("courtesy_acts", {"politeness": 0.45},
@@ -431,13 +472,19 @@ CONSTRUCTS: tuple[Construct, ...] = (
       subsumes=("politeness",)),
     C("rude", {"politeness": -0.6, "accusatory": 0.5},
       "rude*|impolite|discourteous|disrespectful|unfriendly|ill-?mannered|uncivil|insolent", flip=0.0),
+    C("snappish", {"frustration": 0.6, "politeness": -0.3},
+      "snappish|snippy|snappy|short-?fused|tetchy|crabby|huffy|waspish|sharp-?tongued|irritable|touchy|"
+      "prickly_mood|ratty|shirty", flip=0.0),
     C("cold", {"politeness": -0.55},
-      "snappish|snippy|snappy|short_with|cold|coldly|frosty|icy|dismissive*|surly|ungracious|unapologetic*|"
+      "short_with|cold|coldly|frosty|icy|dismissive*|surly|ungracious|unapologetic*|"
       "graceless|gruffly|curtly|tersely|unceremonious*|no_(manners|courtesy|courtesies|niceties|pleasantries)",
       flip=0.0),
 
     # ----------------------------------------------------------------- verbosity variation
     C("length_swings", {"verbosity_variation": 0.8},
+      "alternat*|oscillat*|swing*|swung|flip-?flop*|range*|ranging|veer*|vary|varies|varying|mix* ~5 (@SHORT|@LONG) "
+      "~~6 (and|to|with|or|then) ~3 (@SHORT|@LONG)",
+      "from ~4 @SHORT ~6 to ~4 @LONG", "from ~4 @LONG ~6 to ~4 @SHORT",
       "vary|varies|varying|varied|variable|inconsistent|unpredictab*|erratic|uneven|swing*|veer*|alternat*|mix*|"
       "fluctuat*|switch* ~4 (length|lengths|long|short|brief|terse|verbose|wordy|ramble*|detail)",
       "some|sometimes|occasionally|one_moment|at_times ~4 (short|brief|terse|one|single|two|few|one-?word|"
@@ -482,7 +529,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       quoted=True),
     C("worried", {"hedging": 0.4},
       "anxious*|nervous*|worried|worrying|worrier|worry|worries_(about|that|over)|timid*|shy|apprehensive|uneasy|jittery|fretful|skittish|meek|unassertive"),
-    C("approximate", {"hedging": 0.4, "ambiguity": 0.5},
+    C("approximate", {"hedging": 0.35, "ambiguity": 0.35},
       "approximately|approximate|roughly|from_memory|rough_idea|memory_is_(fuzzy|hazy|patchy)|fuzzy_memory|"
       "hazy_memory|half-?remember*|vaguely_remember*|can't_quite_remember|don't_quite_remember"),
     C("confident", {"hedging": -0.6},
@@ -507,11 +554,20 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
       "(make|have|get|insist|demand|require) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
       "(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
-      "(ask*|make*|want*|demand*|expect*|get*|press*|push*) ~3 to ~1 (justify|prove|back_up|explain_why|defend)",
+      "(ask*|make*|want*|demand*|expect*|get*|press*|push*) ~3 to ~1 (justify|prove|back_up|explain_why|defend|cite|"
+      "source|document|show_where|point_to|quote|show_proof)",
+      "question|questions|questioning|questioned (any|every|each|all|the|the_agent's|their|most)? ~1 (statement*|"
+      "claim*|answer*|rule*|polic*|total*|outcome*|figure*|decision*|explanation*|step*|price*|charge*|fee*|"
+      "assertion*|suggestion*)",
       "(demand*|insist*_on) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence)",
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
       "stubborn*|insist*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
       "refuse*_to_accept|demand*_explanation*"),
+    C("reason_first", {"pushback": 0.75},
+      "(until|unless|before|without|once) ~5 (explain*|justif*|say*|tell*|give*|gives|offers*) ~3 (why|a_reason|"
+      "a_good_reason|the_reason|what_for|what_it's_for)",
+      "(want*|need*|demand*|expect*|require*) ~2 (a )?(good )?(reason|justification|explanation) ~3 (before|for_every|"
+      "for_each|first)"),
     C("verification", {"pushback": 0.4},
       "(ask|request|want|expect|need) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
       "(confirm*|verify|double-?check|repeat_back|read_back)",
@@ -544,7 +600,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "hot-?headed|quick-?tempered|testy|tetchy|peeved|miffed|vexed|displeas*|irked|riled|worked_up|on_edge|"
       "cross|indignant|huffy|sulky|bitter|resentful|disgruntled|at_the_end_of_(your|their|his|her)_(rope|tether)|"
       "short_fuse|blow*_up|boil*|fume*|ticked_off|pissed|heated|grumbl*|griping|gripe*|grumpily|exasperation"),
-    C("disappointed", {"frustration": 0.5},
+    C("disappointed", {"frustration": 0.4},
       "disappoint*|dissatisf*|unhappy|let_down|unimpressed|not_impressed|sick_of|tired_of|had_enough|fed-?up"),
     C("lose_patience", {"frustration": 0.75, "impatience": 0.25},
       "lose*|losing|lost ~2 (your|their|his|her|all)? ~1 (patience|temper|cool|composure)",
@@ -559,8 +615,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "raise*_(your|their|his|her)_voice|raised_voice|irritation|annoyance|impatience_shows",
       "let ~2 (it|that|this|the_irritation|the_annoyance|your_mood|your_feelings|your_emotions|it_all) ~1 show",
       "passive-?aggressive*",
-      "stress*|tense|tension|bad_(day|week|mood)|rough_(day|week|morning)|long_(day|week)|terrible_(day|week)|"
-      "dreadful_(day|week)|at_(your|their)_wits"),
+      "at_(your|their|his|her)_wits'?_end|last_straw|boiling_point|end_of_(your|their|his|her)_tether"),
+    # A mood or a hard day says how someone feels, not how they write: a hint only.
+    C("mood", {"frustration": 0.2},
+      "stress*|tense|tension|bad_(day|week|mood)|rough_(day|week|morning)|long_(day|week|shift)|"
+      "terrible_(day|week)|dreadful_(day|week)|tired|exhausted|worn_out|weary|grumpy_mood"),
+    C("mood_shown", {"frustration": 0.55},
+      "(let*|show*|say*|express*|voice*|make*_it_clear|tell*|hide|hides|mask*) ~4 (disappoint*|unhappy|"
+      "displeasure|frustration|annoyance|irritation|anger|exasperation|impatience|feelings|mood|unhappiness|"
+      "dissatisfaction)",
+      "(disappoint*|unhappy|dissatisf*|displeas*) ~4 (says_so|say_so|shows|show_it|lets_it_show|makes_it_clear|"
+      "doesn't_hide|does_not_hide|voices)"),
     C("frustration_examples", {"frustration": 0.6},
       "ugh|argh|seriously|come_on|ridiculous|unbelievable|forget_it|never_mind|wtf|omg|\\?\\?|!!|\\.\\.\\.|"
       "for_real|you've_got_to_be_kidding|are_you_kidding|really\\?|how_hard_can_it_be|jeez|sigh|finally",
@@ -618,6 +683,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(don't|do_not|never|without|not|doesn't|avoid*|rather_than|instead_of) ~2 (name|naming|identify*|specify*) ~3 "
       "(item*|product*|thing*|which|the_specific|exactly|precisely)",
       "(isn't|aren't|not|never) ~1 sure ~2 what ~2 (things|it|they|items) ~2 (are|is)? ~1 called",
+      "(without|never|not|doesn't|don't|rarely) ~2 (saying|specifying|naming|stating|clarifying|making_clear) ~1 "
+      "(which|exactly_which)",
       "(describe|explain|talk_about|mention) ~3 (problem|issue|situation|it) ~3 before ~3 (nam*|identif*|"
       "specif*|saying_which)",
       "assum*|expect* ~5 (obvious|the_agent_knows|they_know|it's_clear|details_are_obvious|everyone_knows|"
@@ -625,6 +692,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(without|never|not|doesn't|don't|rarely) ~2 spell* ~2 (it|things|anything|them|details)? ~1 out",
       "misnam*|wrong_name*",
       "(by|with) ~2 (description|descriptions|its_colour|its_color|its_look) ~3 (instead_of|rather_than) ~2 nam*"),
+    # "won't accept vague answers": vagueness of the agent, a sign of pushback
+    C("vague_answers", {},
+      "vague|fuzzy|evasive|woolly|hand-?wavy ~1 (answers|replies|responses|explanations|promises|assurances|"
+      "statements|policy|policies|excuses)", subsumes=("ambiguity",)),
     C("precise_on_demand", {"ambiguity": 0.8},
       "(become*|get*|turn*|be|grow*|go|only) ~3 (specific|precise|exact|clear|concrete|explicit) ~4 (only )?(when|once|"
       "after|if|until|as_soon_as) ~3 (@ASKED|the_agent_asks|they_ask|someone_asks|they_press|the_agent_presses|"
@@ -633,10 +704,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(pin*|nail*) ~3 down",
       "only ~2 (when|once|after|if) ~12 (pin*|nail*|specific|precise|exact|name*|clear|concrete)",
       "which_one_you_mean|which_one_they_mean|which_item_you_mean",
+      "(until|unless|when|once) ~3 (@ASKED|asks|ask|asked) ~3 which",
       subsumes=("gating",)),
     C("vague_examples", {"ambiguity": 0.7},
       "that_one|the_other_one|the_blue_one|the_thing|that_thing|the_thing_i_(got|ordered|bought)|the_thingy|"
-      "the_number_thingy|sometime_last_(month|week)|a_while_ago|the_one_from_before|you_know_the_one|"
+      "the_number_thingy|sometime_last_(month|week)|a_while_ago|the_one_from_before|you_know_the_one|that_item|"
+      "that_order|this_thing|the_item|the_order|my_order|the_stuff|that_stuff|the_package|that_package|"
       "whatever_it's_called",
       quoted=True),
     C("precise", {"ambiguity": -0.65},
@@ -657,7 +730,14 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(part|bit|piece|whatever|things|thing|words|question) ~6 (noticed|catches_(your|their)_eye|caught_(your|"
       "their)_eye|stands_out|stood_out|jumps_out|jumped_out|you_saw|they_saw|you_read|grabs_(your|their)_attention|"
       "you_latched_onto|registered)",
-      "tunnel_vision|tunnel-?vision*|cherry-?pick*|latch*_onto"),
+      "tunnel_vision|tunnel-?vision*|cherry-?pick*|latch*_onto",
+      "(answer*|respond*|reply*|react*|address*) ~4 (one|a_single|just_one|only_one|one_of) ~3 (question|thing|"
+      "point|part|of_them|of_the_questions|item|request)",
+      "whichever|whatever ~5 (catches|grabs|stands_out|jumps_out|comes_first|comes_last|is_last|is_first|"
+      "happens_to|strikes|notices|noticed|sees|saw)",
+      "(multi-?part|several|multiple|two|compound|double|two-?part|stacked) ~1 questions ~8 (only|just|one|miss*|"
+      "ignor*|forget*|skip*|first|last)",
+      "pick* ~3 (one|a_single|just_one) ~3 (to_answer|thing|question|and_ignore)"),
     C("skimming", {"selective_attention": 0.7},
       "skim*|half-?read*|half-?listen*|glanc*|speed-?read*",
       "scan* ~2 (messages|replies|quickly|over)",
@@ -750,6 +830,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(sort|figure) ~2 out ~2 (some|another) ~1 (other )?way",
       "(in|within|under) ~2 (two|three|five|ten|a_couple_of|a_few|\\d+) ~1 (minutes|seconds|mins|secs)",
       "asap|right_this_minute|without_delay|straight_away_or|now,_not_later",
+      "hate*|can't_stand|cannot_stand|dislike*|loathe* ~2 (waiting|delays|to_wait|being_kept_waiting|slow)",
+      "take*|taking ~2 (much|any|a_lot|far|way) ~1 longer", "(how|much) ~1 longer",
+      "how_long ~3 (take|taking|going_to|is_this|will_this)", "is_it_done_yet|are_we_done_yet|are_we_there_yet",
+      "(want*|demand*|expect*|need*) ~3 (a )?(quick|fast|speedy|prompt|immediate|instant) ~1 (fix|answer|"
+      "resolution|response|service|result|turnaround)",
+      "(count*|watch*|check*|eye*) ~2 (the )?(minutes|clock|time)|every_minute_counts",
       "speed* ~2 up", "hurry* ~2 (up|along|the_agent)", "move ~2 (things )?(along|faster|quicker)",
       "nudge* ~4 (move_on|hurry|speed|get_on|get_going)", "press* ~3 (to )?(hurry|skip|move|speed)",
       "just_do_it|get_on_with_it|how_much_longer|wrap_it_up|skip_the_explanations"),
@@ -763,6 +849,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "unhurried|leisurely|in_no_rush|in_no_hurry",
       "(don't|doesn't|do_not|not|never) ~2 mind ~3 (waiting|extra|a_few|questions|delays|taking)",
       "wait* ~2 patiently", "patient|patiently",
+      "wait*_around|willing_to_wait|happy_to_wait|fine_with_waiting|don't_mind_waiting",
       "tolerance|tolerant ~3 (for|of)? ~2 (delay*|wait*|slow*)"),
 
     # ----------------------------------------------------------------- digression
@@ -778,7 +865,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "personal ~1 (asides|anecdotes|stories|remarks|comments|updates|musings|tidbits|chit-?chat|news)",
       "(bring*|mention*|talk*_about|chat*_about|ask*_about) ~3 (up )?(unrelated|other|something_else|the_weather|"
       "your_(day|weekend|kids|dog|cat|pet|family|job|plans)|their_(day|weekend|kids|dog|cat|pet|family|job|plans))"),
-    C("chatty", {"digression": 0.5, "terse": -0.5},
+    C("chatty", {"digression": 0.35, "terse": -0.5},
       "chatty|talkative|gabby|garrulous|gregarious|sociable|loves_to_talk|likes_to_talk|chatterbox|"
       "life_story|scenic_route", flip=0.0),
     C("rambling", {"digression": 0.25, "terse": -0.5}, "ramble*|rambling|meander*|backstory|back-?story", flip=0.0),
@@ -857,8 +944,8 @@ MODIFIERS: tuple[tuple[str, float], ...] = (
      "wildly|insanely|exceedingly|immensely|seriously|truly|genuinely|openly|visibly|obviously|deliberately|"
      "aggressively|intensely|especially|particularly|downright|outright|absolutely|notoriously|famously|"
      "permanently|endlessly|hyper|ultra|so_much|lots_of|plenty_of", 1.2),
-    ("every_(message|time|turn|reply|answer|response)|each_(message|time|turn|reply|answer|response)|"
-     "in_every_(message|reply)", 1.2),
+    ("every_(message|time|turn|reply|answer|response|step|single)|each_(message|time|turn|reply|answer|response|"
+     "step)|in_every_(message|reply)|after_every|with_every", 1.3),
     ("often|frequently|regularly|repeatedly|a_lot|lots|all_over|over_and_over", 1.15),
     ("usually|tends_to|tend_to|tended_to|mostly|generally|mainly|commonly|"
      "typically|most_of_the_time|largely|quite|fairly|pretty|noticeably|clearly", 0.9),
@@ -906,7 +993,8 @@ AFFIRMING_NEGATIONS = re.compile(
     r"fail|forget|ever forget|stop yourself from|hold back from|mind)(?: to| about| in)?\b|"
     r"\bnot (?:only|just|merely|simply)\b|\bno doubt\b|\bno matter\b|\bcan't help but\b|\bcannot help but\b|"
     r"\bcan't resist\b|\bnever hesitates?\b|\bnot hesitant to\b|\bno shortage of\b|\bno stranger to\b|"
-    r"\bnot above\b|\bnever misses a chance to\b|\bnot without\b")
+    r"\bnot above\b|\bnever misses a chance to\b|\bnot without\b|\bmakes? no secret of\b|\bno secret\b|"
+    r"\bno end of\b|\bno lack of\b|\bno less than\b")
 
 # Tokens that end a negation's or a modifier's scope.
 STRONG_BOUNDARIES = frozenset({

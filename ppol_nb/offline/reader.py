@@ -494,7 +494,8 @@ def _read_uncached(text: str) -> Reading:
             factor *= construct.in_quotes
             words = (*words, "(quoted)")
         transient = s.onset_start <= start and end <= s.onset_end
-        agent = any(a <= start and end <= b for a, b in s.agent)
+        # A cue about the agent's doings is dropped, unless it *is* the clause ("until the agent asks").
+        agent = any(a < start and end <= b for a, b in s.agent)
         for behaviour, weight in construct.effects.items():
             subsumed = any(si == ssi and start < e and s_ < end and behaviour in names
                            and not (s_ == start and e == end and construct.subsumes)
@@ -517,27 +518,42 @@ def _read_uncached(text: str) -> Reading:
             cues.append(Cue(behaviour, phrase, original, construct.name, weight, round(mod, 3), tuple(mod_words),
                             bool(strength), negator, 0.0 if dropped else round(value, 3), dropped,
                             si, (start, end)))
-    cues = _dedupe(cues) + _form_cues(text)
+    cues = _variation(_dedupe(cues))
     return _levels(cues, tuple(dict.fromkeys(boilerplate)))
 
 
-_BULLETED = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s", re.M)
+def _variation(cues: list[Cue]) -> list[Cue]:
+    """Short *and* long in one breath is variation: a sentence (or a sentence and the one
+    answering it: "Some replies are one word. Others run to paragraphs.") that asks for
+    short messages and for long ones, neither negated, reads as verbosity variation and
+    its terse cues, for and against, are subsumed."""
+    out = list(cues)
+    live = [i for i, c in enumerate(out) if c.behaviour == "terse" and c.contribution and not c.negated
+            and not c.dropped]
+    by_sentence: dict[int, list[int]] = {}
+    for i in live:
+        by_sentence.setdefault(out[i].sentence, []).append(i)
+    groups = list(by_sentence.values())
+    for si in sorted(by_sentence):
+        if si + 1 in by_sentence and _CONTINUES.match(out[by_sentence[si + 1][0]].clause.lower()):
+            groups.append(by_sentence[si] + by_sentence[si + 1])
+    for idx in groups:
+        short = [i for i in idx if out[i].contribution > 0]
+        long_ = [i for i in idx if out[i].contribution < 0]
+        if not short or not long_:
+            continue
+        strength = min(max(out[i].contribution for i in short), max(-out[i].contribution for i in long_))
+        first = out[min(idx, key=lambda i: out[i].span)]
+        phrase = " … ".join(dict.fromkeys(out[i].phrase for i in sorted(idx, key=lambda i: out[i].span)))
+        for i in idx:
+            out[i] = Cue(**{**out[i].__dict__, "contribution": 0.0, "dropped": "subsumed"})
+        out.append(Cue("verbosity_variation", phrase, first.clause, "short_and_long", 0.8,
+                       round(strength / 0.8, 3), (), False, "", round(max(strength, 0.6), 3),
+                       sentence=first.sentence, span=first.span))
+    return out
 
 
-def _form_cues(text: str) -> list[Cue]:
-    """A text written *in* the style it asks for ("types in bursts / like this / no caps"):
-    all lower case, or a stack of short unpunctuated lines that are not a bulleted list."""
-    cues = []
-    words = re.findall(r"[A-Za-z']+", text)
-    if len(words) >= 6 and not re.search(r"[A-Z]", text):
-        cues.append(Cue("casual_typing", text[:40], text, "written_in_lowercase", 0.45, 1.0, (), False, "", 0.45,
-                        sentence=-1, span=(0, len(text))))
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if (len(lines) >= 3 and not _BULLETED.search(text) and all(len(line.split()) <= 6 for line in lines)
-            and not any(line.endswith((".", ":", ";")) for line in lines)):
-        cues.append(Cue("bursty", lines[0], text, "written_in_short_lines", 0.45, 1.0, (), False, "", 0.45,
-                        sentence=-1, span=(0, len(text))))
-    return cues
+_CONTINUES = re.compile(r"\s*(?:others|other times|at other times|sometimes|then|but|and then|the next|the rest)\b")
 
 
 def _dedupe(cues: list[Cue]) -> list[Cue]:
