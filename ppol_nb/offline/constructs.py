@@ -17,6 +17,7 @@ compiled to regular expressions by :func:`compile_pattern`:
 ``x?``             an optional token
 ``~`` / ``~N``     a gap of 0–3 (or 0–N) arbitrary words inside the sentence
 ``@NAME``          a concept: an alternation defined in :data:`CONCEPTS`
+``$``              the end of the sentence ("… she walks.")
 =================  ==================================================================
 
 Patterns match inside one sentence of the lower-cased, normalised text. Weights:
@@ -46,7 +47,7 @@ CONCEPTS: dict[str, str] = {
     "GIVE": "give*|gave|giving|share*|sharing|hand*|reveal*|releas*|provid*|offer*|disclos*|dol*|parcel*|"
             "drip*|feed*|trickl*|spill*|volunteer*|supply*|pass*|let*_out|put*|lay*|state*|mention*|list*|"
             "dump*|type*|send*|include*",
-    "ASKED": "asked|prompted|pressed|requested|questioned|pushed|needed|required|pinned_down|"
+    "ASKED": "asked|prompted|pressed|requested|questioned|pushed|pinned_down|"
              "the_agent_asks|they_ask|they_specifically_ask|the_agent_specifically_asks|someone_asks|"
              "specifically_asked|directly_asked|explicitly_asked|you_are_asked|you're_asked|"
              "it_is_requested|it_is_asked_for|asked_for_(it|them)|the_agent_requests|they_request",
@@ -160,6 +161,10 @@ def compile_pattern(pattern: str) -> re.Pattern:
     items: list[tuple[str, bool]] = []
     gaps: dict[int, tuple[int, bool]] = {}  # gap before item i -> (max words, may cross ";")
     for token in _split_top(pattern.strip(), " "):
+        if token == "$":
+            items.append((r"(?=[\s.!?;:,)\"']*$)", False))
+            gaps[len(items)] = (0, False)
+            continue
         if re.fullmatch(r"~~?\d*", token):
             wide = token.startswith("~~")
             gaps[len(items)] = (int(token.lstrip("~") or 3), wide)
@@ -184,7 +189,7 @@ def compile_pattern(pattern: str) -> re.Pattern:
             out += (sep if need_sep else "") + rx
             need_sep = True
     try:
-        return re.compile(out + r"(?![\w])")
+        return re.compile(out + r"(?![\w]|-\w)")  # "cross" is not in "cross-examines"
     except re.error as exc:
         raise PatternError(f"pattern {pattern!r} does not compile: {exc}") from None
 
@@ -200,12 +205,14 @@ class Construct:
     effects: dict[str, float]  # behaviour -> signed weight in [-1, 1]
     patterns: tuple[str, ...]
     quoted: bool = False  # only counts inside quotation marks (example utterances)
+    whole_quote: bool = False  # ... and only as (nearly) the whole quotation: 'that one', not 'that one is late'
     flip: float = 0.7  # a negated *against* cue counts this much *for* ("does not trust" -> skeptic)
     subsumes: tuple[str, ...] = ()  # behaviours whose cues inside this match are dropped
     in_quotes: float = 1.0  # factor inside quotation marks (a quoted "please" is an example, not a trait)
     negated: float | None = None  # weight when negated, if not the plain weight ("never says please" is
     # stronger evidence of dropped courtesy than "says please" is of extra courtesy)
     sentence_scope: bool = False  # subsumes in the whole sentence, not only in its own span
+    agent_ok: bool = False  # also counts inside a clause about the agent ("expects the agent to know what she means")
     compiled: tuple = field(default=(), compare=False, repr=False)
 
 
@@ -249,7 +256,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("no_explanations", {"terse": 0.6},
       "(skip*|no|without|avoid*|leave_out|drop*|cut*|never_give|don't_give|don't_add|omit*) ~4 "
       "(explanation*|elaborat*|filler*|padding|fluff|waffle|preamble|niceties_and_explanations)"),
-    C("to_the_point", {"terse": 0.25, "digression": -0.5},
+    C("to_the_point", {"terse": 0.2, "digression": -0.5},
       "to_the_point|cut_to_the_chase|get_to_the_point|straight_to_the_point|straight_to_business|"
       "no-?nonsense|matter-?of-?fact|plain-?spoken|without_decoration|no_frills"),
     C("fragments", {"terse": 0.35, "bursty": 0.2}, "fragment*|half-?sentences|incomplete_sentences"),
@@ -335,22 +342,22 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "~4 (at_a_time|per_message|per_reply|per_turn|each_time|per_response|per_answer|in_each_message|a_message)",
       "at_most|no_more_than|only|just ~2 (one|a_single|1) ~3 (piece|detail|fact|item|thing|bit|identifier|"
       "requested_detail|number|answer) ~4 (per|each|every|at_a_time|in_each|a_message)",
-      "make*|let*|forc*|have|has|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
+      "let* ~3 (@AGENT|the_agent|the_rep) ~2 ask* ~2 (again|twice|for_each|for_every|for_it|for_them|first)",
+      "make*|forc*|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
       "fish|earn|chase|coax|extract|request|prompt) ~3 (for|it|each|every|them|out|again)?",
       "only ~2 (on|upon|by) ~1 (request|demand|being_asked|asking|direct_request|explicit_request)",
       "on_request|upon_request|when_requested|if_requested|on_demand|need-?to-?know|on_a_need",
       "drag*|pull*|pry*|prise*|prize*|squeez*|wring*|winkle* ~3 out_of", "extract* ~3 from",
-      "(and|but) nothing ~1 (more|else|beyond|further)",
       "(only|just) ~2 (tell*|say*|give*|share*|mention*|answer*|provide*|offer*) ~4 what ~3 (@ASKED|asked_for|"
-      "is_asked|was_asked|they_ask|the_agent_asks|needed|necessary|required)",
+      "is_asked|was_asked|they_ask|the_agent_asks)",
       "(only|never|not|don't|won't|until|unless) ~3 (when|if|once|after|before|until|unless) ~3 (@ASKED|you_are_asked|"
       "it_is_asked_for|they_specifically_ask)",
       "until|unless|before ~3 @ASKED",
       "wait* ~3 (to_be|until|till|for_the_agent_to|for_them_to) ~2 (asked|ask*|prompted|requested)",
-      "reluctan*|hesitan*|unwilling|loath|wary|slow|stingy|guarded|protective|careful ~4 (to )?(share|give|hand|"
+      "reluctan*|hesitan*|unwilling|loath|wary|stingy|guarded|protective ~4 (to )?(share|give|hand|"
       "reveal|provide|disclose|part_with|about_sharing|about_giving|with_(your|their)_(info|details|personal)|"
       "about_(your|their)_(info|details|personal))",
-      "guard*|protect*|shield* ~3 (personal|private|your|their|details|info|information|data)",
+      "guard*|protect*|shield* ~3 (personal|private|details|info|information|data)",
       "open_with|start_with|lead_with|begin_with ~3 (problem|issue|complaint|story|situation|question) ~4 "
       "not|rather_than|instead_of|without ~2 (the )?(details|specifics|numbers|ids|identifiers|facts|information)",
       "(won't|not|never|doesn't|don't|refuse*_to|refuses|reluctant_to) ~2 (give|share|hand|provide|say|reveal|"
@@ -358,8 +365,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "before|without)",
       "asked_for|asks_for|they_want|the_agent_wants|requests ~2 (two|several|multiple|both|more_than_one|a_few) "
       "~6 (only|just) ~3 (one|the_first)"),
-    C("privacy", {"gating": 0.5, "pushback": 0.3},
-      "privacy|private_person|private_people|very_private|privacy-?conscious|privacy-?minded|privacy_sensitiv*|"
+    C("nothing_more", {"gating": 0.4, "terse": 0.2}, "(and|but) nothing ~1 (more|else|beyond|further)"),
+    C("privacy", {"gating": 0.3, "pushback": 0.2},
+      "private_person|private_people|very_private|privacy-?conscious|privacy-?minded|privacy_sensitiv*|"
       "data_protection|personal_data_protection"),
     C("several_at_once", {"gating": -0.6},
       "more_than ~1 (one|a_single|the_one) ~2 (piece|detail|fact|bit|thing|item|identifier|answer|number) ~4 (per|each|"
@@ -529,7 +537,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       quoted=True),
     C("worried", {"hedging": 0.4},
       "anxious*|nervous*|worried|worrying|worrier|worry|worries_(about|that|over)|timid*|shy|apprehensive|uneasy|jittery|fretful|skittish|meek|unassertive"),
-    C("approximate", {"hedging": 0.35, "ambiguity": 0.35},
+    C("approximate", {"hedging": 0.3, "ambiguity": 0.25},
       "approximately|approximate|roughly|from_memory|rough_idea|memory_is_(fuzzy|hazy|patchy)|fuzzy_memory|"
       "hazy_memory|half-?remember*|vaguely_remember*|can't_quite_remember|don't_quite_remember"),
     C("confident", {"hedging": -0.6},
@@ -549,7 +557,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(ask*|demand*|want*|query|queries) ~3 what ~4 (needed|for|used_for|it's_for|it_is_for)",
 
       "push*|pushes ~1 back",
-      "pushback|argu*|challeng*|contest*|disput*|disagree*|contradict*_(the_agent|them|what)|object*_to|rebut*",
+      "pushback|argu*|disagree*|contradict*_(the_agent|them|what|him|her)|object*_to|rebut*|talk*_back",
+      "challenge*|challenging ~2 (the_agent|them|what|every|each|statements|answers|claims|the_rules|policy|"
+      "anything|everything|him|her|the_agent's|any)",
+      "cross-?examin*|interrogat*|quizz*", "prob* ~2 (the_agent|them|every|each)",
+      "grill* ~1 (the_agent|them|him|her|support)",
+      "(needs|takes|requires|need|take) ~1 (convincing|persuading|persuasion)",
+      "hard_to_convince|not_easily_convinced|has_to_be_convinced|wants_convincing",
+      "correct* ~2 (the_agent|them|him|her|the_rep|support|the_agent's)",
+      "suspect* ~3 (the_agent|they|something|a_trick|a_scam|a_mistake|an_error|mistakes|errors|foul_play)",
+      "(want*|need*|demand*|expect*|require*|ask*_for|insist*_on) ~2 (reasons|a_reason|justification*|"
+      "explanations|proof|evidence|receipts|a_source)",
       "not_take ~3 face_value",
       "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
       "(make|have|get|insist|demand|require) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
@@ -563,6 +581,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
       "stubborn*|insist*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
       "refuse*_to_accept|demand*_explanation*"),
+    C("second_guess_agent", {"pushback": 0.75},
+      "second-?guess* ~4 (the_agent|agent's|what_the_agent|what_they|they_tell|tells_him|tells_her|tells_them|"
+      "answers|every_answer|the_answers|the_rep|support|everything_the_agent|everything_they)",
+      subsumes=("confusion",)),
     C("reason_first", {"pushback": 0.75},
       "(until|unless|before|without|once) ~5 (explain*|justif*|say*|tell*|give*|gives|offers*) ~3 (why|a_reason|"
       "a_good_reason|the_reason|what_for|what_it's_for)",
@@ -602,6 +624,18 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "short_fuse|blow*_up|boil*|fume*|ticked_off|pissed|heated|grumbl*|griping|gripe*|grumpily|exasperation"),
     C("disappointed", {"frustration": 0.4},
       "disappoint*|dissatisf*|unhappy|let_down|unimpressed|not_impressed|sick_of|tired_of|had_enough|fed-?up"),
+    C("souring", {"frustration": 0.6},
+      "sarcas*|passive-?aggressive*|pointed_(remarks|comments|replies)|snide_(remarks|comments)",
+      "(tone|mood|replies|messages|manner|voice) ~4 (sour*|sharpen*|harden*|cool*|chill*|darken*|curdle*|"
+      "turn*_(sharp|cold|icy|frosty|nasty)|get*_(sharp|sharper|colder|frostier|shorter|edgier|testier)|frays)",
+      "(with|an|a) ~2 edge",
+      "edgy|edgier|bristles|bristling|bristled|chafe*|bridl*|seeth*|smoulder*|simmer*|steaming|"
+      "hot_under_the_collar|tuts|tutting|huffs|huffing|grits_(their|his|her)_teeth",
+      "angrier|madder|grumpier|testier|crankier|crabbier|snappier|tetchier|cranky|crankily|more_irritable|"
+      "more_irritated|more_annoyed|more_frustrated|more_exasperated|short_with",
+      "complain*|grumbl*|moan*|whing*|whin*",
+      "nerves ~3 (fray*|frazzl*|shot|on_edge|thin|raw|wearing)", "frayed_nerves|frazzled",
+      "snap|snaps|snapped ~2 (at|back)?"),
     C("lose_patience", {"frustration": 0.75, "impatience": 0.25},
       "lose*|losing|lost ~2 (your|their|his|her|all)? ~1 (patience|temper|cool|composure)",
       "run*|ran ~2 out_of ~1 patience",
@@ -642,7 +676,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("blame", {"accusatory": 0.8},
       "accus*|blam*|berat*|scold*|insult*|hostil*|confrontational|combative|belligerent|aggressive*|abrasive|"
       "antagoni*|condescend*|patroni[sz]*|snide|nasty|demeaning|name-?calling|outburst*|tirade*|"
-      "rant*|abus*|finger-?point*|point*_fingers|point*_the_finger|sarcas*|snarky|snark|mocking|mock*|belittl*|disparag*|"
+      "rant*|abus*|finger-?point*|point*_fingers|point*_the_finger|snarky|snark|mocking|mock*|belittl*|disparag*|"
       "cutting_remarks|jab*|barb*|rail*_against|lay*_into|tear*_into|bitch*",
       "lash* ~2 out",
       "call* ~3 (the_service|them|the_agent|it|the_company|the_process|the_website|support) ~2 (useless|incompetent|"
@@ -671,9 +705,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
 
     # ----------------------------------------------------------------- ambiguity (vague references)
     C("vague", {"ambiguity": 0.8},
-      "vague*|vaguely|loose|loosely|imprecis*|inexact*|nebulous*|woolly|wooly|hand-?wav*|non-?specific|"
+      "vague*|vaguely|imprecis*|inexact*|nebulous*|woolly|wooly|hand-?wav*|non-?specific|"
       "unspecific|ambiguous*|ambiguity|indirect*_(references|terms)|fuzzy_(references|terms|descriptions)|"
-      "in_general_terms|generic_terms|general_terms|round-?about",
+      "in_general_terms|generic_terms|general_terms",
+      "(refer*|describ*|talk*|speak*|mention*|name*|call*) ~3 (loose*|vague*|approximately|roughly|generally|"
+      "in_passing|obliquely|indirectly|sloppily)",
+      "(loose|vague|fuzzy|sloppy|approximate) ~1 (description*|reference*|terms|language|wording|labels|names)",
       "(that|the|this|some|those|these|the_other|the_blue|the_red|the_big|the_little) ~1 (thing|thingy|"
       "thingamajig|whatsit|whatchamacallit|one|ones|stuff|item) ~4 (i|you|they|we|he|she) ~1 (got|ordered|bought|"
       "booked|purchased|had|sent)",
@@ -687,11 +724,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(which|exactly_which)",
       "(describe|explain|talk_about|mention) ~3 (problem|issue|situation|it) ~3 before ~3 (nam*|identif*|"
       "specif*|saying_which)",
-      "assum*|expect* ~5 (obvious|the_agent_knows|they_know|it's_clear|details_are_obvious|everyone_knows|"
-      "to_know_what|to_guess|to_work_out|to_figure_out|will_know|knows_what)",
+      "assum*|expect* ~5 (obvious|it's_clear|details_are_obvious|everyone_knows|to_guess|to_work_out|to_figure_out|"
+      "to_read_(her|his|their|your)_mind|mind_reader|already_knows_which|knows_which|will_know_which)",
       "(without|never|not|doesn't|don't|rarely) ~2 spell* ~2 (it|things|anything|them|details)? ~1 out",
       "misnam*|wrong_name*",
       "(by|with) ~2 (description|descriptions|its_colour|its_color|its_look) ~3 (instead_of|rather_than) ~2 nam*"),
+    # The agent is to guess what is meant: said of the agent, so allowed in a clause about the agent.
+    C("mind_reading", {"ambiguity": 0.7},
+      "(know*|knew|understand*|get*|guess*|work_out|figure_out) ~1 what ~1 (she|he|they|you|i) ~1 (mean*|meant|"
+      "is_talking_about|are_talking_about|want*)",
+      "(without|never|not|doesn't|don't|rarely) ~2 spell* ~2 (it|things|anything|them|details)? ~1 out",
+      agent_ok=True),
     # "won't accept vague answers": vagueness of the agent, a sign of pushback
     C("vague_answers", {},
       "vague|fuzzy|evasive|woolly|hand-?wavy ~1 (answers|replies|responses|explanations|promises|assurances|"
@@ -711,7 +754,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "the_number_thingy|sometime_last_(month|week)|a_while_ago|the_one_from_before|you_know_the_one|that_item|"
       "that_order|this_thing|the_item|the_order|my_order|the_stuff|that_stuff|the_package|that_package|"
       "whatever_it's_called",
-      quoted=True),
+      quoted=True, whole_quote=True),
     C("precise", {"ambiguity": -0.65},
       "(name|names|naming|say|says|state|states|describe*|refer*|identif*|mention*|specify*|spell*_out) ~4 "
       "(clearly|exactly|precisely|explicitly|specifically|accurately|by_name|unambiguously|in_full)",
@@ -835,7 +878,19 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "how_long ~3 (take|taking|going_to|is_this|will_this)", "is_it_done_yet|are_we_done_yet|are_we_there_yet",
       "(want*|demand*|expect*|need*) ~3 (a )?(quick|fast|speedy|prompt|immediate|instant) ~1 (fix|answer|"
       "resolution|response|service|result|turnaround)",
-      "(count*|watch*|check*|eye*) ~2 (the )?(minutes|clock|time)|every_minute_counts",
+      "(count*|watch*|check*|eye*) ~2 (the )?(minutes|clock|time)", "every_minute_counts",
+      "(train|plane|bus|flight|meeting|appointment|shift) ~1 to ~1 (catch|get_to|make|attend|start)",
+      "somewhere_to_be|no_time_to_lose|short_of_time|against_the_clock|on_a_clock|between_(two_)?(appointments|trains)",
+      "(done|sorted|fixed|resolved|handled|over_with|dealt_with) ~2 (now|right_now|immediately|fast|quickly|today|asap|"
+      "at_once|this_minute|straight_away|in_a_flash)",
+      "(expect*|want*|demand*|need*) ~3 (instant|immediate|quick|fast|speedy|prompt|rapid) ~1 (answer*|fix*|"
+      "resolution*|respons*|service|result*|turnaround|repl*|action|help)",
+      "(no|zero|little|limited|scant) ~1 patience ~2 (for|with) ~3 (delay*|wait*|slow*|long|back-?and-?forth|"
+      "repetition|runaround|being_kept|bureaucracy|hold)",
+      "(two|three|a_couple_of|couple_of|a_few|one|second|last) ~1 (chances|chance|strikes|tries|attempts|goes)",
+      "(she|he|they|you) ~1 (walk|walks|leave|leaves|bail|bails|quit|quits|logs_off|log_off|goes|go|is_gone|"
+      "hangs_up|hang_up|walks_away|walk_away|logs_out|log_out) $",
+      "walk|walks|walked|log*_off|logs_out|hang*_up|hangs_up|storm*_off ~2 (if|when|after|once|as_soon_as|unless|the_moment)",
       "speed* ~2 up", "hurry* ~2 (up|along|the_agent)", "move ~2 (things )?(along|faster|quicker)",
       "nudge* ~4 (move_on|hurry|speed|get_on|get_going)", "press* ~3 (to )?(hurry|skip|move|speed)",
       "just_do_it|get_on_with_it|how_much_longer|wrap_it_up|skip_the_explanations"),

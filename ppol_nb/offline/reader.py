@@ -481,6 +481,9 @@ def _read_uncached(text: str) -> Reading:
             for start, end in _non_overlapping(matches):
                 if construct.quoted and not any(a <= start and end <= b for a, b in s.quotes):
                     continue
+                if construct.whole_quote and not any(a <= start and end <= b and (b - a) - (end - start) <= 8
+                                                     for a, b in s.quotes):
+                    continue
                 raw.append((si, start, end, construct, s, original))
     # Subsumption: a construct's span silences the behaviours it subsumes there.
     silenced = [(si, 0 if c.sentence_scope else start, 10**9 if c.sentence_scope else end,
@@ -495,7 +498,7 @@ def _read_uncached(text: str) -> Reading:
             words = (*words, "(quoted)")
         transient = s.onset_start <= start and end <= s.onset_end
         # A cue about the agent's doings is dropped, unless it *is* the clause ("until the agent asks").
-        agent = any(a < start and end <= b for a, b in s.agent)
+        agent = not construct.agent_ok and any(a < start and end <= b for a, b in s.agent)
         for behaviour, weight in construct.effects.items():
             subsumed = any(si == ssi and start < e and s_ < end and behaviour in names
                            and not (s_ == start and e == end and construct.subsumes)
