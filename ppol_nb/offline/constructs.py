@@ -305,7 +305,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "message*",
       "finish*|complet*|continu* ~4 (in|with)? ~2 (the )?(next|another|following|a_second|a_separate) message",
       "as_its_own|in_its_own|as_a_separate|in_a_separate ~2 (tiny|short|small|quick)? ~1 (message|bubble|text)",
-      "fire*|shoot*|send*|rattle* ~2 off",
+      "fire*|shoot*|send*|rattle* ~2 off ~3 @BUBBLE",
+      "(before|without_waiting|without_waiting_for) ~4 (the_agent|they|anyone) ~3 (reply|replies|answer*|respond*|"
+      "has_replied|has_answered|can_reply|can_answer|finishes)",
+      "(one|a_single) ~1 (thought|idea|clause|phrase|fragment|sentence) ~2 (per|a|each|to_a) ~1 (message|text|bubble)",
+      "(lots_of|loads_of|a_bunch_of|tons_of|heaps_of|a_lot_of) ~2 (short|quick|small|tiny|little|separate)? ~1 "
+      "(messages|msgs|bubbles|texts|lines)",
       "(in|as|into) ~1 (short|quick|little|small|tiny|rapid|separate) ~2 (pieces|bits|chunks|fragments|bursts|"
       "bubbles|instalments|installments|lines|volleys)",
       "one ~2 (line|message|bubble|fragment|text) ~3 then ~2 another",
@@ -319,6 +324,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(hit*|press*|send*) ~2 send ~3 (before|mid-?sentence|too_soon|too_early|halfway)",
       "(after|every) ~2 (few|couple_of|two_or_three|handful_of) ~1 words",
       subsumes=("terse", "gating")),
+    C("emotional_bursts", {"frustration": 0.6},
+      "burst*|outburst*|flash*|flare* ~2 (of )?(anger|irritation|frustration|temper|rage|emotion|annoyance|"
+      "impatience|exasperation|sarcasm)", subsumes=("bursty",)),
+    C("question_barrage", {"pushback": 0.3},
+      "(rapid-?fire|barrage_of|volley_of|stream_of|string_of|flurry_of|fires_off|fire_off|rattles_off) ~2 "
+      "(questions|objections|challenges|demands)", subsumes=("bursty",)),
     C("single_message", {"bursty": -0.7},
       "one|single|a_single ~1 (complete|tidy|whole|composed|full|well-?organi[sz]ed|coherent|long|proper|finished) "
       "~1 (message|block|bubble|reply|post)",
@@ -332,7 +343,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "close_to_(the|your|their|his|her)_(chest|vest)|play*_(it|things)_close",
       "part* ~2 with ~4 (only )?(when|if|once|after|until|unless)",
       "keep*|kept ~4 to_(yourself|themselves|themself|himself|herself)",
-      "piecemeal|drip-?feed*|dribs_and_drabs|dribble*|in_installments|in_instalments|trickle*_out|"
+      "guarded|piecemeal|drip-?feed*|dribs_and_drabs|dribble*|in_installments|in_instalments|trickle*_out|"
       "tight-?lipped|cagey|secretive|close-?mouthed|evasive|reticent|stingy_with",
       "@GIVE ~5 (one_at_a_time|one_by_one|piece_by_piece|bit_by_bit|piecemeal|gradually|slowly|in_pieces|"
       "little_by_little|sparingly|reluctantly|grudgingly|one_item_at_a_time|a_bit_at_a_time|in_stages)",
@@ -343,7 +354,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "at_most|no_more_than|only|just ~2 (one|a_single|1) ~3 (piece|detail|fact|item|thing|bit|identifier|"
       "requested_detail|number|answer) ~4 (per|each|every|at_a_time|in_each|a_message)",
       "let* ~3 (@AGENT|the_agent|the_rep) ~2 ask* ~2 (again|twice|for_each|for_every|for_it|for_them|first)",
-      "make*|forc*|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work|pull|drag|pry|"
+      "make*|forc*|making ~3 (@AGENT|the_agent|the_rep|support|whoever) ~3 (ask|dig|work_for|pull|drag|pry|"
       "fish|earn|chase|coax|extract|request|prompt) ~3 (for|it|each|every|them|out|again)?",
       "only ~2 (on|upon|by) ~1 (request|demand|being_asked|asking|direct_request|explicit_request)",
       "on_request|upon_request|when_requested|if_requested|on_demand|need-?to-?know|on_a_need",
@@ -365,8 +376,16 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "before|without)",
       "asked_for|asks_for|they_want|the_agent_wants|requests ~2 (two|several|multiple|both|more_than_one|a_few) "
       "~6 (only|just) ~3 (one|the_first)"),
+    C("holding_back_feelings", {},
+      "(hold*|held|keep*|kept|bottle*|swallow*) ~3 (back|in|to_(himself|herself|themselves|yourself)|down) ~3 "
+      "(frustration|anger|irritation|tears|annoyance|temper|feelings|emotions|comment*|remark*|sarcasm|the_urge|"
+      "opinions|complaints|criticism)",
+      "(hold*|held|keep*|kept|bottle*) ~3 (frustration|anger|irritation|tears|annoyance|temper|feelings|emotions|"
+      "opinions|complaints|criticism|sarcasm|comments) ~3 (back|in|to_(himself|herself|themselves|yourself)|down|"
+      "in_check)",
+      subsumes=("gating",)),
     C("nothing_more", {"gating": 0.4, "terse": 0.2}, "(and|but) nothing ~1 (more|else|beyond|further)"),
-    C("privacy", {"gating": 0.3, "pushback": 0.2},
+    C("privacy", {"gating": 0.25, "pushback": 0.2},
       "private_person|private_people|very_private|privacy-?conscious|privacy-?minded|privacy_sensitiv*|"
       "data_protection|personal_data_protection"),
     C("several_at_once", {"gating": -0.6},
@@ -401,7 +420,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "autocorrect|proofread*|the_shift_key|caps)",
       "sloppy|messy|careless|hasty|rushed|quick ~1 (typing|spelling|writing|texting)",
       "uncorrected|unfixed|unedited ~2 (slips|errors|mistakes|typos|words)",
-      "(missing|dropped|swapped|mangled|jumbled|doubled|transposed) ~1 (letters|words|characters|keys)",
+      "(missing|dropped|drops|drop|swapped|swaps|mangled|mangles|jumbled|doubled|transposed|mixes_up|skips) ~1 "
+      "(letters|words|characters|keys|vowels)",
+      "txt_spk|txtspk|teen-?speak|like_a_teenager|gen-?z_style|like_a_text_message|like_a_text|texting_a_friend|"
+      "text_to_a_friend",
       "autocorrect*|auto-?correct*|predictive_text|fat_thumbs|thumb-?typed",
       "bad|poor|terrible|shaky|creative|atrocious|sloppy|wobbly|hit-?and-?miss|iffy ~1 (spelling|typing|grammar)",
       "spelling ~3 (all_over_the_place|is_a_mess|goes_out_the_window|suffers|slips)",
@@ -456,7 +478,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
     # ----------------------------------------------------------------- politeness (+ courteous, - dropped)
     C("courteous", {"politeness": 0.45, "accusatory": -0.3},
       "polite*|courteous*|courtesy|courtesies|well-?mannered|gracious*|respectful*|considerate|deferential|"
-      "affable|amiable|cordial*|genial|mannerly|civil|civility|obsequious*|subservient|effusive_thanks"),
+      "affable|amiable|cordial*|genial|mannerly|civil|civility|obsequious*|subservient|effusive_thanks",
+      negated=0.8, flip=0.0),
     C("courtesy_acts", {"politeness": 0.45},
       "thank*|thanks|grateful|gratitude|appreciat*|apolog*|sorry",
       "please|greet*|pleasantr*|nicet*|small_courtes*|no_worries|hi|hello|hey|have_a_(great|nice|good)_day|excuse_me|"
@@ -481,7 +504,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("rude", {"politeness": -0.6, "accusatory": 0.5},
       "rude*|impolite|discourteous|disrespectful|unfriendly|ill-?mannered|uncivil|insolent", flip=0.0),
     C("snappish", {"frustration": 0.6, "politeness": -0.3},
-      "snappish|snippy|snappy|short-?fused|tetchy|crabby|huffy|waspish|sharp-?tongued|irritable|touchy|"
+      "curt|curtly|snappish|snippy|snappy|short-?fused|tetchy|crabby|huffy|waspish|sharp-?tongued|irritable|touchy|"
       "prickly_mood|ratty|shirty", flip=0.0),
     C("cold", {"politeness": -0.55},
       "short_with|cold|coldly|frosty|icy|dismissive*|surly|ungracious|unapologetic*|"
@@ -529,13 +552,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(doubt|doubts|doubting|doubtful) ~2 (yourself|themselves|himself|herself|themself|your_own|their_own|own)",
       "lack*|without ~2 confidence",
       "qualif*|soften*|couch* ~3 (statements|answers|everything|claims|what_you_say|it|them|details|facts)",
-      "waffl*|dither*|equivocat*|hesitat*"),
-    C("hedge_examples", {"hedging": 0.45},
+      "waffl*|dither*|equivocat*|hesitat*",
+      "preface*|prefacing|pepper*|sprinkl*|lace*|pad* ~3 (answers|replies|statements|everything|each|sentences|"
+      "messages|what_(she|he|they)_say*) ~2 with"),
+    C("hedge_examples", {"hedging": 0.28},
       "i_think|maybe|probably|i_guess|i_believe|perhaps|kind_of|sort_of|might|not_sure|i'm_not_sure|"
       "i'm_not_100%_sure|possibly|if_i_remember|i_suppose|it_might|could_be|if_i_recall|i'm_fairly_sure|"
-      "fairly_sure|pretty_sure|don't_hold_me_to|i_think_so|not_a_hundred_percent|if_memory_serves|i_could_be_wrong",
+      "fairly_sure|pretty_sure|don't_hold_me_to|i_think_so|not_a_hundred_percent|if_memory_serves|i_could_be_wrong|"
+      "if_i'm_not_mistaken|correct_me_if|i_might_be_wrong|as_far_as_i_know|afaik|i'm_not_certain|i'm_not_positive|"
+      "or_something|i_reckon|i_suppose_so",
       quoted=True),
-    C("worried", {"hedging": 0.4},
+    C("worried", {"hedging": 0.25},
       "anxious*|nervous*|worried|worrying|worrier|worry|worries_(about|that|over)|timid*|shy|apprehensive|uneasy|jittery|fretful|skittish|meek|unassertive"),
     C("approximate", {"hedging": 0.3, "ambiguity": 0.25},
       "approximately|approximate|roughly|from_memory|rough_idea|memory_is_(fuzzy|hazy|patchy)|fuzzy_memory|"
@@ -579,7 +606,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "assertion*|suggestion*)",
       "(demand*|insist*_on) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence)",
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
-      "stubborn*|insist*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
+      "insist* ~2 (on )?(an_answer|answers|explanations|proof|a_reason|reasons|speaking_to|the_rules|being_right|"
+      "that|getting|seeing)",
+      "stubborn*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
       "refuse*_to_accept|demand*_explanation*"),
     C("second_guess_agent", {"pushback": 0.75},
       "second-?guess* ~4 (the_agent|agent's|what_the_agent|what_they|they_tell|tells_him|tells_her|tells_them|"
@@ -590,7 +619,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "a_good_reason|the_reason|what_for|what_it's_for)",
       "(want*|need*|demand*|expect*|require*) ~2 (a )?(good )?(reason|justification|explanation) ~3 (before|for_every|"
       "for_each|first)"),
-    C("verification", {"pushback": 0.4},
+    C("verification", {"pushback": 0.28},
       "(ask|request|want|expect|need) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
       "(confirm*|verify|double-?check|repeat_back|read_back)",
       "(request*|want*|need*|ask*_for) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence|"
@@ -598,9 +627,14 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "double-?check* ~3 (everything|what|claims|their|the_agent|each|every|before|anything|all|whatever)",
       "verif* ~4 (what|everything|claims|told|each|every|anything|the_agent)"),
     C("ask_if_sure", {"pushback": 0.85},
-      "(whether|if) ~3 (they|the_agent|they're|the_rep|he|she|the_agent's|that|the_answer|the_rule|it) ~2 "
-      "(are|is|really)? ~1 (sure|certain|right|correct|accurate|true|applies)",
+      "(whether|if) ~3 (they|the_agent|they're|the_rep|he|she|the_agent's|support) ~2 (are|is|really)? ~1 "
+      "(sure|certain|right|correct|positive)",
+      "(whether|if) ~3 (the_rule|the_policy|that_rule|that_policy|the_fee|the_charge|the_total|the_price) ~2 "
+      "(really)? ~2 (applies|is_right|is_correct|exists|is_true|is_real)",
       subsumes=("hedging",)),
+    C("check_if_right", {"pushback": 0.28},
+      "(whether|if) ~3 (that|the_answer|it|the_amount|the_figure|everything) ~2 (is|are|really)? ~1 (right|correct|"
+      "accurate|true)", subsumes=("hedging",)),
     C("skeptic_examples", {"pushback": 0.75},
       "are_you_sure|you_sure|why_do_you_need|what_do_you_need_(it|that|this)_for|why_is_that_needed|that_doesn't_sound_right|"
       "that's_not_right|that's_wrong|i_already_told_you|as_i_said|like_i_said|how_many_times|you're_not_listening|"
@@ -635,7 +669,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "more_irritated|more_annoyed|more_frustrated|more_exasperated|short_with",
       "complain*|grumbl*|moan*|whing*|whin*",
       "nerves ~3 (fray*|frazzl*|shot|on_edge|thin|raw|wearing)", "frayed_nerves|frazzled",
-      "snap|snaps|snapped ~2 (at|back)?"),
+      "snap|snaps|snapped ~2 (at|back)?",
+      "temper ~2 (flare*|rise*|short|frays|snaps|boils|gets_the_better|wears)|quick_temper|hot_temper|"
+      "bad-?tempered|ill-?tempered|sick_and_tired|gritted_teeth|through_gritted_teeth|mutter*",
+      "lose*|losing|lost ~1 it"),
+    C("pleased", {"frustration": -0.5},
+      "happy|pleased|satisfied|content|glad|cheery", flip=0.9),
     C("lose_patience", {"frustration": 0.75, "impatience": 0.25},
       "lose*|losing|lost ~2 (your|their|his|her|all)? ~1 (patience|temper|cool|composure)",
       "run*|ran ~2 out_of ~1 patience",
@@ -780,7 +819,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "happens_to|strikes|notices|noticed|sees|saw)",
       "(multi-?part|several|multiple|two|compound|double|two-?part|stacked) ~1 questions ~8 (only|just|one|miss*|"
       "ignor*|forget*|skip*|first|last)",
-      "pick* ~3 (one|a_single|just_one) ~3 (to_answer|thing|question|and_ignore)"),
+      "pick* ~3 (one|a_single|just_one) ~3 (to_answer|thing|question|and_ignore)",
+      "(answer*|respond*|reply*|react*|address*) ~3 (to )?(only )?(part|half|some|bits|one_part|pieces) ~2 of",
+      "(answer*|respond*|reply*|react*) ~3 (to )?(the )?(first|last|final|latest) ~2 (part|half|sentence|line|"
+      "question|bit|thing|point|item|request)"),
     C("skimming", {"selective_attention": 0.7},
       "skim*|half-?read*|half-?listen*|glanc*|speed-?read*",
       "scan* ~2 (messages|replies|quickly|over)",
@@ -848,7 +890,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("confusion_examples", {"confusion": 0.6},
       "wait_what|huh|what_do_you_mean|i'm_confused|i_don't_understand|sorry_what|"
       "actually|which_one|i'm_lost", quoted=True),
-    C("pause_examples", {"bursty": 0.25}, "wait|hold_on|one_sec|one_second|hang_on", quoted=True),
+    C("pause_examples", {"bursty": 0.25}, "wait|hold_on|one_sec|one_second|hang_on", quoted=True, whole_quote=True),
     C("clear_headed", {"confusion": -0.6},
       "follow* ~3 (the_conversation|along|the_thread|the_steps|everything|instructions) ~3 (easily|without_trouble|"
       "without_difficulty|well|fine|closely)?",
@@ -918,8 +960,13 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(unrelated|irrelevant|random|tangential|off-?topic|idle) ~3 (comment*|remark*|question*|topic*|"
       "detail*|thing*|stor*|observation*|update*|musing*|aside*|anecdote*|tidbit*|news)",
       "personal ~1 (asides|anecdotes|stories|remarks|comments|updates|musings|tidbits|chit-?chat|news)",
-      "(bring*|mention*|talk*_about|chat*_about|ask*_about) ~3 (up )?(unrelated|other|something_else|the_weather|"
-      "your_(day|weekend|kids|dog|cat|pet|family|job|plans)|their_(day|weekend|kids|dog|cat|pet|family|job|plans))"),
+      "(bring*|mention*|talk*_about|chat*_about|ask*_about) ~3 (up )?(unrelated|other|something_else|the_weather)",
+      "(bring*|mention*|talk*|chat*|ask*|tell*|go*_on|rambl*|chatter*|natter*|gossip*) ~3 (about|up)? ~1 (his|her|"
+      "their|your|the_agent's) ~2 (day|weekend|kids|children|grandchildren|grandkids|dog|cat|pet|family|job|plans|"
+      "holiday|vacation|trip|garden|hobby|hobbies|neighbour*|neighbor*|life|week|health|cooking|football|team|"
+      "wedding|birthday|commute|weather|cat's|dog's|sister|brother|mother|father|husband|wife|partner)",
+      "ask* ~3 (the_agent|them|the_rep|support) ~3 how ~2 (their|your) ~1 (day|weekend|week|morning|shift)",
+      "rambl* ~2 about|go*_on_about|natter*|witter*"),
     C("chatty", {"digression": 0.35, "terse": -0.5},
       "chatty|talkative|gabby|garrulous|gregarious|sociable|loves_to_talk|likes_to_talk|chatterbox|"
       "life_story|scenic_route", flip=0.0),
@@ -1009,7 +1056,7 @@ MODIFIERS: tuple[tuple[str, float], ...] = (
      "a_touch|a_hint|faintly|gently|lightly|subtly|mild|moderate|moderately|partly|partially|the_odd|"
      "the_occasional|once_or_twice|a_few_times|a_little_bit|slight|hint_of|touch_of|trace_of|bit_of|"
      "low-?key|on_occasion|sporadically|periodically|here_or_there|every_so_often|"
-     "marginally|modestly|reasonably|not_always|not_too|not_overly|not_particularly", 0.55),
+     "marginally|modestly|reasonably", 0.55),
 )
 
 # word-pattern -> (strength, kind). "verbal" negators scope over "or"/"nor" (and comma lists that end
@@ -1029,6 +1076,8 @@ NEGATORS: tuple[tuple[str, float, str], ...] = (
      "keep*_a_lid_on|rein*_in|tone*_down|swallow*", 0.9, "nominal"),
     ("rarely|seldom|hardly|barely|scarcely|almost_never|hardly_ever|little_to_no|little_or_no|few_if_any|"
      "not_much|not_many|sparingly|infrequently", 0.75, "verbal"),
+    ("not_always|not_too|not_overly|not_particularly|not_especially|not_terribly|not_all_that|not_that", 0.5,
+     "verbal"),
     ("no_need_to|needn't|not_need_to|don't_need_to|doesn't_need_to|don't_have_to|doesn't_have_to|do_not_need_to|"
      "does_not_need_to|not_necessarily|not_required_to|need_not|not_obliged_to", 0.4, "verbal"),
 )
@@ -1094,5 +1143,5 @@ CHANGE = re.compile(
     r"\b(?:but|then|later|until|eventually|gradually|over time|as the (?:chat|conversation) (?:goes on|drags|"
     r"continues|progresses)|grows?|growing|builds?|building|becomes?|becoming|turns?|turning|loses?|losing|"
     r"once|if|when|whenever|after|increasingly|soon|quickly|by the|escalat\w*|slips?|wears? thin)\b")
-TRANSIENT_EXEMPT = frozenset({"ambiguity", "gating", "digression", "verbosity_variation"})
+TRANSIENT_EXEMPT = frozenset({"ambiguity", "gating", "verbosity_variation"})
 TRANSIENT_FACTOR = 0.35

@@ -76,6 +76,7 @@ NEGATION_WINDOW = 6  # words between a negator and its cue, at most
 MODIFIER_BEFORE, MODIFIER_AFTER = 5, 3  # words an intensity word may stand from its cue
 MAX_MODIFIER = 1.35  # product of intensity factors, capped
 SECOND_EVIDENCE_DAMPING = 0.5
+EXAMPLE_BOOST = 1.8  # a quoted utterance introduced by a verb of saying ("adds 'I think'")
 
 for _construct in K.CONSTRUCTS:  # the table may only name known behaviours
     if unknown := set(_construct.effects) - set(BEHAVIOURS):
@@ -280,6 +281,20 @@ def _false_friend(sentence: str, negator: tuple) -> bool:
     return bool(nxt and nxt.group(1) in following)
 
 
+_FREQUENCY = re.compile(
+    r"always|constantly|consistently|continually|invariably|sometimes|occasionally|often|frequently|usually|"
+    r"mostly|generally|typically|regularly|now and (?:then|again)|every (?:now and then|once in a while|so often)|"
+    r"from time to time|at times|once in a while|on occasion|rarely|seldom|habitually|repeatedly")
+
+# A verb of saying (or "like", "such as") shortly before a quotation introduces it as an example.
+_INTRODUCED = re.compile(
+    r"\b(?:say|says|saying|said|use|uses|using|add|adds|adding|slip|slips|slipping|throw|throws|drop|drops|"
+    r"pepper|peppers|sprinkle|sprinkles|toss|tosses|type|types|typing|write|writes|writing|reply|replies|answer|"
+    r"answers|ask|asks|go|goes|like|such as|eg|ie|with|lots of|plenty of|a lot of|an?|the odd|the occasional)"
+    r"(?:\s+(?:in|out|with|things|stuff|phrases?|words?|an?|the|odd|occasional|little|quick|lots|of|like|"
+    r"such|as)){0,3}\s*[\"'(]?\s*$")
+
+
 _CLAUSE_BREAK = re.compile(r"[,;:—()]|\b(?:but|however|though|although|whereas|yet|then)\b")
 
 
@@ -399,6 +414,13 @@ def _intensity(s: _Sentence, start: int, end: int, construct: K.Construct) -> tu
     t0, t1 = s.token_at(start), s.token_at(max(start, end - 1))
     factor, words = 1.0, []
     for m_start, m_end, f, text in s.modifiers:
+        if m_start == 0 and m_end <= start and _FREQUENCY.fullmatch(text) and text not in words and not any(
+                tok[2] in {";", ":", "—", "but", "however", "though", "although", "yet"}
+                for tok in s.tokens[s.token_at(m_end - 1) + 1:t0]):
+            # A sentence-initial frequency adverb ("Sometimes, …", "Always …") governs its sentence.
+            factor *= f
+            words.append(text)
+            continue
         if start <= m_start < end:
             # Inside the cue: counts when it filled a gap ("keep messages very short"), not when
             # it is one of the construct's own words ("sometimes short, sometimes long").
@@ -496,6 +518,10 @@ def _read_uncached(text: str) -> Reading:
         if quoted and construct.in_quotes != 1.0 and not strength:
             factor *= construct.in_quotes
             words = (*words, "(quoted)")
+        if construct.quoted and _INTRODUCED.search(s.text[max(0, start - 40):start]):
+            # An example offered as what the customer says ("slips in a 'maybe'") is a clear sign.
+            factor = min(factor * EXAMPLE_BOOST, EXAMPLE_BOOST)
+            words = (*words, "(example)")
         transient = s.onset_start <= start and end <= s.onset_end
         # A cue about the agent's doings is dropped, unless it *is* the clause ("until the agent asks").
         agent = not construct.agent_ok and any(a < start and end <= b for a, b in s.agent)
