@@ -44,9 +44,10 @@ CONCEPTS: dict[str, str] = {
     "INFO": "info|information|detail*|fact*|identifier*|id|ids|number*|data|specifics|particulars|email*|"
             "address*|name|names|zip|zip_code|order_number*|account*|personal_detail*|personal_info*|"
             "credentials|everything|anything|it|them",
-    "GIVE": "give*|gave|giving|share*|sharing|hand*|reveal*|releas*|provid*|offer*|disclos*|dol*|parcel*|"
-            "drip*|feed*|trickl*|spill*|volunteer*|supply*|pass*|let*_out|put*|lay*|state*|mention*|list*|"
-            "dump*|type*|send*|include*",
+    "GIVE": "give|gives|gave|giving|share*|hand*|reveal*|releas*|provid*|offer*|disclos*|dole*|parcel*|"
+            "drip*|feed*|trickl*|spill*|volunteer*|supply*|let*_out|part*_with",
+    "TELL": "give|gives|gave|giving|share*|hand*|reveal*|provid*|offer*|disclos*|volunteer*|supply*|put*|lay*|"
+            "state*|mention*|list*|dump*|type*|send*|include*|spell*_out|explain*",
     "ASKED": "asked|prompted|pressed|requested|questioned|pushed|pinned_down|"
              "the_agent_asks|they_ask|they_specifically_ask|the_agent_specifically_asks|someone_asks|"
              "specifically_asked|directly_asked|explicitly_asked|you_are_asked|you're_asked|"
@@ -55,7 +56,8 @@ CONCEPTS: dict[str, str] = {
     "SHORT": "short|shorter|brief|terse|curt|clipped|one-?word|single-?word|one-?liner*|monosyllab*|a_word|"
              "single_word|tiny|minimal|grunt*|k|ok|few_words|a_few_words|snippets|fragments",
     "LONG": "long|longer|lengthy|sprawling|rambling|ramble*|detailed|paragraph*|essay*|wall*|verbose|wordy|"
-            "long-?winded|expansive|rambly|epic|novel*|on_and_on|at_length|monologue*|screeds|treatise*",
+            "long-?winded|expansive|rambly|epic|novel*|on_and_on|at_length|monologue*|screeds|treatise*|"
+            "block_of_text|blocks_of_text|long_block*",
     "COURTESY": "courtes*|pleasantr*|nicet*|greeting*|hello*|goodbye*|sign-?off*|thank*|thanks|gratitude|"
                 "please|apolog*|sorry|manners|politeness|polite_phrases|small_courtes*|formalities|"
                 "polite_openers|social_niceties",
@@ -243,6 +245,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(is|are|be|but|and|very|extremely|always|usually|mostly|generally|often|normally|typically|stays?|remains?|"
       "keeps?_it|keep_things|kept) (brief|succinct|laconic)",
       "grunt*",
+      "(no_more_than|at_most|never_more_than|rarely_more_than|seldom_more_than|not_more_than) ~2 (a|one|two|a_single) "
+      "~1 (sentence|line|sentences|lines)",
+      "yes-?or-?no|yes_or_no ~1 (answers|replies|responses)",
       "(every|each) ~1 word ~3 (costs|counts|matters|is_precious|is_expensive|is_rationed)",
       "telegram*|telegraph*",
       "@MSG ~3 (get|gets|getting|grow|grows|growing|become|becomes|turn|turns) ~2 (shorter|curter|terser|briefer|"
@@ -270,6 +275,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "long|longer|lengthy|detailed|full|whole_paragraph|multi-?paragraph ~1 @MSG",
       "@MSG ~2 (long|lengthy|detailed)",
       "in_detail|at_length|in_full|paragraph*|wall_of_text|walls_of_text|essay*|sprawling|expansive|rambly|"
+      "block_of_text|blocks_of_text|long_block*|"
       "screeds|monologue*",
       "long|lengthy|detailed|rambling ~1 (explanation*|stor*|account*|description*|backstor*|digression*)",
       "elaborat*"),
@@ -317,7 +323,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(sentence|thought|reply|answer|message|point|question|request|idea) ~3 (over|across|into|between) ~2 (two|"
       "three|four|five|several|multiple|a_few|a_couple_of|many|separate) ~1 (messages|texts|bubbles|lines|sends|"
       "chunks|pieces|posts)",
-      "enter_key|return_key|send_button",
+      "enter_key|return_key|send_button|ping*",
+      "(hit*|press*|tap*) ~2 (enter|send|return) ~4 (type*|send*|another|again|then|and_again)",
       "(enter|send|return) ~3 (like|as) ~2 (a )?(comma|full_stop|period|punctuation|breath)",
       "(half|part|rest|remainder|other_half|second_half|end) ~5 (in|into|as) ~2 (the )?(next|another|following|"
       "separate|second|later) ~1 (message|text|bubble)",
@@ -363,7 +370,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "is_asked|was_asked|they_ask|the_agent_asks)",
       "(only|never|not|don't|won't|until|unless) ~3 (when|if|once|after|before|until|unless) ~3 (@ASKED|you_are_asked|"
       "it_is_asked_for|they_specifically_ask)",
-      "until|unless|before ~3 @ASKED",
+      "until|unless ~3 @ASKED",
       "wait* ~3 (to_be|until|till|for_the_agent_to|for_them_to) ~2 (asked|ask*|prompted|requested)",
       "reluctan*|hesitan*|unwilling|loath|wary|stingy|guarded|protective ~4 (to )?(share|give|hand|"
       "reveal|provide|disclose|part_with|about_sharing|about_giving|with_(your|their)_(info|details|personal)|"
@@ -384,7 +391,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "opinions|complaints|criticism|sarcasm|comments) ~3 (back|in|to_(himself|herself|themselves|yourself)|down|"
       "in_check)",
       subsumes=("gating",)),
-    C("nothing_more", {"gating": 0.4, "terse": 0.2}, "(and|but) nothing ~1 (more|else|beyond|further)"),
+    C("nothing_more", {"gating": 0.28}, "(and|but) nothing ~1 (more|else|beyond|further)"),
+    C("answers_nothing_more", {"gating": 0.6},
+      "(answer*|respond*|reply*|tell*|say*) ~5 (and|but) nothing ~1 (more|else|beyond|further)"),
     C("privacy", {"gating": 0.25, "pushback": 0.2},
       "private_person|private_people|very_private|privacy-?conscious|privacy-?minded|privacy_sensitiv*|"
       "data_protection|personal_data_protection"),
@@ -395,11 +404,11 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "asked", flip=1.3),
     C("forthcoming", {"gating": -0.7},
       "volunteer*|forthcoming|open_book|open_about|transparent_about|free_with|generous_with_(info|details)",
-      "@GIVE ~5 (everything|all|every_detail|the_whole_story|all_the_details|every_identifier|all_relevant|"
+      "@TELL ~5 (everything|all|every_detail|the_whole_story|all_the_details|every_identifier|all_relevant|"
       "all_your|all_of_it|all_the_information|it_all) ~6 (up_front|upfront|at_once|right_away|immediately|in_one_go|"
       "straight_away|from_the_start|in_(your|the)_(first|opening)_message|first_message|in_one_message|at_the_start|"
       "in_one_block|on_the_table)",
-      "@GIVE ~4 (@INFO) ~5 (up_front|upfront|right_away|immediately|at_once|all_at_once|in_one_go|straight_away|"
+      "@TELL ~4 (@INFO) ~5 (up_front|upfront|right_away|immediately|at_once|all_at_once|in_one_go|straight_away|"
       "without_being_asked|unprompted|in_(your|the)_(first|opening)_message|from_the_start|first_thing)",
       "(lay|lays|laying)_out|dump*|front-?load*|unload* ~3 (everything|it_all|all)",
       "data_dump*|info-?dump*|information_dump*|info_dump*|all_the_information_at_once|everything_at_once|"
@@ -506,6 +515,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("snappish", {"frustration": 0.6, "politeness": -0.3},
       "curt|curtly|snappish|snippy|snappy|short-?fused|tetchy|crabby|huffy|waspish|sharp-?tongued|irritable|touchy|"
       "prickly_mood|ratty|shirty", flip=0.0),
+    C("bossy", {"politeness": -0.5, "accusatory": 0.15},
+      "bark*|bossy|demanding|commanding|imperious|peremptory|orders_the_agent_around|ordering_the_agent|"
+      "issues_orders|gives_orders", flip=0.0),
     C("cold", {"politeness": -0.55},
       "short_with|cold|coldly|frosty|icy|dismissive*|surly|ungracious|unapologetic*|"
       "graceless|gruffly|curtly|tersely|unceremonious*|no_(manners|courtesy|courtesies|niceties|pleasantries)",
@@ -551,7 +563,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "fully|a_hundred_percent)? ~1 (sure|certain)",
       "(doubt|doubts|doubting|doubtful) ~2 (yourself|themselves|himself|herself|themself|your_own|their_own|own)",
       "lack*|without ~2 confidence",
-      "qualif*|soften*|couch* ~3 (statements|answers|everything|claims|what_you_say|it|them|details|facts)",
+      "qualif* ~1 (every|each|all|most|his|her|their|your|what)? ~1 (statement*|answer*|claim*|sentence*|remark*|"
+      "everything)",
+      "soften*|couch* ~3 (it|them|statements|answers|claims|words|language|everything)",
       "waffl*|dither*|equivocat*|hesitat*",
       "preface*|prefacing|pepper*|sprinkl*|lace*|pad* ~3 (answers|replies|statements|everything|each|sentences|"
       "messages|what_(she|he|they)_say*) ~2 with"),
@@ -594,10 +608,11 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "correct* ~2 (the_agent|them|him|her|the_rep|support|the_agent's)",
       "suspect* ~3 (the_agent|they|something|a_trick|a_scam|a_mistake|an_error|mistakes|errors|foul_play)",
       "(want*|need*|demand*|expect*|require*|ask*_for|insist*_on) ~2 (reasons|a_reason|justification*|"
-      "explanations|proof|evidence|receipts|a_source)",
+      "proof|evidence|receipts|a_source)",
       "not_take ~3 face_value",
-      "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed)",
-      "(make|have|get|insist|demand|require) ~3 (them|the_agent|the_rep|him|her|it|support|they)? ~2 (to )?"
+      "(point*_out|remind*|say*|insist*|complain*|note*|tell*|snap*|reply|replies|retort*|object*|protest*) ~5 "
+      "already ~2 (told|gave|given|said|provided|answered|mentioned|sent|typed|explained)",
+      "(make|makes|have|has|get|gets|insist*|demand*|require*) (them|the_agent|the_rep|him|her|support) ~2 (to )?"
       "(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
       "(ask*|make*|want*|demand*|expect*|get*|press*|push*) ~3 to ~1 (justify|prove|back_up|explain_why|defend|cite|"
       "source|document|show_where|point_to|quote|show_proof)",
@@ -610,6 +625,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "that|getting|seeing)",
       "stubborn*|hold*_(your|their)_ground|unconvinced|not_convinced|hard_to_convince|won't_budge|"
       "refuse*_to_accept|demand*_explanation*"),
+    # "doesn't trust her own memory" is self-doubt, not distrust of the agent
+    C("self_doubt", {"hedging": 0.5},
+      "trust* ~3 (herself|himself|themselves|yourself|myself|her_memory|his_memory|their_memory|your_memory|memory|"
+      "own|instincts|recollection)", subsumes=("pushback",)),
     C("second_guess_agent", {"pushback": 0.75},
       "second-?guess* ~4 (the_agent|agent's|what_the_agent|what_they|they_tell|tells_him|tells_her|tells_them|"
       "answers|every_answer|the_answers|the_rep|support|everything_the_agent|everything_they)",
@@ -652,12 +671,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
     # ----------------------------------------------------------------- frustration (emotional leakage)
     C("annoyed", {"frustration": 0.8},
       "frustrat*|annoy|annoys|annoyed|annoyance|annoying|irritated|irritation|irritating|irritab*|exasperat*|aggravat*|agitat*|angry|angrily|anger*|mad|furious*|fury|"
-      "livid|irate*|enraged|rage|seething|fuming|fed_up|upset|cranky|grumpy|grouchy|crabby|short-?tempered|"
+      "livid|irate*|enraged|rage|seething|fuming|fed_up|cranky|grumpy|grouchy|crabby|short-?tempered|"
       "hot-?headed|quick-?tempered|testy|tetchy|peeved|miffed|vexed|displeas*|irked|riled|worked_up|on_edge|"
       "cross|indignant|huffy|sulky|bitter|resentful|disgruntled|at_the_end_of_(your|their|his|her)_(rope|tether)|"
       "short_fuse|blow*_up|boil*|fume*|ticked_off|pissed|heated|grumbl*|griping|gripe*|grumpily|exasperation"),
     C("disappointed", {"frustration": 0.4},
-      "disappoint*|dissatisf*|unhappy|let_down|unimpressed|not_impressed|sick_of|tired_of|had_enough|fed-?up"),
+      "disappoint*|dissatisf*|unhappy|upset|let_down|unimpressed|not_impressed|sick_of|tired_of|had_enough|fed-?up"),
     C("souring", {"frustration": 0.6},
       "sarcas*|passive-?aggressive*|pointed_(remarks|comments|replies)|snide_(remarks|comments)",
       "(tone|mood|replies|messages|manner|voice) ~4 (sour*|sharpen*|harden*|cool*|chill*|darken*|curdle*|"
@@ -667,12 +686,13 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "hot_under_the_collar|tuts|tutting|huffs|huffing|grits_(their|his|her)_teeth",
       "angrier|madder|grumpier|testier|crankier|crabbier|snappier|tetchier|cranky|crankily|more_irritable|"
       "more_irritated|more_annoyed|more_frustrated|more_exasperated|short_with",
-      "complain*|grumbl*|moan*|whing*|whin*",
+      "grumbl*|moan*|whing*|whin*",
       "nerves ~3 (fray*|frazzl*|shot|on_edge|thin|raw|wearing)", "frayed_nerves|frazzled",
-      "snap|snaps|snapped ~2 (at|back)?",
+      "snaps|snapped|snapping|snap_at|snap_back",
       "temper ~2 (flare*|rise*|short|frays|snaps|boils|gets_the_better|wears)|quick_temper|hot_temper|"
       "bad-?tempered|ill-?tempered|sick_and_tired|gritted_teeth|through_gritted_teeth|mutter*",
-      "lose*|losing|lost ~1 it"),
+      "loses_it|losing_it|lose_it_completely"),
+    C("complaining", {"frustration": 0.25}, "complain*"),
     C("pleased", {"frustration": -0.5},
       "happy|pleased|satisfied|content|glad|cheery", flip=0.9),
     C("lose_patience", {"frustration": 0.75, "impatience": 0.25},
@@ -695,7 +715,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "terrible_(day|week)|dreadful_(day|week)|tired|exhausted|worn_out|weary|grumpy_mood"),
     C("mood_shown", {"frustration": 0.55},
       "(let*|show*|say*|express*|voice*|make*_it_clear|tell*|hide|hides|mask*) ~4 (disappoint*|unhappy|"
-      "displeasure|frustration|annoyance|irritation|anger|exasperation|impatience|feelings|mood|unhappiness|"
+      "displeasure|frustration|annoyance|irritation|anger|exasperation|feelings|mood|unhappiness|"
       "dissatisfaction)",
       "(disappoint*|unhappy|dissatisf*|displeas*) ~4 (says_so|say_so|shows|show_it|lets_it_show|makes_it_clear|"
       "doesn't_hide|does_not_hide|voices)"),
@@ -812,7 +832,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(part|bit|piece|whatever|things|thing|words|question) ~6 (noticed|catches_(your|their)_eye|caught_(your|"
       "their)_eye|stands_out|stood_out|jumps_out|jumped_out|you_saw|they_saw|you_read|grabs_(your|their)_attention|"
       "you_latched_onto|registered)",
-      "tunnel_vision|tunnel-?vision*|cherry-?pick*|latch*_onto",
+      "tunnel_vision|tunnel-?vision*|cherry-?pick*|latch*_onto|selectiv*",
+      "fixat*|hung_up|hangs_on|fixes ~3 (on )?(one|a_single|a) ~2 (detail|point|thing|word|part|question)",
       "(answer*|respond*|reply*|react*|address*) ~4 (one|a_single|just_one|only_one|one_of) ~3 (question|thing|"
       "point|part|of_them|of_the_questions|item|request)",
       "whichever|whatever ~5 (catches|grabs|stands_out|jumps_out|comes_first|comes_last|is_last|is_first|"
@@ -841,7 +862,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(doing|cooking|driving|watching|working_on|minding) ~3 (something_else|other_things|two_things|several_things)"),
     C("attentive", {"selective_attention": -0.7},
       "read* ~4 (carefully|fully|every|whole|thoroughly|the_whole|entire|attentively|in_full|closely)",
-      "full|undivided|close ~1 attention",
+      "full|undivided|close ~1 attention", "pay*|paying ~2 attention",
       "attentive*|methodical*|point_by_point|point-?by-?point|systematic*",
       "(answer|respond|address|reply|cover) ~4 (each|every|all) ~3 (point|question|part|item|of_the)",
       "follow* ~3 (every|each) ~2 (instruction|step)"),
@@ -966,7 +987,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "holiday|vacation|trip|garden|hobby|hobbies|neighbour*|neighbor*|life|week|health|cooking|football|team|"
       "wedding|birthday|commute|weather|cat's|dog's|sister|brother|mother|father|husband|wife|partner)",
       "ask* ~3 (the_agent|them|the_rep|support) ~3 how ~2 (their|your) ~1 (day|weekend|week|morning|shift)",
-      "rambl* ~2 about|go*_on_about|natter*|witter*"),
+      "rambl* ~2 about|go*_on_about|natter*|witter*|goes_off_on|go_off_on",
+      "(unnecessary|extraneous|superfluous|irrelevant|needless) ~2 (details|information|backstory|stories|context|"
+      "chatter|commentary|remarks)",
+      "side ~1 (topics|issues|matters|points|tracks|trips)"),
     C("chatty", {"digression": 0.35, "terse": -0.5},
       "chatty|talkative|gabby|garrulous|gregarious|sociable|loves_to_talk|likes_to_talk|chatterbox|"
       "life_story|scenic_route", flip=0.0),
@@ -1040,15 +1064,19 @@ BOILERPLATE: tuple[re.Pattern, ...] = tuple(compile_pattern(p) for p in (
 MODIFIERS: tuple[tuple[str, float], ...] = (
     ("always|constantly|consistently|continually|continuously|relentlessly|invariably|at_all_times|without_fail|"
      "all_the_time|every_single|at_every_turn|throughout|nothing_but|unfailingly|persistently|perpetually|"
-     "habitually|religiously|chronically", 1.3),
+     "habitually|religiously|chronically|only_ever|each_and_every|at_every_opportunity|nonstop|non-?stop|"
+     "the_whole_time|from_start_to_finish|all_the_way_through|incessantly|forever|every_chance|at_every_chance|"
+     "profusely|unfailingly|overflowing_with|brimming_with|goes_out_of_(her|his|their|your|its)_way|"
+     "go_out_of_(her|his|their|your)_way|bends_over_backwards|for_every_(little|small)_(thing|step|detail|favour|"
+     "favor)|for_everything", 1.3),
     ("very|extremely|highly|really|incredibly|deeply|intensely|thoroughly|completely|totally|utterly|fully|"
      "strongly|heavily|super|exceptionally|excessively|overly|hugely|profoundly|painfully|fiercely|"
      "wildly|insanely|exceedingly|immensely|seriously|truly|genuinely|openly|visibly|obviously|deliberately|"
      "aggressively|intensely|especially|particularly|downright|outright|absolutely|notoriously|famously|"
      "permanently|endlessly|hyper|ultra|so_much|lots_of|plenty_of", 1.2),
     ("every_(message|time|turn|reply|answer|response|step|single)|each_(message|time|turn|reply|answer|response|"
-     "step)|in_every_(message|reply)|after_every|with_every", 1.3),
-    ("often|frequently|regularly|repeatedly|a_lot|lots|all_over|over_and_over", 1.15),
+     "step)|in_every_(message|reply)|after_every|with_every", 1.35),
+    ("often|frequently|regularly|repeatedly|a_lot|lots|all_over|over_and_over", 1.25),
     ("usually|tends_to|tend_to|tended_to|mostly|generally|mainly|commonly|"
      "typically|most_of_the_time|largely|quite|fairly|pretty|noticeably|clearly", 0.9),
     ("a_little|a_bit|a_tad|slightly|somewhat|mildly|occasionally|sometimes|now_and_then|now_and_again|"

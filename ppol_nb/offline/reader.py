@@ -44,7 +44,7 @@ How a text is read (deterministic; memoised by text):
    a transient "calm at first" barely touches a stated "angry"). Levels below
    :data:`MIN_LEVEL` are dropped.
    ``politeness`` is signed: ``net = P - N`` (courteous minus dropped courtesy);
-   when ``|net| >= 0.5`` the level is ``0.5 + net / 2`` (so "never says please or
+   when ``|net| >= 0.6`` the level is ``0.5 + net / 2`` (so "never says please or
    thanks" gives ≈ 0.1 and "unfailingly courteous" ≈ 0.9); otherwise politeness is
    absent, which means "as the default".
 
@@ -71,11 +71,12 @@ READER_VERSION = hashlib.sha256(
 
 MIN_LEVEL = 0.1  # weaker levels are noise, not behaviour
 DETECTION_THRESHOLD = 0.3  # a behaviour at or above this level is "present"
-POLITE_MARGIN = 0.5  # |courteous - dropped| needed before politeness leaves the default
+POLITE_MARGIN = 0.6  # |courteous - dropped| needed before politeness leaves the default
 NEGATION_WINDOW = 6  # words between a negator and its cue, at most
 MODIFIER_BEFORE, MODIFIER_AFTER = 5, 3  # words an intensity word may stand from its cue
 MAX_MODIFIER = 1.35  # product of intensity factors, capped
 SECOND_EVIDENCE_DAMPING = 0.5
+CONDITION_FACTOR = 0.5  # a cue inside an "if/when you …" clause is a condition, not a standing trait
 EXAMPLE_BOOST = 1.8  # a quoted utterance introduced by a verb of saying ("adds 'I think'")
 
 for _construct in K.CONSTRUCTS:  # the table may only name known behaviours
@@ -229,6 +230,7 @@ class _Sentence:
     negators: list[tuple[int, int, float, str, str]]
     onset_end: int  # cues ending before this offset are in an "at first" state (-1: none)
     onset_start: int
+    conditions: list = field(default_factory=list)  # "if you are unsure," spans: conditions, not traits
 
     def token_at(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -265,8 +267,9 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
             limit = _clause_end(sentence, onset.end())
             onset_start = clause_start
             onset_end = min(change.start(), limit) if change else limit
+    conditions = [(m.start(), _clause_end(sentence, m.end())) for m in _CONDITION.finditer(sentence)]
     return _Sentence(sentence, tokens, starts, _quote_spans(sentence), agent, modifiers, negators,
-                     onset_end, onset_start)
+                     onset_end, onset_start, conditions)
 
 
 def _false_friend(sentence: str, negator: tuple) -> bool:
@@ -293,6 +296,10 @@ _INTRODUCED = re.compile(
     r"answers|ask|asks|go|goes|like|such as|eg|ie|with|lots of|plenty of|a lot of|an?|the odd|the occasional)"
     r"(?:\s+(?:in|out|with|things|stuff|phrases?|words?|an?|the|odd|occasional|little|quick|lots|of|like|"
     r"such|as)){0,3}\s*[\"'(]?\s*$")
+
+
+# "If you are not sure, …", "in case you are confused, …": the customer's condition, up to the comma.
+_CONDITION = re.compile(r"\b(?:if|in case|should|whenever|when)\s+(?:you|you're|they|they're|she|he|she's|he's)\b")
 
 
 _CLAUSE_BREAK = re.compile(r"[,;:—()]|\b(?:but|however|though|although|whereas|yet|then)\b")
@@ -523,6 +530,7 @@ def _read_uncached(text: str) -> Reading:
             factor = min(factor * EXAMPLE_BOOST, EXAMPLE_BOOST)
             words = (*words, "(example)")
         transient = s.onset_start <= start and end <= s.onset_end
+        conditional = any(a < start and end <= b for a, b in s.conditions)
         # A cue about the agent's doings is dropped, unless it *is* the clause ("until the agent asks").
         agent = not construct.agent_ok and any(a < start and end <= b for a, b in s.agent)
         for behaviour, weight in construct.effects.items():
@@ -536,6 +544,9 @@ def _read_uncached(text: str) -> Reading:
             if transient and behaviour not in K.TRANSIENT_EXEMPT:
                 mod *= K.TRANSIENT_FACTOR
                 mod_words.append("(at first)")
+            if conditional:
+                mod *= CONDITION_FACTOR
+                mod_words.append("(if)")
             base = abs(weight if not strength or construct.negated is None else construct.negated) * mod
             if strength:
                 # Negated: evidence for becomes evidence against; against becomes (flipped) for.

@@ -15,8 +15,8 @@ measure exactly what the offline user will execute):
 * ``impolite`` iff the politeness level <= :data:`IMPOLITE_AT` (0.2, courtesy dropped);
 * intensity ``low`` is read correctly iff the label is predicted with level <
   :data:`LOW_BELOW` (0.6); ``high`` iff predicted with level >= :data:`HIGH_FROM` (0.75).
-  Present ``politeness`` starts at 0.75 (the reader's margin), so it has its own split:
-  ``high`` iff level >= :data:`POLITE_HIGH_FROM` (0.8), ``low`` below (``impolite`` is
+  Present ``politeness`` starts at 0.8 (the reader's margin), so it has its own split:
+  ``high`` iff level >= :data:`POLITE_HIGH_FROM` (0.85), ``low`` below (``impolite`` is
   not graded).
 
 Macro-F1 is the unweighted mean of per-label F1 over labels with at least one gold
@@ -42,7 +42,7 @@ POLITE_AT = 0.6
 IMPOLITE_AT = 0.2
 LOW_BELOW = 0.6
 HIGH_FROM = 0.75
-POLITE_HIGH_FROM = 0.8
+POLITE_HIGH_FROM = 0.85
 LABELS: tuple[str, ...] = (*BEHAVIOURS, "impolite")
 
 
@@ -83,7 +83,7 @@ def _intensity_ok(label: str, grade: str, levels: dict[str, float], predicted: s
     if label not in predicted:
         return False
     level = levels.get(label, 0.0)
-    if label == "politeness":  # present politeness starts at 0.75 (see POLITE_MARGIN): its own scale
+    if label == "politeness":  # present politeness starts at 0.8 (see POLITE_MARGIN): its own scale
         return level < POLITE_HIGH_FROM if grade == "low" else level >= POLITE_HIGH_FROM
     if grade == "low":
         return level < LOW_BELOW
