@@ -71,6 +71,9 @@ _SEQ_SEP = r"[\s,]+"  # between the words of one alternative
 _TOKEN_SEP = r"[\s,\"']+"  # between tokens (may cross a quotation mark)
 
 
+_END = r"(?=[\s.!?;:,)\"']*$)"  # the "$" token: only closing punctuation may follow
+
+
 class PatternError(ValueError):
     """A word-pattern that the pattern language cannot read."""
 
@@ -164,8 +167,7 @@ def compile_pattern(pattern: str) -> re.Pattern:
     gaps: dict[int, tuple[int, bool]] = {}  # gap before item i -> (max words, may cross ";")
     for token in _split_top(pattern.strip(), " "):
         if token == "$":
-            items.append((r"(?=[\s.!?;:,)\"']*$)", False))
-            gaps[len(items)] = (0, False)
+            items.append((_END, False))
             continue
         if re.fullmatch(r"~~?\d*", token):
             wide = token.startswith("~~")
@@ -179,6 +181,9 @@ def compile_pattern(pattern: str) -> re.Pattern:
     # Not inside a word, nor right after a word's apostrophe; an opening quote is fine.
     out, need_sep = r"(?<![\w-])(?<!\w')", False
     for i, (rx, optional) in enumerate(items):
+        if rx == _END:
+            out += rx
+            continue
         sep = _TOKEN_SEP
         if i in gaps and i > 0:
             n, wide = gaps[i]
@@ -215,6 +220,7 @@ class Construct:
     # stronger evidence of dropped courtesy than "says please" is of extra courtesy)
     sentence_scope: bool = False  # subsumes in the whole sentence, not only in its own span
     agent_ok: bool = False  # also counts inside a clause about the agent ("expects the agent to know what she means")
+    not_after: str = ""  # a regex the text right before a match must not end with
     compiled: tuple = field(default=(), compare=False, repr=False)
 
 
@@ -382,7 +388,7 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "offer|part_with|type) ~3 (anything|a_thing|details|information|info|data|it|them|a_single) ~4 (until|unless|"
       "before|without)",
       "asked_for|asks_for|they_want|the_agent_wants|requests ~2 (two|several|multiple|both|more_than_one|a_few) "
-      "~6 (only|just) ~3 (one|the_first)"),
+      "~6 (only|just) ~1 (one|the_first|one_of_them|the_first_one)"),
     C("holding_back_feelings", {},
       "(hold*|held|keep*|kept|bottle*|swallow*) ~3 (back|in|to_(himself|herself|themselves|yourself)|down) ~3 "
       "(frustration|anger|irritation|tears|annoyance|temper|feelings|emotions|comment*|remark*|sarcasm|the_urge|"
@@ -457,7 +463,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "one-?handed|with_(your|their)_thumbs?|on_the_go|on_(a|the)_(bus|train))",
       "thumb* ~3 (phone|keyboard|screen|out|typing)", "phone|mobile ~1 (keyboard|typing)",
       "slang|emoji*|emoticon*"),
+    C("sloppy", {"casual_typing": 0.25}, "sloppy|sloppily|careless|carelessly"),
     C("proper_typing", {"casual_typing": -0.75},
+      "(spelling|punctuation|grammar|capital*|typing) ~3 (is|are)? ~1 (correct|perfect|flawless|impeccable|accurate|"
+      "right|careful|good|proper|clean|tidy|immaculate|spot-?on)",
       "proper|correct|normal|perfect|careful|standard|good|impeccable|flawless|accurate|tidy|clean ~3 "
       "(capital*|capitali[sz]ation|punctuation|spelling|grammar|casing)",
       "desktop_style|proofread*|spell-?check*", "(capital|capitals) ~1 letters ~3 (properly|correctly)"),
@@ -515,6 +524,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("snappish", {"frustration": 0.6, "politeness": -0.3},
       "curt|curtly|snappish|snippy|snappy|short-?fused|tetchy|crabby|huffy|waspish|sharp-?tongued|irritable|touchy|"
       "prickly_mood|ratty|shirty", flip=0.0),
+    C("no_time_for_courtesy", {"politeness": -0.6},
+      "(no|little|zero|without) ~1 (time|patience|use|room) ~2 for ~2 (pleasantries|niceties|small_talk|chit-?chat|"
+      "greetings|formalities|courtesies|politeness|manners|thank-?yous|social_graces)",
+      subsumes=("impatience", "politeness")),
     C("bossy", {"politeness": -0.5, "accusatory": 0.15},
       "bark*|bossy|demanding|commanding|imperious|peremptory|orders_the_agent_around|ordering_the_agent|"
       "issues_orders|gives_orders", flip=0.0),
@@ -590,13 +603,9 @@ CONSTRUCTS: tuple[Construct, ...] = (
     C("skeptic", {"pushback": 0.85},
       "skeptic*|sceptic*|distrust*|mistrust*|suspicious*|suspicion*|incredul*|cynic*|untrusting|disbeliev*|"
       "wary_of|leery|doubtful_of|doubts_the_agent|doubt_(the|what|everything|their|claims|whether)",
-      "question|questions|questioning|questioned (everything|the_agent's|the_agent|their|statements|claims|rules|"
-      "policy|policies|totals|outcomes|each|every|why|whether|what_(they|the_agent|you're|you_are)|"
-      "what_you_are_told|what_they_say|prices|price|the_need|them|him|her|every_step|decisions)",
       "(ask*|demand*|want*|wonder*|query|queries|challenge*|press*) ~3 (why|what_for|what_it_is_for) ~5 (need*|"
       "want*|requir*|necessary|ask*|it's_needed|it_is_needed|they_ask|used)",
       "(ask*|demand*|want*|query|queries) ~3 what ~4 (needed|for|used_for|it's_for|it_is_for)",
-
       "push*|pushes ~1 back",
       "pushback|argu*|disagree*|contradict*_(the_agent|them|what|him|her)|object*_to|rebut*|talk*_back",
       "challenge*|challenging ~2 (the_agent|them|what|every|each|statements|answers|claims|the_rules|policy|"
@@ -616,9 +625,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(confirm*|verify|prove|justify|double-?check|explain_why|back_up|show)",
       "(ask*|make*|want*|demand*|expect*|get*|press*|push*) ~3 to ~1 (justify|prove|back_up|explain_why|defend|cite|"
       "source|document|show_where|point_to|quote|show_proof)",
+      ),
+    # "question" the verb: never right after a determiner ("part of a question, answering …" is the noun)
+    C("question_the_agent", {"pushback": 0.85},
+      "question|questions|questioning|questioned (everything|the_agent's|the_agent|their|statements|claims|rules|"
+      "policy|policies|totals|outcomes|each|every|why|whether|what_(they|the_agent|you're|you_are)|"
+      "what_you_are_told|what_they_say|prices|price|the_need|them|him|her|every_step|decisions)",
       "question|questions|questioning|questioned (any|every|each|all|the|the_agent's|their|most)? ~1 (statement*|"
       "claim*|answer*|rule*|polic*|total*|outcome*|figure*|decision*|explanation*|step*|price*|charge*|fee*|"
       "assertion*|suggestion*)",
+      not_after=r"\b(?:a|an|the|each|every|any|one|second|last|first|of|that|this|another|same|follow-up)\s*$"),
+    C("skeptic_more", {"pushback": 0.85},
       "(demand*|insist*_on) ~2 (confirmation|proof|justification|an_explanation|a_reason|evidence)",
       "dig* ~2 (in|heels)", "restate* ~3 (request|position|demand|what_you_want)",
       "insist* ~2 (on )?(an_answer|answers|explanations|proof|a_reason|reasons|speaking_to|the_rules|being_right|"
@@ -827,6 +844,8 @@ CONSTRUCTS: tuple[Construct, ...] = (
       "(only|just|solely|exclusively) ~5 (closing|first|one_part|whatever|one_thing|one_question|part|bit|piece) ~4 "
       "(question|sentence|thing|line|point|part|message|bit|request|item|caught|noticed|mentioned|said|asked|of)",
       "slip* ~2 (past|by)", "go*_unanswered|fall*_through_the_cracks", "let ~4 go_unanswered",
+      "(let|leave|leaves|lets) ~2 (the_others|the_rest|the_other_questions|everything_else|the_other_ones) ~2 (slide|"
+      "go|wait|hang|drop|pass|slip)",
       "(forget*|ignor*|miss*|overlook*|lose_track_of|drop*) ~2 (the_rest|the_others|everything_else|"
       "the_other_questions|other_questions|the_second_question|the_follow-?up)",
       "(part|bit|piece|whatever|things|thing|words|question) ~6 (noticed|catches_(your|their)_eye|caught_(your|"
@@ -1004,13 +1023,13 @@ CONSTRUCTS: tuple[Construct, ...] = (
 
 # --- boilerplate: sentences an instruction carries that say nothing about how to talk -------
 
-BOILERPLATE: tuple[re.Pattern, ...] = tuple(compile_pattern(p) for p in (
+BOILERPLATE_PATTERNS: tuple[str, ...] = (
     # stay in character / never reveal the simulation
     "(never|don't|do_not|must_not|should_not|won't|will_not|without|no) ~3 (break*|broke|step*|stepping|drop*|"
     "leav*|come|coming) ~2 (out_of|outside|outside_of)? ~2 (character|the_conversation|the_role|role|persona|"
     "the_persona|the_chat)",
-    "(stay*|remain*|keep*) ~2 in ~2 (character|role)|in-?character|stay_this_person|be_this_person ~4 (first|last|"
-    "throughout)|keep_this_manner|keep_this_up|throughout_the_(conversation|chat)",
+    "(stay*|remain*|keep*) ~2 in ~2 (character|role)", "in-?character|stay_this_person|keep_this_manner|keep_this_up",
+    "be_this_person ~4 (first|last|throughout)",
     "(never|don't|do_not|must_not|should_not|without|not|no) ~4 (mention*|reveal*|say*|admit*|hint*|acknowledg*|"
     "let*_on|disclos*|refer*|talk*|suggest*|indicate*|comment*|discuss*|imply|implies) ~8 (ai|a.i.|bot|robot|"
     "simulat*|test*|language_model|llm|persona|roleplay*|role-?play*|instructions|script*|artificial|benchmark|"
@@ -1046,7 +1065,7 @@ BOILERPLATE: tuple[re.Pattern, ...] = tuple(compile_pattern(p) for p in (
     "(never|don't|do_not) ~3 (comment|talk|reflect) ~4 (on|about) ~3 (it|the_conversation|your_(acting|behaviou?r|"
     "style|persona|role)|how_you)",
     "(if|when) ~8 (genuinely|really|truly)? ~1 (do_not|don't|doesn't|does_not) ~1 know ~6 say_so",
-    "say ~2 so ~3 instead_of_guessing|instead_of_guessing",
+    "instead_of_guessing",
     "(you|they) ~2 (still|really|genuinely|do) ~2 want ~4 (request|issue|problem|goal|it|this|things) ~3 (done|"
     "resolved|solved|handled|sorted|fixed)",
     "(the|your|their) ~2 (persona|style|manner|brief|instructions?) ~4 (changes|affects|applies|governs)",
@@ -1055,7 +1074,8 @@ BOILERPLATE: tuple[re.Pattern, ...] = tuple(compile_pattern(p) for p in (
     "(realistic|natural|believable|human|plausible|authentic) ~3 (not|rather_than|never) ~3 (a|an)? ~1 "
     "(caricature|parody|cartoon|robot|over_the_top)",
     "(sound|sounding|come_across) ~2 (scripted|robotic|artificial)",
-))
+)
+BOILERPLATE: tuple[re.Pattern, ...] = tuple(compile_pattern(p) for p in BOILERPLATE_PATTERNS)
 
 
 # --- intensity modifiers, negators, boundaries ------------------------------------------------
@@ -1115,7 +1135,7 @@ NEGATOR_FALSE_FRIENDS: dict[str, frozenset[str]] = {
     "drop": frozenset({"in", "by", "into", "a", "an", "the", "hints", "remarks", "comments", "mentions", "asides"}),
     "cut": frozenset({"in", "into", "across", "to"}),
     "skip": frozenset({"ahead", "to", "back"}),
-    "fix": frozenset({"my", "your", "their", "the", "this", "it", "things", "a", "an", "his", "her"}),
+    "fix": frozenset({"my", "the", "this", "it", "things", "a", "an", "problem", "issue", "order"}),
     "correct": frozenset({"the", "agent", "them", "it", "any", "a", "an", "him", "her", "mistakes", "errors"}),
 }
 
@@ -1143,6 +1163,8 @@ VERB_STARTS = frozenset({
     "threaten", "react", "expect", "open", "end", "finish", "offer", "put", "lay", "follow", "read", "check",
     "verify", "confirm", "be", "are", "is", "seem", "sound", "let", "leave", "lose", "grow", "turn", "drop",
     "stick", "keep", "begin", "mix", "hedge", "hit", "press", "split", "break", "swear", "refuse", "rush",
+    "bark", "demand", "blame", "accuse", "insult", "snap", "sigh", "mutter", "grumble", "ignore", "miss", "skim",
+    "forget", "lose", "wander", "drift", "tell", "reveal", "withhold", "apologise", "apologize",
 })
 SUBJECTS = frozenset({"you", "they", "he", "she", "i", "we", "it", "the", "your", "their", "his", "her"})
 

@@ -41,7 +41,9 @@ How a text is read (deterministic; memoised by text):
    ``P * (1 - N * (1 - P))``: evidence against cancels *weak* evidence for ("a
    stressed parent who never raises their voice" stays calm) but only dents a
    clear statement (an "annoyed" customer who "doesn't swear" is still annoyed,
-   a transient "calm at first" barely touches a stated "angry"). Levels below
+   a transient "calm at first" barely touches a stated "angry"). A behaviour whose
+   every cue is graded low ("a little", "now and then") is capped at :data:`LOW_CAP`.
+   Levels below
    :data:`MIN_LEVEL` are dropped.
    ``politeness`` is signed: ``net = P - N`` (courteous minus dropped courtesy);
    when ``|net| >= 0.6`` the level is ``0.5 + net / 2`` (so "never says please or
@@ -76,6 +78,8 @@ NEGATION_WINDOW = 6  # words between a negator and its cue, at most
 MODIFIER_BEFORE, MODIFIER_AFTER = 5, 3  # words an intensity word may stand from its cue
 MAX_MODIFIER = 1.35  # product of intensity factors, capped
 SECOND_EVIDENCE_DAMPING = 0.5
+LOW_MODIFIER = 0.8  # a cue scaled below this was graded low ("a little", "occasionally", "at first")
+LOW_CAP = 0.55  # ... and a behaviour all of whose cues were graded low stays low
 CONDITION_FACTOR = 0.5  # a cue inside an "if/when you …" clause is a condition, not a standing trait
 EXAMPLE_BOOST = 1.8  # a quoted utterance introduced by a verb of saying ("adds 'I think'")
 
@@ -412,9 +416,15 @@ def _scope_blocked(between: list[str], kind: str, s: _Sentence, cue_end: int) ->
                 tail = between[i + 1:] + s.text[cue_end:cue_end + 40].split()[:4]
                 if not any(x in {"or", "nor"} for x in tail):
                     return True
-        elif w in {"and", ","} and (follows in K.VERB_STARTS or follows in {"you", "they", "he", "she", "i"}):
+        elif w in {"and", ","} and (_verb_like(follows) or follows in {"you", "they", "he", "she", "i"}):
             return True
     return False
+
+
+def _verb_like(word: str) -> bool:
+    """A verb starting a new predicate: "type", or its third person "types", "barks", "calls"."""
+    return word in K.VERB_STARTS or (word.endswith("s") and (word[:-1] in K.VERB_STARTS or (
+        word.endswith("es") and word[:-2] in K.VERB_STARTS)))
 
 
 def _intensity(s: _Sentence, start: int, end: int, construct: K.Construct) -> tuple[float, tuple[str, ...]]:
@@ -509,6 +519,8 @@ def _read_uncached(text: str) -> Reading:
                 matches += [(m.start(), m.end()) for m in rx.finditer(sentence)]
             for start, end in _non_overlapping(matches):
                 if construct.quoted and not any(a <= start and end <= b for a, b in s.quotes):
+                    continue
+                if construct.not_after and re.search(construct.not_after, sentence[max(0, start - 30):start]):
                     continue
                 if construct.whole_quote and not any(a <= start and end <= b and (b - a) - (end - start) <= 8
                                                      for a, b in s.quotes):
@@ -622,10 +634,13 @@ def _dedupe(cues: list[Cue]) -> list[Cue]:
 def _levels(cues: list[Cue], boilerplate: tuple[str, ...]) -> Reading:
     pos: dict[str, list[float]] = {}
     neg: dict[str, list[float]] = {}
+    graded_low: dict[str, bool] = {}  # every cue for the behaviour says "a little" / "now and then"
     for cue in cues:
         if cue.dropped or cue.contribution == 0:
             continue
         (pos if cue.contribution > 0 else neg).setdefault(cue.behaviour, []).append(abs(cue.contribution))
+        if cue.contribution > 0:
+            graded_low[cue.behaviour] = graded_low.get(cue.behaviour, True) and cue.modifier < LOW_MODIFIER
     levels, evidence = {}, {}
     for name in BEHAVIOURS:
         p, n = _combine(pos.get(name, [])), _combine(neg.get(name, []))
@@ -638,6 +653,8 @@ def _levels(cues: list[Cue], boilerplate: tuple[str, ...]) -> Reading:
                 levels[name] = round(min(1.0, max(0.0, 0.5 + net / 2)), 3)
             continue
         level = p * (1.0 - n * (1.0 - p))
+        if graded_low.get(name):
+            level = min(level, LOW_CAP)  # several "now and then"s do not add up to "always"
         if level >= MIN_LEVEL:
             levels[name] = round(min(1.0, level), 3)
     return Reading(levels, tuple(cues), boilerplate, evidence)

@@ -16,8 +16,8 @@ measure exactly what the offline user will execute):
 * intensity ``low`` is read correctly iff the label is predicted with level <
   :data:`LOW_BELOW` (0.6); ``high`` iff predicted with level >= :data:`HIGH_FROM` (0.75).
   Present ``politeness`` starts at 0.8 (the reader's margin), so it has its own split:
-  ``high`` iff level >= :data:`POLITE_HIGH_FROM` (0.85), ``low`` below (``impolite`` is
-  not graded).
+  ``high`` iff level >= :data:`POLITE_HIGH_FROM` (0.85), ``low`` below; ``impolite`` is graded
+  on ``2 * (0.5 - politeness level)`` with the general thresholds.
 
 Macro-F1 is the unweighted mean of per-label F1 over labels with at least one gold
 positive in the set. ``ruled_out`` accuracy is the share of (text, ruled-out label)
@@ -85,6 +85,8 @@ def _intensity_ok(label: str, grade: str, levels: dict[str, float], predicted: s
     level = levels.get(label, 0.0)
     if label == "politeness":  # present politeness starts at 0.8 (see POLITE_MARGIN): its own scale
         return level < POLITE_HIGH_FROM if grade == "low" else level >= POLITE_HIGH_FROM
+    if label == "impolite":  # how much courtesy is dropped: 0 at the default 0.5, 1 at level 0
+        level = 2 * (0.5 - levels.get("politeness", 0.5))
     if grade == "low":
         return level < LOW_BELOW
     if grade == "high":
