@@ -102,7 +102,7 @@ class Cue:
     negated: bool
     negator: str  # the negating words, if any
     contribution: float  # signed: + evidence for the behaviour, - against; 0 when dropped
-    dropped: str = ""  # why the cue does not count ("agent clause", "subsumed", "duplicate")
+    dropped: str = ""  # why the cue does not count ("agent clause", "subsumed", "overlapped")
     sentence: int = 0  # index of the sentence in the normalised text
     span: tuple[int, int] = (0, 0)  # character span of the phrase in that (normalised) sentence
 
@@ -250,10 +250,8 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
     negators = []
     for rx, strength, kind in _NEGATORS:
         negators += [(m.start(), m.end(), strength, kind, m.group()) for m in rx.finditer(sentence)]
-    # "not always", "not too": hedged frequency, not a negation; longest negator wins on overlap.
-    negators = [n for n in _non_overlapping(negators)
-                if not any(m[0] == n[0] and m[1] > n[1] and m[2] < 1 for m in modifiers)
-                and not _false_friend(sentence, n)]
+    # The longest negator wins on overlap ("not always" over "not"); false friends are dropped.
+    negators = [n for n in _non_overlapping(negators) if not _false_friend(sentence, n)]
     agent = []  # the caller drops "when they …" spans in third-person texts
     for rx in (K.AGENT_CLAUSE, K.AGENT_CLAUSE_THEY, K.AGENT_TO_DO):
         for m in rx.finditer(sentence):
@@ -321,9 +319,11 @@ def _agent_clause_end(sentence: str, pos: int) -> int:
     while end < len(sentence) and sentence[end] == ",":
         nxt = _clause_end(sentence, end + 1)
         segment = sentence[end + 1:nxt]
-        if re.search(r"\b(?:you|your|i)\b", segment) or not re.match(r"\s*(?:\w+s|is|has|does|keeps)\b", segment) \
-                or not re.search(r"\b(?:or|and)\b", sentence[end + 1:_clause_end(sentence, nxt + 1) if nxt < len(
-                    sentence) else nxt]):
+        about_customer = re.search(r"\b(?:you|your|i)\b", segment)
+        agent_verb = re.match(r"\s*(?:\w+s|is|has|does|keeps)\b", segment)  # "repeats a question"
+        after = _clause_end(sentence, nxt + 1) if nxt < len(sentence) else nxt
+        in_a_list = re.search(r"\b(?:or|and)\b", sentence[end + 1:after])
+        if about_customer or not agent_verb or not in_a_list:
             break
         end = nxt
     return end
