@@ -36,7 +36,7 @@ RETAIL_WRITES = {"exchange_delivered_order_items", "return_delivered_order_items
                  "modify_user_address"}
 
 
-PROFILE_MARK = "Behaviour profile under test: "
+PROFILE_MARK = "Behaviour profile under test (given to a fixed reader): "
 
 
 def _persona(behaviour: dict) -> dict:
@@ -129,6 +129,7 @@ MOVES = {
     "accusatory": [("accusatory_rate", +1)],
     "ambiguity": [("uncertainty_rate", +1)],
     "confusion": [("clarification_question_rate", +1), ("strategy_pivot_rate", +1)],
+    "digression": [("info_seeking_rate", +1)],
 }  # impatience: see test_withholding_or_impatient_users_cost_task_success
 
 

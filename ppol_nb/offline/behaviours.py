@@ -3,24 +3,61 @@
 A persona's ``behaviour`` (:data:`ppol_nb.offline.vocabulary.BEHAVIOURS` name -> intensity in
 [0, 1]) is executed in two places:
 
-* **content decisions** inside the dialogue logic of :class:`.users.OfflineUser` —
-  ``gating`` (what to withhold), ``selective_attention`` (which question to
+* **content decisions** inside the dialogue logic of :class:`.user.OfflineUser` —
+  ``gating`` (what to withhold: only the gist of the request up front, its
+  details a piece per message), ``selective_attention`` (which question to
   answer), ``ambiguity`` (vague item references until asked), ``bursty`` (how a
-  message is delivered), ``impatience`` (when to give up); the small helpers for
-  those live here too;
+  message is delivered), ``impatience`` (when to give up), ``digression`` (an
+  off-topic message instead of goodbye); the small helpers for those live here too;
 * **surface realisation**: :func:`realise` runs a fixed pipeline of transforms
   over the content plan (:class:`.utterance.Turn`). Each transform is a small
   function ``(turn, level, rng, ctx) -> turn`` that does nothing at level 0.
 
 Lexicon-driven fingerprint features move only because the user *says* phrases the
 fingerprint lexicons recognise (:mod:`ppol_nb.fitness.lexicons`); the phrase pools
-below are checked against those lexicons in ``tests/test_persona_user.py``. The user
+below are checked against those lexicons in ``tests/test_persona_user.py`` and
+``tests/test_human_room.py``. The user
 never reads human data or any fitness value, and transforms never touch fixed
 segments (facts, identifiers, names), so no behaviour can alter or invent a fact.
 
 Randomness: each behaviour has its own ``random.Random`` seeded by
 ``zlib.crc32(seed | task | behaviour)``, so switching one behaviour on does not
 reshuffle another's choices, and an episode is reproducible from its seed.
+
+**How people talk to a support chat, and what realises it.** The realisations of
+``gating``, ``digression`` and ``politeness`` below 0.5 were designed from a study of
+the MultiWOZ 2.1 validation users (reference half, 500 dialogues; fingerprints of
+:mod:`ppol_nb.fitness.fingerprint`) against offline episodes; the user itself never
+sees human data. What people do that the cooperative default did not:
+
+=============================  =============================  ====================  ==============================
+feature (raw units)            MultiWOZ mean (10–90 %)        default user          realised by
+=============================  =============================  ====================  ==============================
+opening_length                 13.5 (8–21)                    47                    gating: the gist only
+words_per_turn                 12.1 (9.4–15)                  22                    gating: details spread out
+front_loading_ratio            0.31 (0.17–0.49)               0.84                  gating: details spread out
+politeness_rate                0.39 (0.18–0.60)               0.97                  politeness < 0.5, in tiers
+verbosity_cv                   0.41 (0.25–0.56)               0.83                  gating
+certainty_rate                 0.002                          0.16 ("Certainly.")   politeness < 0.5
+info_seeking_rate              0.07                           0.06                  digression (side questions)
+=============================  =============================  ====================  ==============================
+
+People open with one sentence of need ("I need to book a hotel in the east that
+has 4 stars.") and add details as the chat goes on; 8 % of openings thank or say
+please and 20 % greet, but 89 % of last turns thank; later turns are polite about
+a quarter of the time; a third of turns ask something, and people change topic.
+Raw-space Chamfer coverage (the search's axis) is dominated by opening_length and
+words_per_turn (their spread is ten to a hundred times the rates'), which is why
+the default — 47-word openings — covers no one.
+
+Measured with ``tests/test_human_room.py``'s protocol (12 retail + 12 airline train
+tasks × 3 seeds, coverage of the MultiWOZ reference half, P(human) from a
+baseline-style discriminator trained on the other train tasks): base coverage 0.000,
+P(human) 0.04; gating = 1 alone 0.39 / 0.81 (0.23 / 0.71 before the gist); a
+MultiWOZ-style persona text 0.45 / 0.88; the issue's texting-style text 0.37 / 0.87
+(0.08 before). ``terse``, ``bursty``, ``casual_typing`` and ``verbosity_variation``
+make people of other corpora (phone typists, not MultiWOZ's crowd workers), so they
+are not meant to land in MultiWOZ's range on their own.
 """
 
 from __future__ import annotations
@@ -103,6 +140,7 @@ class Context:
     told: bool = False  # the user had already given what is asked again
     domain: str = "retail"
     label: str = ""  # the (first) fact label this message answers or withholds
+    tangent: str = ""  # the side remark a digression would make now (the user's, never repeated)
 
 
 # --- phrase pools (each checked against the fingerprint lexicons in the tests) -------
@@ -170,6 +208,38 @@ ELABORATIONS = [
     "I tried to figure it out on my own first, but I would rather have someone look at it with me.",
     "I keep notes on these things, so I went back through them before writing to you.",
 ]
+# Side remarks and off-topic questions (digression). Rules: no digits, no all-caps,
+# no names, none of the request verbs a task hinges on (cancel, return, exchange,
+# refund, book, change, upgrade, …), no payment words, nothing the agent could take
+# as a new request. Questions may fire the info-seeking lexicon (as people's side
+# questions do); nothing else may fire (checked in the tests).
+DIGRESSIONS = {
+    "retail": [
+        "By the way, do you have a mobile app, or is it all on the website?",
+        "Random question, how long does standard shipping usually take?",
+        "Unrelated, but is there a newsletter for new stuff?",
+        "Side note, your website kept logging me out earlier.",
+        "Do you guys have a physical store anywhere or just online?",
+        "My neighbour swears by your stuff, that is how I found you.",
+    ],
+    "airline": [
+        "By the way, is there wifi on most of your planes?",
+        "Random question, how early should I get to the airport these days?",
+        "Unrelated, but do you have lounges at most airports?",
+        "Side note, your app kept logging me out earlier.",
+        "Is the food on the longer flights any good these days?",
+        "My sister flies with you all the time, that is how I ended up here.",
+    ],
+    "any": [
+        "Oh, my dog just knocked my coffee over, one sec.",
+        "Side note, the weather here has been wild lately.",
+        "Hang on, the doorbell just rang.",
+        "Is this chat open on weekends too?",
+        "Hold on, someone is talking to me here.",
+    ],
+}
+# Coming back to the task after a side remark.
+BACK_ON_TASK = ["Anyway,", "Anyway, back to it.", "Ok, back to my thing.", "Where was I.", "Right, so"]
 DEFLECTIONS = ["Can we get to my actual issue first?", "Let's deal with my request first.",
                "I'd rather not give that out yet.", "Hang on, I'll get to that."]
 IMPATIENT_GIVEUP = ["Forget it, I don't have time for this.", "Never mind, I'll sort it out some other way."]
@@ -183,7 +253,7 @@ TERSE_CORE = {
 
 # Roles that carry no task content: what a terse or impolite user leaves out.
 PLEASANTRY_ROLES = {"greeting", "closing", "thanks", "pleasantry", "filler", "farewell"}
-CONTENT_ROLES = {"request", "identity", "fact", "unknown", "answer", "nudge", "giveup", "deflect"}
+CONTENT_ROLES = {"request", "detail", "identity", "fact", "unknown", "answer", "nudge", "giveup", "deflect"}
 
 # Words an affirmative confirmation must avoid: the offline agent (like a careful
 # human agent) does not take "yes … not …" as consent.
@@ -423,14 +493,29 @@ def _impolite(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].islower() and text[:2] != "i " else text
 
 
+# Below 0.5 pleasantries go in this order (humans in MultiWOZ: 8% of openings thank
+# or say please, 20% greet, 21% / 12% of later turns say please / thanks, 89% of
+# last turns thank): service-speak first, the farewell thanks last.
+SERVICE_SPEAK = {"pleasantry", "closing"}  # "Certainly." before answers, thanking in advance
+FAREWELL_ROLES = {"thanks", "farewell"}  # the goodbye's thanks
+
+
 def politeness(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Turn:
-    """Below 0.5: the default's greetings, please and thanks are dropped (all at 0).
-    Above 0.5: extra thanks, apologies and please are added (every turn at 1).
+    """Below 0.5: the default's pleasantries thin out — service-speak ('Certainly.',
+    thanking in advance) is gone, greetings, please and thanks are dropped from a
+    turn with probability 1 − 2·level, the farewell thanks with (1 − 2·level)²;
+    at 0 nothing polite is left. Above 0.5: extra thanks, apologies and please are
+    added (every turn at 1).
     """
     if level < 0.5:
-        if rng.random() < 1.0 - 2.0 * level:
+        drop = 1.0 - 2.0 * level
+        if turn.act in ("goodbye", "giveup"):
+            drop *= drop
+        if rng.random() < drop:
             parts = [p.map_free(_impolite) for p in turn.parts if p.role not in PLEASANTRY_ROLES]
-            turn = turn.with_parts([p for p in parts if p.text.strip()] or parts[-1:])
+        else:
+            parts = [p for p in turn.parts if p.role not in SERVICE_SPEAK]
+        turn = turn.with_parts([p for p in parts if p.text.strip()] or parts[-1:])
         return turn
     if rng.random() < 2.0 * level - 1.0:
         key = turn.act if turn.act in POLITE_ADD else "other"
@@ -495,6 +580,36 @@ def impatience(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Tu
     return turn
 
 
+DIGRESSION_RATE = 0.35  # share of messages with a side remark at full intensity
+
+
+def digression_line(rng: random.Random, domain: str) -> str:
+    """One side remark or off-topic question for ``domain`` (see :data:`DIGRESSIONS`)."""
+    return _pick(rng, digression_pool(domain))
+
+
+def digression_pool(domain: str) -> list[str]:
+    return DIGRESSIONS.get(domain, []) + DIGRESSIONS["any"]
+
+
+def digression(turn: Turn, level: float, rng: random.Random, ctx: Context) -> Turn:
+    """Topic changes: a side remark or an off-topic question, then back to the task.
+
+    The remark comes before the content with a way back ("Anyway, my zip code is …")
+    or after it; the content itself is untouched, so facts and the goal never
+    change. Openings and farewells stay on topic (whole off-topic messages are a
+    dialogue decision: :meth:`.user.OfflineUser._digress`).
+    """
+    if turn.act in ("opening", "goodbye", "giveup", "digress") or rng.random() >= DIGRESSION_RATE * level:
+        return turn
+    remark = ctx.tangent or digression_line(rng, ctx.domain)
+    if turn.act == "confirm" or rng.random() < 0.5:  # the answer first, then the tangent
+        return _suffix_part(turn, remark, "digression")
+    back = _pick(rng, BACK_ON_TASK)
+    turn = _prefix_parts(turn, back, "back", glue=back.endswith(","))
+    return _prefix_parts(turn, remark, "digression")
+
+
 Transform = Callable[[Turn, float, random.Random, Context], Turn]
 
 # Order matters: wording first (terse, variation), then added phrases, politeness
@@ -510,6 +625,7 @@ PIPELINE: list[tuple[str, Transform]] = [
     ("frustration", frustration),
     ("accusatory", accusatory),
     ("impatience", impatience),
+    ("digression", digression),
     ("politeness", politeness),
     ("casual_typing", casual_typing),
 ]
@@ -581,10 +697,101 @@ def strip_identifiers(part: Part, facts: set[str]) -> Part:
     if len(kept) == len(part.segments):
         return part
     text = re.sub(r"\s+([,.!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+    # What the removed values leave dangling: '(X and )', '()', 'IDs and.'
+    text = re.sub(r"\s*\(\s*(?:(?:and|or)\s*)?\)", "", text)
+    text = re.sub(r"\s+(?:and|or)\s*(?=[).,!?]|$)", "", text)
+    text = re.sub(r"\(\s*(?:and|or)\s+", "(", text)
     return Part.of(part.role, text, [s.text for s in kept if s.fixed])
 
 
 _CLAUSE_BREAK = re.compile(r",\s+|\s+(?=(?:and|but|because|so|which|since)\s)")
+# Weaker places to cut a long clause: before a preposition or a relative word.
+# ("to", "from", "in" are left out: they bind too tightly — "I want / to return",
+# "from LAS / to DEN".)
+_PHRASE_BREAK = re.compile(r"\s+(?=(?:for|with|that|who|where|when|if|on|after|before|instead)\s)")
+
+_INTENT = re.compile(r"\b(?:want|wish|need|would like|'d like|like|trying|hoping|looking)\s+to\s+\w+", re.I)
+GIST_WORDS = (5, 14)  # a gist is 5..14 words (human openings: median 12, see docs/)
+DETAIL_WORDS = 12  # later pieces of the request are at most this long where a cut allows
+
+
+def _cuts(part: Part, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """(start, end) of every match of ``pattern`` in the part's text outside fixed segments."""
+    fixed, pos = [], 0
+    for seg in part.segments:
+        if seg.fixed:
+            fixed.append((pos, pos + len(seg.text)))
+        pos += len(seg.text)
+    return [(m.start(), m.end()) for m in pattern.finditer(part.text)
+            if not any(a < m.end() and m.start() < b for a, b in fixed)]
+
+
+def _sub_part(part: Part, text: str) -> Part:
+    """A piece of ``part`` typed as a message of its own: capitalised, with a full stop."""
+    text = text.strip().strip(",;:").strip()
+    if text.count("(") != text.count(")"):  # a cut inside brackets: drop the stray one
+        text = text.replace("(", "") if text.count("(") > text.count(")") else text.replace(")", "")
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1].isalnum():
+        text += "."
+    return Part.of(part.role, text, [v for v in part.fixed_values if v in text])
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def split_gist(part: Part, words: tuple[int, int] = GIST_WORDS) -> tuple[Part, list[Part]]:
+    """The gist of a request sentence and the rest of it, in pieces.
+
+    'I received my order and wish to exchange the mechanical keyboard for a similar
+    one but with clicky switches and …' -> ('I received my order and wish to exchange
+    the mechanical keyboard', ['for a similar one but with clicky switches', …]).
+    The gist ends at the first clause break that leaves it at least ``words[0]``
+    words long and past the first "want to <verb>" (when that comes early enough);
+    a longer one is cut again before a preposition, at most ``words[1]`` words in. Cuts never fall inside a fixed segment; a sentence with no good cut is
+    all gist.
+    """
+    text = part.text
+    lo, hi = words
+    intent = _INTENT.search(text)
+    if intent and _words(text[:intent.end()]) < hi:  # the gist says what is wanted, verb and object
+        lo = max(lo, _words(text[:intent.end()]) + 1)
+    end = None
+    for start, _stop in _cuts(part, _CLAUSE_BREAK):
+        if _words(text[:start]) >= lo:
+            end = start
+            break
+    if end is None or _words(text[:end]) > hi:
+        soft = [a for a, _ in _cuts(part, _PHRASE_BREAK) if lo <= _words(text[:a]) <= hi]
+        if soft:
+            end = soft[-1]
+    if end is None or _words(text[end:]) < 3:
+        return part, []
+    return _sub_part(part, text[:end]), detail_pieces(_sub_part(part, text[end:]))
+
+
+def detail_pieces(part: Part, max_words: int = DETAIL_WORDS) -> list[Part]:
+    """A request sentence cut at clause breaks into pieces of at most ``max_words``
+    words where possible (pieces under four words join their neighbour)."""
+    text = part.text
+    bounds, last = [], 0
+    for start, stop in _cuts(part, _CLAUSE_BREAK):
+        bounds.append(text[last:start])
+        last = start if text[start:stop].strip() else stop  # keep 'and …', drop ', '
+    bounds.append(text[last:])
+    pieces: list[str] = []
+    for chunk in (b.strip() for b in bounds):
+        if not chunk:
+            continue
+        if pieces and (_words(chunk) < 4 or _words(pieces[-1]) < 4
+                       or _words(pieces[-1]) + _words(chunk) <= max_words):
+            pieces[-1] = f"{pieces[-1]} {chunk}" if not chunk.startswith(",") else pieces[-1] + chunk
+        else:
+            pieces.append(chunk)
+    return [_sub_part(part, p) for p in pieces if p.strip(" ,.")]
+
 
 
 def fragments(turn: Turn, max_words: int = 6) -> list[tuple[str, str]]:

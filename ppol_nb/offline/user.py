@@ -18,8 +18,10 @@ Each message is made in two steps:
 sentences, the whole request and every identifier in the opening message, polite,
 thankful — the cooperative LLM simulator the PPol paper criticises. A persona's
 ``behaviour`` profile (:data:`ppol_nb.offline.vocabulary.BEHAVIOURS` name -> intensity)
-changes both steps: withholding, selective attention, vague references, bursty
-delivery and impatience act on the plan; the other behaviours rewrite its wording.
+changes both steps: withholding (a gist opening, then the request's details a
+piece per message, facts only when asked), selective attention, vague
+references, bursty delivery, impatience and tangents at the end act on the plan;
+the other behaviours rewrite its wording.
 With no behaviour the user is exactly the cooperative default (same text, same
 random draws).
 """
@@ -85,6 +87,10 @@ class _UserMemory:
     items_asked: int = 0
     request_said: bool = False  # the whole request has been said in plain words
     pending: _Pending | None = None
+    details: list = field(default_factory=list)  # request pieces a withholding user has not said yet
+    tangents: list | None = None  # side remarks in the order a digressing user makes them
+    told_tangents: set = field(default_factory=set)
+    digressed_at_end: bool = False  # already went off on a tangent instead of saying goodbye
 
 
 def _seeded_rng(seed: int | None, task_id: str) -> random.Random:
@@ -216,12 +222,44 @@ class OfflineUser(_m.BaseUser):
         body = [Part.of(role, s, facts) for role, s in sentences]
         if gated:  # "do not give order numbers in the first message"
             body = [bh.strip_identifiers(p, set(facts)) for p in body]
+            body = self._gist(body, request[1:], set(facts))
         body, vague = self._vague(body)
         self.memory.request_said = not gated and not vague and len(request) == len(
             [r for r, _ in sentences if r == "request"])
         parts = ([Part.of("greeting", greeting)] if greeting else []) + body
         parts += [Part.of("closing", closing)] if closing else []
         return Turn("opening", parts)
+
+    def _gist(self, body: list[Part], later: list[str], facts: set[str]) -> list[Part]:
+        """A withholding user opens with the gist of the request only; the rest of it
+        waits in ``memory.details`` and comes out a piece per message (:meth:`_add_detail`).
+
+        Human openings are short (MultiWOZ: median 12 words) and people add details
+        as the conversation goes on; the default says everything at once.
+        """
+        if not body:
+            return body
+        head, rest = bh.split_gist(body[0])
+        for sentence in later:
+            # A customer does not speak of "the agent" in the third person: such
+            # sentences are the simulator's instructions ("do not reveal it to the
+            # agent"), never volunteered (clarify_items still has the full request).
+            if not re.search(r"\bagent\b", sentence, re.I):
+                rest += bh.detail_pieces(bh.strip_identifiers(Part.of("request", sentence, facts), facts))
+        self.memory.details = [p for p in rest if not re.search(r"\bagent\b", p.text, re.I)]
+        return [head, *body[1:]]
+
+    def _add_detail(self, turn: Turn) -> Turn:
+        """The next untold piece of the request, after this message's answer."""
+        mem = self.memory
+        if not mem.details or turn.act not in ("facts", "nudge", "deflect"):
+            return turn
+        if not self.rngs.chance("gating", self.profile["gating"]):
+            return turn
+        piece, _ = self._vague([mem.details.pop(0)])
+        if not mem.details:
+            mem.request_said = True
+        return turn.with_parts([*turn.parts, *(Part("detail", p.segments) for p in piece)])
 
     def nudge(self) -> str:
         return " ".join(p.text for p in self._nudge_parts())
@@ -262,6 +300,7 @@ class OfflineUser(_m.BaseUser):
         turn = self._polished_turn("items", parts or [Part.of("answer", "It is the one I mentioned.")])
         text = self.realise(turn)
         self.memory.request_said = True
+        self.memory.details = []  # the whole request has now been said
         return text
 
     def goodbye(self, satisfied: bool) -> str:
@@ -303,7 +342,11 @@ class OfflineUser(_m.BaseUser):
         if not self.profile.active:
             text = turn.render()
         else:
-            turn = bh.realise(turn, self.profile, self.rngs, self._context(turn))
+            turn = self._add_detail(turn)
+            ctx = self._context(turn)
+            turn = bh.realise(turn, self.profile, self.rngs, ctx)
+            if ctx.tangent and any(p.role == "digression" for p in turn.parts):
+                self.memory.told_tangents.add(ctx.tangent)
             text = self._deliver(turn)
         self._remember(text)
         return text
@@ -315,7 +358,19 @@ class OfflineUser(_m.BaseUser):
         else:
             told = bool(turn.labels) and set(turn.labels) <= mem.told
         return bh.Context(act=turn.act, turn=mem.turns, strikes=mem.strikes, repeat=mem.repeat, told=told,
-                          domain=self.scenario.domain, label=turn.labels[0] if turn.labels else "")
+                          domain=self.scenario.domain, label=turn.labels[0] if turn.labels else "",
+                          tangent=self._next_tangent())
+
+    def _next_tangent(self) -> str:
+        """The next side remark not yet made (a person does not repeat a tangent)."""
+        if not self.profile["digression"]:
+            return ""
+        mem = self.memory
+        if mem.tangents is None:  # shuffled once per episode, on first need
+            mem.tangents = bh.digression_pool(self.scenario.domain)
+            self.rngs["digression"].shuffle(mem.tangents)
+        told = mem.told_tangents
+        return next((t for t in mem.tangents if t not in told), "")
 
     def _remember(self, text: str) -> None:
         for f in self.scenario.facts:
@@ -342,6 +397,8 @@ class OfflineUser(_m.BaseUser):
         pending, mem.pending = mem.pending, None
         if continuing:
             return self._send_rest(pending, intent), asked
+        if intent == "done" and self._digress():
+            return self.realise(Turn("digress", [Part.of("digression", self._digression_line())])), asked
         if asked:
             asked = self._select(asked, questions)
             withheld = self._withhold(asked)
@@ -349,6 +406,19 @@ class OfflineUser(_m.BaseUser):
                 mem.unproductive = 0
                 return self.realise(withheld), asked
         return None, asked
+
+    def _digress(self) -> bool:
+        """When the agent asks "anything else?", a user prone to tangents may bring up
+        something unrelated first (once): a whole off-topic message, which the agent
+        answers with the same question, so the task is unaffected."""
+        level = self.profile["digression"]
+        if not level or self.memory.digressed_at_end:
+            return False
+        self.memory.digressed_at_end = True
+        return self.rngs.chance("digression", 0.7 * level)
+
+    def _digression_line(self) -> str:
+        return self._next_tangent() or bh.digression_line(self.rngs["digression"], self.scenario.domain)
 
     def _observe(self, agent_text: str, intent: str, excused: bool = False) -> None:
         """Track the agent repeating itself: the pressure behind frustration,

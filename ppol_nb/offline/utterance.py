@@ -34,6 +34,7 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w-]*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n)$")
 
 STOP, TRANSFER = "###STOP###", "###TRANSFER###"
+LINE_ROLES = frozenset({"detail"})  # parts typed on a line of their own (see Turn.render)
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,16 @@ class Turn:
     meta: dict = field(default_factory=dict)
 
     def render(self) -> str:
-        """Parts joined by single spaces (the default user's joining), then the stop token."""
-        text = " ".join(t for t in (p.text.strip() for p in self.parts) if t)
+        """Parts joined by single spaces (the default user's joining), then the stop token.
+
+        A part whose role is in :data:`LINE_ROLES` starts a new line, as a chat user
+        presses enter before adding something new; the default user has none.
+        """
+        text = ""
+        for part in self.parts:
+            t = part.text.strip()
+            if t:
+                text = f"{text}{chr(10) if part.role in LINE_ROLES else ' '}{t}" if text else t
         if self.stop:
             text = f"{text} {STOP}" if text else STOP
         return text

@@ -2,7 +2,7 @@
 
 The embedded offline world reads persona *text* (:mod:`.reader`) into intensities
 over these behaviours (name -> level in [0, 1]); the offline user
-(:mod:`.user`) executes them turn by turn. Nothing
+(:mod:`.user`, :mod:`.behaviours`) executes them turn by turn. Nothing
 outside the offline world ever names them: generator programs, persona records
 and prompts speak only of the paper's genotype (axes with playbooks, persona text).
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 BEHAVIOURS: dict[str, str] = {
     "terse": "short replies; drops pleasantries and full sentences",
     "bursty": "splits a reply into several short fragments sent one after another",
-    "gating": "withholds facts: nothing up front, one fact per message, only what was asked",
+    "gating": ("withholds: only the gist of the request up front, its details a piece per message, "
+               "facts one per message and only when asked"),
     "casual_typing": "lowercase, typos, shorthand (u, pls, idk), missing punctuation",
     "formality": "formal register: connectives (however, regarding), semicolons, dashes",
     "politeness": "please / thank you / sorry; 0 = every pleasantry of the default removed",
