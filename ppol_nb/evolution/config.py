@@ -9,6 +9,12 @@ tests and smoke notebooks. ``from_yaml`` overrides either profile field by field
 and rejects keys it does not know, so a typo never silently falls back to a
 default.
 
+Comparison (not in the paper; see :mod:`.comparison`): ``comparison="paired"``
+(default) rates every candidate by paired differences with the incumbent on the
+same minibatch, N and λ, and crowns a new best only after it wins on the mean
+of ``confirm_evaluations`` (default 2) paired differences; ``"raw"`` compares
+raw minibatch scores across iterations, as the authors' OpenEvolve setup does.
+
 Fields split in two groups. *Decision* fields shape which parent is sampled
 and what the archive holds; a resumed run must use the same values, or it
 would no longer reproduce the uninterrupted run. *Budget* fields
@@ -60,9 +66,15 @@ class EvolutionConfig:
         After every ``migration_interval``-th iteration, each island sends its top
         ``migration_rate`` fraction (at least one program) to the next island
         on a ring.
+    Comparison
+        ``comparison`` is ``"paired"`` (like-with-like ratings, see
+        :mod:`.comparison`) or ``"raw"`` (raw minibatch scores, the authors'
+        rule). ``confirm_evaluations`` is K: a paired challenger must win on the
+        mean of K paired differences (its own minibatch and the next K − 1) to
+        become the new best; 1 disables confirmation.
     Budgets (first reached stops the run, recorded as an event)
         ``max_iterations`` candidates after the seed; ``early_stop_patience``
-        iterations without a strictly better best (None disables);
+        iterations without a new best (None disables);
         ``max_wall_time_s`` per call to ``run``/``iterate``; ``max_cost_usd``
         summed over mutator, evaluator and validation costs.
     Execution
@@ -91,6 +103,8 @@ class EvolutionConfig:
     propose_timeout_s: float | None = 600.0
     skip_duplicates: bool = True
     validate_on_new_best: bool = True
+    comparison: str = "paired"
+    confirm_evaluations: int = 2
     profile_name: str = field(default="paper", compare=False)
 
     # ------------------------------------------------------------------ checks
@@ -133,6 +147,9 @@ class EvolutionConfig:
             _is_int(self.parallel_evaluations) and self.parallel_evaluations >= 1,
             "parallel_evaluations must be an int >= 1",
         )
+        need(self.comparison in ("paired", "raw"), "comparison must be 'paired' or 'raw'")
+        need(_is_int(self.confirm_evaluations) and self.confirm_evaluations >= 1,
+             "confirm_evaluations must be an int >= 1")
         if errors:
             raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
 
@@ -200,6 +217,8 @@ class EvolutionConfig:
         """Decision fields (not budgets) whose values differ: ``{name: (self, other)}``."""
         mine, theirs = self.to_dict(), other.to_dict()
         skip = BUDGET_FIELDS | {"profile_name"}
+        if mine["comparison"] == theirs["comparison"] == "raw":
+            skip = skip | {"confirm_evaluations"}  # the raw rule never confirms
         return {k: (mine[k], theirs[k]) for k in mine if k not in skip and mine[k] != theirs[k]}
 
 
@@ -241,3 +260,8 @@ def _is_int(x: Any) -> bool:
 
 def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# Values of fields a run database made before they existed was decided with:
+# runs from before :mod:`.comparison` compared raw scores without confirmation.
+LEGACY_DECISIONS: dict[str, Any] = {"comparison": "raw", "confirm_evaluations": 1}
