@@ -40,6 +40,7 @@ BUDGET_FIELDS = frozenset(
         "max_cost_usd",
         "eval_timeout_s",
         "propose_timeout_s",
+        "validation_timeout_s",
         "validate_on_new_best",
     }
 )
@@ -80,8 +81,11 @@ class EvolutionConfig:
     Execution
         ``parallel_evaluations`` candidates per round, decided from the state at
         the start of the round and evaluated concurrently in threads.
-        ``eval_timeout_s`` / ``propose_timeout_s`` bound one evaluation / one
-        mutator call; the engine stops waiting and records a timeout error.
+        ``eval_timeout_s`` / ``propose_timeout_s`` / ``validation_timeout_s``
+        bound one evaluation (or re-evaluation) / one mutator call / one
+        validation (PPol's validation runs the held-out slice at every N, about
+        13x a training minibatch); the engine stops waiting and records a
+        timeout error.
     """
 
     islands: int = 5
@@ -101,6 +105,7 @@ class EvolutionConfig:
     parallel_evaluations: int = 1
     eval_timeout_s: float | None = 3600.0
     propose_timeout_s: float | None = 600.0
+    validation_timeout_s: float | None = 3600.0
     skip_duplicates: bool = True
     validate_on_new_best: bool = True
     comparison: str = "paired"
@@ -140,7 +145,8 @@ class EvolutionConfig:
             "early_stop_patience must be None or an int >= 1",
         )
         need(_is_int(self.seed), "seed must be an int")
-        for name in ("max_wall_time_s", "max_cost_usd", "eval_timeout_s", "propose_timeout_s"):
+        for name in ("max_wall_time_s", "max_cost_usd", "eval_timeout_s", "propose_timeout_s",
+                     "validation_timeout_s"):
             value = getattr(self, name)
             need(value is None or (_is_num(value) and value > 0), f"{name} must be None or > 0")
         need(
@@ -234,6 +240,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "early_stop_patience": 4,
         "eval_timeout_s": 60.0,
         "propose_timeout_s": 60.0,
+        # A retail validation (14 tasks x 23 personas) takes ~1 min offline on a busy laptop.
+        "validation_timeout_s": 900.0,
     },
 }
 

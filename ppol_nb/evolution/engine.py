@@ -777,10 +777,11 @@ class EvolutionEngine:
 
     def _validate(self, validate, best: ProgramRecord) -> None:
         snapshot = copy.deepcopy(best)
-        outcome = call_with_timeout(lambda: validate(snapshot), self.config.eval_timeout_s, name="validate")
+        timeout = self.config.validation_timeout_s
+        outcome = call_with_timeout(lambda: validate(snapshot), timeout, name="validate")
         _reraise_fatal(outcome)
         if outcome.timed_out:
-            result: dict = {"error": f"validation timed out after {self.config.eval_timeout_s} s"}
+            result: dict = {"error": f"validation timed out after {timeout} s"}
         elif outcome.error is not None:
             result = {"error": f"validate raised {type(outcome.error).__name__}: {outcome.error}"}
         elif not isinstance(outcome.value, dict):
