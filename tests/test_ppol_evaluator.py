@@ -70,6 +70,13 @@ def test_cost_estimate_counts_the_schedule():
     assert [p["n"] for p in est["phases"]] == [5, 8, 10]
     assert est["training_episodes"] == 12 * 25 + 12 * 40 + 47 * 50
     assert est["episodes_per_validation"] == 14 * 23 and est["llm_calls"]["mutator"] == 70
+    # paired comparison: one incumbent re-evaluation per candidate + (K - 1) per assumed challenger
+    assert est["rescore_calls"] == round(70 * (1 + 0.3 * 1))
+    assert est["rescore_episodes"] == round(1.3 * (11 * 25 + 12 * 40 + 47 * 50))
+    assert est["total_episodes"] == est["training_episodes"] + est["rescore_episodes"] + 10 * 14 * 23
+    raw = estimate([str(i) for i in range(60)], 14, max_iterations=70, comparison="raw")
+    assert raw["rescore_calls"] == 0 and raw["total_episodes"] == est["training_episodes"] + 10 * 14 * 23
+    assert estimate([str(i) for i in range(60)], 14, 70, confirm_evaluations=3)["rescore_calls"] == round(70 * 1.6)
 
 
 # -- a small real setup ---------------------------------------------------------------------------
