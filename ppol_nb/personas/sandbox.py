@@ -189,6 +189,9 @@ class SandboxPolicy:
     seccomp: bool = True
 
 
+DEFAULT_POLICY = SandboxPolicy()
+
+
 def _is_shipped(source: str) -> bool:
     from .programs import SHIPPED, program_source
 
@@ -462,7 +465,7 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
     :class:`~.isolation.SandboxUnavailable` when the program cannot be isolated
     here (see :class:`SandboxPolicy`).
     """
-    policy = policy or SandboxPolicy()
+    policy = policy or DEFAULT_POLICY
     t0 = time.perf_counter()
     phash = program_hash(source) if isinstance(source, str) else ""
     result = GenerationResult(ok=False, program_hash=phash, n=n, seed=seed)
