@@ -292,14 +292,31 @@ def _token_processes(token: str) -> list[int]:
     return found
 
 
+def _watch_for(token: str, seconds: float) -> list[int]:
+    """Poll the host's processes for ``token`` for up to ``seconds``; the pids seen (empty: none ever)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = _token_processes(token)
+        if found:
+            return found
+        time.sleep(0.1)
+    return []
+
+
 def _survivor(detach: bool, token: str) -> str:
-    """A grandchild that leaves the session and turns into a long sleep with ``token`` in its argv."""
+    """A grandchild that leaves the session and turns into a long sleep with ``token`` in its argv.
+
+    The program reports only once the grandchild has exec'd (its end of a close-on-exec
+    pipe closes then), so the survivor is in place before the parent can react.
+    """
     redirect = ("    fd = os.open('/dev/null', os.O_RDWR)\n"
                 "    for k in (0, 1, 2):\n        os.dup2(fd, k)\n") if detach else ""
     return ("from enum import bltns\nos = bltns.__import__('os')\nsys = bltns.__import__('sys')\n"
+            "r, w = os.pipe()\n"
             "pid = os.fork()\n"
-            "if pid == 0:\n    os.setsid()\n" + redirect
+            "if pid == 0:\n    os.close(r)\n    os.setsid()\n" + redirect
             + f"    os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', {token!r}])\n"
+            "os.close(w)\nos.read(r, 1)\n"
             "obs['forked'] = pid > 0\n")
 
 
@@ -308,7 +325,7 @@ def test_setsid_survivor_is_refused(detach):
     token = "ppol-survivor-" + secrets.token_hex(6)
     res = run(payload(_survivor(detach, token)), GUARD_OFF)
     assert res.error_kind == "exception" and "PermissionError: [Errno 1] Operation not permitted" in res.error
-    assert _token_processes(token) == []
+    assert _watch_for(token, 2.0) == []
 
 
 @pytest.mark.parametrize("detach", [False, True], ids=["attached-to-stderr", "detached"])
@@ -321,7 +338,7 @@ def test_setsid_survivor_dies_with_the_pid_namespace(detach):
     took = time.monotonic() - t0
     assert observed(res) == {"forked": True}
     assert took < 20  # returned on the program's result, not on the survivor's 60 s sleep
-    assert _token_processes(token) == []
+    assert _watch_for(token, 3.0) == []
 
 
 def test_plain_child_survivor_shows_why_the_namespace_matters():
@@ -331,7 +348,7 @@ def test_plain_child_survivor_shows_why_the_namespace_matters():
     t0 = time.monotonic()
     res = run(payload(_survivor(False, token)), SandboxPolicy(isolate=False, python_guard=False), timeout_s=30)
     took = time.monotonic() - t0
-    survivors = _token_processes(token)
+    survivors = _watch_for(token, 10.0)
     for pid in survivors:
         os.kill(pid, 9)
     assert observed(res) == {"forked": True} and took < 20
