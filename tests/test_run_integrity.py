@@ -349,3 +349,24 @@ def test_paid_rollout_needs_yes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 2 and "cost estimate: 1 tasks x 1 = 1 episodes" in out and "--yes" in out
     assert not (tmp_path / "run").exists()
+
+
+def test_benchmark_claims_its_folder_before_writing(fitness_dir, tmp_path, capsys, lock_holder):
+    from ppol_nb.personas.programs import program_source
+
+    program = tmp_path / "prog.py"
+    program.write_text(program_source("seed"))
+    argv = ["benchmark", "--run", str(program), "--domain", "retail", "--limit", "1", "--n-personas", "2",
+            "--fitness", str(fitness_dir), "--quiet"]
+    busy = tmp_path / "busy"
+    lock_holder(busy)
+    before = tree_bytes(busy)
+    assert main(argv + ["--out", str(busy / "bench.csv")]) == 2
+    assert "in use by another ppol-nb process" in capsys.readouterr().err and tree_bytes(busy) == before
+    other = tmp_path / "other"  # a folder that holds a rollout: a benchmark must not mix into it
+    assert rollout(other) == 0
+    before = tree_bytes(other)
+    capsys.readouterr()
+    assert main(argv + ["--out", str(other / "bench.csv")]) == 2
+    assert "command: recorded 'rollout', now 'benchmark'" in capsys.readouterr().err
+    assert tree_bytes(other) == before

@@ -254,13 +254,18 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
 
 @dataclass(frozen=True)
 class Isolation:
-    """What this machine offers: ``available`` with the bwrap path, or the reason it does not."""
+    """What this machine offers: ``available`` with the bwrap path, or the reason it does not.
+
+    ``options`` are the optional bubblewrap switches this bwrap knows (``--disable-userns``
+    and ``--size`` arrived in 0.8 and 0.6): older ones get a sandbox without them.
+    """
 
     available: bool
     bwrap: str | None = None
     userns: bool = False
     seccomp: bool = False
     reason: str = ""
+    options: frozenset = frozenset({"--disable-userns", "--size"})
 
     def describe(self) -> str:
         if not self.available:
@@ -269,17 +274,36 @@ class Isolation:
                 f"seccomp {'yes' if self.seccomp else 'no'})")
 
 
-def _namespace_args(userns: bool) -> list[str]:
+_OPTIONAL = ("--disable-userns", "--size")
+
+
+def _known_options(bwrap: str) -> frozenset:
+    try:
+        text = subprocess.run([bwrap, "--help"], env={}, capture_output=True, text=True, timeout=10)
+        text = text.stdout + text.stderr
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(o for o in _OPTIONAL if o in text)
+
+
+def _namespace_args(userns: bool, options: frozenset) -> list[str]:
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     if userns:
-        args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        if "--disable-userns" in options:
+            args += ["--disable-userns"]
     return args
 
 
 def bwrap_command(bwrap: str, userns: bool, argv: list[str], env: dict[str, str],
-                  seccomp_fd: int | None) -> list[str]:
-    """The full bubblewrap command line that runs ``argv`` (interpreter first) isolated."""
-    cmd = [bwrap, *_namespace_args(userns), "--clearenv"]
+                  seccomp_fd: int | None, options: frozenset = frozenset(_OPTIONAL),
+                  info_fd: int | None = None) -> list[str]:
+    """The full bubblewrap command line that runs ``argv`` (interpreter first) isolated.
+
+    ``info_fd`` receives bubblewrap's JSON info (``child-pid``: the sandbox's pid 1 as
+    the host sees it), which lets the parent kill the sandbox synchronously.
+    """
+    cmd = [bwrap, *_namespace_args(userns, options), "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     cmd += _system_lib_args()
@@ -288,10 +312,13 @@ def bwrap_command(bwrap: str, userns: bool, argv: list[str], env: dict[str, str]
     for path in package_files():
         rel = path.relative_to(_PACKAGE_ROOT)
         cmd += ["--ro-bind", str(path), f"{SANDBOX_PACKAGE_ROOT}/{rel.as_posix()}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH,
-            "--chdir", SCRATCH, "--remount-ro", "/"]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    cmd += (["--size", str(SCRATCH_BYTES)] if "--size" in options else []) + ["--tmpfs", SCRATCH]
+    cmd += ["--chdir", SCRATCH, "--remount-ro", "/"]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
+    if info_fd is not None:
+        cmd += ["--info-fd", str(info_fd)]
     return [*cmd, "--", *argv]
 
 
@@ -309,11 +336,11 @@ def seccomp_pipe(data: bytes) -> int:
     return r
 
 
-def _trial(bwrap: str, userns: bool, seccomp: bytes | None) -> tuple[bool, str]:
+def _trial(bwrap: str, userns: bool, seccomp: bytes | None, options: frozenset) -> tuple[bool, str]:
     fd = seccomp_pipe(seccomp) if seccomp is not None else None
     try:
         cmd = bwrap_command(bwrap, userns, [interpreter_path(), "-S", "-c", "print('sandbox-ok')"],
-                            {"LC_ALL": "C.UTF-8"}, fd)
+                            {"LC_ALL": "C.UTF-8"}, fd, options)
         proc = subprocess.run(cmd, env={}, capture_output=True, text=True, timeout=30,
                               pass_fds=(fd,) if fd is not None else ())
     except (OSError, subprocess.SubprocessError) as exc:
@@ -336,11 +363,12 @@ def status() -> Isolation:
         return Isolation(False, reason="bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install "
                                        "bubblewrap; scripts/setup.sh installs it when run as root)")
     filt = seccomp_filter()
+    options = _known_options(bwrap)
     errors = []
     for userns in (True, False):
-        ok, err = _trial(bwrap, userns, filt)
+        ok, err = _trial(bwrap, userns, filt, options)
         if ok:
-            return Isolation(True, bwrap=bwrap, userns=userns, seccomp=filt is not None)
+            return Isolation(True, bwrap=bwrap, userns=userns, seccomp=filt is not None, options=options)
         errors.append(err)
     return Isolation(False, bwrap=bwrap, reason=f"bubblewrap could not create a sandbox here: {errors[-1]}")
 

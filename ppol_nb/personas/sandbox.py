@@ -276,6 +276,8 @@ class _Run:
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
+        self.info_fd: int | None = None  # bubblewrap's info pipe (read end), when sandboxed
+        self._info = b""
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-llm")
 
     def start(self, argv: list[str], env: dict[str, str], cwd: str, pass_fds: tuple[int, ...], init: dict) -> None:
@@ -398,10 +400,40 @@ class _Run:
             time.sleep(0.01)
         return False
 
+    def _sandbox_init_pid(self) -> int | None:
+        """The host pid of the sandbox's pid 1, from bubblewrap's info pipe (None if not known)."""
+        if self.info_fd is None:
+            return None
+        try:
+            while True:
+                chunk = os.read(self.info_fd, 4096)
+                if not chunk:
+                    break
+                self._info += chunk
+        except (BlockingIOError, OSError):
+            pass
+        try:
+            return int(json.loads(self._info.decode())["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def kill(self) -> None:
-        """Kill the child's process group (in a sandbox: bubblewrap, whose pid namespace then dies with it)."""
+        """Kill the child: a sandbox through its pid 1, else the child's process group.
+
+        Killing the sandbox's pid 1 makes the kernel kill and reap every process of its pid
+        namespace before pid 1 is gone; bubblewrap exits after that, so once ``wait``
+        returns no process of the run is left. (Killing bubblewrap itself would leave that
+        teardown to happen some time later.)
+        """
         if self.proc is None:
             return
+        init_pid = self._sandbox_init_pid() if self.proc.poll() is None else None
+        if init_pid is not None:  # bubblewrap is alive, so its child's pid cannot have been reused
+            try:
+                os.kill(init_pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+                pass
         if self.proc.returncode is None:  # not reaped yet: the pid (and group id) is still ours
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # the child leads its own session
@@ -423,6 +455,9 @@ class _Run:
                 stream.close()  # raw FileIO: no lock to wait for
             except OSError:
                 pass
+        if self.info_fd is not None:
+            os.close(self.info_fd)
+            self.info_fd = None
 
 
 def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:
@@ -436,7 +471,8 @@ def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:
     return "crash", f"the child exited with code {returncode} without reporting"
 
 
-def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str) -> tuple[list[str], dict, str, int | None]:
+def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str,
+                   info_fd: int | None = None) -> tuple[list[str], dict, str, int | None]:
     """``(argv, env for Popen, cwd, seccomp fd)`` of the child process."""
     if not use_bwrap:
         argv = [sys.executable, "-S", "-s", "-P", "-c", _BOOTSTRAP, _PERSONAS_DIR]
@@ -448,7 +484,7 @@ def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str) -> tuple
     fd = isolation.seccomp_pipe(filt) if filt is not None else None
     env = sandbox_env(isolation.SCRATCH, package_root=root)
     # bubblewrap itself gets an empty environment: its own /proc/<pid>/environ shows nothing.
-    return isolation.bwrap_command(iso.bwrap, iso.userns, argv, env, fd), {}, "/", fd
+    return isolation.bwrap_command(iso.bwrap, iso.userns, argv, env, fd, iso.options, info_fd), {}, "/", fd
 
 
 def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, timeout_s: float = 120,
@@ -497,15 +533,20 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
     run = _Run(llm_world, seed, max_llm_calls)
     final = None
     with tempfile.TemporaryDirectory(prefix="ppol-sandbox-") as tmpdir:
-        seccomp_fd = None
+        seccomp_fd = info_write = None
         try:
-            argv, env, cwd, seccomp_fd = _child_command(use_bwrap, policy, tmpdir)
-            run.start(argv, env, cwd, (seccomp_fd,) if seccomp_fd is not None else (), init)
+            if use_bwrap:
+                run.info_fd, info_write = os.pipe()
+                os.set_blocking(run.info_fd, False)
+            argv, env, cwd, seccomp_fd = _child_command(use_bwrap, policy, tmpdir, info_write)
+            run.start(argv, env, cwd, tuple(fd for fd in (seccomp_fd, info_write) if fd is not None), init)
         except OSError as exc:
+            run.close()
             return finish("sandbox", f"could not start the sandbox child: {exc}")
         finally:
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)  # bubblewrap has its own copy
+            for fd in (seccomp_fd, info_write):
+                if fd is not None:
+                    os.close(fd)  # bubblewrap has its own copies
         try:
             while final is None:
                 if run.clock.charged() > timeout_s or run.clock.wall() > max_wall_s:
