@@ -28,8 +28,9 @@ from ppol_nb.offline import constructs as K
 from ppol_nb.offline.reader import DETECTION_THRESHOLD, READER_VERSION, Reading, explain, read
 from ppol_nb.offline.reader_eval import IMPOLITE_AT, POLITE_AT, evaluate, load, predicted_labels, report
 from ppol_nb.personas import Persona, traits
-from ppol_nb.personas import offline_llm as ol
-from ppol_nb.personas import offline_text as bank
+from ppol_nb.offline import generator as ol
+from ppol_nb.offline import phrases as bank
+from ppol_nb.personas.direct import DP_PROMPT
 from ppol_nb.personas.programs import seed
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
@@ -384,25 +385,32 @@ def test_offline_direct_personas_add_nothing_beyond_their_style():
     """The offline DP instructions wrap a style in medium, fidelity, filler and closing sentences."""
     cores = {pid: labels(core) for pid, _, core in bank.DIRECT_STYLES}
     for seed_ in range(3):
-        reply = ol.offline_direct({"n": 12}, random.Random(seed_))
+        reply = ol.offline_direct(DP_PROMPT.replace("{n}", "12"), random.Random(seed_))
         items = json.loads(re.search(r"\[.*\]", reply, re.S).group())
         for item in items:
             assert labels(item["instruction"]) <= cores[item["persona_id"]], item["instruction"]
 
 
+TACTIC_BEHAVIOUR = {"brevity": "terse", "fragments": "bursty", "disclosure": "gating", "phone_typing": "casual_typing",
+                    "register": "formality", "courtesy": "politeness", "no_courtesy": "impolite",
+                    "uneven_length": "verbosity_variation", "hedging": "hedging", "skepticism": "pushback",
+                    "irritation": "frustration", "blame": "accusatory", "vagueness": "ambiguity",
+                    "skimming": "selective_attention", "second_thoughts": "confusion", "hurry": "impatience",
+                    "tangents": "digression"}
+
+
 def test_axis_library_playbooks():
-    from ppol_nb.evolution import axis_library as lib
+    """The offline mutator's text: ON playbooks ask for something, OFF playbooks for nothing,
+    and every tactic topic has a sentence the reader takes for its behaviour."""
+    from ppol_nb.offline import axis_library as lib
 
     for axis in lib.AXIS_LIBRARY:
-        strong = {b: v for b, v in axis["offline"].items() if b != "politeness" and v >= 0.5}
-        if strong:
-            main = max(strong, key=strong.get)
-            assert main in labels(axis["on_playbook"]), (axis["name"], read(axis["on_playbook"]).summary())
-        assert labels(axis["off_playbook"]) == set(), (axis["name"], axis["off_playbook"])
-    for behaviour, tactics in lib.PLAYBOOK_TACTICS.items():
-        hits = [t for t in tactics if behaviour in labels(t) or (behaviour == "politeness" and
-                                                                  read(t).levels.get("politeness", 0.5) > 0.5)]
-        assert hits or behaviour == "politeness", (behaviour, tactics)
+        assert labels(axis["on_playbook"]), (axis["name"], read(axis["on_playbook"]).summary())
+        assert labels(axis["off_playbook"]) <= {"formality"}, (axis["name"], axis["off_playbook"])
+    assert set(TACTIC_BEHAVIOUR) == set(lib.PLAYBOOK_TACTICS)
+    for topic, tactics in lib.PLAYBOOK_TACTICS.items():
+        hits = [t for t in tactics if TACTIC_BEHAVIOUR[topic] in labels(t)]
+        assert hits, (topic, [read(t).summary() for t in tactics])
 
 
 def test_offline_generated_instructions_follow_their_axes():
@@ -411,7 +419,8 @@ def test_offline_generated_instructions_follow_their_axes():
     hits = total = 0
     for k in range(16):
         placement = {a["name"]: bool((k >> i) & 1) for i, a in enumerate(seed.DIVERSITY_AXES)}
-        text = ol.render_instruction("A delivery driver typing between stops.", seed.DIVERSITY_AXES, placement, rng)
+        directives = [a["on_playbook"] for a in seed.DIVERSITY_AXES if placement[a["name"]]]
+        text = ol.render_instruction("A delivery driver between stops.", directives, rng)
         found = labels(text)
         for name, on in placement.items():
             if on:
@@ -494,7 +503,7 @@ EXPECTED_MOVES = {
 def _mean_fingerprint(name: str) -> dict[str, float]:
     # The persona record carries no behaviour profile: the offline user gets only the text.
     persona = Persona.create(description=f"plain-words persona: {name}", instruction=PLAIN[name], source="test")
-    assert persona.behaviour == {}
+    assert "behaviour" not in persona.to_dict()
     rows = []
     for task_id in E2E_TASKS:
         for s in E2E_SEEDS:

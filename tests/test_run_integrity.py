@@ -20,7 +20,7 @@ from fake_openai_server import error_reply, text_reply, tool_call_reply
 from ppol_nb.cli import build_parser, main
 from ppol_nb.llm import LLMConfig, RoleConfig
 from ppol_nb.llm.cache import ResponseCache
-from ppol_nb.simulation.backends import LLMBackend
+from ppol_nb.backends import LLMBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes
 from ppol_nb.simulation.store import EpisodeStore
 
@@ -122,7 +122,7 @@ def test_second_process_is_refused_before_writing(tmp_path, capsys, lock_holder)
 @pytest.fixture(scope="module")
 def fitness_dir(tmp_path_factory):
     from ppol_nb.fitness.baseline import BaselineStudy
-    from ppol_nb.simulation.backends import OfflineBackend
+    from ppol_nb.backends import OfflineBackend
 
     base = tmp_path_factory.mktemp("baseline")
     BaselineStudy(OfflineBackend(), domains=("retail",), limit=4, run_dir=str(base), progress=False).run()
@@ -132,7 +132,7 @@ def fitness_dir(tmp_path_factory):
 def test_evolve_resume_with_another_identity_is_refused_before_writing(fitness_dir, tmp_path, capsys):
     from ppol_nb.evolution.config import EvolutionConfig
     from ppol_nb.evolution.runs import build_run
-    from ppol_nb.simulation.backends import OfflineBackend
+    from ppol_nb.backends import OfflineBackend
 
     run = tmp_path / "run"
     built = build_run("retail", OfflineBackend(), run, config=EvolutionConfig.profile("ci"), fitness_dir=fitness_dir,

@@ -31,14 +31,14 @@ import pytest
 
 import ppol_nb
 from ppol_nb.personas import isolation, sandbox
-from ppol_nb.personas.offline_llm import OfflineGeneratorWorld
+from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.personas.sandbox import SandboxPolicy, run_program, sandbox_env
 
 PLANTED = "sk-planted-" + secrets.token_hex(12)
 GUARD_OFF = SandboxPolicy(python_guard=False)
 AXES = textwrap.dedent('''
     DIVERSITY_AXES = [{"name": "terse", "definition": "few words", "on_playbook": "Be brief.",
-                       "off_playbook": "Be normal.", "offline": {"terse": 0.8}}]
+                       "off_playbook": "Be normal."}]
 ''')
 PROBE_HEAD = "import json\n"
 REPORT = "    raise ValueError('RESULT:' + json.dumps(obs))\n"
@@ -435,7 +435,7 @@ def test_child_sees_only_its_import_closure():
 EXFIL = textwrap.dedent('''
     import json
     DIVERSITY_AXES = [{"name": "terse", "definition": "few words", "on_playbook": "Be brief.",
-                       "off_playbook": "Be normal.", "offline": {"terse": 0.8}}]
+                       "off_playbook": "Be normal."}]
 
     def grab():
         from enum import bltns
