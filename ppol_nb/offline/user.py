@@ -415,7 +415,7 @@ class OfflineUser(_m.BaseUser):
         if not level or self.memory.digressed_at_end:
             return False
         self.memory.digressed_at_end = True
-        return self.rngs.chance("digression", 0.7 * level)
+        return self.rngs.chance("digression", 0.5 * level)
 
     def _digression_line(self) -> str:
         return self._next_tangent() or bh.digression_line(self.rngs["digression"], self.scenario.domain)
