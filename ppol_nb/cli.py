@@ -298,9 +298,6 @@ def cmd_evolve(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
-    from .evolution.benchmark import run_benchmark
-    from .fitness.score import FitnessModel
-
     from .run_identity import claim_run_dir, file_digest
 
     run_path = Path(args.run)

@@ -111,7 +111,6 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     """
     from ..personas.programs import program_source
     from ..simulation.tau2_bridge import load_tasks
-
     from .database import FILENAME
 
     run_dir = Path(run_dir)

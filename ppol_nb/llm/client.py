@@ -20,9 +20,9 @@ from typing import Any
 
 import openai
 
+from ppol_nb.llm import deadline
 from ppol_nb.llm.cache import ResponseCache, is_reply, request_key
 from ppol_nb.llm.config import RESERVED_REQUEST_FIELDS, LLMConfig, RoleConfig, redact_url
-from ppol_nb.llm import deadline
 from ppol_nb.llm.errors import LLMError
 from ppol_nb.llm.ledger import Ledger
 from ppol_nb.llm.reply import ChatResult, is_empty, parse_completion

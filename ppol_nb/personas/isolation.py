@@ -242,11 +242,10 @@ def seccomp_filter(machine: str | None = None) -> bytes | None:
     body.append((_RET, _ERRNO | _ENOSYS, None, None))
     labels["kill"] = len(body)
     body.append((_RET, _KILL_PROCESS, None, None))
-    out = []
-    for i, (code, k, jt, jf) in enumerate(body):
-        rel = lambda label: 0 if label is None else labels[label] - i - 1  # noqa: E731
-        out.append(_ins(code, k, rel(jt), rel(jf)))
-    return b"".join(out)
+    def rel(label: str | None, at: int) -> int:  # a jump is counted from the next instruction
+        return 0 if label is None else labels[label] - at - 1
+
+    return b"".join(_ins(code, k, rel(jt, i), rel(jf, i)) for i, (code, k, jt, jf) in enumerate(body))
 
 
 # -- the bubblewrap command --------------------------------------------------------------
@@ -279,7 +278,7 @@ _OPTIONAL = ("--disable-userns", "--size")
 
 def _known_options(bwrap: str) -> frozenset:
     try:
-        text = subprocess.run([bwrap, "--help"], env={}, capture_output=True, text=True, timeout=10)
+        text = subprocess.run([bwrap, "--help"], env={}, capture_output=True, text=True, timeout=10, check=False)
         text = text.stdout + text.stderr
     except (OSError, subprocess.SubprocessError):
         return frozenset()
@@ -341,7 +340,7 @@ def _trial(bwrap: str, userns: bool, seccomp: bytes | None, options: frozenset) 
     try:
         cmd = bwrap_command(bwrap, userns, [interpreter_path(), "-S", "-c", "print('sandbox-ok')"],
                             {"LC_ALL": "C.UTF-8"}, fd, options)
-        proc = subprocess.run(cmd, env={}, capture_output=True, text=True, timeout=30,
+        proc = subprocess.run(cmd, env={}, capture_output=True, text=True, timeout=30, check=False,
                               pass_fds=(fd,) if fd is not None else ())
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"{type(exc).__name__}: {exc}"

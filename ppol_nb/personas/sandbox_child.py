@@ -144,7 +144,7 @@ def apply_limits(memory_mb: int, cpu_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for limit, value in ((resource.RLIMIT_NPROC, _MAX_PROCESSES), (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES)):
-        soft, hard = resource.getrlimit(limit)
+        _, hard = resource.getrlimit(limit)
         if hard == resource.RLIM_INFINITY or hard > value:
             resource.setrlimit(limit, (value, value))
 
