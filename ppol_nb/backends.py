@@ -98,8 +98,12 @@ class LLMBackend:
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
-                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "offline"):
-    """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'."""
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "offline",
+                 timeout_s: float | None = None, max_retries: int | None = None):
+    """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
+
+    ``timeout_s`` / ``max_retries`` (None: the LLM layer's defaults) apply to every
+    request of the openai backend; the offline backend makes no requests."""
     if backend == "offline":
         return OfflineBackend(agent=agent)
     if backend != "openai":
@@ -112,4 +116,8 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     roles = {"user": RoleConfig(**{**role.to_dict(), "model": user_model})} if user_model else {}
     config = LLMConfig(backend="openai", default=role, roles=roles, cache_path=cache_path,
                        max_concurrency=max_concurrency)
+    if timeout_s is not None:
+        config.timeout_s = timeout_s
+    if max_retries is not None:
+        config.max_retries = max_retries
     return LLMBackend.from_config(config)

@@ -6,22 +6,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_checks import (
+    CLIError, backend_identity, check_failures, existing_dir, existing_file, non_negative_int, paid_endpoint,
+    positive_float, positive_int, program_file, require_sandbox, share,
+)
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
 
 def _backend(args):
     from .backends import make_backend
+    from .simulation.runner import set_default_deadline
 
     if args.backend == "openai" and not args.model:
         raise SystemExit("--backend openai needs --model (and usually --base-url)")
-    return make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                        user_model=args.user_model, temperature=args.temperature,
-                        cache_path=args.cache or str(Path(args.out) / "llm_cache.sqlite"),
-                        max_concurrency=args.max_workers, agent=args.agent)
+    backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
+                           user_model=args.user_model, temperature=args.temperature,
+                           cache_path=args.cache or str(Path(args.out) / "llm_cache.sqlite"),
+                           max_concurrency=args.max_workers, agent=args.agent, timeout_s=args.timeout,
+                           max_retries=args.retries)
+    set_default_deadline(args.episode_deadline)
+    return backend
 
 
 def _condition_specs(args, backend, out: Path):
@@ -35,12 +44,43 @@ def _condition_specs(args, backend, out: Path):
                            generation_seed=args.generation_seed)
 
 
+def _rollout_identity(args) -> dict:
+    from .personas.sandbox import program_hash
+
+    program = Path(args.program).read_text(encoding="utf-8") if args.program else None
+    return {"domain": args.domain, "split": args.split, "condition": args.condition,
+            "program_sha256": program_hash(program) if program is not None else None,
+            "n_personas": args.n_personas, "generation_seed": args.generation_seed, "seed": args.seed,
+            "max_steps": args.max_steps, "backend": backend_identity(args)}
+
+
 def cmd_rollout(args) -> int:
+    from .run_identity import claim_run_dir
+
+    if args.condition == "program":
+        if not args.program:
+            raise CLIError("--condition program needs --program FILE.py")
+        program_file(args.program)
+        require_sandbox()
+    if args.backend == "openai" and paid_endpoint(args.base_url) and not args.yes:
+        from .simulation.tau2_bridge import load_tasks
+
+        n_tasks = len(load_tasks(args.domain, args.split)[:args.limit])
+        per_task = args.n_personas if args.condition in ("dp", "seed", "program") else 1
+        print(f"cost estimate: {n_tasks} tasks x {per_task} = {n_tasks * per_task} episodes, each up to "
+              f"{args.max_steps} steps (2 LLM calls per step: user and agent)"
+              + (f", plus {n_tasks * (args.n_personas + 1)} persona-generation calls" if per_task > 1 else ""))
+        print("this rollout calls a paid endpoint: pass --yes to start it")
+        return 2
+    out = Path(args.out)
+    with claim_run_dir(out, _rollout_identity(args), "rollout"):  # lock first: nothing written before it
+        return _rollout(args, out)
+
+
+def _rollout(args, out: Path) -> int:
     from .simulation.runner import run_episodes, summarize
 
     backend = _backend(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     specs, failures = _condition_specs(args, backend, out)
     manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
                            "backend": backend.describe(), "n_specs": len(specs)})
@@ -51,27 +91,48 @@ def cmd_rollout(args) -> int:
     if failures:
         (out / "generation_failures.jsonl").write_text("".join(json.dumps(f) + "\n" for f in failures))
         print(f"persona generation failed for {len(failures)} task(s): see {out / 'generation_failures.jsonl'}")
+    n_generation_failures = len(failures)
     failures = int(df["error"].notna().sum()) if not df.empty else 0
     rate = float(df["success"].mean()) if not df.empty else 0.0
     print(f"{args.domain}/{args.split} condition={args.condition} backend={backend.name} agent={backend.agent_model}: "
           f"episodes={len(df)} success_rate={rate:.3f} failures={failures} -> {out / 'episodes.jsonl'}")
     if args.verbose:
         print(summary.to_string(index=False))
-    return 0
+    reasons = df["error"].dropna().astype(str).str.split(":").str[0].value_counts().to_dict() if failures else {}
+    if n_generation_failures:
+        reasons["persona generation failed (tasks)"] = n_generation_failures
+    return check_failures("rollout", failures + n_generation_failures, len(df) + n_generation_failures,
+                          args.failure_budget, reasons)
 
 
 def cmd_fingerprint(args) -> int:
     from .fitness import fingerprint_frame
-    from .simulation.store import EpisodeStore
+    from .fitness.fingerprint import user_turns
+    from .simulation.store import read_episode_lines
 
-    path = Path(args.episodes)
-    episodes = EpisodeStore(path.parent).load() if path.name == "episodes.jsonl" else [
-        json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    df = fingerprint_frame([e for e in episodes if not e.get("error")])
+    path = existing_file(args.episodes, "episode file")
+    records, report = read_episode_lines(path)
+    latest = {}
+    for rec in records:  # the last line of an id wins, as in EpisodeStore
+        latest[rec["episode_id"]] = rec
+    episodes = list(latest.values())
+    if report.lines == 0:
+        raise CLIError(f"{path} holds no episode records")
+    errored = [e for e in episodes if e.get("error")]
+    silent = [e for e in episodes if not e.get("error") and not user_turns(e["messages"])]
+    kept = [e for e in episodes if not e.get("error") and user_turns(e["messages"])]
+    if report.skipped:
+        print(report.summary(), file=sys.stderr)
+    for e in silent[:5]:
+        print(f"{path}: episode {e['episode_id']} has no user turns: not fingerprinted", file=sys.stderr)
+    df = fingerprint_frame(kept)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
-    print(f"{len(df)} episodes fingerprinted ({len(episodes) - len(df)} errored skipped) -> {args.out}")
-    return 0
+    print(f"{len(df)} episodes fingerprinted ({len(errored)} errored, {len(silent)} without user turns, "
+          f"{len(report.skipped)} unreadable lines skipped) -> {args.out}")
+    reasons = {**{k: n for k, n in report.reasons().items()}, **({"no user turns": len(silent)} if silent else {})}
+    return check_failures("fingerprint", len(report.skipped) + len(silent),
+                          len(report.skipped) + len(silent) + len(df), args.failure_budget, reasons)
 
 
 def cmd_humans(args) -> int:
@@ -181,7 +242,13 @@ def _add_backend_args(p) -> None:
                    help="name of the environment variable holding the key ('' for local servers)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--cache", help="SQLite response cache (default OUT/llm_cache.sqlite)")
-    p.add_argument("--max-workers", type=int, default=8, help="concurrent episodes (openai backend)")
+    p.add_argument("--max-workers", type=positive_int, default=8, help="concurrent episodes (openai backend)")
+    p.add_argument("--timeout", type=positive_float, help="seconds per LLM request (default 120)")
+    p.add_argument("--retries", type=non_negative_int, help="retries per LLM request (default 6)")
+    p.add_argument("--episode-deadline", type=positive_float, help="seconds one episode may take; its LLM calls "
+                   "stop at the deadline and the episode is recorded as failed")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run LLM-written generator programs WITHOUT OS isolation where bubblewrap is unavailable")
 
 
 def cmd_evolve(args) -> int:
@@ -190,6 +257,11 @@ def cmd_evolve(args) -> int:
     from .evolution.curriculum import split_validation
     from .simulation.tau2_bridge import load_tasks
 
+    require_sandbox()  # mutated programs are LLM-written
+    if args.config:
+        existing_file(args.config, "--config")
+    if args.fitness:
+        existing_dir(args.fitness, "--fitness")
     config = (EvolutionConfig.from_yaml(args.config, base=args.profile) if args.config
               else EvolutionConfig.profile(args.profile))
     if args.max_iterations is not None:
@@ -221,14 +293,35 @@ def cmd_evolve(args) -> int:
         raise SystemExit(f"{exc} (--resume)") from None
     summary = run.engine.run(progress=not args.quiet)
     print(summary)
-    return 0
+    return check_failures("evolve", summary.failed, summary.programs, args.failure_budget,
+                          {"program evaluation failed": summary.failed} if summary.failed else {})
 
 
 def cmd_benchmark(args) -> int:
+    from .run_identity import claim_run_dir, file_digest
+
+    run_path = Path(args.run)
+    if not run_path.exists():
+        raise CLIError(f"--run {run_path} does not exist (an evolution run directory or a program .py)")
+    if run_path.is_file():
+        program_file(run_path)
+    if args.fitness:
+        existing_dir(args.fitness, "--fitness")
+    require_sandbox()  # the evolved program is LLM-written
+    args.cache = args.cache or str(Path(args.out).parent / "llm_cache.sqlite")  # --out is a file here
+    identity = {"run": str(run_path.resolve()), "run_sha256": file_digest(run_path if run_path.is_file()
+                                                                          else run_path / "best_program.py"),
+                "domain": args.domain, "n_personas": args.n_personas, "corpus": args.corpus,
+                "fitness_sha256": file_digest(args.fitness) if args.fitness else None,
+                "backend": backend_identity(args), "csv": Path(args.out).name}
+    with claim_run_dir(Path(args.out).parent, identity, "benchmark"):
+        return _benchmark(args)
+
+
+def _benchmark(args) -> int:
     from .evolution.benchmark import run_benchmark
     from .fitness.score import FitnessModel
 
-    args.cache = args.cache or str(Path(args.out).parent / "llm_cache.sqlite")  # --out is a file here
     backend = _backend(args)
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
@@ -253,13 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(r)
     r.add_argument("--condition", default="base",
                    help="base | dp | seed | program | trait:{skeptical,incoherent,impatient,confusion}")
-    r.add_argument("--n-personas", type=int, default=5, help="personas per task (dp, seed, program)")
+    r.add_argument("--n-personas", type=positive_int, default=5, help="personas per task (dp, seed, program)")
     r.add_argument("--program", help="generator program file (condition 'program')")
     r.add_argument("--generation-seed", type=int, default=0, help="seed of persona generation")
-    r.add_argument("--limit", type=int, help="only the first K tasks of the split")
+    r.add_argument("--limit", type=positive_int, help="only the first K tasks of the split")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, help="τ² step cap (default: τ²'s 100)")
+    r.add_argument("--max-steps", type=positive_int, default=DEFAULT_MAX_STEPS, help="τ² step cap (default: τ²'s 100)")
     r.add_argument("--out", required=True)
+    r.add_argument("--yes", action="store_true", help="start a rollout on a paid endpoint")
+    r.add_argument("--failure-budget", type=share, default=1.0, help="exit 3 when at least this share of "
+                   "episodes failed (default 1: all of them)")
     r.add_argument("--quiet", action="store_true")
     r.add_argument("--verbose", action="store_true")
     r.set_defaults(func=cmd_rollout)
@@ -267,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fingerprint", help="19-feature fingerprints of episodes -> CSV")
     f.add_argument("episodes", help="an episodes.jsonl written by rollout")
     f.add_argument("--out", required=True)
+    f.add_argument("--failure-budget", type=share, default=0.0, help="exit 3 when at least this share of records "
+                   "could not be fingerprinted (default 0: any)")
     f.set_defaults(func=cmd_fingerprint)
 
     h = sub.add_parser("humans", help="19-feature fingerprints of a human corpus -> CSV")
@@ -299,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(e)
     e.add_argument("--profile", choices=["ci", "paper"], default="ci")
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
-    e.add_argument("--max-iterations", type=int, help="override max_iterations (may change on resume)")
+    e.add_argument("--max-iterations", type=positive_int, help="override max_iterations (may change on resume)")
     e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
     e.add_argument("--max-steps", type=int,
                    help=f"τ² step cap of training rollouts (config train_max_steps, default {TRAIN_MAX_STEPS})")
@@ -308,12 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(config val_max_steps, default {EVAL_MAX_STEPS})")
     e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
-    e.add_argument("--baseline-limit", type=int, help="baseline study on the first K tasks per split only")
-    e.add_argument("--train-limit", type=int, help="evolve on the first K official train tasks only")
+    e.add_argument("--baseline-limit", type=positive_int, help="baseline study on the first K tasks per split only")
+    e.add_argument("--train-limit", type=positive_int, help="evolve on the first K official train tasks only")
     e.add_argument("--out", required=True, help="run directory")
     e.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     e.add_argument("--yes", action="store_true", help="start a paper-profile run on a paid endpoint")
     e.add_argument("--quiet", action="store_true")
+    e.add_argument("--failure-budget", type=share, default=1.0, help="exit 3 when at least this share of "
+                   "programs failed evaluation (default 1: all of them)")
     e.set_defaults(func=cmd_evolve)
 
     b = sub.add_parser("benchmark", help="Humans, Base, DP, PPol Initial and Evolved on the test tasks -> CSV")
@@ -322,9 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(b)
     b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
     b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
-    b.add_argument("--n-personas", type=int, default=10)
-    b.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS, help="τ² step cap of every episode")
-    b.add_argument("--limit", type=int, help="only the first K test tasks")
+    b.add_argument("--n-personas", type=positive_int, default=10)
+    b.add_argument("--max-steps", type=positive_int, default=EVAL_MAX_STEPS, help="τ² step cap of every episode")
+    b.add_argument("--limit", type=positive_int, help="only the first K test tasks")
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_benchmark)
@@ -332,8 +432,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .personas.isolation import SandboxUnavailable, allow_unsandboxed
+    from .run_identity import RunDirError
+    from .simulation.store import EpisodeFileError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if getattr(args, "unsafe_no_sandbox", False):
+        allow_unsandboxed()
+    try:
+        return args.func(args)
+    except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
+        print(f"ppol-nb {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -29,4 +29,6 @@ def provenance(extra: dict | None = None) -> dict:
         "platform": platform.platform(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return {**info, **(extra or {})}
+    from .llm.config import scrub_credentials  # endpoint URLs may embed keys: never written
+
+    return scrub_credentials({**info, **(extra or {})})

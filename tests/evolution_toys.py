@@ -30,7 +30,18 @@ SEED_PROGRAM = "X = [0.1, 0.1, 0.9, 0.1]\n"
 ANGLES = ("axes", "population_prompt", "expansion", "structure", "new_approach")
 
 
+# CPython 3.11's AST constructor keeps recursion-depth bookkeeping that concurrent
+# ast.parse calls in threads can corrupt ("AST constructor recursion depth
+# mismatch"); the engine evaluates in threads, so the toys parse one at a time.
+_AST_LOCK = threading.Lock()
+
+
 def parse_x(source: str) -> list[float]:
+    with _AST_LOCK:
+        return _parse_x(source)
+
+
+def _parse_x(source: str) -> list[float]:
     tree = ast.parse(source)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "X" for t in node.targets):
@@ -68,11 +79,11 @@ class ToyEvaluator:
             self.calls += 1
             if self.call_log is not None:
                 with open(self.call_log, "a", encoding="utf-8") as fh:
-                    fh.write(program_id + "\n")
+                    fh.write(f"{program_id}@{iteration}\n")  # one line per (program, context) evaluated
         if self.delay_s:
             time.sleep(self.delay_s)
         x = parse_x(source)  # raises on broken programs -> failed record
-        score = 0.5 if self.flat else 1.0 - sum((a - b) ** 2 for a, b in zip(x, TARGET)) / len(TARGET)
+        score = 0.5 if self.flat else quality(x)
         return Evaluation(
             metrics={"score": score, "hl": x[0], "coverage": x[1]},
             artifacts={"reflection": f"x0={x[0]:.2f}"},
@@ -83,6 +94,57 @@ class ToyEvaluator:
     def _validate(self, record) -> dict:
         x = parse_x(record.source)
         return {"score": 1.0 - abs(x[0] - TARGET[0]), "n": [5, 8, 10], "llm_calls": 2, "cost_usd": 0.001}
+
+
+def quality(x: list[float]) -> float:
+    """The toy's true quality: closeness to the hidden target (what a fair search should climb)."""
+    return 1.0 - sum((a - b) ** 2 for a, b in zip(x, TARGET)) / len(TARGET)
+
+
+def _unit_normal(*key) -> float:
+    """A standard normal draw fixed by ``key`` (deterministic, no shared stream)."""
+    return random.Random(repr(key)).gauss(0.0, 1.0)
+
+
+class PhasedEvaluator:
+    """A PPol-shaped toy fitness whose raw scores are not comparable across iterations.
+
+    ``score(program, t) = quality + offsets[phase(t)] + difficulty(t) + noise(program, t)``:
+
+    * ``offsets`` per curriculum phase of ``phase_len`` iterations, falling like
+      PPol's M when N and λ move from (5, 0.75) to (10, 0.5) while coverage
+      stays near 0 offline;
+    * ``difficulty(t)``: the minibatch's own level, shared by every program
+      scored on it (easy and hard task windows);
+    * ``noise``: one episode per (task, persona), different for every
+      (program, minibatch) pair.
+
+    All terms are deterministic functions of (source, t), like a cached rollout.
+    ``calls`` counts evaluate() calls per (program id, iteration).
+    """
+
+    def __init__(self, phase_len: int = 6, offsets=(0.3, 0.0, -0.3), difficulty_sd: float = 0.05,
+                 noise_sd: float = 0.03, seed: int = 0) -> None:
+        self.phase_len, self.offsets = phase_len, tuple(offsets)
+        self.difficulty_sd, self.noise_sd, self.seed = difficulty_sd, noise_sd, seed
+        self.calls: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def offset(self, t: int) -> float:
+        return self.offsets[min(t // self.phase_len, len(self.offsets) - 1)]
+
+    def luck(self, source: str, t: int) -> float:
+        """What the raw score adds to quality beyond the phase offset."""
+        return (self.difficulty_sd * _unit_normal(self.seed, "difficulty", t)
+                + self.noise_sd * _unit_normal(self.seed, "noise", source, t))
+
+    def evaluate(self, source: str, iteration: int, program_id: str) -> Evaluation:
+        with self._lock:
+            self.calls[(program_id, iteration)] = self.calls.get((program_id, iteration), 0) + 1
+        x = parse_x(source)
+        score = quality(x) + self.offset(iteration) + self.luck(source, iteration)
+        return Evaluation(metrics={"score": score, "hl": x[0], "coverage": x[1]},
+                          artifacts={"minibatch": {"iteration": iteration}})
 
 
 class ToyMutator:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evolution_toys import SEED_PROGRAM, ToyEvaluator, ToyMutator, parse_x
+from evolution_toys import SEED_PROGRAM, PhasedEvaluator, ToyEvaluator, ToyMutator, parse_x, quality
 
 from ppol_nb.evolution import (
     Archive,
@@ -119,11 +119,13 @@ def test_run_improves_over_seed_and_exposes_history_grid_lineage(tmp_path):
     assert len(hist) == 31 and summary.best.score > seed_score + 0.1
     assert list(hist.columns[:8]) == ["id", "iteration", "island", "generation", "parent_id", "score", "hl", "coverage"]
     assert hist.best_score.is_monotonic_increasing and hist.is_best_so_far.iloc[0]
-    assert hist.best_score.iloc[-1] == summary.best.score == engine.best().score
+    assert hist.best_score.iloc[-1] == summary.best.rating == engine.best().rating
+    # the toy's fitness ignores the minibatch, so paired ratings reproduce raw scores
+    assert np.allclose(hist.rating[hist.error.isna()], hist.score[hist.error.isna()])
     # round-robin islands
     assert hist.island.tolist()[1:5] == [0, 1, 0, 1]
     grid = engine.archive_grid()
-    assert grid.shape == (5, 5) and np.nanmax(grid) == summary.best.score
+    assert grid.shape == (5, 5) and np.nanmax(grid) == summary.best.rating
     assert all(engine.archive_grid(i).shape == (5, 5) for i in range(2))
     chain = engine.lineage(summary.best.id)
     assert chain[0].id == summary.best.id and chain[-1].iteration == 0 and chain[-1].parent_id is None
@@ -308,19 +310,27 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
             proc.wait()
     with sqlite3.connect(run_dir / FILENAME) as conn:
         completed = {row[0] for row in conn.execute("SELECT id FROM programs")}
-    assert 8 <= len(completed) < 25
+        rescored = {f"{p}@{c}" for p, c in conn.execute("SELECT program_id, context FROM fitness_evals")}
+    assert 8 <= len(completed) < 25 and rescored  # the kill came after some paired re-evaluations
 
     resumed, summary = run(tmp_path, "killed", cfg, ToyEvaluator(call_log=calls), ToyMutator(p_fail=0.1), resume=True)
     assert summary.iterations_done == 24
     pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    pd.testing.assert_frame_equal(_evals(ref), _evals(resumed))
     assert [r.source for r in ref.records()] == [r.source for r in resumed.records()]
-    logged = calls.read_text().split()
-    assert all(logged.count(pid) == 1 for pid in completed)  # nothing finished was re-run
-    assert set(logged) >= set(resumed.history().id) - {
-        r.id for r in resumed.records() if r.error and "duplicate" in r.error
-    }
+    logged = calls.read_text().split()  # "<program id>@<context>", one line per evaluation call
+    finished = {f"{r.id}@{r.iteration}" for r in resumed.records() if r.id in completed} | rescored
+    assert all(logged.count(key) == 1 for key in finished)  # nothing finished was re-run
+    own = {f"{r.id}@{r.iteration}" for r in resumed.records() if not (r.error and "duplicate" in r.error)}
+    assert set(logged) >= own | {f"{p}@{c}" for p, c in _evals(resumed)[["program_id", "context"]].values}
     assert len(logged) <= len(set(logged)) + 1  # only the evaluation in flight at the kill ran twice
     assert len(resumed.events("session_start")) == 2
+
+
+def _evals(engine) -> pd.DataFrame:
+    """The run's re-evaluations without wall-clock columns, in a canonical order."""
+    df = engine.reevaluations().drop(columns=["created_at", "duration_s"])
+    return df.sort_values(["context", "program_id"]).reset_index(drop=True)
 
 
 class Crash(BaseException):
@@ -492,3 +502,192 @@ def test_one_writer_per_run_dir(tmp_path):
         second.run(progress=False)
     first.run(progress=False)  # a new iterate() closes the half-consumed one
     assert first.summary().iterations_done >= 1
+
+
+# ------------------------------------------------ like-with-like comparison
+def phased(**overrides) -> EvolutionConfig:
+    return ci(**{"max_iterations": 40, "early_stop_patience": 8, "seed": 1, **overrides})
+
+
+def _quality(record) -> float:
+    return quality(parse_x(record.source))
+
+
+def test_raw_rule_stops_early_on_a_phase_drop_and_paired_rule_follows_quality(tmp_path):
+    # Raw scores fall by 0.3 at every curriculum phase (every 6 iterations) and carry
+    # minibatch difficulty and per-program noise; true quality is what should climb.
+    raw_ev, paired_ev = PhasedEvaluator(), PhasedEvaluator()
+    raw, raw_sum = run(tmp_path, "raw", phased(comparison="raw"), raw_ev)
+    paired, paired_sum = run(tmp_path, "paired", phased(), paired_ev)
+    seed_quality = _quality(raw.records()[0])
+
+    # The old rule: the best stays a phase-0 program, so the run early-stops in the next phase.
+    assert raw_sum.stop_reason == "early_stop" and raw_sum.iterations_done < 2 * raw_ev.phase_len
+    assert raw_sum.best.iteration < raw_ev.phase_len
+    late = [r for r in raw.records() if r.ok and r.iteration >= raw_ev.phase_len]
+    assert max(_quality(r) for r in late) > _quality(raw_sum.best)  # better programs came, none was crowned
+
+    # The paired rule keeps crowning truly better programs across phases.
+    assert paired_sum.iterations_done > 2 * raw_sum.iterations_done
+    assert paired_sum.best.iteration >= 2 * paired_ev.phase_len  # crowned after two phase drops
+    assert _quality(paired_sum.best) > _quality(raw_sum.best) + 0.15
+    assert _quality(paired_sum.best) > seed_quality + 0.15
+    crowned = [r for r in paired.records() if r.id in set(paired.history().query("is_best_so_far").id)]
+    qualities = [_quality(r) for r in crowned]
+    assert qualities[-1] == max(qualities) and qualities[-1] > qualities[0] + 0.25
+    hist = paired.history()
+    assert hist.best_score.is_monotonic_increasing and (hist.n_pairs[hist.confirmed & (hist.iteration > 0)] == 2).all()
+
+
+def test_raw_rule_crowns_a_lucky_candidate(tmp_path):
+    # No phases, only minibatch difficulty and noise: the raw best is the luckiest draw.
+    ev = PhasedEvaluator(offsets=(0.0,), difficulty_sd=0.08)
+    _, raw = run(tmp_path, "raw", phased(comparison="raw"), ev)
+    _, paired = run(tmp_path, "paired", phased(), PhasedEvaluator(offsets=(0.0,), difficulty_sd=0.08))
+    luck = ev.luck(raw.best.source, raw.best.iteration)
+    assert luck > 0.12  # > 1.4 sd of the combined luck (0.085): crowned mostly by its minibatch
+    assert raw.stop_reason == "early_stop" and _quality(paired.best) > _quality(raw.best) + 0.1
+
+
+def test_paired_decisions_ignore_any_per_minibatch_shift(tmp_path):
+    # Phase offsets and difficulty are shared by everything scored on one minibatch, so
+    # paired differences, and hence every decision, do not see them; raw decisions do.
+    keys = ["id", "parent_id", "island", "is_best_so_far", "confirmed", "n_pairs"]
+    flat = dict(offsets=(0.0,), difficulty_sd=0.0)
+    a, _ = run(tmp_path, "a", phased(max_iterations=25, early_stop_patience=None), PhasedEvaluator(**flat))
+    b, _ = run(tmp_path, "b", phased(max_iterations=25, early_stop_patience=None), PhasedEvaluator())
+    pd.testing.assert_frame_equal(a.history()[keys], b.history()[keys])
+    shift = (b.history().rating - a.history().rating).dropna()
+    assert shift.max() - shift.min() < 1e-9  # one constant: the seed's own context offset
+    c, _ = run(tmp_path, "c", phased(max_iterations=25, comparison="raw", early_stop_patience=None),
+               PhasedEvaluator(**flat))
+    d, _ = run(tmp_path, "d", phased(max_iterations=25, comparison="raw", early_stop_patience=None),
+               PhasedEvaluator())
+    assert c.history().is_best_so_far.tolist() != d.history().is_best_so_far.tolist()
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_incumbent_rescores_are_computed_once_and_reused(tmp_path, parallel):
+    ev = PhasedEvaluator()
+    engine, _ = run(tmp_path, "r", phased(max_iterations=24, early_stop_patience=None, parallel_evaluations=parallel),
+                    ev)
+    assert set(ev.calls.values()) == {1}  # no (program, minibatch) was ever evaluated twice
+    evals = engine.reevaluations()
+    assert not evals.duplicated(["program_id", "context"]).any()
+    assert (evals.minibatch.map(lambda m: m["iteration"]) == evals.context).all()  # recorded with its minibatch
+    hist = engine.history().set_index("iteration")
+    users: dict[tuple[str, int], set[int]] = {}  # re-evaluation -> candidates whose comparison used it
+    for r in engine.records()[1:]:
+        if not r.ok:
+            continue
+        comp = r.comparison
+        pair = comp["pairs"][0]  # always the incumbent on the candidate's own minibatch
+        row = evals[(evals.program_id == comp["incumbent_id"]) & (evals.context == r.iteration)]
+        assert len(row) == 1 and row.score.item() == pair["incumbent_score"] and pair["context"] == r.iteration
+        assert hist.loc[r.iteration, "rating"] == pytest.approx(
+            comp["incumbent_rating"] + np.mean([p["diff"] for p in comp["pairs"]]))
+        for p in comp["pairs"]:
+            users.setdefault((comp["incumbent_id"], p["context"]), set()).add(r.iteration)
+            if p["context"] != r.iteration:
+                users.setdefault((r.id, p["context"]), set()).add(r.iteration)
+    shared = [key for key, who in users.items() if len(who) > 1]
+    # A confirmation evaluation served as a later candidate's pairing (or the other way round)
+    # without being run again (the call counts above are all 1).
+    assert len(shared) >= 2
+    # the budget: every re-evaluation is charged to the ledger role "rescore"
+    assert (engine.ledger().role == "rescore").sum() == len(evals)
+
+
+class CrashInConfirmation(PhasedEvaluator):
+    """Dies on the first confirmation of a challenger born at or after ``after``."""
+
+    def __init__(self, after: int, **kw):
+        super().__init__(**kw)
+        self.after = after
+
+    def evaluate(self, source, iteration, program_id):
+        born = int(program_id[1:6])
+        if born >= self.after and iteration == born + 1 and not self.calls.get((program_id, iteration)):
+            raise Crash(f"died confirming {program_id} on minibatch {iteration}")
+        return super().evaluate(source, iteration, program_id)
+
+
+def test_resume_after_a_crash_mid_confirmation_matches_uninterrupted_run(tmp_path):
+    cfg = phased(max_iterations=20, early_stop_patience=None)
+    ref, _ = run(tmp_path, "ref", cfg, PhasedEvaluator())
+    with pytest.raises(Crash):
+        run(tmp_path, "crash", cfg, CrashInConfirmation(after=5))
+    db = EvolutionEngine(cfg, PhasedEvaluator(), ToyMutator(), tmp_path / "crash", SEED_PROGRAM, resume=True)
+    pending = db._pending_round
+    stored = {(p, c) for p, c in db.reevaluations()[["program_id", "context"]].values}
+    own = {(r.id, r.iteration) for r in db.db.programs()}
+    db.close()
+    assert pending is not None and len(pending) == 1 and (f"p{pending[0]:05d}" in {p[:6] for p, _ in own})
+
+    again = PhasedEvaluator()
+    resumed, _ = run(tmp_path, "crash", cfg, again, resume=True)
+    pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    pd.testing.assert_frame_equal(_evals(ref), _evals(resumed))
+    assert not (set(again.calls) & (stored | own))  # nothing stored was evaluated again
+    interrupted = resumed.records()[pending[0]]
+    assert interrupted.comparison["challenger"] and len(interrupted.comparison["pairs"]) == 2
+
+
+def test_seed_is_validated_and_wins_validation_ties(tmp_path):
+    class SeedBestOnValidation(ToyEvaluator):
+        """Training climbs, but no candidate beats the seed on validation."""
+
+        def _validate(self, record):
+            return {"score": 0.5 if record.iteration == 0 else 0.5 - 0.01 * (record.iteration % 2),
+                    "llm_calls": 0, "cost_usd": 0.0}
+
+    engine, summary = run(tmp_path, "v", ci(max_iterations=10, early_stop_patience=None),
+                          SeedBestOnValidation(with_validation=True))
+    validated = [e["program_id"] for e in engine.events("validation")]
+    assert validated[0] == engine.records()[0].id and len(validated) > 1  # the seed first, then new bests
+    assert summary.best.iteration > 0  # training found a better program ...
+    assert engine.best(by="validation").iteration == 0  # ... but the final program stays the seed
+
+
+def test_confirm_evaluations_and_comparison_are_checked_decision_fields(tmp_path):
+    with pytest.raises(ValueError, match="comparison must be"):
+        ci(comparison="elo")
+    with pytest.raises(ValueError, match="confirm_evaluations"):
+        ci(confirm_evaluations=0)
+    ev = PhasedEvaluator()
+    engine, _ = run(tmp_path, "k1", phased(max_iterations=10, confirm_evaluations=1), ev)
+    assert (engine.history().n_pairs.iloc[1:] <= 1).all() and engine.reevaluations().context.isin(
+        [r.iteration for r in engine.records()]).all()
+    engine.close()
+    with pytest.raises(ValueError, match="confirm_evaluations"):
+        EvolutionEngine(phased(max_iterations=10), ev, ToyMutator(), tmp_path / "k1", SEED_PROGRAM, resume=True)
+
+
+def test_legacy_database_is_migrated_and_resumes_only_with_the_raw_rule(tmp_path):
+    raw_cfg = ci(max_iterations=12, early_stop_patience=None, comparison="raw")
+    ref, _ = run(tmp_path, "ref", raw_cfg)
+    legacy, _ = run(tmp_path, "old", raw_cfg.replace(max_iterations=5))
+    legacy.close()
+    path = tmp_path / "old" / FILENAME
+    with sqlite3.connect(path) as conn:  # turn it into a schema-1 run made before the comparison fields
+        conn.execute("ALTER TABLE programs DROP COLUMN rating")
+        conn.execute("ALTER TABLE programs DROP COLUMN comparison")
+        conn.execute("DROP TABLE fitness_evals")
+        conn.execute("PRAGMA user_version = 0")
+        config = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        del config["comparison"], config["confirm_evaluations"]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+
+    with pytest.raises(ValueError, match="comparison: stored 'raw' vs given 'paired'"):
+        EvolutionEngine(ci(max_iterations=12, early_stop_patience=None), ToyEvaluator(), ToyMutator(),
+                        tmp_path / "old", SEED_PROGRAM, resume=True)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # migrated when opened
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(programs)")}
+        assert {"rating", "comparison"} <= columns
+    resumed, _ = run(tmp_path, "old", raw_cfg, resume=True)
+    pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        EvolutionEngine(raw_cfg, ToyEvaluator(), ToyMutator(), tmp_path / "old", SEED_PROGRAM, resume=True)

@@ -69,6 +69,13 @@ def test_cost_estimate_counts_the_schedule():
     assert [p["n"] for p in est["phases"]] == [5, 8, 10]
     assert est["training_episodes"] == 12 * 25 + 12 * 40 + 47 * 50
     assert est["episodes_per_validation"] == 14 * 23 and est["llm_calls"]["mutator"] == 70
+    # paired comparison: one incumbent re-evaluation per candidate + (K - 1) per assumed challenger
+    assert est["rescore_calls"] == round(70 * (1 + 0.3 * 1))
+    assert est["rescore_episodes"] == round(1.3 * (11 * 25 + 12 * 40 + 47 * 50))
+    assert est["total_episodes"] == est["training_episodes"] + est["rescore_episodes"] + 10 * 14 * 23
+    raw = estimate([str(i) for i in range(60)], 14, max_iterations=70, comparison="raw")
+    assert raw["rescore_calls"] == 0 and raw["total_episodes"] == est["training_episodes"] + 10 * 14 * 23
+    assert estimate([str(i) for i in range(60)], 14, 70, confirm_evaluations=3)["rescore_calls"] == round(70 * 1.6)
 
 
 # -- a small real setup ---------------------------------------------------------------------------
@@ -158,6 +165,18 @@ def test_broken_program_is_a_failed_evaluation(setup, tmp_path):
     assert "failed" in result.artifacts["evaluator_reflection"]
 
 
+def test_rescore_is_the_same_fitness_without_reflection_in_its_own_episode_dir(evaluated):
+    ev, result = evaluated
+    again = ev.rescore(SEED, 0, "p00000-test")  # the same minibatch: the same episodes, the same M
+    assert again.error is None and again.metrics["score"] == pytest.approx(result.metrics["score"])
+    assert "evaluator_reflection" not in again.artifacts
+    assert again.artifacts["minibatch"]["task_ids"] == list(ev.minibatch(0).task_ids)
+    assert (ev.run_dir / "episodes" / "p00000-test" / "context-00000" / "episodes.jsonl").exists()
+    other = ev.rescore(SEED, 1, "p00000-test")  # another iteration's window
+    assert other.artifacts["minibatch"]["task_ids"] == list(ev.minibatch(1).task_ids) != list(ev.minibatch(0).task_ids)
+    assert other.metrics["n_episodes"] == 25 and other.metrics["lambda_h"] == 0.75
+
+
 def test_validate_scores_every_n(evaluated):
     ev, _ = evaluated
     from ppol_nb.evolution import ProgramRecord
@@ -204,7 +223,16 @@ def test_engine_runs_two_iterations_end_to_end(engine_run):
     assert all(r.metrics["n"] == 5 for r in records)
     assert all(r.artifacts["evaluator_reflection"] for r in records)
     assert engine.best(by="validation") is not None  # the seed at least was validated
+    assert records[0].validation.get("score") is not None
     assert (run_dir / "best_program.py").exists()
+    # every candidate was paired with the incumbent re-scored on the candidate's own minibatch
+    evals = engine.reevaluations()
+    for r in records[1:]:
+        pair = r.comparison["pairs"][0]
+        row = evals[(evals.program_id == r.comparison["incumbent_id"]) & (evals.context == r.iteration)]
+        assert pair["context"] == r.iteration and row.score.item() == pair["incumbent_score"]
+        assert row.minibatch.item()["task_ids"] == r.artifacts["minibatch"]["task_ids"]
+    assert summary.cost_by_role["rescore"]["llm_calls"] > 0  # re-evaluations are on the budget
 
 
 def test_benchmark_writes_rows_episodes_and_provenance(setup, engine_run, tmp_path):

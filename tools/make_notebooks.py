@@ -60,7 +60,7 @@ for m in ep.messages:
     print(f"[{m['role']:9}] {(m['content'] or calls)[:160]}")"""),
 md("""## Personas on one task
 
-A persona policy changes *how* the user talks, never *what* it wants. The seed generator program (the paper's starting point: axes terse, skeptical, frustrated, ambiguous) proposes a population of people for one retail task and writes each a roleplay instruction; offline, each persona also carries the behaviour profile the offline user executes. Each instruction is checked statically against the task (no new identifiers, amounts, dates, items or goals)."""),
+A persona policy changes *how* the user talks, never *what* it wants. The seed generator program (the paper's starting point: axes terse, skeptical, frustrated, ambiguous) proposes a population of people for one retail task and writes each a roleplay instruction — text only, which the offline user reads as an LLM user would (`ppol_nb.offline.reader`). Each instruction is checked statically against the task (no new identifiers, amounts, dates, items or goals)."""),
 code("""from ppol_nb.quickstart import seed_personas
 personas, persona_episodes = seed_personas("retail", task_id="0", n=5, seed=seed, run_dir=f"{runs}/00_personas")
 personas"""),
@@ -202,7 +202,7 @@ reported = paper.fitness_rows(domain).rename(columns=str.lower)
 cols = ["source", "condition", "simulator", "human_corpus", "n_tasks", "n_episodes", "hl", "coverage", "score",
         "d1", "d2", "d3", "d4", "usi", "success_rate"]
 pd.concat([table, reported], ignore_index=True).reindex(columns=cols).round(3)'''),
-        md("""**What it shows.** The search machinery end to end: candidates generated in the sandbox, scored on sliding minibatches with the curriculum, elites validated, a final program chosen by validation and benchmarked on held-out test tasks against Humans, the base simulator, DP personas and the seed program. Offline, the mutator can only change what the offline generator model reads (axes, playbooks and their behaviour maps), so gains here measure the offline stand-ins, not LLM creativity; the paper's claim (+33 to +62 points over the base simulator) is tested with `backend="openai"`, `profile="paper"` and `corpus="tau-usi"`."""),
+        md("""**What it shows.** The search machinery end to end: candidates generated in the sandbox, scored on sliding minibatches with the curriculum, elites validated, a final program chosen by validation and benchmarked on held-out test tasks against Humans, the base simulator, DP personas and the seed program. Offline, the mutator edits the program's text (playbook sentences, axes written as text, prompt directives), the offline generator writes instructions from that text and the offline user reads them, so gains here measure the offline stand-ins reading text, not LLM creativity; the paper's claim (+33 to +62 points over the base simulator) is tested with `backend="openai"`, `profile="paper"` and `corpus="tau-usi"`."""),
     ])
 
 

@@ -5,6 +5,11 @@ and, for each occupied cell of a ``bins x bins`` grid over two behaviour
 coordinates, the member with the highest score (its elite). The same record may
 sit on several islands after migration.
 
+"Score" below is :attr:`ProgramRecord.selection_score`: the engine's rating on
+the run's common scale (:mod:`.comparison`), never a raw minibatch score from
+another iteration's tasks, N or λ. Records without a rating (tests, tools) rank
+by their raw score.
+
 Rules (all deterministic given the order of insertions):
 
 * Only successful programs enter (``record.ok``); failed ones stay in the run's
@@ -39,7 +44,7 @@ Cell = tuple[int, int]
 
 def _rank_key(record: ProgramRecord) -> tuple[float, int, str]:
     """Sort key for "best first": higher score, then older, then id."""
-    return (-record.score, record.iteration, record.id)
+    return (-record.selection_score, record.iteration, record.id)
 
 
 def _age_key(record: ProgramRecord) -> tuple[int, str]:
@@ -95,10 +100,10 @@ class Island:
         return min(int(x * self.bins), self.bins - 1)
 
     def score_grid(self) -> np.ndarray:
-        """``bins x bins`` array of elite scores (rows: first feature, cols: second); NaN = empty."""
+        """``bins x bins`` array of elite selection scores (rows: first feature, cols: second); NaN = empty."""
         out = np.full((self.bins, self.bins), np.nan)
         for (i, j), pid in self._grid.items():
-            out[i, j] = self._members[pid].score
+            out[i, j] = self._members[pid].selection_score
         return out
 
     # ---------------------------------------------------------------- updates
@@ -109,7 +114,7 @@ class Island:
         self._members[record.id] = record
         cell = self.cell_of(record)
         incumbent = self._grid.get(cell)
-        is_elite = incumbent is None or record.score > self._members[incumbent].score
+        is_elite = incumbent is None or record.selection_score > self._members[incumbent].selection_score
         if is_elite:
             self._grid[cell] = record.id
         self._trim()
@@ -121,7 +126,7 @@ class Island:
             evictable = [r for r in self._members.values() if r.id not in elite_ids]
             if not evictable:
                 return
-            worst = min(evictable, key=lambda r: (r.score, r.iteration, r.id))
+            worst = min(evictable, key=lambda r: (r.selection_score, r.iteration, r.id))
             del self._members[worst.id]
 
     # --------------------------------------------------------------- sampling

@@ -10,7 +10,10 @@ Conditions and what each row is:
 * **DP Personas** — direct LLM personas, one call per task for N instructions;
 * **PPol: Initial** — the seed generator program;
 * **PPol: Evolved** — the run's best program by mean validation score (falling
-  back to the best training score when nothing was validated), or a given file.
+  back to the best training rating when nothing was validated), or a given file.
+  The engine validates the seed program too and ties go to the earliest
+  program, so this row differs from PPol: Initial only when a candidate beat
+  the seed on validation.
 
 Persona conditions use N = 10 personas per test task; every episode runs with
 the authors' benchmark cap of 30 τ² steps (``max_steps``). Every row uses
@@ -76,9 +79,12 @@ def evolved_program(run) -> tuple[str, dict]:
     if validated:
         best, how = max(validated, key=lambda r: (r.validation["score"], -r.iteration)), "validation"
     else:
-        best, how = max(records, key=lambda r: (r.score, -r.iteration)), "training score"
+        # The rating is the like-with-like training estimate (.comparison); raw scores of
+        # different minibatches are not comparable. Old runs without ratings fall back to the score.
+        best, how = max(records, key=lambda r: (r.selection_score, -r.iteration)), "training rating"
     return best.source, {"program": best.id, "selected_by": how, "iteration": best.iteration,
-                         "training_score": best.score, "validation_score": best.validation.get("score")}
+                         "training_score": best.score, "training_rating": best.rating,
+                         "validation_score": best.validation.get("score")}
 
 
 def humans_row(model: FitnessModel, domain: str, corpus=None) -> dict:

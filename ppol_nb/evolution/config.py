@@ -10,6 +10,12 @@ tests and smoke notebooks. ``from_yaml`` overrides either profile field by field
 and rejects keys it does not know, so a typo never silently falls back to a
 default.
 
+Comparison (not in the paper; see :mod:`.comparison`): ``comparison="paired"``
+(default) rates every candidate by paired differences with the incumbent on the
+same minibatch, N and λ, and crowns a new best only after it wins on the mean
+of ``confirm_evaluations`` (default 2) paired differences; ``"raw"`` compares
+raw minibatch scores across iterations, as the authors' OpenEvolve setup does.
+
 Fields split in two groups. *Decision* fields shape which parent is sampled
 and what the archive holds; a resumed run must use the same values, or it
 would no longer reproduce the uninterrupted run. *Budget* fields
@@ -37,6 +43,7 @@ BUDGET_FIELDS = frozenset(
         "max_cost_usd",
         "eval_timeout_s",
         "propose_timeout_s",
+        "validation_timeout_s",
         "validate_on_new_best",
     }
 )
@@ -63,16 +70,25 @@ class EvolutionConfig:
         After every ``migration_interval``-th iteration, each island sends its top
         ``migration_rate`` fraction (at least one program) to the next island
         on a ring.
+    Comparison
+        ``comparison`` is ``"paired"`` (like-with-like ratings, see
+        :mod:`.comparison`) or ``"raw"`` (raw minibatch scores, the authors'
+        rule). ``confirm_evaluations`` is K: a paired challenger must win on the
+        mean of K paired differences (its own minibatch and the next K − 1) to
+        become the new best; 1 disables confirmation.
     Budgets (first reached stops the run, recorded as an event)
         ``max_iterations`` candidates after the seed; ``early_stop_patience``
-        iterations without a strictly better best (None disables);
+        iterations without a new best (None disables);
         ``max_wall_time_s`` per call to ``run``/``iterate``; ``max_cost_usd``
         summed over mutator, evaluator and validation costs.
     Execution
         ``parallel_evaluations`` candidates per round, decided from the state at
         the start of the round and evaluated concurrently in threads.
-        ``eval_timeout_s`` / ``propose_timeout_s`` bound one evaluation / one
-        mutator call; the engine stops waiting and records a timeout error.
+        ``eval_timeout_s`` / ``propose_timeout_s`` / ``validation_timeout_s``
+        bound one evaluation (or re-evaluation) / one mutator call / one
+        validation (PPol's validation runs the held-out slice at every N, about
+        13x a training minibatch); the engine stops waiting and records a
+        timeout error.
     Rollouts
         ``train_max_steps`` caps every minibatch (training) episode and
         ``val_max_steps`` every validation episode, in τ² steps
@@ -98,10 +114,13 @@ class EvolutionConfig:
     parallel_evaluations: int = 1
     eval_timeout_s: float | None = 3600.0
     propose_timeout_s: float | None = 600.0
+    validation_timeout_s: float | None = 3600.0
     skip_duplicates: bool = True
     validate_on_new_best: bool = True
     train_max_steps: int = TRAIN_MAX_STEPS
     val_max_steps: int = EVAL_MAX_STEPS
+    comparison: str = "paired"
+    confirm_evaluations: int = 2
     profile_name: str = field(default="paper", compare=False)
 
     # ------------------------------------------------------------------ checks
@@ -137,7 +156,8 @@ class EvolutionConfig:
             "early_stop_patience must be None or an int >= 1",
         )
         need(_is_int(self.seed), "seed must be an int")
-        for name in ("max_wall_time_s", "max_cost_usd", "eval_timeout_s", "propose_timeout_s"):
+        for name in ("max_wall_time_s", "max_cost_usd", "eval_timeout_s", "propose_timeout_s",
+                     "validation_timeout_s"):
             value = getattr(self, name)
             need(value is None or (_is_num(value) and value > 0), f"{name} must be None or > 0")
         need(
@@ -146,6 +166,9 @@ class EvolutionConfig:
         )
         for name in ("train_max_steps", "val_max_steps"):
             need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an int >= 1")
+        need(self.comparison in ("paired", "raw"), "comparison must be 'paired' or 'raw'")
+        need(_is_int(self.confirm_evaluations) and self.confirm_evaluations >= 1,
+             "confirm_evaluations must be an int >= 1")
         if errors:
             raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
 
@@ -213,6 +236,8 @@ class EvolutionConfig:
         """Decision fields (not budgets) whose values differ: ``{name: (self, other)}``."""
         mine, theirs = self.to_dict(), other.to_dict()
         skip = BUDGET_FIELDS | {"profile_name"}
+        if mine["comparison"] == theirs["comparison"] == "raw":
+            skip = skip | {"confirm_evaluations"}  # the raw rule never confirms
         return {k: (mine[k], theirs[k]) for k in mine if k not in skip and mine[k] != theirs[k]}
 
 
@@ -228,6 +253,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "early_stop_patience": 4,
         "eval_timeout_s": 60.0,
         "propose_timeout_s": 60.0,
+        # A retail validation (14 tasks x 23 personas) takes ~1 min offline on a busy laptop.
+        "validation_timeout_s": 900.0,
     },
 }
 
@@ -254,3 +281,8 @@ def _is_int(x: Any) -> bool:
 
 def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+# Values of fields a run database made before they existed was decided with:
+# runs from before :mod:`.comparison` compared raw scores without confirmation.
+LEGACY_DECISIONS: dict[str, Any] = {"comparison": "raw", "confirm_evaluations": 1}

@@ -4,18 +4,33 @@ Tables
 
 * ``programs`` — every evaluated candidate (a :class:`ProgramRecord`, dicts as
   JSON), written and committed the moment its evaluation ends, so a crash
-  loses at most the evaluations still in flight.
+  loses at most the evaluations still in flight. ``rating`` and
+  ``comparison`` are filled in when the program enters the archive (they are
+  recomputed from ``fitness_evals`` on resume; see :mod:`.comparison`).
+* ``fitness_evals`` — every re-evaluation of a program on another iteration's
+  minibatch (the incumbent's pairing scores and challengers' confirmations):
+  program, context (the fitness-call index whose minibatch, N and λ were
+  used), the iteration that asked for it, purpose (``pair``/``confirm``),
+  score, metrics, minibatch, error and spend. One row per (program, context):
+  it is computed once and re-used.
 * ``proposals`` — a mutator's output, committed before evaluation starts, so a
   resumed run re-uses a paid-for proposal instead of asking the LLM again.
 * ``ledger`` — spend per (iteration, program, role): mutator, evaluator,
-  validation.
+  rescore, validation.
 * ``events`` — run history: session start, round start, migration, new best,
   validation, stop (with the reason), interruption.
 * ``meta`` — config, seed, package version, seed-program hash.
 
 The archive is not stored: it is a deterministic function of the programs in
-iteration order (see :meth:`EvolutionEngine.load_state`), which keeps the
-database the single source of truth.
+iteration order and their re-evaluations (see :meth:`EvolutionEngine.load_state`),
+which keeps the database the single source of truth.
+
+Versioning: ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`. A database of
+version 0/1 (before ``rating``/``comparison``/``fitness_evals``) is migrated in
+place when opened (columns added, table created); its stored config lacks the
+comparison fields, which the engine reads as the raw rule it was made with
+(:data:`~.config.LEGACY_DECISIONS`). A newer version than this code knows is
+refused.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from typing import Any
 from .interfaces import ProgramRecord, Proposal
 
 FILENAME = "evolution.sqlite"
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS programs (
@@ -51,7 +67,24 @@ CREATE TABLE IF NOT EXISTS programs (
     llm_calls INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
     created_at REAL NOT NULL,
-    eval_duration_s REAL NOT NULL
+    eval_duration_s REAL NOT NULL,
+    rating REAL,
+    comparison TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS fitness_evals (
+    program_id TEXT NOT NULL,
+    context INTEGER NOT NULL,
+    iteration INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    score REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    minibatch TEXT NOT NULL,
+    error TEXT,
+    llm_calls INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (program_id, context)
 );
 CREATE TABLE IF NOT EXISTS proposals (
     iteration INTEGER PRIMARY KEY,
@@ -83,7 +116,7 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-_JSON_FIELDS = ("inspiration_ids", "metrics", "artifacts", "validation")
+_JSON_FIELDS = ("inspiration_ids", "metrics", "artifacts", "validation", "comparison")
 _COLUMNS = (
     "id",
     "iteration",
@@ -104,7 +137,13 @@ _COLUMNS = (
     "cost_usd",
     "created_at",
     "eval_duration_s",
+    "rating",
+    "comparison",
 )
+# Columns added by schema version 2 (ALTER TABLE on older databases).
+_V2_COLUMNS = {"rating": "REAL", "comparison": "TEXT NOT NULL DEFAULT '{}'"}
+_EVAL_COLUMNS = ("program_id", "context", "iteration", "purpose", "score", "metrics", "minibatch", "error",
+                 "llm_calls", "cost_usd", "duration_s", "created_at")
 
 
 def _dumps(value: Any) -> str:
@@ -125,8 +164,25 @@ class RunDatabase:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
+            self.migrated_from = self._migrate()
             self._conn.commit()
+
+    def _migrate(self) -> int | None:
+        """Create or upgrade the schema; returns the version upgraded from (None: already current or new)."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has schema version {version}; this ppol_nb reads up to "
+                               f"{SCHEMA_VERSION} (upgrade ppol_nb)")
+        had_programs = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'programs'").fetchone() is not None
+        if had_programs:
+            present = {row[1] for row in self._conn.execute("PRAGMA table_info(programs)")}
+            for name, decl in _V2_COLUMNS.items():
+                if name not in present:
+                    self._conn.execute(f"ALTER TABLE programs ADD COLUMN {name} {decl}")
+        self._conn.executescript(SCHEMA)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return version if had_programs and version < SCHEMA_VERSION else None
 
     def close(self) -> None:
         with self._lock:
@@ -163,6 +219,11 @@ class RunDatabase:
             self._conn.execute("UPDATE programs SET validation = ? WHERE id = ?", (_dumps(validation), program_id))
             self._ledger_rows(iteration, program_id, ledger)
 
+    def set_comparison(self, program_id: str, rating: float | None, comparison: dict) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("UPDATE programs SET rating = ?, comparison = ? WHERE id = ?",
+                               (rating, _dumps(comparison), program_id))
+
     def programs(self) -> list[ProgramRecord]:
         """All programs, in iteration order."""
         with self._lock:
@@ -171,13 +232,36 @@ class RunDatabase:
         for row in rows:
             data = dict(zip(_COLUMNS, row))
             for c in _JSON_FIELDS:
-                data[c] = json.loads(data[c])
+                data[c] = json.loads(data[c]) if data[c] is not None else {}
             out.append(ProgramRecord(**data))
         return out
 
     def count_programs(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM programs").fetchone()[0]
+
+    # ------------------------------------------------------- re-evaluations
+    def add_fitness_eval(self, row: dict, ledger: list[tuple[str, int, float]] = ()) -> None:
+        """Store one re-evaluation (keys: :data:`_EVAL_COLUMNS`) and its spend, atomically."""
+        values = [(_dumps(row[c]) if c in ("metrics", "minibatch") else row[c]) for c in _EVAL_COLUMNS]
+        with self._lock, self._conn:
+            self._conn.execute(
+                f"INSERT INTO fitness_evals ({', '.join(_EVAL_COLUMNS)}) VALUES ({', '.join('?' * len(values))})",
+                values,
+            )
+            self._ledger_rows(row["iteration"], row["program_id"], ledger)
+
+    def fitness_evals(self) -> list[dict]:
+        """Every re-evaluation, in the order they were stored."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_EVAL_COLUMNS)} FROM fitness_evals ORDER BY rowid").fetchall()
+        out = []
+        for row in rows:
+            data = dict(zip(_EVAL_COLUMNS, row))
+            data["metrics"], data["minibatch"] = json.loads(data["metrics"]), json.loads(data["minibatch"])
+            out.append(data)
+        return out
 
     # -------------------------------------------------------------- proposals
     def add_proposal(

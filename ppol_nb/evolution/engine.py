@@ -14,19 +14,40 @@ Semantics (what "iteration", "round" and "resume" mean here)
   each result is committed to the database the moment it ends; then the round's
   records enter the archive in iteration order. With the default of 1, a round
   is an iteration.
+* **Comparison** (:mod:`.comparison`): with ``comparison="paired"`` (default)
+  each successful candidate of a round is paired with the round-start
+  incumbent (the current best) on the candidate's own minibatch; the
+  incumbent's re-evaluation there is computed once per (program, context) and
+  stored (``fitness_evals``). A candidate that wins that pair is evaluated, with
+  the incumbent, on the next ``confirm_evaluations − 1`` contexts. Its
+  ``rating`` = incumbent rating + mean paired difference. New best, MAP-Elites
+  cells, capacity, parent/elite selection, inspirations, migration and early
+  stopping all use the rating; the raw ``score`` is kept for the record. All of
+  a round's re-evaluations run (concurrently, under ``eval_timeout_s``) before
+  its records enter the archive; their spend is ledger role ``rescore`` and
+  counts towards ``max_cost_usd``.
 * **Migration** runs right after iteration t enters the archive when
   ``t % migration_interval == 0`` (ring, top fraction; see :mod:`.archive`).
 * **Stopping** is checked between rounds: ``max_iterations``, early stop (no
-  strictly better best for ``early_stop_patience`` iterations), ``max_cost_usd``
-  (ledger total), ``max_wall_time_s`` (this session), in that order. A round in
-  flight always finishes, so no paid-for evaluation is thrown away; a budget can
-  therefore be overshot by at most one round.
+  new best for ``early_stop_patience`` iterations), ``max_cost_usd`` (ledger
+  total), ``max_wall_time_s`` (this session), in that order. A round in flight
+  always finishes (confirmations included), so no paid-for evaluation is thrown
+  away; a budget can therefore be overshot by at most one round.
+* **Validation and the final program**: when the evaluator has ``validate``,
+  the seed program is always validated (first), then every new best when it
+  takes the crown. The final program is the best mean validation score
+  (:meth:`EvolutionEngine.best` with ``by="validation"``, PPol's checkpoint
+  rule) with ties going to the earliest program, so the result differs from the
+  seed only when a candidate beat the seed on validation; otherwise it *is* the
+  seed.
 * **Resume** rebuilds the archive by replaying the stored programs in iteration
-  order (the archive is a deterministic function of them). If the process died
-  mid-round, that round's finished candidates are kept, its missing ones are
-  re-decided from the same round-start state with the same RNG (same parents),
-  stored proposals are re-used, and nothing finished is evaluated again. The
-  resumed run's history therefore equals the uninterrupted run's.
+  order with their stored re-evaluations (ratings are a deterministic function
+  of them and of each round's start state). If the process died mid-round
+  (even mid-confirmation), that round's finished candidates and
+  re-evaluations are kept, its missing candidates are re-decided from the same
+  round-start state with the same RNG (same parents), stored proposals are
+  re-used, and nothing finished is evaluated again. The resumed run's history
+  therefore equals the uninterrupted run's.
 
 Timeouts never hang the loop: see :mod:`.workers`. No asyncio is used, so
 ``run()`` and ``iterate()`` work inside a live Jupyter kernel.
@@ -36,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import math
 import numbers
@@ -49,11 +71,13 @@ from typing import Any, Self
 import numpy as np
 
 from .. import __version__
+from . import comparison as cmp
 from .archive import Archive
-from .config import BUDGET_FIELDS, EvolutionConfig
+from .config import BUDGET_FIELDS, LEGACY_DECISIONS, EvolutionConfig
 from .database import FILENAME, RunDatabase
 from .interfaces import (
     ROLE_EVALUATOR,
+    ROLE_RESCORE,
     ROLE_VALIDATION,
     Evaluation,
     Evaluator,
@@ -91,7 +115,9 @@ class EvolutionEngine:
     ----------
     config : EvolutionConfig
     evaluator : object with ``evaluate(source, iteration, program_id)`` and
-        optionally ``validate(record) -> dict``.
+        optionally ``validate(record) -> dict`` and ``rescore(source,
+        iteration, program_id)`` (a cheaper ``evaluate`` for re-evaluations,
+        e.g. without reflection; ``evaluate`` is used when it is missing).
     mutator : object with ``propose(parent, inspirations, rng, iteration)``.
     run_dir : directory holding ``evolution.sqlite`` (the checkpoint) and
         ``best_program.py``.
@@ -140,7 +166,8 @@ class EvolutionEngine:
 
     # ================================================================== setup
     def _check_compatible(self) -> None:
-        stored = EvolutionConfig.from_dict(self.db.get_meta("config"))
+        # A run made before a decision field existed was decided by its legacy value.
+        stored = EvolutionConfig.from_dict({**LEGACY_DECISIONS, **self.db.get_meta("config")})
         diff = stored.decision_diff(self.config)
         if diff:
             detail = ", ".join(f"{k}: stored {a!r} vs given {b!r}" for k, (a, b) in diff.items())
@@ -177,40 +204,68 @@ class EvolutionEngine:
         self._last_iteration = -1  # last iteration applied to the archive
         self._pending_round: list[int] | None = None
         self._pending_records: dict[int, ProgramRecord] = {}
+        self._scores: dict[tuple[str, int], float] = {}  # (program id, context) -> re-evaluation score
 
     def load_state(self) -> None:
-        """Rebuild islands, archives, best and any unfinished round from the database."""
+        """Rebuild islands, archives, ratings, best and any unfinished round from the database."""
         self._reset_state()
+        self._scores = {(row["program_id"], int(row["context"])): float(row["score"])
+                        for row in self.db.fitness_evals()}
         records = self.db.programs()
         if not records:
             return
-        done = {r.iteration for r in records}
-        cut = math.inf
-        rounds = self.db.events("round_start")
-        if rounds:
-            last_round = rounds[-1]["iterations"]
-            if not set(last_round) <= done:
-                self._pending_round = list(last_round)
-                cut = min(last_round)
-        expected = 0
+        for record in records:
+            self._by_id[record.id] = record  # re-evaluation look-ups need every stored program
+        rounds = [list(e["iterations"]) for e in self.db.events("round_start")]
+        round_start = {t: min(its) for its in rounds for t in its}
+        last_round = rounds[-1] if rounds else None
+        cut = min(last_round) if last_round else math.inf
+        expected, incumbent = 0, None
+        tail: dict[int, ProgramRecord] = {}
         for record in records:
             if record.iteration >= cut:
-                self._pending_records[record.iteration] = record
-                self._by_id[record.id] = record
+                tail[record.iteration] = record
                 continue
-            if record.iteration != expected:
-                raise RuntimeError(
-                    f"{self.db.path}: iteration {expected} is missing but {record.iteration} is stored; "
-                    "the run database is inconsistent"
-                )
-            self._apply(record)
+            self._check_next(record, expected)
+            if round_start.get(record.iteration, record.iteration) == record.iteration:
+                incumbent = self._best  # every candidate of a round is paired with its round-start best
+            self._replay(record, incumbent)
             expected += 1
+        if last_round is not None:
+            # Only the last round can be unfinished: a round's candidates *and* re-evaluations
+            # all exist before the next round starts.
+            incumbent = self._best
+            finished = set(last_round) <= set(tail) and not any(
+                self._needed(tail[t], incumbent) for t in last_round)
+            if finished:
+                for t in sorted(tail):
+                    self._check_next(tail[t], expected)
+                    self._replay(tail[t], incumbent)
+                    expected += 1
+            else:
+                self._pending_round, self._pending_records = list(last_round), tail
         if records[0].iteration == 0 and records[0].source != self.seed_program:
             raise ValueError(f"cannot resume {self.run_dir}: seed_program differs from the stored run's")
         if self._best is not None:  # the process may have died before refreshing it
             _atomic_write(self.run_dir / BEST_PROGRAM_FILE, self._best.source)
 
     # ============================================================ public API
+    def _check_next(self, record: ProgramRecord, expected: int) -> None:
+        if record.iteration != expected:
+            raise RuntimeError(
+                f"{self.db.path}: iteration {expected} is missing but {record.iteration} is stored; "
+                "the run database is inconsistent"
+            )
+
+    def _replay(self, record: ProgramRecord, incumbent: ProgramRecord | None) -> None:
+        stored = (record.rating, record.comparison)
+        self._apply(record, incumbent)
+        if record.ok and stored != (record.rating, record.comparison):
+            if stored[0] is not None:
+                log.warning("%s: stored rating %r differs from the recomputed %r; using the recomputed one",
+                            record.id, stored[0], record.rating)
+            self.db.set_comparison(record.id, record.rating, record.comparison)  # died before writing it
+
     def run(self, progress: bool = True) -> RunSummary:
         """Run until a stop condition holds; returns the summary. Safe to call again."""
         bar = None
@@ -222,7 +277,7 @@ class EvolutionEngine:
             for step in self.iterate():
                 if bar is not None and step.iteration > 0:
                     bar.update(step.iteration - bar.n)
-                    best = step.best.score if step.best is not None else float("nan")
+                    best = step.best.selection_score if step.best is not None else float("nan")
                     bar.set_postfix(best=f"{best:.4f}", cost=f"${step.total_cost_usd:.3f}")
         finally:
             if bar is not None:
@@ -272,8 +327,9 @@ class EvolutionEngine:
                             log.info("evolution stopped: %s (%s)", reason, detail)
                             return
                         self._start_round()
-                    self._finish_round()
-                    steps = [self._apply_live(self._pending_records[t]) for t in self._pending_round]
+                    incumbent = self._best  # fixed for the whole round (see .comparison)
+                    self._finish_round(incumbent)
+                    steps = [self._apply_live(self._pending_records[t], incumbent) for t in self._pending_round]
                     self._pending_round, self._pending_records = None, {}
                     self._maybe_validate()
                     yield from steps
@@ -302,7 +358,13 @@ class EvolutionEngine:
         )
 
     def best(self, by: str = "score") -> ProgramRecord | None:
-        """Best program by training ``"score"`` or by ``"validation"`` score (ties: earliest)."""
+        """The incumbent (``"score"``: best by rating on the common scale) or best by ``"validation"``.
+
+        ``by="validation"`` is PPol's final-program rule: the highest mean
+        validation score, ties to the earliest program. The seed is always
+        validated first, so this returns an evolved program only when one
+        scored strictly higher than the seed on validation.
+        """
         if by == "score":
             return self._best
         if by == "validation":
@@ -332,22 +394,29 @@ class EvolutionEngine:
         return chain
 
     def archive_grid(self, island: int | None = None) -> np.ndarray:
-        """``feature_bins x feature_bins`` elite scores (rows: first feature key); NaN = empty.
+        """``feature_bins x feature_bins`` elite ratings (rows: first feature key); NaN = empty.
 
         ``island=None`` gives the cell-wise best over all islands.
         """
         return self.archive.score_grid(island)
 
     def history(self):
-        """One row per program: the search trajectory as a pandas DataFrame."""
+        """One row per program: the search trajectory as a pandas DataFrame.
+
+        ``score`` is the raw fitness on the program's own minibatch; ``rating``
+        its like-with-like estimate on the common scale; ``paired_diff`` /
+        ``n_pairs`` / ``incumbent_id`` / ``confirmed`` describe its paired
+        comparison; ``best_score`` is the incumbent's rating after this row.
+        """
         import pandas as pd
 
         fa, fb = self.config.feature_keys
-        rows, best = [], -math.inf
+        rows, best, best_id = [], -math.inf, None
         for r in self._records:
             new_best = r.id in self._new_best_ids
             if new_best:
-                best = r.score
+                best, best_id = r.selection_score, r.id
+            comp = r.comparison or {}
             rows.append(
                 {
                     "id": r.id,
@@ -365,12 +434,24 @@ class EvolutionEngine:
                     "cost_usd": r.cost_usd,
                     "is_best_so_far": new_best,
                     "best_score": best,
+                    "rating": float(r.rating) if r.rating is not None else float("nan"),
+                    "paired_diff": _float(comp.get("mean_diff")),
+                    "n_pairs": len(comp.get("pairs") or []),
+                    "incumbent_id": comp.get("incumbent_id"),
+                    "confirmed": bool(comp.get("confirmed", False)),
+                    "best_id": best_id,
                 }
             )
         return pd.DataFrame(rows)
 
     def events(self, kind: str | None = None) -> list[dict]:
         return self.db.events(kind)
+
+    def reevaluations(self):
+        """Every stored re-evaluation (incumbent pairings and confirmations) as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.db.fitness_evals())
 
     def ledger(self):
         """Spend per (iteration, program, role) as a DataFrame."""
@@ -388,14 +469,41 @@ class EvolutionEngine:
         self.close()
 
     # ========================================================= archive state
-    def _apply(self, record: ProgramRecord) -> tuple[bool, list[dict]]:
-        """Enter a finished program into the archive (shared by live runs and replay)."""
+    def _known(self, program_id: str, context: int) -> float | None:
+        """Score of a program on a context: its own evaluation, else a stored re-evaluation."""
+        record = self._by_id.get(program_id)
+        if record is not None and record.iteration == context:
+            return record.score
+        return self._scores.get((program_id, context))
+
+    def _needed(self, record: ProgramRecord, incumbent: ProgramRecord | None) -> list[tuple[str, int]]:
+        """Re-evaluations still missing before ``record`` can be rated against ``incumbent``."""
+        if self.config.comparison != cmp.RULE_PAIRED or incumbent is None or not record.ok:
+            return []
+        return cmp.needed(record.iteration, incumbent.id, record.id, self._known, self.config.confirm_evaluations)
+
+    def _compare(self, record: ProgramRecord, incumbent: ProgramRecord | None) -> cmp.Comparison:
+        if incumbent is None:
+            return cmp.reference(record.score, self.config.comparison)
+        if self.config.comparison == cmp.RULE_RAW:
+            return cmp.raw(record.score)
+        return cmp.paired(record.iteration, incumbent.id, incumbent.selection_score, record.id, self._known,
+                          self.config.confirm_evaluations)
+
+    def _apply(self, record: ProgramRecord, incumbent: ProgramRecord | None) -> tuple[bool, list[dict]]:
+        """Rate a finished program and enter it into the archive (shared by live runs and replay)."""
+        new_best = False
+        if record.ok:
+            comp = self._compare(record, incumbent)
+            record.rating, record.comparison = comp.rating, comp.to_dict()
+            new_best = comp.confirmed and (self._best is None or comp.rating > self._best.selection_score)
+        else:
+            record.rating, record.comparison = None, {}
         self._records.append(record)
         self._by_id[record.id] = record
         self._known_sources.setdefault(source_hash(record.source), record.id)
         islands = range(len(self.archive)) if record.iteration == 0 else [record.island]
         self.archive.add(record, islands)
-        new_best = record.ok and (self._best is None or record.score > self._best.score)
         if new_best:
             self._best, self._best_iteration = record, record.iteration
             self._new_best_ids.add(record.id)
@@ -405,19 +513,25 @@ class EvolutionEngine:
             migrations = self.archive.migrate()
         return new_best, migrations
 
-    def _apply_live(self, record: ProgramRecord) -> Step:
-        new_best, migrations = self._apply(record)
+    def _apply_live(self, record: ProgramRecord, incumbent: ProgramRecord | None) -> Step:
+        new_best, migrations = self._apply(record, incumbent)
         it = record.iteration
+        if record.ok:
+            self.db.set_comparison(record.id, record.rating, record.comparison)
         self.db.add_event(
             "iteration_end",
             iteration=it,
             program_id=record.id,
             island=record.island,
             score=record.score,
+            rating=record.rating,
             error=record.error,
         )
         if new_best:
-            self.db.add_event("new_best", iteration=it, program_id=record.id, score=record.score)
+            comp = record.comparison
+            self.db.add_event("new_best", iteration=it, program_id=record.id, score=record.score,
+                              rating=record.rating, previous=comp.get("incumbent_id"),
+                              mean_diff=comp.get("mean_diff"), n_pairs=len(comp.get("pairs") or []))
             _atomic_write(self.run_dir / BEST_PROGRAM_FILE, record.source)
         if migrations:
             self.db.add_event("migration", iteration=it, moves=migrations)
@@ -436,7 +550,7 @@ class EvolutionEngine:
         seed_proposal = Proposal(source=self.seed_program, kind="seed")
         record = self._record(0, 0, None, [], seed_proposal, pid, outcome)
         self.db.add_program(record, [(ROLE_EVALUATOR, *_eval_spend(outcome))])
-        return self._apply_live(record)  # a failed seed is reported by the caller
+        return self._apply_live(record, None)  # a failed seed is reported by the caller
 
     # ================================================================ rounds
     def _start_round(self) -> None:
@@ -444,7 +558,8 @@ class EvolutionEngine:
         last = min(self._last_iteration + self.config.parallel_evaluations, self.config.max_iterations)
         self._pending_round = list(range(first, last + 1))
         self._pending_records = {}
-        self.db.add_event("round_start", iteration=first, iterations=self._pending_round)
+        incumbent = self._best.id if self._best is not None else None
+        self.db.add_event("round_start", iteration=first, iterations=self._pending_round, incumbent=incumbent)
 
     def _decide(self, iteration: int) -> _Decision:
         cfg = self.config
@@ -453,14 +568,14 @@ class EvolutionEngine:
         parent = island.sample_parent(rng, cfg.elite_selection_ratio, cfg.tournament_size)
         return _Decision(iteration, island.index, parent, island.top(cfg.num_inspirations, exclude=parent.id))
 
-    def _finish_round(self) -> None:
-        """Propose and evaluate the round's missing candidates; commit each as it ends."""
+    def _finish_round(self, incumbent: ProgramRecord | None) -> None:
+        """Propose and evaluate the round's missing candidates, then the re-evaluations their
+        comparisons with ``incumbent`` need; commit each result as it ends."""
         todo = [t for t in self._pending_round if t not in self._pending_records]
-        if not todo:
-            return
         cfg = self.config
         decisions = {t: self._decide(t) for t in todo}
         runner = DeadlineRunner()
+        in_flight: set[tuple[str, int]] = set()
         proposals: dict[int, Proposal] = {}
         for t, d in decisions.items():
             stored = self.db.proposal(t)
@@ -472,24 +587,75 @@ class EvolutionEngine:
                 log.warning("iteration %d: stored proposal was made for another parent; proposing again", t)
             runner.submit(("propose", t), self._propose_fn(d), cfg.propose_timeout_s)
 
+        self._submit_rescores(runner, incumbent, in_flight)  # resumed round: stored candidates first
         while len(runner):
             outcome = runner.next()
             _reraise_fatal(outcome)
-            phase, t = outcome.key
-            d = decisions[t]
-            if phase == "propose":
+            phase = outcome.key[0]
+            if phase == "rescore":
+                _, pid, ctx, t, purpose = outcome.key
+                in_flight.discard((pid, ctx))
+                self._commit_rescore(pid, ctx, t, purpose, outcome)
+            elif phase == "propose":
+                t = outcome.key[1]
+                d = decisions[t]
                 if outcome.error is not None or outcome.timed_out:
                     self._commit(self._mutation_failure(d, outcome))
-                    continue
-                proposal = outcome.value
-                proposals[t] = proposal
-                self.db.add_proposal(t, d.parent.id, d.island, [r.id for r in d.inspirations], proposal)
-                self._submit_evaluation(runner, d, proposal)
+                else:
+                    proposal = outcome.value
+                    proposals[t] = proposal
+                    self.db.add_proposal(t, d.parent.id, d.island, [r.id for r in d.inspirations], proposal)
+                    self._submit_evaluation(runner, d, proposal)
             else:
-                proposal = proposals[t]
+                t = outcome.key[1]
+                d, proposal = decisions[t], proposals[t]
                 pid = program_id(cfg.seed, t, proposal.source)
                 record = self._record(t, d.island, d.parent, d.inspirations, proposal, pid, outcome)
                 self._commit(record, [(ROLE_EVALUATOR, *_eval_spend(outcome))])
+            self._submit_rescores(runner, incumbent, in_flight)
+        missing = {t: self._needed(self._pending_records[t], incumbent) for t in self._pending_round}
+        missing = {t: m for t, m in missing.items() if m}
+        if missing:  # cannot happen unless a re-evaluation was lost; never rate on partial data
+            raise RuntimeError(f"round {self._pending_round} ended with re-evaluations missing: {missing}")
+
+    def _submit_rescores(self, runner: DeadlineRunner, incumbent: ProgramRecord | None,
+                         in_flight: set[tuple[str, int]]) -> None:
+        """Start every re-evaluation the round's finished candidates need that is neither stored nor running."""
+        rescore = getattr(self.evaluator, "rescore", None)
+        evaluate = rescore if callable(rescore) else self.evaluator.evaluate
+        for t in self._pending_round:
+            record = self._pending_records.get(t)
+            if record is None:
+                continue
+            for pid, ctx in self._needed(record, incumbent):
+                if (pid, ctx) in in_flight:
+                    continue  # one evaluation per (program, context), shared by all who need it
+                in_flight.add((pid, ctx))
+                source = self._by_id[pid].source
+                purpose = "pair" if ctx == t else "confirm"
+                runner.submit(("rescore", pid, ctx, t, purpose),
+                              functools.partial(_evaluate_as, evaluate, source, ctx, pid), self.config.eval_timeout_s)
+
+    def _commit_rescore(self, pid: str, context: int, iteration: int, purpose: str, outcome: Outcome) -> None:
+        evaluation = outcome.value if isinstance(outcome.value, Evaluation) else Evaluation()
+        if outcome.timed_out:
+            error = f"evaluation timed out after {self.config.eval_timeout_s} s"
+        elif outcome.error is not None:
+            error = f"evaluator raised {type(outcome.error).__name__}: {outcome.error}"
+        else:
+            error = evaluation.error
+        metrics = {k: (float(v) if isinstance(v, numbers.Real) else v) for k, v in evaluation.metrics.items()}
+        if error is None and not _finite(metrics.get("score")):
+            error = f"evaluator returned no finite 'score' (metrics: {sorted(metrics)})"
+        score = float(metrics["score"]) if error is None else 0.0  # a failed fitness call scores 0 (PPol)
+        calls, cost = _eval_spend(outcome)
+        duration = evaluation.duration_s if evaluation.duration_s is not None else outcome.elapsed_s
+        row = {"program_id": pid, "context": int(context), "iteration": int(iteration), "purpose": purpose,
+               "score": score, "metrics": metrics, "minibatch": evaluation.artifacts.get("minibatch") or {},
+               "error": error, "llm_calls": calls, "cost_usd": cost, "duration_s": float(duration),
+               "created_at": time.time()}
+        self.db.add_fitness_eval(row, [(ROLE_RESCORE, calls, cost)])
+        self._scores[(pid, int(context))] = score
 
     def _propose_fn(self, d: _Decision):
         rng = derive_rng(self.config.seed, d.iteration, STREAM_MUTATE)
@@ -600,16 +766,22 @@ class EvolutionEngine:
 
     # ============================================================ validation
     def _maybe_validate(self) -> None:
-        """PPol validates the elite on a held-out slice whenever it changes."""
+        """PPol validates the elite on a held-out slice whenever it changes; the seed always, first."""
         validate = getattr(self.evaluator, "validate", None)
-        best = self._best
-        if not (self.config.validate_on_new_best and callable(validate)) or best is None or best.validation:
+        if not (self.config.validate_on_new_best and callable(validate)):
             return
+        seed = self._records[0] if self._records else None
+        for target in (seed, self._best):
+            if target is not None and target.ok and not target.validation:
+                self._validate(validate, target)
+
+    def _validate(self, validate, best: ProgramRecord) -> None:
         snapshot = copy.deepcopy(best)
-        outcome = call_with_timeout(lambda: validate(snapshot), self.config.eval_timeout_s, name="validate")
+        timeout = self.config.validation_timeout_s
+        outcome = call_with_timeout(lambda: validate(snapshot), timeout, name="validate")
         _reraise_fatal(outcome)
         if outcome.timed_out:
-            result: dict = {"error": f"validation timed out after {self.config.eval_timeout_s} s"}
+            result: dict = {"error": f"validation timed out after {timeout} s"}
         elif outcome.error is not None:
             result = {"error": f"validate raised {type(outcome.error).__name__}: {outcome.error}"}
         elif not isinstance(outcome.value, dict):
@@ -665,6 +837,14 @@ class EvolutionEngine:
 # ================================================================== helpers
 def _finite(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _float(value: Any) -> float:
+    return float(value) if _finite(value) else float("nan")
+
+
+def _evaluate_as(evaluate, source: str, context: int, pid: str) -> Evaluation:
+    return as_evaluation(evaluate(source, context, pid))
 
 
 def _metric(record: ProgramRecord, key: str) -> float:

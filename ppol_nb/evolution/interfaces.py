@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 ROLE_MUTATOR = "mutator"
 ROLE_EVALUATOR = "evaluator"
 ROLE_VALIDATION = "validation"
+ROLE_RESCORE = "rescore"  # re-evaluations for paired comparison and confirmation (see .comparison)
 
 
 @dataclass
@@ -31,7 +32,11 @@ class ProgramRecord:
     ``island`` is the island the program was *born* on; migration copies island
     membership, not records, so every program appears exactly once in the
     lineage. ``llm_calls``/``cost_usd`` are the mutator's plus the evaluator's for
-    this program (validation is accounted separately in the run's ledger).
+    this program (validation and re-evaluations are accounted separately in the
+    run's ledger). ``score`` is the raw fitness on the program's own minibatch;
+    ``rating`` is the engine's like-with-like estimate on the run's common scale
+    (:mod:`.comparison`), set when the program enters the archive, and
+    ``comparison`` records how it was obtained (pairs, incumbent, confirmation).
     """
 
     id: str
@@ -53,6 +58,8 @@ class ProgramRecord:
     eval_duration_s: float = 0.0
     artifacts: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
+    rating: float | None = None
+    comparison: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +69,13 @@ class ProgramRecord:
     @property
     def score(self) -> float:
         return float(self.metrics.get("score", 0.0)) if self.ok else 0.0
+
+    @property
+    def selection_score(self) -> float:
+        """What every ranking compares: the rating once the engine set it, else the raw score."""
+        if not self.ok:
+            return 0.0
+        return float(self.rating) if self.rating is not None else self.score
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +139,13 @@ class Evaluator(Protocol):
     changes (PPol: held-out slice at N = 5, 8, 10); its dict is stored in the
     record's ``validation`` field. Put the checkpoint-selection number under
     ``"score"`` and any spend under ``"llm_calls"`` / ``"cost_usd"``.
+
+    The engine also calls the fitness with an ``iteration`` other than the
+    program's own, to re-score the incumbent and challengers on the same
+    minibatch as a candidate (:mod:`.comparison`); the result must depend on
+    (source, iteration) only, never on which program is asking. An optional
+    ``rescore(source, iteration, program_id)`` is used for these calls instead
+    of ``evaluate`` (e.g. to skip feedback nobody reads).
     """
 
     def evaluate(self, source: str, iteration: int, program_id: str) -> Evaluation: ...

@@ -21,6 +21,15 @@ protocol for one τ² domain.
 5. write the reflection critique (:mod:`.reflection`) into
    ``artifacts["evaluator_reflection"]``.
 
+``rescore(source, iteration, program_id)`` — the engine's re-evaluation of a
+program on another iteration's minibatch (its paired comparison with the
+incumbent and confirmations, :mod:`.comparison`): steps 1–4 as above, no
+reflection (nobody reads it), episodes under
+``run_dir/episodes/<program_id>/context-<iteration>`` so that concurrent
+re-evaluations of one program never share an episode file. The personas come
+from the same cache, so a program's personas for a (task, N) are generated
+once per run.
+
 ``validate(record)`` — checkpoint selection: the program on the held-out
 validation slice at each N of the curriculum with λ = (0.5, 0.5); its
 ``"score"`` is the mean over N (the paper's final program is the best one).
@@ -266,14 +275,23 @@ class PPolEvaluator:
 
     # -- the protocol --------------------------------------------------------------------------
     def evaluate(self, source: str, iteration: int, program_id: str) -> Evaluation:
+        return self._fitness(source, iteration, program_id, self.run_dir / "episodes" / program_id, reflect=True)
+
+    def rescore(self, source: str, iteration: int, program_id: str) -> Evaluation:
+        """``evaluate`` on iteration ``iteration``'s minibatch, without reflection (see module doc)."""
+        episodes_dir = self.run_dir / "episodes" / program_id / f"context-{int(iteration):05d}"
+        return self._fitness(source, iteration, program_id, episodes_dir, reflect=False)
+
+    def _fitness(self, source: str, iteration: int, program_id: str, episodes_dir: Path, reflect: bool
+                 ) -> Evaluation:
         t0 = time.perf_counter()
         mb = self.minibatch(iteration)
         tasks = [self._tasks[t] for t in mb.task_ids]
-        gen = self.generate(source, tasks, mb.n, tag=f"generate:{program_id}")
+        gen = self.generate(source, tasks, mb.n, tag=f"generate:{program_id}:{iteration}")
         if gen.failure is not None:
             return self._generation_failed(gen, mb, t0)
         specs = self._specs(gen, tasks)
-        episodes = run_episodes(specs, self.backend, self.run_dir / "episodes" / program_id,
+        episodes = run_episodes(specs, self.backend, episodes_dir,
                                 max_workers=self.max_workers, max_steps=self.max_steps, progress=self.progress)
         batch = score_episodes(self.fitness_model, episodes, mb.task_ids, mb.lambdas)
         spend_calls, spend_cost = gen.llm_calls + batch.llm_calls, gen.cost_usd + batch.cost_usd
@@ -282,7 +300,6 @@ class PPolEvaluator:
                               artifacts={"error_kind": "episodes", "error": batch.first_error,
                                          "minibatch": self._mb_artifact(mb)},
                               llm_calls=spend_calls, cost_usd=spend_cost, duration_s=time.perf_counter() - t0)
-        critique, reflection_error = self._reflect(batch, episodes, tasks, mb, iteration)
         preserved = [bool((s.persona or {}).get("preservation", {}).get("ok")) for s in specs]
         metrics = {
             "score": batch.score, "hl": batch.hl, "coverage": batch.coverage, "n": mb.n,
@@ -291,11 +308,16 @@ class PPolEvaluator:
             "n_episodes": batch.n_episodes, "n_tasks": len(mb.task_ids), "epoch": mb.epoch,
             "episode_errors": batch.episode_errors,
         }
+        if not reflect:
+            return Evaluation(metrics=metrics, artifacts={"minibatch": self._mb_artifact(mb),
+                                                          "episodes_dir": str(episodes_dir)},
+                              llm_calls=spend_calls, cost_usd=spend_cost, duration_s=time.perf_counter() - t0)
+        critique, reflection_error = self._reflect(batch, episodes, tasks, mb, iteration)
         artifacts = {
             "evaluator_reflection": clip(critique.text, ARTIFACT_CHARS),
             "reflection_source": critique.source,
             "minibatch": self._mb_artifact(mb),
-            "episodes_dir": str(self.run_dir / "episodes" / program_id),
+            "episodes_dir": str(episodes_dir),
             "per_task": [{"task_id": t, "hl": batch.hl_by_task.get(t), "coverage": batch.coverage_by_task[t]}
                          for t in mb.task_ids],
             "per_episode": self._per_episode(batch, episodes),

@@ -27,19 +27,26 @@ def validation_frame(engine) -> pd.DataFrame:
 
 
 def plot_search(engine, path=None, title: str = ""):
-    """Training score per iteration (and best so far) next to validation curves for N = 5, 8, 10."""
+    """Training score and rating per iteration (and the incumbent's rating) next to validation curves.
+
+    Raw scores (grey) come from a different minibatch, N and λ at every
+    iteration; ratings (blue) put them on one scale through paired differences
+    with the incumbent (:mod:`.comparison`); the black step line is the
+    incumbent's rating.
+    """
     import matplotlib.pyplot as plt
 
     hist = engine.history()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
     ok = hist[hist["error"].isna()]
-    ax1.scatter(ok["iteration"], ok["score"], s=14, alpha=0.6, label="candidate (training minibatch)")
+    ax1.scatter(ok["iteration"], ok["score"], s=10, alpha=0.5, color="0.6", label="raw score (own minibatch)")
+    ax1.scatter(ok["iteration"], ok["rating"], s=14, alpha=0.8, label="rating (paired, common scale)")
     failed = hist[hist["error"].notna()]
     if len(failed):
         ax1.scatter(failed["iteration"], np.zeros(len(failed)), marker="x", color="red", s=14, label="failed candidate")
-    ax1.plot(hist["iteration"], hist["score"].where(hist["error"].isna(), 0).cummax(), color="k", label="best so far")
+    ax1.step(hist["iteration"], hist["best_score"], where="post", color="k", label="incumbent rating")
     ax1.set_xlabel("iteration")
-    ax1.set_ylabel("fitness M (λ ramp)")
+    ax1.set_ylabel("fitness M (λ ramp) / rating")
     ax1.legend(fontsize=8)
     val = validation_frame(engine)
     for n, grp in val.groupby("n"):
@@ -53,7 +60,7 @@ def plot_search(engine, path=None, title: str = ""):
     return fig
 
 
-def plot_archive(engine, path=None, title: str = "MAP-Elites archive (best score per cell, all islands)"):
+def plot_archive(engine, path=None, title: str = "MAP-Elites archive (best rating per cell, all islands)"):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -62,7 +69,7 @@ def plot_archive(engine, path=None, title: str = "MAP-Elites archive (best score
     edges = [f"{i / bins:.1f}–{(i + 1) / bins:.1f}" for i in range(bins)]
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.heatmap(pd.DataFrame(grid, index=edges, columns=edges), annot=True, fmt=".2f", cmap="viridis",
-                cbar_kws={"label": "score"}, ax=ax, mask=np.isnan(grid))
+                cbar_kws={"label": "rating"}, ax=ax, mask=np.isnan(grid))
     fa, fb = engine.config.feature_keys
     ax.set_ylabel(f"{fa} (P̄ human)")
     ax.set_xlabel(f"{fb} (B̄ cover)")
@@ -79,7 +86,7 @@ def lineage_table(engine, program_id: str | None = None) -> pd.DataFrame:
     return pd.DataFrame([{
         "iteration": r.iteration, "program_id": r.id, "island": r.island, "kind": r.mutation_kind,
         "angle": r.mutation_angle, "score": r.metrics.get("score"), "hl": r.metrics.get("hl"),
-        "coverage": r.metrics.get("coverage"), "validation": (r.validation or {}).get("score"),
+        "coverage": r.metrics.get("coverage"), "rating": r.rating, "validation": (r.validation or {}).get("score"),
     } for r in reversed(chain)])
 
 

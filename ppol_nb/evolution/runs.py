@@ -20,6 +20,13 @@ caps its base-simulator episodes at the run's validation cap; a loaded one must
 prove it left that slice's humans out (the evaluator checks, see
 :mod:`.ppol`). The config's ``train_max_steps`` / ``val_max_steps`` go to the
 evaluator.
+
+Before anything is written, :func:`build_run` locks the directory and checks its
+identity (:mod:`ppol_nb.run_identity`: domain, corpus, backend and models,
+fitness model, the decision-driving config, task limits, seed program): a
+second process, a resume with another identity, or a new run over an existing
+one is refused without touching ``baseline/``, ``fitness/`` or the manifest.
+The claim is ``PPolRun.claim``; it is released when the process ends.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from pathlib import Path
 
 from ..fitness.score import FitnessModel
 from ..provenance import provenance
-from .config import EvolutionConfig
+from ..run_identity import RunClaim, claim_run_dir, file_digest
+from .config import BUDGET_FIELDS, EvolutionConfig
 from .curriculum import VAL_FRACTION, VAL_SEED, split_validation
 from .engine import EvolutionEngine
 from .ppol import PPolEvaluator
@@ -67,6 +75,28 @@ class PPolRun:
     engine: EvolutionEngine
     evaluator: PPolEvaluator
     fitness_model: FitnessModel
+    claim: RunClaim | None = None
+
+
+def run_identity(domain: str, backend, config: EvolutionConfig, corpus: str, fitness_dir, train_limit,
+                 baseline_limit, seed_program: str) -> dict:
+    """What defines an evolution run (fields that may change on resume left out)."""
+    from ..llm.config import scrub_credentials
+    from ..personas.sandbox import program_hash
+
+    described = dict(backend.describe())
+    llm = described.pop("llm", None)
+    if isinstance(llm, dict):  # models and endpoints define results; timeouts, workers, cache path do not
+        roles = {"default": llm.get("default"), **(llm.get("roles") or {})}
+        described["roles"] = {name: {k: (rc or {}).get(k) for k in ("model", "base_url", "temperature",
+                                                                     "max_tokens", "top_p", "extra")}
+                              for name, rc in roles.items()}
+    return scrub_credentials({
+        "domain": domain, "corpus": corpus, "backend": described,
+        "fitness_sha256": file_digest(fitness_dir) if fitness_dir is not None else "trained in this run",
+        "config": {k: v for k, v in config.to_dict().items() if k not in BUDGET_FIELDS},
+        "train_limit": train_limit, "baseline_limit": baseline_limit, "seed_program_sha256": program_hash(seed_program),
+    })
 
 
 def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = None, corpus: str = "multiwoz",
@@ -81,9 +111,16 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     """
     from ..personas.programs import program_source
     from ..simulation.tau2_bridge import load_tasks
+    from .database import FILENAME
 
     run_dir = Path(run_dir)
     config = config or EvolutionConfig.profile("paper")
+    seed_program = seed_program or program_source("seed")
+    if not resume and (run_dir / FILENAME).exists():  # before the baseline, fitness or manifest is touched
+        raise FileExistsError(f"{run_dir / FILENAME} already holds a run; pass resume=True to continue it, "
+                              "or use a new run_dir")
+    claim = claim_run_dir(run_dir, run_identity(domain, backend, config, corpus, fitness_dir, train_limit,
+                                                baseline_limit, seed_program), "evolve")
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
     evaluator_kwargs.setdefault("max_steps", config.train_max_steps)
@@ -98,9 +135,9 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
                               reflection=reflection if reflection is not None else backend.reflector(),
                               **evaluator_kwargs)
     engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else backend.mutator(),
-                             run_dir, seed_program or program_source("seed"), resume=resume)
+                             run_dir, seed_program, resume=resume)
     manifest = provenance({"command": "evolve", "domain": domain, "config": config.to_dict(),
                            "backend": backend.describe(), "corpus": corpus, "evaluator": evaluator.describe(),
                            "mutator": type(engine.mutator).__name__, "resume": resume})
     (run_dir / "run_manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    return PPolRun(engine, evaluator, model)
+    return PPolRun(engine, evaluator, model, claim)

@@ -26,7 +26,8 @@ class Step:
     migrations: list[dict] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        status = f"error={self.record.error!r}" if self.record.error else f"score={self.record.score:.4f}"
+        status = (f"error={self.record.error!r}" if self.record.error
+                  else f"score={self.record.score:.4f}, rating={self.record.selection_score:.4f}")
         star = " *new best*" if self.new_best else ""
         return f"Step(iteration={self.iteration}, island={self.record.island}, {status}{star})"
 
@@ -35,9 +36,10 @@ class Step:
 class RunSummary:
     """End-of-run report: best program, budget use, why the run stopped.
 
-    ``best`` is the highest training score; ``best_validated`` the program with
-    the highest ``validation["score"]`` (PPol's final checkpoint choice), or None
-    if the evaluator has no ``validate`` hook.
+    ``best`` is the incumbent (highest rating on the run's common scale, see
+    :mod:`.comparison`); ``best_validated`` the program with the highest
+    ``validation["score"]`` (PPol's final checkpoint choice; the seed is always
+    validated and wins ties), or None if the evaluator has no ``validate`` hook.
     """
 
     run_dir: Path
@@ -60,8 +62,8 @@ class RunSummary:
         ]
         if self.best is not None:
             lines.append(
-                f"best          : {self.best.id} score={self.best.score:.4f} "
-                f"(iteration {self.best.iteration}, island {self.best.island})"
+                f"best          : {self.best.id} rating={self.best.selection_score:.4f} "
+                f"score={self.best.score:.4f} (iteration {self.best.iteration}, island {self.best.island})"
             )
         if self.best_validated is not None:
             lines.append(

@@ -20,8 +20,9 @@ from typing import Any
 
 import openai
 
-from ppol_nb.llm.cache import ResponseCache, request_key
-from ppol_nb.llm.config import RESERVED_REQUEST_FIELDS, LLMConfig, RoleConfig
+from ppol_nb.llm import deadline
+from ppol_nb.llm.cache import ResponseCache, is_reply, request_key
+from ppol_nb.llm.config import RESERVED_REQUEST_FIELDS, LLMConfig, RoleConfig, redact_url
 from ppol_nb.llm.errors import LLMError
 from ppol_nb.llm.ledger import Ledger
 from ppol_nb.llm.reply import ChatResult, is_empty, parse_completion
@@ -45,7 +46,7 @@ class _AttemptError(Exception):
 def _redact(text: str, secret: str | None) -> str:
     if secret and len(secret) >= 4 and secret != _PLACEHOLDER_KEY:
         text = text.replace(secret, "***")
-    return text
+    return redact_url(text)  # a key embedded in the endpoint URL is a secret too
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -108,6 +109,9 @@ class LLMClient:
         if self._cache is not None:
             t0 = time.perf_counter()
             hit = self._cache.get(key)
+            if hit is not None and not is_reply(hit):  # an old or damaged entry: ask again
+                self._cache.discard(key, "the cached value is not a chat reply")
+                hit = None
             if hit is not None:
                 latency = time.perf_counter() - t0
                 self.ledger.record(
@@ -242,12 +246,16 @@ class LLMClient:
     def _call_with_retries(self, role: str, rc: RoleConfig, request: dict) -> tuple[dict, float]:
         cfg = self.config
         for attempt in range(cfg.max_retries + 1):
+            deadline.check()
             api_key = self._api_key(rc)
             t0 = time.perf_counter()
             try:
                 with self._semaphore:
                     t0 = time.perf_counter()  # queueing for the semaphore is not latency
-                    return self._attempt(self._sdk(rc, api_key), request, api_key), time.perf_counter() - t0
+                    left = deadline.check()
+                    timeout = cfg.timeout_s if left is None else min(cfg.timeout_s, left)
+                    return (self._attempt(self._sdk(rc, api_key), request, api_key, timeout),
+                            time.perf_counter() - t0)
             except _AttemptError as failure:
                 err = failure.error
                 self.ledger.record(role, request["model"], "openai", latency_s=time.perf_counter() - t0, error=str(err))
@@ -259,13 +267,19 @@ class LLMClient:
                 if failure.retry_after is not None:
                     # The server knows best, but no single wait exceeds the configured ceiling.
                     delay = min(failure.retry_after, cfg.backoff_max_s)
+                left = deadline.remaining()
+                if left is not None and left <= delay:
+                    raise deadline.DeadlineExceeded(
+                        f"the episode deadline passes before the next attempt ({err.message})") from None
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _attempt(sdk: openai.OpenAI, request: dict, api_key: str) -> dict:
+    def _attempt(sdk: openai.OpenAI, request: dict, api_key: str, timeout: float | None = None) -> dict:
         """One HTTP request; returns the normalized reply or raises _AttemptError."""
         kwargs = {k: v for k, v in request.items() if k != "extra"}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         if "extra" in request:
             kwargs["extra_body"] = request["extra"]
         try:

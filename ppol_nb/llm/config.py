@@ -2,11 +2,15 @@
 
 A config names API keys only by the environment variable that holds them, so it
 can be written to disk, logged or put in a notebook without leaking a secret.
+A key a user embeds in an endpoint URL anyway (``https://user:key@host``,
+``?api_key=...``) is removed by :func:`redact_url` / :func:`scrub_credentials`
+from everything ppol_nb writes (manifests, provenance, cache metadata, errors).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,31 @@ RESERVED_REQUEST_FIELDS = frozenset(
         "stream",
     }
 )
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]+@")
+_QUERY_SECRET = re.compile(
+    r"(?i)(?P<name>[?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|authorization|secret|"
+    r"password|passwd|pwd|sig|signature|code)=)[^&#\s\"']*")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with URL user-info and secret-looking query values replaced by ``***``."""
+    if not isinstance(text, str) or ("://" not in text and "=" not in text):
+        return text
+    text = _URL_USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
+    return _QUERY_SECRET.sub(lambda m: m.group("name") + "***", text)
+
+
+def scrub_credentials(value):
+    """A copy of a JSON-like value with :func:`redact_url` applied to every string (keys too)."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {scrub_credentials(k) if isinstance(k, str) else k: scrub_credentials(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_credentials(v) for v in value]
+    return value
 
 
 @dataclass
@@ -110,6 +139,8 @@ class LLMConfig:
             raise ValueError("max_concurrency must be >= 1")
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
         self.roles = dict(self.roles)
 
     def role(self, name: str) -> RoleConfig:

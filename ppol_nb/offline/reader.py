@@ -41,10 +41,12 @@ How a text is read (deterministic; memoised by text):
    ``P * (1 - N * (1 - P))``: evidence against cancels *weak* evidence for ("a
    stressed parent who never raises their voice" stays calm) but only dents a
    clear statement (an "annoyed" customer who "doesn't swear" is still annoyed,
-   a transient "calm at first" barely touches a stated "angry"). Levels below
+   a transient "calm at first" barely touches a stated "angry"). A behaviour whose
+   every cue is graded low ("a little", "now and then") is capped at :data:`LOW_CAP`.
+   Levels below
    :data:`MIN_LEVEL` are dropped.
    ``politeness`` is signed: ``net = P - N`` (courteous minus dropped courtesy);
-   when ``|net| >= 0.5`` the level is ``0.5 + net / 2`` (so "never says please or
+   when ``|net| >= 0.6`` the level is ``0.5 + net / 2`` (so "never says please or
    thanks" gives ≈ 0.1 and "unfailingly courteous" ≈ 0.9); otherwise politeness is
    absent, which means "as the default".
 
@@ -71,11 +73,15 @@ READER_VERSION = hashlib.sha256(
 
 MIN_LEVEL = 0.1  # weaker levels are noise, not behaviour
 DETECTION_THRESHOLD = 0.3  # a behaviour at or above this level is "present"
-POLITE_MARGIN = 0.5  # |courteous - dropped| needed before politeness leaves the default
+POLITE_MARGIN = 0.6  # |courteous - dropped| needed before politeness leaves the default
 NEGATION_WINDOW = 6  # words between a negator and its cue, at most
 MODIFIER_BEFORE, MODIFIER_AFTER = 5, 3  # words an intensity word may stand from its cue
 MAX_MODIFIER = 1.35  # product of intensity factors, capped
 SECOND_EVIDENCE_DAMPING = 0.5
+LOW_MODIFIER = 0.8  # a cue scaled below this was graded low ("a little", "occasionally", "at first")
+LOW_CAP = 0.55  # ... and a behaviour all of whose cues were graded low stays low
+CONDITION_FACTOR = 0.5  # a cue inside an "if/when you …" clause is a condition, not a standing trait
+EXAMPLE_BOOST = 1.8  # a quoted utterance introduced by a verb of saying ("adds 'I think'")
 
 for _construct in K.CONSTRUCTS:  # the table may only name known behaviours
     if unknown := set(_construct.effects) - set(BEHAVIOURS):
@@ -96,7 +102,7 @@ class Cue:
     negated: bool
     negator: str  # the negating words, if any
     contribution: float  # signed: + evidence for the behaviour, - against; 0 when dropped
-    dropped: str = ""  # why the cue does not count ("agent clause", "subsumed", "duplicate")
+    dropped: str = ""  # why the cue does not count ("agent clause", "subsumed", "overlapped")
     sentence: int = 0  # index of the sentence in the normalised text
     span: tuple[int, int] = (0, 0)  # character span of the phrase in that (normalised) sentence
 
@@ -228,6 +234,7 @@ class _Sentence:
     negators: list[tuple[int, int, float, str, str]]
     onset_end: int  # cues ending before this offset are in an "at first" state (-1: none)
     onset_start: int
+    conditions: list = field(default_factory=list)  # "if you are unsure," spans: conditions, not traits
 
     def token_at(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -243,10 +250,8 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
     negators = []
     for rx, strength, kind in _NEGATORS:
         negators += [(m.start(), m.end(), strength, kind, m.group()) for m in rx.finditer(sentence)]
-    # "not always", "not too": hedged frequency, not a negation; longest negator wins on overlap.
-    negators = [n for n in _non_overlapping(negators)
-                if not any(m[0] == n[0] and m[1] > n[1] and m[2] < 1 for m in modifiers)
-                and not _false_friend(sentence, n)]
+    # The longest negator wins on overlap ("not always" over "not"); false friends are dropped.
+    negators = [n for n in _non_overlapping(negators) if not _false_friend(sentence, n)]
     agent = []  # the caller drops "when they …" spans in third-person texts
     for rx in (K.AGENT_CLAUSE, K.AGENT_CLAUSE_THEY, K.AGENT_TO_DO):
         for m in rx.finditer(sentence):
@@ -264,8 +269,9 @@ def _analyse(sentence: str, next_sentence: str) -> _Sentence:
             limit = _clause_end(sentence, onset.end())
             onset_start = clause_start
             onset_end = min(change.start(), limit) if change else limit
+    conditions = [(m.start(), _clause_end(sentence, m.end())) for m in _CONDITION.finditer(sentence)]
     return _Sentence(sentence, tokens, starts, _quote_spans(sentence), agent, modifiers, negators,
-                     onset_end, onset_start)
+                     onset_end, onset_start, conditions)
 
 
 def _false_friend(sentence: str, negator: tuple) -> bool:
@@ -278,6 +284,24 @@ def _false_friend(sentence: str, negator: tuple) -> bool:
         return False
     nxt = re.match(r"[\s,]*([\w'-]+)", sentence[negator[1]:])
     return bool(nxt and nxt.group(1) in following)
+
+
+_FREQUENCY = re.compile(
+    r"always|constantly|consistently|continually|invariably|sometimes|occasionally|often|frequently|usually|"
+    r"mostly|generally|typically|regularly|now and (?:then|again)|every (?:now and then|once in a while|so often)|"
+    r"from time to time|at times|once in a while|on occasion|rarely|seldom|habitually|repeatedly")
+
+# A verb of saying (or "like", "such as") shortly before a quotation introduces it as an example.
+_INTRODUCED = re.compile(
+    r"\b(?:say|says|saying|said|use|uses|using|add|adds|adding|slip|slips|slipping|throw|throws|drop|drops|"
+    r"pepper|peppers|sprinkle|sprinkles|toss|tosses|type|types|typing|write|writes|writing|reply|replies|answer|"
+    r"answers|ask|asks|go|goes|like|such as|eg|ie|with|lots of|plenty of|a lot of|an?|the odd|the occasional)"
+    r"(?:\s+(?:in|out|with|things|stuff|phrases?|words?|an?|the|odd|occasional|little|quick|lots|of|like|"
+    r"such|as)){0,3}\s*[\"'(]?\s*$")
+
+
+# "If you are not sure, …", "in case you are confused, …": the customer's condition, up to the comma.
+_CONDITION = re.compile(r"\b(?:if|in case|should|whenever|when)\s+(?:you|you're|they|they're|she|he|she's|he's)\b")
 
 
 _CLAUSE_BREAK = re.compile(r"[,;:—()]|\b(?:but|however|though|although|whereas|yet|then)\b")
@@ -295,9 +319,11 @@ def _agent_clause_end(sentence: str, pos: int) -> int:
     while end < len(sentence) and sentence[end] == ",":
         nxt = _clause_end(sentence, end + 1)
         segment = sentence[end + 1:nxt]
-        if re.search(r"\b(?:you|your|i)\b", segment) or not re.match(r"\s*(?:\w+s|is|has|does|keeps)\b", segment) \
-                or not re.search(r"\b(?:or|and)\b", sentence[end + 1:_clause_end(sentence, nxt + 1) if nxt < len(
-                    sentence) else nxt]):
+        about_customer = re.search(r"\b(?:you|your|i)\b", segment)
+        agent_verb = re.match(r"\s*(?:\w+s|is|has|does|keeps)\b", segment)  # "repeats a question"
+        after = _clause_end(sentence, nxt + 1) if nxt < len(sentence) else nxt
+        in_a_list = re.search(r"\b(?:or|and)\b", sentence[end + 1:after])
+        if about_customer or not agent_verb or not in_a_list:
             break
         end = nxt
     return end
@@ -390,15 +416,28 @@ def _scope_blocked(between: list[str], kind: str, s: _Sentence, cue_end: int) ->
                 tail = between[i + 1:] + s.text[cue_end:cue_end + 40].split()[:4]
                 if not any(x in {"or", "nor"} for x in tail):
                     return True
-        elif w in {"and", ","} and (follows in K.VERB_STARTS or follows in {"you", "they", "he", "she", "i"}):
+        elif w in {"and", ","} and (_verb_like(follows) or follows in {"you", "they", "he", "she", "i"}):
             return True
     return False
+
+
+def _verb_like(word: str) -> bool:
+    """A verb starting a new predicate: "type", or its third person "types", "barks", "calls"."""
+    return word in K.VERB_STARTS or (word.endswith("s") and (word[:-1] in K.VERB_STARTS or (
+        word.endswith("es") and word[:-2] in K.VERB_STARTS)))
 
 
 def _intensity(s: _Sentence, start: int, end: int, construct: K.Construct) -> tuple[float, tuple[str, ...]]:
     t0, t1 = s.token_at(start), s.token_at(max(start, end - 1))
     factor, words = 1.0, []
     for m_start, m_end, f, text in s.modifiers:
+        if m_start == 0 and m_end <= start and _FREQUENCY.fullmatch(text) and text not in words and not any(
+                tok[2] in {";", ":", "—", "but", "however", "though", "although", "yet"}
+                for tok in s.tokens[s.token_at(m_end - 1) + 1:t0]):
+            # A sentence-initial frequency adverb ("Sometimes, …", "Always …") governs its sentence.
+            factor *= f
+            words.append(text)
+            continue
         if start <= m_start < end:
             # Inside the cue: counts when it filled a gap ("keep messages very short"), not when
             # it is one of the construct's own words ("sometimes short, sometimes long").
@@ -481,6 +520,11 @@ def _read_uncached(text: str) -> Reading:
             for start, end in _non_overlapping(matches):
                 if construct.quoted and not any(a <= start and end <= b for a, b in s.quotes):
                     continue
+                if construct.not_after and re.search(construct.not_after, sentence[max(0, start - 30):start]):
+                    continue
+                if construct.whole_quote and not any(a <= start and end <= b and (b - a) - (end - start) <= 8
+                                                     for a, b in s.quotes):
+                    continue
                 raw.append((si, start, end, construct, s, original))
     # Subsumption: a construct's span silences the behaviours it subsumes there.
     silenced = [(si, 0 if c.sentence_scope else start, 10**9 if c.sentence_scope else end,
@@ -493,8 +537,14 @@ def _read_uncached(text: str) -> Reading:
         if quoted and construct.in_quotes != 1.0 and not strength:
             factor *= construct.in_quotes
             words = (*words, "(quoted)")
+        if construct.quoted and _INTRODUCED.search(s.text[max(0, start - 40):start]):
+            # An example offered as what the customer says ("slips in a 'maybe'") is a clear sign.
+            factor = min(factor * EXAMPLE_BOOST, EXAMPLE_BOOST)
+            words = (*words, "(example)")
         transient = s.onset_start <= start and end <= s.onset_end
-        agent = any(a <= start and end <= b for a, b in s.agent)
+        conditional = any(a < start and end <= b for a, b in s.conditions)
+        # A cue about the agent's doings is dropped, unless it *is* the clause ("until the agent asks").
+        agent = not construct.agent_ok and any(a < start and end <= b for a, b in s.agent)
         for behaviour, weight in construct.effects.items():
             subsumed = any(si == ssi and start < e and s_ < end and behaviour in names
                            and not (s_ == start and e == end and construct.subsumes)
@@ -506,6 +556,9 @@ def _read_uncached(text: str) -> Reading:
             if transient and behaviour not in K.TRANSIENT_EXEMPT:
                 mod *= K.TRANSIENT_FACTOR
                 mod_words.append("(at first)")
+            if conditional:
+                mod *= CONDITION_FACTOR
+                mod_words.append("(if)")
             base = abs(weight if not strength or construct.negated is None else construct.negated) * mod
             if strength:
                 # Negated: evidence for becomes evidence against; against becomes (flipped) for.
@@ -517,8 +570,42 @@ def _read_uncached(text: str) -> Reading:
             cues.append(Cue(behaviour, phrase, original, construct.name, weight, round(mod, 3), tuple(mod_words),
                             bool(strength), negator, 0.0 if dropped else round(value, 3), dropped,
                             si, (start, end)))
-    cues = _dedupe(cues)
+    cues = _variation(_dedupe(cues))
     return _levels(cues, tuple(dict.fromkeys(boilerplate)))
+
+
+def _variation(cues: list[Cue]) -> list[Cue]:
+    """Short *and* long in one breath is variation: a sentence (or a sentence and the one
+    answering it: "Some replies are one word. Others run to paragraphs.") that asks for
+    short messages and for long ones, neither negated, reads as verbosity variation and
+    its terse cues, for and against, are subsumed."""
+    out = list(cues)
+    live = [i for i, c in enumerate(out) if c.behaviour == "terse" and c.contribution and not c.negated
+            and not c.dropped]
+    by_sentence: dict[int, list[int]] = {}
+    for i in live:
+        by_sentence.setdefault(out[i].sentence, []).append(i)
+    groups = list(by_sentence.values())
+    for si in sorted(by_sentence):
+        if si + 1 in by_sentence and _CONTINUES.match(out[by_sentence[si + 1][0]].clause.lower()):
+            groups.append(by_sentence[si] + by_sentence[si + 1])
+    for idx in groups:
+        short = [i for i in idx if out[i].contribution > 0]
+        long_ = [i for i in idx if out[i].contribution < 0]
+        if not short or not long_:
+            continue
+        strength = min(max(out[i].contribution for i in short), max(-out[i].contribution for i in long_))
+        first = out[min(idx, key=lambda i: out[i].span)]
+        phrase = " … ".join(dict.fromkeys(out[i].phrase for i in sorted(idx, key=lambda i: out[i].span)))
+        for i in idx:
+            out[i] = Cue(**{**out[i].__dict__, "contribution": 0.0, "dropped": "subsumed"})
+        out.append(Cue("verbosity_variation", phrase, first.clause, "short_and_long", 0.8,
+                       round(strength / 0.8, 3), (), False, "", round(max(strength, 0.6), 3),
+                       sentence=first.sentence, span=first.span))
+    return out
+
+
+_CONTINUES = re.compile(r"\s*(?:others|other times|at other times|sometimes|then|but|and then|the next|the rest)\b")
 
 
 def _dedupe(cues: list[Cue]) -> list[Cue]:
@@ -547,10 +634,13 @@ def _dedupe(cues: list[Cue]) -> list[Cue]:
 def _levels(cues: list[Cue], boilerplate: tuple[str, ...]) -> Reading:
     pos: dict[str, list[float]] = {}
     neg: dict[str, list[float]] = {}
+    graded_low: dict[str, bool] = {}  # every cue for the behaviour says "a little" / "now and then"
     for cue in cues:
         if cue.dropped or cue.contribution == 0:
             continue
         (pos if cue.contribution > 0 else neg).setdefault(cue.behaviour, []).append(abs(cue.contribution))
+        if cue.contribution > 0:
+            graded_low[cue.behaviour] = graded_low.get(cue.behaviour, True) and cue.modifier < LOW_MODIFIER
     levels, evidence = {}, {}
     for name in BEHAVIOURS:
         p, n = _combine(pos.get(name, [])), _combine(neg.get(name, []))
@@ -563,6 +653,8 @@ def _levels(cues: list[Cue], boilerplate: tuple[str, ...]) -> Reading:
                 levels[name] = round(min(1.0, max(0.0, 0.5 + net / 2)), 3)
             continue
         level = p * (1.0 - n * (1.0 - p))
+        if graded_low.get(name):
+            level = min(level, LOW_CAP)  # several "now and then"s do not add up to "always"
         if level >= MIN_LEVEL:
             levels[name] = round(min(1.0, level), 3)
     return Reading(levels, tuple(cues), boilerplate, evidence)

@@ -15,8 +15,9 @@ measure exactly what the offline user will execute):
 * ``impolite`` iff the politeness level <= :data:`IMPOLITE_AT` (0.2, courtesy dropped);
 * intensity ``low`` is read correctly iff the label is predicted with level <
   :data:`LOW_BELOW` (0.6); ``high`` iff predicted with level >= :data:`HIGH_FROM` (0.75).
-  For ``politeness`` the distance from the default 0.5 plays the role of the level
-  (``impolite`` is not graded).
+  Present ``politeness`` starts at 0.8 (the reader's margin), so it has its own split:
+  ``high`` iff level >= :data:`POLITE_HIGH_FROM` (0.85), ``low`` below; ``impolite`` is graded
+  on ``2 * (0.5 - politeness level)`` with the general thresholds.
 
 Macro-F1 is the unweighted mean of per-label F1 over labels with at least one gold
 positive in the set. ``ruled_out`` accuracy is the share of (text, ruled-out label)
@@ -41,6 +42,7 @@ POLITE_AT = 0.6
 IMPOLITE_AT = 0.2
 LOW_BELOW = 0.6
 HIGH_FROM = 0.75
+POLITE_HIGH_FROM = 0.85
 LABELS: tuple[str, ...] = (*BEHAVIOURS, "impolite")
 
 
@@ -81,8 +83,10 @@ def _intensity_ok(label: str, grade: str, levels: dict[str, float], predicted: s
     if label not in predicted:
         return False
     level = levels.get(label, 0.0)
-    if label == "politeness":
-        level = 2 * (level - 0.5)  # extra courtesy: 0 at the default, 1 at the top
+    if label == "politeness":  # present politeness starts at 0.8 (see POLITE_MARGIN): its own scale
+        return level < POLITE_HIGH_FROM if grade == "low" else level >= POLITE_HIGH_FROM
+    if label == "impolite":  # how much courtesy is dropped: 0 at the default 0.5, 1 at level 0
+        level = 2 * (0.5 - levels.get("politeness", 0.5))
     if grade == "low":
         return level < LOW_BELOW
     if grade == "high":

@@ -1,32 +1,43 @@
-"""Run an untrusted generator program in a separate, limited process.
+"""Run an untrusted generator program in an isolated, limited process.
 
-Generator programs are Python source an LLM writes during evolution, so each run
-gets its own fresh interpreter (:mod:`.sandbox_child`) and the parent keeps
-everything that matters:
+Generator programs are Python source an LLM writes during evolution (PPol,
+arXiv:2605.12894, §3), so each run gets its own fresh interpreter
+(:mod:`.sandbox_child`) and the parent keeps everything that matters. Layers,
+outermost first:
 
+* **OS isolation** — the child runs in a bubblewrap sandbox (:mod:`.isolation`):
+  its own user/pid/mount/network/IPC/UTS namespaces, a read-only filesystem that
+  holds only the interpreter, its standard library and the few ``ppol_nb`` files
+  it imports, a private tmpfs scratch dir, a ``/proc`` that shows only its own
+  processes, no network, and a seccomp filter that forbids creating processes.
+  Where that is not possible, a program that is not shipped with ppol_nb is
+  refused (:class:`~.isolation.SandboxUnavailable`) unless the user opted out
+  with ``--unsafe-no-sandbox`` / ``PPOL_NB_UNSAFE_NO_SANDBOX=1``;
 * **secrets** — the child's environment is built from scratch
-  (:func:`sandbox_env`); no API key, token or proxy variable reaches it;
+  (:func:`sandbox_env`); no API key, token or proxy variable reaches it, and
+  bubblewrap itself starts with an empty environment;
 * **the LLM** — the program's ``llm`` handle only sends call requests over a
   pipe; the parent answers them with its ``llm_world`` (a real
   :class:`~ppol_nb.llm.LLMClient`, with its cache, retries and ledger, or the
   offline generator model), under a per-run call budget;
-* **resources** — RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE=0 in the child,
-  and a wall-clock deadline after which the child's whole process group is
-  killed, so nothing can hang the caller.
+* **resources** — RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NPROC in
+  the child, and a wall-clock deadline after which the whole sandbox is killed;
+  the parent reads the child's pipes without ever blocking on them (a process
+  that keeps a pipe open cannot hold the parent past its deadline);
+* **friendly checks** — :mod:`.static_check` rejects, with a clear message,
+  programs with syntax errors, imports outside the allow-list or known escape
+  routes, and the child repeats the import/attribute rules at run time (modules
+  are handed to the program as views without their private or non-allow-listed
+  members). These are guard rails; the OS layer is the boundary.
 
 The time limit charges the program only for its own time: intervals in which
 the parent is busy answering the program's LLM calls are not counted, so a slow
 endpoint is never blamed on the program. A busy loop that runs while calls are
 pending is still caught by the CPU limit, and ``max_wall_s`` caps everything.
 
-Before any of this, :mod:`.static_check` rejects programs with syntax errors,
-imports outside the allow-list or obvious escape hatches. That check is a guard
-rail; the process boundary above is the real one. (The child can still open
-network sockets through an escape the guard missed; run untrusted programs in a
-container or network namespace if that matters to you.)
-
-Every failure becomes a :class:`GenerationResult` with ``ok=False`` and an
-``error_kind``; :func:`run_program` does not raise for anything a program does.
+Every failure of a program becomes a :class:`GenerationResult` with ``ok=False``
+and an ``error_kind``; :func:`run_program` raises only
+:class:`~.isolation.SandboxUnavailable` (the machine, not the program, is at fault).
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ import hashlib
 import json
 import os
 import queue
+import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -45,6 +58,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import isolation
+from .isolation import SandboxUnavailable
 from .record import Persona, PersonaError, slug, validate_population
 from .static_check import ProgramRejected, check_source
 
@@ -57,7 +72,7 @@ ERROR_KINDS = {
     "exception": "the program raised",
     "llm": "an LLM call failed or the call budget was spent",
     "population": "the population call gave fewer valid members than asked for",
-    "timeout": "wall-clock or CPU limit exceeded; the process group was killed",
+    "timeout": "wall-clock or CPU limit exceeded; the sandbox was killed",
     "memory": "the memory limit was exceeded",
     "output": "the program returned the wrong number or shape of personas",
     "persona": "a returned persona failed validation (PersonaError)",
@@ -75,7 +90,9 @@ _PERSONAS_DIR = str(Path(__file__).resolve().parent)
 # import τ², far too heavy for a per-run interpreter under a memory cap), then
 # runs the child. ``ppol_nb/__init__`` itself is cheap by contract.
 _BOOTSTRAP = (
-    "import sys, types, ppol_nb\n"
+    "import os, sys, types\n"
+    "os.environ.pop('PWD', None)\n"  # set by bubblewrap; the environment is sandbox_env() exactly
+    "import ppol_nb\n"
     "pkg = types.ModuleType('ppol_nb.personas')\n"
     "pkg.__path__ = [sys.argv[1]]\n"
     "pkg.__package__ = 'ppol_nb.personas'\n"
@@ -133,7 +150,7 @@ class GenerationResult:
 # -- environment ------------------------------------------------------------------------
 
 
-def sandbox_env(tmpdir: str) -> dict[str, str]:
+def sandbox_env(tmpdir: str, package_root: str = _PACKAGE_ROOT) -> dict[str, str]:
     """The child's whole environment, built from nothing (no variable is inherited).
 
     Only what a pure-Python run needs: the package's location, UTF-8, a fixed hash
@@ -142,7 +159,7 @@ def sandbox_env(tmpdir: str) -> dict[str, str]:
     HOME/TMPDIR.
     """
     return {
-        "PYTHONPATH": _PACKAGE_ROOT,
+        "PYTHONPATH": package_root,
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
@@ -152,6 +169,47 @@ def sandbox_env(tmpdir: str) -> dict[str, str]:
         "HOME": tmpdir,
         "TMPDIR": tmpdir,
     }
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """Which layers guard a run. The defaults are the setting for real use.
+
+    ``isolate`` None means: bubblewrap when this machine has it; otherwise shipped
+    programs run in the plain child and any other program is refused unless the
+    user opted out (:func:`~.isolation.require_isolation`). True demands
+    bubblewrap, False runs the plain child. ``python_guard`` False skips the
+    static check and the child's run-time guard, and ``seccomp`` False drops the
+    process-creation filter: the escape tests use them to show that each
+    remaining layer holds on its own.
+    """
+
+    isolate: bool | None = None
+    python_guard: bool = True
+    seccomp: bool = True
+
+
+DEFAULT_POLICY = SandboxPolicy()
+
+
+def _is_shipped(source: str) -> bool:
+    from .programs import SHIPPED, program_source
+
+    return any(source == program_source(name) for name in SHIPPED)
+
+
+def _use_bwrap(policy: SandboxPolicy, source: str) -> bool:
+    iso = isolation.status()
+    if policy.isolate is False:
+        return False
+    if iso.available:
+        return True
+    if policy.isolate is True:
+        raise SandboxUnavailable(isolation.refusal_message(iso))
+    if _is_shipped(source):
+        return False  # our own code: the plain child (rlimits, empty environment) is enough
+    isolation.require_isolation()  # raises unless the user opted out
+    return False
 
 
 # -- the run's clock ---------------------------------------------------------------------
@@ -194,7 +252,17 @@ class _ProgramClock:
 
 
 class _Run:
-    """One child process and the parent's half of the protocol."""
+    """One child process and the parent's half of the protocol.
+
+    The child's three pipes are used only through their raw, non-blocking file
+    descriptors: one pump thread reads stdout and stderr with ``select`` and a
+    stop flag, and writes to stdin wait for room with a deadline. Nothing here
+    ever blocks on a pipe that some process (a child, or a grandchild that
+    escaped its group) keeps open, and the pipes are closed only after the pump
+    has stopped.
+    """
+
+    _WRITE_DEADLINE_S = 30.0
 
     def __init__(self, llm_world, seed: int, max_llm_calls: int) -> None:
         self.world = llm_world
@@ -206,53 +274,89 @@ class _Run:
         self.stderr_chunks: list[str] = []
         self.proc: subprocess.Popen | None = None
         self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pump: threading.Thread | None = None
+        self.info_fd: int | None = None  # bubblewrap's info pipe (read end), when sandboxed
+        self._info = b""
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-llm")
 
-    # pipes
-    def start(self, tmpdir: str, init: dict) -> None:
+    def start(self, argv: list[str], env: dict[str, str], cwd: str, pass_fds: tuple[int, ...], init: dict) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-c", _BOOTSTRAP, _PERSONAS_DIR],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=sandbox_env(tmpdir), cwd=tmpdir, start_new_session=True, close_fds=True,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+            env=env, cwd=cwd, start_new_session=True, close_fds=True, pass_fds=pass_fds,
         )
-        threading.Thread(target=self._read_stdout, daemon=True, name="sandbox-out").start()
-        threading.Thread(target=self._read_stderr, daemon=True, name="sandbox-err").start()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            os.set_blocking(stream.fileno(), False)
+        self._pump = threading.Thread(target=self._read_pipes, daemon=True, name="sandbox-pipes")
+        self._pump.start()
         self.send(init)
 
     def send(self, message: dict) -> None:
         data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8")
         with self._write_lock:
-            try:
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # the child is gone; its exit is reported by the main loop
+            self._write_all(data)
 
-    def _read_stdout(self) -> None:
-        out = self.proc.stdout
-        while True:
-            line = out.readline(_MAX_LINE)
-            if not line:
-                break
-            if not line.endswith(b"\n") and len(line) >= _MAX_LINE:
-                self.messages.put({"type": "_oversize"})
-                break
+    def _write_all(self, data: bytes) -> None:
+        fd = self.proc.stdin.fileno() if self.proc.stdin and not self.proc.stdin.closed else None
+        deadline = time.monotonic() + self._WRITE_DEADLINE_S
+        view = memoryview(data)
+        while fd is not None and view and not self._stop.is_set() and time.monotonic() < deadline:
             try:
-                msg = json.loads(line)
-            except ValueError:
-                msg = None
-            if not isinstance(msg, dict):
-                msg = {"type": "_garbage", "line": line[:200].decode("utf-8", "replace")}
-            self.messages.put(msg)
-        self.messages.put({"type": "_eof"})
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                select.select([], [fd], [], 0.05)  # wait for room, briefly
+            except (BrokenPipeError, OSError, ValueError):
+                return  # the child is gone; its exit is reported by the main loop
 
-    def _read_stderr(self) -> None:
+    def _read_pipes(self) -> None:
+        out_fd, err_fd = self.proc.stdout.fileno(), self.proc.stderr.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(out_fd, selectors.EVENT_READ, "out")
+        sel.register(err_fd, selectors.EVENT_READ, "err")
+        buf = bytearray()
         kept = 0
-        for raw in iter(lambda: self.proc.stderr.read(4096), b""):
-            self.stderr_chunks.append(raw.decode("utf-8", "replace"))
-            kept += len(raw)
-            while kept > 4 * _STDERR_TAIL and len(self.stderr_chunks) > 1:
-                kept -= len(self.stderr_chunks.pop(0))
+        try:
+            while sel.get_map() and not self._stop.is_set():
+                for key, _ in sel.select(timeout=0.05):
+                    try:
+                        data = os.read(key.fd, 1 << 16)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(key.fd)
+                        if key.data == "out":
+                            self.messages.put({"type": "_eof"})
+                        continue
+                    if key.data == "err":
+                        self.stderr_chunks.append(data.decode("utf-8", "replace"))
+                        kept += len(data)
+                        while kept > 4 * _STDERR_TAIL and len(self.stderr_chunks) > 1:
+                            kept -= len(self.stderr_chunks.pop(0))
+                        continue
+                    buf += data
+                    while True:
+                        cut = buf.find(b"\n")
+                        if cut < 0:
+                            break
+                        self._message(bytes(buf[:cut]))
+                        del buf[:cut + 1]
+                    if len(buf) >= _MAX_LINE:
+                        self.messages.put({"type": "_oversize"})
+                        sel.unregister(out_fd)
+                        buf.clear()
+        finally:
+            sel.close()
+
+    def _message(self, line: bytes) -> None:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            msg = None
+        if not isinstance(msg, dict):
+            msg = {"type": "_garbage", "line": line[:200].decode("utf-8", "replace")}
+        self.messages.put(msg)
 
     def stderr_tail(self) -> str:
         return "".join(self.stderr_chunks)[-_STDERR_TAIL:]
@@ -276,7 +380,8 @@ class _Run:
             reply = {"type": "reply", "id": call_id, "error": f"{type(exc).__name__}: {exc}"[:1000]}
         finally:
             self.clock.call_finished()
-        self.send(reply)
+        if not self._stop.is_set():
+            self.send(reply)
 
     # teardown
     def wait_exit(self, timeout: float) -> bool:
@@ -295,9 +400,40 @@ class _Run:
             time.sleep(0.01)
         return False
 
+    def _sandbox_init_pid(self) -> int | None:
+        """The host pid of the sandbox's pid 1, from bubblewrap's info pipe (None if not known)."""
+        if self.info_fd is None:
+            return None
+        try:
+            while True:
+                chunk = os.read(self.info_fd, 4096)
+                if not chunk:
+                    break
+                self._info += chunk
+        except (BlockingIOError, OSError):
+            pass
+        try:
+            return int(json.loads(self._info.decode())["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def kill(self) -> None:
+        """Kill the child: a sandbox through its pid 1, else the child's process group.
+
+        Killing the sandbox's pid 1 makes the kernel kill and reap every process of its pid
+        namespace before pid 1 is gone; bubblewrap exits after that, so once ``wait``
+        returns no process of the run is left. (Killing bubblewrap itself would leave that
+        teardown to happen some time later.)
+        """
         if self.proc is None:
             return
+        init_pid = self._sandbox_init_pid() if self.proc.poll() is None else None
+        if init_pid is not None:  # bubblewrap is alive, so its child's pid cannot have been reused
+            try:
+                os.kill(init_pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+                pass
         if self.proc.returncode is None:  # not reaped yet: the pid (and group id) is still ours
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # the child leads its own session
@@ -310,33 +446,61 @@ class _Run:
 
     def close(self) -> None:
         self.kill()
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pump is not None:
+            self._pump.join(timeout=1.0)  # it polls the stop flag every 50 ms
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr) if self.proc else ():
             try:
-                stream.close()
+                stream.close()  # raw FileIO: no lock to wait for
             except OSError:
                 pass
+        if self.info_fd is not None:
+            os.close(self.info_fd)
+            self.info_fd = None
 
 
 def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:
     if "MemoryError" in stderr or "Cannot allocate memory" in stderr or "bad_alloc" in stderr:
         return "memory", "the child ran out of memory"
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-        return "timeout", f"the child was killed by the CPU limit (signal {-returncode})"
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        # A plain child reports the signal as a negative code; bubblewrap as 128 + signal.
+        return "timeout", f"the child was killed by the CPU limit (signal {abs(returncode) % 128})"
+    if returncode in (-signal.SIGSYS, 128 + signal.SIGSYS):
+        return "forbidden", "the child was killed by the sandbox's system-call filter"
     return "crash", f"the child exited with code {returncode} without reporting"
+
+
+def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str,
+                   info_fd: int | None = None) -> tuple[list[str], dict, str, int | None]:
+    """``(argv, env for Popen, cwd, seccomp fd)`` of the child process."""
+    if not use_bwrap:
+        argv = [sys.executable, "-S", "-s", "-P", "-c", _BOOTSTRAP, _PERSONAS_DIR]
+        return argv, sandbox_env(tmpdir), tmpdir, None
+    iso = isolation.status()
+    root = isolation.SANDBOX_PACKAGE_ROOT
+    argv = [isolation.interpreter_path(), "-S", "-s", "-P", "-c", _BOOTSTRAP, f"{root}/ppol_nb/personas"]
+    filt = isolation.seccomp_filter() if policy.seccomp and iso.seccomp else None
+    fd = isolation.seccomp_pipe(filt) if filt is not None else None
+    env = sandbox_env(isolation.SCRATCH, package_root=root)
+    # bubblewrap itself gets an empty environment: its own /proc/<pid>/environ shows nothing.
+    return isolation.bwrap_command(iso.bwrap, iso.userns, argv, env, fd, iso.options, info_fd), {}, "/", fd
 
 
 def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, timeout_s: float = 120,
                 memory_mb: int = 1024, max_llm_calls: int | None = None, max_wall_s: float | None = None,
-                source_label: str = "program") -> GenerationResult:
+                source_label: str = "program", policy: SandboxPolicy | None = None) -> GenerationResult:
     """Run generator ``source`` for one task context in a sandboxed child process.
 
     ``timeout_s`` bounds the program's own wall time (time spent answering its LLM
     calls excluded) and its CPU time; ``max_wall_s`` (default ``timeout_s`` + 30 min)
     bounds everything. ``max_llm_calls`` defaults to ``3 n + 10``. Personas get
     ``source = f"{source_label}:{hash[:12]}"``, ids that are stable for the same
-    program, context, seed and output.
+    program, context, seed and output. Raises
+    :class:`~.isolation.SandboxUnavailable` when the program cannot be isolated
+    here (see :class:`SandboxPolicy`).
     """
+    policy = policy or DEFAULT_POLICY
     t0 = time.perf_counter()
     phash = program_hash(source) if isinstance(source, str) else ""
     result = GenerationResult(ok=False, program_hash=phash, n=n, seed=seed)
@@ -347,34 +511,47 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
             result.ok, result.error_kind, result.error, result.personas = False, kind, message, []
         return result
 
-    try:
-        check_source(source)
-    except ProgramRejected as exc:
-        return finish(exc.kind, exc.message)
+    if policy.python_guard:
+        try:
+            check_source(source)
+        except ProgramRejected as exc:
+            return finish(exc.kind, exc.message)
     if not isinstance(n, int) or n < 1:
         return finish("sandbox", f"n must be a positive integer, got {n!r}")
     try:
         context = json.loads(json.dumps(context))
     except (TypeError, ValueError) as exc:
         return finish("sandbox", f"context is not JSON-serialisable: {exc}")
+    use_bwrap = _use_bwrap(policy, source)
 
     max_llm_calls = 3 * n + 10 if max_llm_calls is None else max_llm_calls
     max_wall_s = timeout_s + 1800 if max_wall_s is None else max_wall_s
     cpu_s = max(2, int(timeout_s + 1.5))
-    init = {"source": source, "context": context, "n": n, "seed": seed, "memory_mb": memory_mb, "cpu_s": cpu_s}
+    init = {"source": source, "context": context, "n": n, "seed": seed, "memory_mb": memory_mb, "cpu_s": cpu_s,
+            "python_guard": policy.python_guard}
     run = _Run(llm_world, seed, max_llm_calls)
     final = None
     with tempfile.TemporaryDirectory(prefix="ppol-sandbox-") as tmpdir:
+        seccomp_fd = info_write = None
         try:
-            run.start(tmpdir, init)
+            if use_bwrap:
+                run.info_fd, info_write = os.pipe()
+                os.set_blocking(run.info_fd, False)
+            argv, env, cwd, seccomp_fd = _child_command(use_bwrap, policy, tmpdir, info_write)
+            run.start(argv, env, cwd, tuple(fd for fd in (seccomp_fd, info_write) if fd is not None), init)
         except OSError as exc:
+            run.close()
             return finish("sandbox", f"could not start the sandbox child: {exc}")
+        finally:
+            for fd in (seccomp_fd, info_write):
+                if fd is not None:
+                    os.close(fd)  # bubblewrap has its own copies
         try:
             while final is None:
                 if run.clock.charged() > timeout_s or run.clock.wall() > max_wall_s:
                     run.kill()
                     final = {"type": "error", "kind": "timeout",
-                             "message": f"the program ran longer than {timeout_s:g} s; its process group was killed"}
+                             "message": f"the program ran longer than {timeout_s:g} s; its sandbox was killed"}
                     break
                 try:
                     msg = run.messages.get(timeout=0.05)
@@ -391,7 +568,7 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
                 elif kind == "_eof":
                     exited = run.wait_exit(timeout=2)
                     run.kill()  # whatever is left of the group; reaps the child
-                    time.sleep(0.05)  # let the stderr reader catch the last words
+                    time.sleep(0.05)  # let the pump catch the last words on stderr
                     if exited:
                         k, m = _classify_death(run.proc.returncode, run.stderr_tail())
                     else:
@@ -410,7 +587,7 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
             result.stderr_tail = run.stderr_tail()
 
     if final.get("type") == "error":
-        return finish(final.get("kind") or "crash", final.get("message") or "")
+        return finish(final.get("kind") or "crash", str(final.get("message") or ""))
     try:
         result.axes = final["axes"]
         result.personas = finalise_personas(final.get("personas"), final["axes"], n, context, seed, phash,
@@ -419,6 +596,8 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
         return finish("output", str(exc))
     except PersonaError as exc:
         return finish("persona", str(exc))
+    except (KeyError, TypeError) as exc:
+        return finish("output", f"malformed result from the program: {type(exc).__name__}: {exc}")
     result.ok = True
     return finish()
 

@@ -16,6 +16,15 @@ File descriptors 0 and 1 are pointed away from the protocol (stdin at
 /dev/null, stdout at stderr) before the program runs, so a ``print`` in a
 program cannot corrupt the channel. Resource limits are applied before the
 program is even compiled.
+
+The run-time guard (with ``"python_guard": true`` in the first line, always in
+real use) gives the program builtins without file/exec access, an import hook
+limited to the allow-list, attribute functions that refuse private names, and
+*views* of the modules it imports: copies of their public members minus
+modules outside the allow-list (``enum.bltns``, ``json.codecs``) and known
+evaluators of strings (``typing.get_type_hints``). Python cannot be sandboxed
+from inside, so this is a friendly rail; the OS sandbox around this process
+(:mod:`.isolation`) is the boundary.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ PROGRAM_MODULE = "ppol_generator"
 HEAVY_MODULES = ("tau2", "litellm", "numpy", "pandas", "openai", "sklearn")
 _REMOVED_BUILTINS = ("open", "exec", "eval", "compile", "input", "breakpoint", "help", "exit", "quit",
                      "globals", "locals", "vars", "memoryview")
+_MAX_PROCESSES = 256  # threads count too; only honoured for non-root users (the seccomp filter covers root)
+_MAX_OPEN_FILES = 256
 
 
 class SandboxViolation(Exception):
@@ -132,11 +143,56 @@ def apply_limits(memory_mb: int, cpu_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for limit, value in ((resource.RLIMIT_NPROC, _MAX_PROCESSES), (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES)):
+        _, hard = resource.getrlimit(limit)
+        if hard == resource.RLIM_INFINITY or hard > value:
+            resource.setrlimit(limit, (value, value))
+
+
+def module_view(module: types.ModuleType, _memo: dict | None = None) -> types.ModuleType:
+    """A copy of ``module`` holding only what a program may reach through it.
+
+    Public members, minus :data:`~.static_check.FORBIDDEN_MEMBERS`, minus modules
+    outside the allow-list; allow-listed submodules become views in turn.
+    """
+    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, attr_allowed, module_allowed
+
+    memo = {} if _memo is None else _memo
+    if id(module) in memo:
+        return memo[id(module)]
+    view = types.ModuleType(module.__name__, module.__doc__)
+    memo[id(module)] = view
+    hidden = FORBIDDEN_MEMBERS.get(module.__name__, ())
+    for name, value in list(vars(module).items()):
+        if not attr_allowed(name) or name in hidden:
+            continue
+        if isinstance(value, types.ModuleType):
+            if module_allowed(value.__name__):
+                view.__dict__[name] = module_view(value, memo)
+            continue
+        view.__dict__[name] = value
+    return view
+
+
+def _toolkit_package(name: str, fromlist) -> types.ModuleType:
+    """What an import of the toolkit hands the program: its view, inside bare package shells."""
+    from ppol_nb.personas import toolkit
+
+    view = module_view(toolkit)
+    if name == "ppol_nb.personas.toolkit" and fromlist:
+        return view
+    personas = types.ModuleType("ppol_nb.personas")
+    personas.toolkit = view
+    if name == "ppol_nb.personas":
+        return personas
+    top = types.ModuleType("ppol_nb")  # "import ppol_nb.personas.toolkit as tk" walks from the top
+    top.personas = personas
+    return top
 
 
 def _guarded_builtins() -> dict:
     """The program's builtins: no file/exec access, allow-listed imports, no private attributes."""
-    from ppol_nb.personas.static_check import attr_allowed, module_allowed
+    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, attr_allowed, module_allowed
 
     real_import = builtins.__import__
     safe = dict(builtins.__dict__)
@@ -148,7 +204,15 @@ def _guarded_builtins() -> dict:
             module_allowed(name) or (name == "ppol_nb.personas" and set(fromlist or ()) <= {"toolkit"}))
         if not allowed:
             raise SandboxViolation(f"import of {name!r} is not allowed in a generator program")
-        return real_import(name, globals, locals, fromlist, level)
+        module = real_import(name, globals, locals, fromlist, level)
+        for member in fromlist or ():
+            value = getattr(module, member, None)
+            if member in FORBIDDEN_MEMBERS.get(module.__name__, ()) or not attr_allowed(member) or (
+                    isinstance(value, types.ModuleType) and not module_allowed(value.__name__)):
+                raise SandboxViolation(f"'from {name} import {member}' is not allowed in a generator program")
+        if name.startswith("ppol_nb"):
+            return _toolkit_package(name, fromlist)
+        return module_view(module)
 
     def checked(fn):
         def wrapper(obj, name, *rest):
@@ -173,9 +237,10 @@ def _short_traceback(exc: BaseException) -> str:
     return "".join(lines)[-3000:]
 
 
-def _load_program(source: str) -> types.ModuleType:
+def _load_program(source: str, python_guard: bool = True) -> types.ModuleType:
     module = types.ModuleType(PROGRAM_MODULE)
-    module.__dict__["__builtins__"] = _guarded_builtins()
+    # Without the guard (escape tests only) the program gets the real builtins.
+    module.__dict__["__builtins__"] = _guarded_builtins() if python_guard else builtins
     module.__file__ = PROGRAM_FILENAME
     # Registered so that dataclasses and tracebacks can find the module and its lines.
     sys.modules[PROGRAM_MODULE] = module
@@ -190,14 +255,14 @@ def _run(channel: Channel, init: dict) -> dict:
 
     random.seed(init.get("seed", 0))  # a program's own randomness is reproducible per seed
     try:
-        module = _load_program(init["source"])
+        module = _load_program(init["source"], python_guard=init.get("python_guard", True) is not False)
     except SyntaxError as exc:
         return {"type": "error", "kind": "syntax", "message": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
     except SandboxViolation as exc:
         return {"type": "error", "kind": "forbidden", "message": f"SandboxViolation: {exc}"}
     except MemoryError:
         return {"type": "error", "kind": "memory", "message": "MemoryError while loading the program"}
-    except Exception as exc:  # noqa: BLE001 — module-level code of an untrusted program
+    except BaseException as exc:  # noqa: BLE001 — module-level code of an untrusted program, SystemExit too
         return {"type": "error", "kind": "exception", "message": _short_traceback(exc)}
 
     fn = getattr(module, "generate_personas", None) or getattr(module, "generate_personas_detailed", None)
@@ -225,7 +290,7 @@ def _run(channel: Channel, init: dict) -> dict:
         return {"type": "error", "kind": "llm", "message": f"LLMCallError: {exc}"}
     except SandboxViolation as exc:
         return {"type": "error", "kind": "forbidden", "message": f"SandboxViolation: {exc}"}
-    except Exception as exc:  # noqa: BLE001 — anything the program raises becomes a record
+    except BaseException as exc:  # noqa: BLE001 — SystemExit, KeyboardInterrupt too: all become a record
         return {"type": "error", "kind": "exception", "message": _short_traceback(exc)}
     try:
         personas = json.loads(json.dumps(personas))

@@ -10,14 +10,20 @@ repeats the import and attribute rules at run time as a second rail.
 
 What this check does is reject, cheaply and with a clear message, what an LLM-written
 program has no business doing: importing beyond a small allow-list, calling
-``exec``/``eval``/``open``/``__import__``, and walking dunder or private
-attributes (the usual escape hatches: ``().__class__.__subclasses__()``,
-``random._os``, ``typing.sys``).
+``exec``/``eval``/``open``/``__import__``, walking dunder or private attributes
+(the usual escape hatches: ``().__class__.__subclasses__()``, ``random._os``,
+``typing.sys``), reaching a module outside the allow-list through an allowed
+one (``from enum import bltns`` is the real ``builtins``; ``json.codecs.open``
+writes files), string evaluators (``typing.get_type_hints``), and format
+strings that walk private attributes (``"{0.__class__}".format(x)``).
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import re
+import string
 
 MAX_SOURCE_CHARS = 65_536  # the paper's OpenEvolve max_code_length
 
@@ -39,7 +45,12 @@ FORBIDDEN_ATTRS = frozenset({
     "subprocess", "inspect", "socket", "gi_frame", "gi_code", "cr_frame", "ag_frame", "f_globals",
     "f_locals", "f_back", "f_builtins", "f_code", "tb_frame", "tb_next", "co_code", "mro",
 })
+# Public members of allowed modules that evaluate strings as code with whatever
+# globals they are given (an empty dict means the real builtins).
+FORBIDDEN_MEMBERS = {"typing": frozenset({"get_type_hints", "ForwardRef"})}
+FORBIDDEN_ATTRS = FORBIDDEN_ATTRS | frozenset().union(*FORBIDDEN_MEMBERS.values())
 ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+_FORMAT_CALLS = frozenset({"format", "format_map", "vformat"})
 
 
 class ProgramRejected(Exception):
@@ -63,6 +74,35 @@ def attr_allowed(name: str) -> bool:
     return not name.startswith("_") and name not in FORBIDDEN_ATTRS
 
 
+def _resolve(module_name: str, attrs: list[str]):
+    """The object ``module.attr1.attr2...`` as the parent sees it (allowed modules are stdlib or ours)."""
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    for attr in attrs:
+        if not isinstance(obj, type(ast)):
+            return None  # only module attributes are resolved statically
+        obj = getattr(obj, attr, None)
+    return obj
+
+
+def _escaping_module(obj) -> str | None:
+    """The name of a module outside the allow-list, if ``obj`` is one."""
+    if isinstance(obj, type(ast)) and not module_allowed(obj.__name__):
+        return obj.__name__
+    return None
+
+
+def _private_format_fields(text: str) -> list[str]:
+    """Replacement fields of a format string that walk a private or dunder attribute."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
+    except ValueError:
+        return []
+    return [f for f in fields if re.search(r"\.\s*_", f)]
+
+
 def _where(node: ast.AST) -> str:
     return f"line {getattr(node, 'lineno', '?')}"
 
@@ -70,6 +110,7 @@ def _where(node: ast.AST) -> str:
 class _Guard(ast.NodeVisitor):
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.modules: dict[str, str] = {}  # local name -> allowed module it is bound to
 
     def bad(self, node: ast.AST, message: str) -> None:
         self.problems.append(f"{_where(node)}: {message}")
@@ -82,6 +123,10 @@ class _Guard(ast.NodeVisitor):
             elif not module_allowed(alias.name):
                 self.bad(node, f"import of {alias.name!r} is not allowed (allowed: {sorted(ALLOWED_MODULES)} "
                                f"and {TOOLKIT})")
+            elif alias.asname:
+                self.modules[alias.asname] = alias.name
+            else:
+                self.modules[alias.name.split(".")[0]] = alias.name.split(".")[0]
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
@@ -97,6 +142,13 @@ class _Guard(ast.NodeVisitor):
         for alias in node.names:
             if alias.name == "*" or not attr_allowed(alias.name):
                 self.bad(node, f"'from {module} import {alias.name}' is not allowed")
+            elif not node.level and module_allowed(module):
+                target = _escaping_module(_resolve(module, [alias.name]))
+                if target:
+                    self.bad(node, f"'from {module} import {alias.name}' is the module {target!r}, "
+                                   "which is not allowed")
+                elif isinstance(_resolve(module, [alias.name]), type(ast)):
+                    self.modules[alias.asname or alias.name] = f"{module}.{alias.name}"
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -109,7 +161,21 @@ class _Guard(ast.NodeVisitor):
             and node.attr.startswith("_") and not node.attr.startswith("__")
         if not private_ok and not attr_allowed(node.attr):
             self.bad(node, f"attribute {node.attr!r} is not allowed")
+        else:
+            chain, root = [node.attr], node.value
+            while isinstance(root, ast.Attribute):
+                chain.insert(0, root.attr)
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in self.modules:
+                target = _escaping_module(_resolve(self.modules[root.id], chain))
+                if target:
+                    self.bad(node, f"{root.id}.{'.'.join(chain)} is the module {target!r}, which is not allowed")
         self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "{" in node.value:
+            for field in _private_format_fields(node.value):
+                self.bad(node, f"format field {{{field}}} walks a private attribute")
 
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id in ATTR_FUNCS and len(node.args) >= 2:

@@ -47,7 +47,9 @@ class LLMGeneratorWorld:
     @property
     def key(self) -> str:
         rc = self.client.config.role(self.role)
-        return f"openai:{rc.model}@{(rc.base_url or 'default').rstrip('/')}"
+        from ..llm.config import redact_url  # the key is written to the persona cache: no credentials
+
+        return f"openai:{rc.model}@{redact_url(rc.base_url or 'default').rstrip('/')}"
 
     def answer(self, request: dict, seed: int = 0) -> str:
         messages = request.get("messages")

@@ -6,7 +6,11 @@ scored by τ²'s own ``evaluate_simulation``. The environment comes from
 to stock τ², see tests/test_environments.py and benchmarks/).
 
 An episode that raises — invalid tool JSON from a model, an API error, a timeout —
-is recorded with its error and never aborts the batch.
+is recorded with its error and never aborts the batch; its record keeps the
+conversation up to the failure (``messages``), so a failure can be read. An
+optional per-episode deadline (``deadline_s``, CLI ``--episode-deadline``)
+bounds every LLM call of the episode (:mod:`ppol_nb.llm.deadline`) and marks
+an episode that overran it as failed.
 
 Step caps (:mod:`.step_caps`): a capped episode ends with termination reason
 ``max_steps`` and reward 0, and is recorded, fingerprinted and scored like any other.
@@ -22,12 +26,27 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import __version__
+from ..llm.deadline import deadline_scope
 from ..personas import Persona
 from .environments import fast_domain, make_environment
 from .scenario import build_scenario
 from .step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS  # noqa: F401 — re-exported
 from .store import EpisodeStore
 from .tau2_bridge import get_task, load_tasks, split_of, tau2_modules
+
+_default_deadline_s: float | None = None
+
+
+def set_default_deadline(seconds: float | None) -> None:
+    """The per-episode deadline of :func:`run_episodes` calls that give none (CLI ``--episode-deadline``).
+
+    Process-wide so that it reaches the episodes run by the evolution evaluator and
+    the benchmark too, which call :func:`run_episodes` themselves.
+    """
+    global _default_deadline_s
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"an episode deadline must be > 0 seconds, got {seconds!r}")
+    _default_deadline_s = seconds
 
 
 @dataclass(frozen=True)
@@ -68,7 +87,8 @@ def _message_record(msg) -> dict:
     return rec
 
 
-def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS) -> dict:
+def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS,
+                deadline_s: float | None = None) -> dict:
     """Run and score one episode; always returns a record, errors included."""
     m = tau2_modules()
     record = {
@@ -80,7 +100,8 @@ def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS) 
         "messages": [], "error": None, "ppol_nb_version": __version__,
     }
     t0 = time.perf_counter()
-    with backend.ledger.episode(spec.episode_id):
+    orchestrator = None
+    with backend.ledger.episode(spec.episode_id), deadline_scope(deadline_s):
         try:
             task = get_task(spec.domain, spec.task_id)
             env = make_environment(spec.domain)
@@ -106,11 +127,23 @@ def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS) 
         except Exception as exc:  # noqa: BLE001 — every failure becomes a record
             record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
             record["traceback"] = traceback.format_exc(limit=8)[-4000:]
+            if not record["messages"] and orchestrator is not None:
+                record["messages"] = _partial_messages(orchestrator)
     record["duration_s"] = round(time.perf_counter() - t0, 4)
+    if deadline_s is not None and record["duration_s"] > deadline_s and not record["error"]:
+        record["error"] = f"EpisodeDeadline: the episode ran {record['duration_s']:.1f} s, over its {deadline_s:g} s"
     usage = backend.ledger.for_episode(spec.episode_id)
     record["llm_calls"] = usage["llm_calls"]
     record["cost_usd"] = usage["cost_usd"]
     return record
+
+
+def _partial_messages(orchestrator) -> list[dict]:
+    """The conversation so far of an orchestrator that raised (best effort: never raises)."""
+    try:
+        return [_message_record(m) for m in list(getattr(orchestrator, "trajectory", None) or [])]
+    except Exception:  # noqa: BLE001 — a half-built message must not hide the original error
+        return []
 
 
 def run_episodes(
@@ -121,6 +154,7 @@ def run_episodes(
     max_steps: int = DEFAULT_MAX_STEPS,
     progress: bool = True,
     retry_errors: bool = True,
+    deadline_s: float | None = None,
 ) -> pd.DataFrame:
     """Run ``specs`` concurrently, appending each finished episode to ``run_dir``.
 
@@ -132,6 +166,7 @@ def run_episodes(
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
+    deadline_s = _default_deadline_s if deadline_s is None else deadline_s
     store = EpisodeStore(run_dir)
     done = {r["episode_id"] for r in store.load()
             if r.get("max_steps", DEFAULT_MAX_STEPS) == max_steps and (not retry_errors or not r.get("error"))}
@@ -143,11 +178,11 @@ def run_episodes(
     try:
         if max_workers <= 1:
             for spec in todo:
-                store.append(run_episode(spec, backend, max_steps))
+                store.append(run_episode(spec, backend, max_steps, deadline_s))
                 bar.update(1)
         else:
             with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                futures = [pool.submit(run_episode, s, backend, max_steps) for s in todo]
+                futures = [pool.submit(run_episode, s, backend, max_steps, deadline_s) for s in todo]
                 for fut in as_completed(futures):
                     store.append(fut.result())
                     bar.update(1)
