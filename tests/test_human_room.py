@@ -52,8 +52,8 @@ from ppol_nb.simulation.tau2_bridge import get_task, load_tasks
 MULTIWOZ_STYLE = (
     "You write the way most people type into a support chat. Your first message says what you need in a "
     "single sentence, without order numbers or account details. The rest comes out bit by bit over the next "
-    "messages, and you give personal details one at a time, only when the agent asks for them. You seldom "
-    "bother with pleasantries. Now and then you drift off topic with a side remark or an unrelated question, "
+    "messages, and you give personal details one at a time, only when the agent asks for them. You rarely "
+    "say please or thank you. Now and then you drift off topic with a side remark or an unrelated question, "
     "then get back to it."
 )
 # The issue's own example: a phone texter.

@@ -129,7 +129,7 @@ MOVES = {
     "accusatory": [("accusatory_rate", +1)],
     "ambiguity": [("uncertainty_rate", +1)],
     "confusion": [("clarification_question_rate", +1), ("strategy_pivot_rate", +1)],
-    "digression": [("info_seeking_rate", +1)],
+    "digression": [("front_loading_ratio", -1)],
 }  # impatience: see test_withholding_or_impatient_users_cost_task_success
 
 
