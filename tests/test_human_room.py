@@ -9,7 +9,7 @@ the baseline study scores against — while the base simulator stays at about ze
 
 Thresholds, from measurements with this protocol (24 tasks × 3 seeds, the search's
 20-step cap; see the report in ``ppol_nb/offline/behaviours.py``): base coverage
-0.000 (P(human) 0.05), MultiWOZ-style text 0.42 (0.86), texting-style text 0.37
+0.000 (P(human) 0.05), MultiWOZ-style text 0.41 (0.85), texting-style text 0.37
 (0.86). Before the gist openings, spread details, tangents and tiered politeness
 the same texts reached 0.28 and 0.11. The floors (0.35 and 0.25) sit under the
 measurements with room for wording changes in the reader or the phrase pools, and

@@ -39,8 +39,8 @@ words_per_turn         12.1 (9.4–15)             26                     gating
 front_loading_ratio    0.31 (0.17–0.49)          0.87                   gating: details spread out
 politeness_rate        0.38 (0.18–0.60)          0.97                   politeness < 0.5, in tiers
 verbosity_cv           0.41 (0.25–0.56)          0.72                   gating
-certainty_rate         0.002                     0.16 ("Certainly.")    politeness < 0.5
-info_seeking_rate      0.07                      0.06                   digression (side questions)
+certainty_rate         0.002                     0.05 ("Certainly.")    politeness < 0.5
+info_seeking_rate      0.018                     0.000                  digression (side questions)
 =====================  ========================  =====================  ============================
 
 People open with one sentence of need ("I need to book a hotel in the east that
@@ -55,7 +55,7 @@ Measured with ``tests/test_human_room.py``'s protocol (12 retail + 12 airline tr
 tasks × 3 seeds, 20-step cap; coverage against the training humans; P(human) from
 a baseline-style discriminator trained on the other train tasks), coverage / P(human),
 before → after these realisations: base 0.000 / 0.05 (unchanged); gating = 1 alone
-0.23 / 0.73 → 0.39 / 0.84; a MultiWOZ-style persona text 0.28 / 0.76 → 0.42 / 0.86;
+0.23 / 0.73 → 0.39 / 0.84; a MultiWOZ-style persona text 0.28 / 0.78 → 0.41 / 0.85;
 the issue's texting-style text 0.11 / 0.81 → 0.37 / 0.86. No other single behaviour
 at full strength gets above 0.02: ``terse``, ``bursty``, ``casual_typing`` and
 ``verbosity_variation`` make people of other corpora (phone typists, not
