@@ -112,7 +112,8 @@ class Turn:
         for part in self.parts:
             t = part.text.strip()
             if t:
-                text = f"{text}{chr(10) if part.role in LINE_ROLES else ' '}{t}" if text else t
+                sep = "\n" if part.role in LINE_ROLES else " "
+                text = f"{text}{sep}{t}" if text else t
         if self.stop:
             text = f"{text} {STOP}" if text else STOP
         return text
