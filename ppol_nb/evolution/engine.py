@@ -636,7 +636,8 @@ class EvolutionEngine:
                 runner.submit(("rescore", pid, ctx, t, purpose),
                               functools.partial(_evaluate_as, evaluate, source, ctx, pid), self.config.eval_timeout_s)
 
-    def _commit_rescore(self, pid: str, context: int, iteration: int, purpose: str, outcome: Outcome) -> None:
+    def _unpack(self, outcome: Outcome) -> tuple[Evaluation, str | None, dict]:
+        """An evaluation outcome (finished, raised or timed out) as (evaluation, error, float metrics)."""
         evaluation = outcome.value if isinstance(outcome.value, Evaluation) else Evaluation()
         if outcome.timed_out:
             error = f"evaluation timed out after {self.config.eval_timeout_s} s"
@@ -645,6 +646,10 @@ class EvolutionEngine:
         else:
             error = evaluation.error
         metrics = {k: (float(v) if isinstance(v, numbers.Real) else v) for k, v in evaluation.metrics.items()}
+        return evaluation, error, metrics
+
+    def _commit_rescore(self, pid: str, context: int, iteration: int, purpose: str, outcome: Outcome) -> None:
+        evaluation, error, metrics = self._unpack(outcome)
         if error is None and not _finite(metrics.get("score")):
             error = f"evaluator returned no finite 'score' (metrics: {sorted(metrics)})"
         score = float(metrics["score"]) if error is None else 0.0  # a failed fitness call scores 0 (PPol)
@@ -724,14 +729,7 @@ class EvolutionEngine:
         outcome: Outcome,
     ) -> ProgramRecord:
         """Turn an evaluation outcome (finished, raised or timed out) into a record."""
-        evaluation = outcome.value if isinstance(outcome.value, Evaluation) else Evaluation()
-        if outcome.timed_out:
-            error = f"evaluation timed out after {self.config.eval_timeout_s} s"
-        elif outcome.error is not None:
-            error = f"evaluator raised {type(outcome.error).__name__}: {outcome.error}"
-        else:
-            error = evaluation.error
-        metrics = {k: (float(v) if isinstance(v, numbers.Real) else v) for k, v in evaluation.metrics.items()}
+        evaluation, error, metrics = self._unpack(outcome)
         if error is None:
             error = self._metrics_problem(metrics)
         if error is not None:

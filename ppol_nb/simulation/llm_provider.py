@@ -59,13 +59,6 @@ def tau2_llm(client: LLMClient, role: str) -> tuple[str, dict]:
     return model_string(client, role), {}
 
 
-def unregister_client(client: LLMClient) -> None:
-    with _lock:
-        key = _keys.pop(client, None)
-        if key is not None:
-            _clients.pop(key, None)
-
-
 def _resolve(model: str) -> tuple[LLMClient, str]:
     # litellm strips the provider prefix, so ``model`` is "<client_key>/<role>".
     key, _, role = model.partition("/")
