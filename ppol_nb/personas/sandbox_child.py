@@ -7,7 +7,7 @@ It talks to the parent in JSON lines over private duplicates of stdin/stdout:
 
 * parent -> child, first line: ``{"source", "context", "n", "seed", "memory_mb", "cpu_s"}``;
 * child -> parent: ``{"type": "hello", ...}``, then any number of
-  ``{"type": "llm", "id", "messages", "temperature", "max_tokens", "purpose"}``;
+  ``{"type": "llm", "id", "messages", "temperature", "max_tokens"}``;
 * parent -> child: ``{"type": "reply", "id", "content"}`` or ``{"type": "reply", "id", "error"}``;
 * child -> parent, last: ``{"type": "result", "personas", "axes"}`` or
   ``{"type": "error", "kind", "message"}``.
@@ -115,7 +115,7 @@ class LLMProxy:
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
 
-    def chat(self, messages, temperature=None, max_tokens=None, purpose=None) -> str:
+    def chat(self, messages, temperature=None, max_tokens=None) -> str:
         from ppol_nb.personas.toolkit import LLMCallError
 
         if not isinstance(messages, list) or not all(
@@ -123,7 +123,7 @@ class LLMProxy:
             raise LLMCallError("messages must be a list of {'role', 'content': str} dicts")
         try:
             payload = json.loads(json.dumps({"messages": messages, "temperature": temperature,
-                                             "max_tokens": max_tokens, "purpose": purpose}))
+                                             "max_tokens": max_tokens}))
         except (TypeError, ValueError) as exc:
             raise LLMCallError(f"LLM call arguments are not JSON-serialisable: {exc}") from None
         reply = self._channel.request(payload)
