@@ -193,8 +193,11 @@ def test_fingerprint_missing_file_is_an_error(tmp_path, capsys):
 
 
 def _episode(i: int, messages) -> dict:
-    return {"episode_id": f"e{i}", "domain": "retail", "task_id": str(i), "messages": messages, "error": None,
-            "reward": 1.0, "persona": None}
+    return {"episode_id": f"e{i}", "domain": "retail", "task_id": str(i), "split": "test", "condition": "base",
+            "persona": None, "backend": "offline", "user_model": "u", "agent_model": "a", "seed": 0,
+            "max_steps": 30, "reward": 1.0, "reward_breakdown": None, "termination_reason": "user_stop",
+            "messages": messages, "error": None, "ppol_nb_version": "0", "duration_s": 0.1, "llm_calls": 0,
+            "cost_usd": 0.0}
 
 
 def test_fingerprint_refuses_records_without_user_turns_and_counts_bad_lines(tmp_path, capsys):
@@ -211,7 +214,7 @@ def test_fingerprint_refuses_records_without_user_turns_and_counts_bad_lines(tmp
 
     assert list(pd.read_csv(tmp_path / "fp.csv")["episode_id"]) == ["e1"]  # e2 has no user turns
     assert f"{path}:3: not valid JSON" in err
-    assert f"{path}:4: schema: field 'messages' must be a list" in err
+    assert f"{path}:4: schema: messages: Input should be a valid list" in err
     assert f"{path}:5: torn last line" in err
     assert "episode e2 has no user turns" in err and "FAILED: 4 of 5 failed" in err
     assert main(["fingerprint", str(path), "--out", str(tmp_path / "fp2.csv"), "--failure-budget", "0.9"]) == 0

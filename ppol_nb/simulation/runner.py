@@ -163,13 +163,17 @@ def run_episodes(
     ``retry_errors=False``, and ones stored under another step cap are run again
     (the later record wins), so a changed cap never reuses episodes it would have
     cut differently. Returns the episodes of ``specs`` as a DataFrame.
+
+    A torn last line left by a killed run is reported (``file:line``, stderr) and its
+    episode runs again; a line that is JSON but not a valid record stops the resume
+    with :class:`~.store.EpisodeFileError` (see :mod:`.store`).
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an int >= 1, got {max_steps!r}")
     deadline_s = _default_deadline_s if deadline_s is None else deadline_s
     store = EpisodeStore(run_dir)
-    done = {r["episode_id"] for r in store.load()
-            if r.get("max_steps", DEFAULT_MAX_STEPS) == max_steps and (not retry_errors or not r.get("error"))}
+    done = {r.episode_id for r in store.records()  # raises EpisodeFileError on an invalid record
+            if r.max_steps == max_steps and (not retry_errors or not r.error)}
     todo = [s for s in specs if s.episode_id not in done]
     # The backend knows what concurrency suits it (threads overlap network waits; pure-Python
     # stand-ins gain nothing from them under the GIL).

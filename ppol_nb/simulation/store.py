@@ -4,58 +4,45 @@ Append-only and flushed per line, so a killed process loses at most the episode 
 was running; a rerun with the same directory skips what is already there (resume).
 If an id appears twice (an errored episode that was retried), the last line wins.
 
-Every line read back is schema-checked (:func:`check_episode`). Lines that fail —
-not JSON, a torn last line left by a killed writer, a record of the wrong shape —
-are skipped, and :attr:`EpisodeStore.last_report` says which (``file:line``) and
-why; ``load(strict=True)`` raises :class:`EpisodeFileError` instead. An append
-after a torn line starts on a fresh line, so the tear never spreads.
+Every line written and read is an :class:`~.records.EpisodeRecord` (typed,
+versioned; see :mod:`.records`). What loading does with a line that is not one:
+
+* **Not JSON** — above all the torn last line a killed writer leaves — cannot hold
+  an episode: it is skipped and reported as ``file:line`` (on stderr, once per
+  store, and in :attr:`EpisodeStore.last_report`); its episode is simply not in
+  the store, so a resume runs it again. The fragment stays in the file (nothing is
+  deleted), and the next append starts on a fresh line, so the tear never spreads.
+* **JSON but not a valid record** (a wrong type, a missing or unknown field) means
+  something other than this store wrote the line: loading raises
+  :class:`EpisodeFileError` naming ``file:line`` and pydantic's message, and a resume
+  stops there rather than silently re-running (and re-paying for) that episode.
+  ``strict=False`` (the ``fingerprint`` command, which has a failure budget) skips
+  and reports such lines instead.
+* **A newer schema version** is always refused (:class:`EpisodeFileError`).
+* **No schema version** (written before records were versioned) is migrated, see
+  :func:`.records.migrate`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from numbers import Real
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
-EPISODE_FIELDS = (
-    "episode_id", "domain", "task_id", "split", "condition", "persona", "backend",
-    "user_model", "agent_model", "seed", "reward", "reward_breakdown",
-    "termination_reason", "messages", "error", "duration_s", "llm_calls", "cost_usd",
-)
+from .records import EpisodeRecord, NewerSchemaError, RecordError, describe, parse_line
+
+EPISODE_FIELDS = tuple(EpisodeRecord.model_fields)
 
 
 class EpisodeFileError(ValueError):
-    """An episode file that cannot be used as it is (strict loading)."""
-
-
-def check_episode(rec) -> str | None:
-    """Why ``rec`` is not a usable episode record, or None when it is."""
-    if not isinstance(rec, dict):
-        return f"a record must be a JSON object, got {type(rec).__name__}"
-    for key in ("episode_id", "domain", "task_id"):
-        if not isinstance(rec.get(key), str) or not rec.get(key):
-            return f"field {key!r} must be a non-empty string, got {rec.get(key)!r}"
-    if not isinstance(rec.get("messages"), list):
-        return f"field 'messages' must be a list, got {type(rec.get('messages')).__name__}"
-    for i, m in enumerate(rec["messages"]):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            return f"messages[{i}] must be an object with a string 'role'"
-        if m.get("content") is not None and not isinstance(m.get("content"), str):
-            return f"messages[{i}].content must be a string or null"
-    if rec.get("error") is not None and not isinstance(rec.get("error"), str):
-        return "field 'error' must be a string or null"
-    reward = rec.get("reward")
-    if reward is not None and (isinstance(reward, bool) or not isinstance(reward, Real)):
-        return f"field 'reward' must be a number or null, got {reward!r}"
-    if rec.get("persona") is not None and not isinstance(rec.get("persona"), dict):
-        return "field 'persona' must be an object or null"
-    return None
+    """An episode file that cannot be used as it is: names the file and 1-based line."""
 
 
 @dataclass
@@ -79,10 +66,15 @@ class LoadReport:
         return f"{self.path}: {len(self.skipped)} line(s) skipped ({counts}): {where}{more}"
 
 
-def read_episode_lines(path: Path, strict: bool = False) -> tuple[list[dict], LoadReport]:
-    """Every valid record of a JSONL episode file, in order, and the report of what was skipped."""
-    report = LoadReport(Path(path))
-    records: list[dict] = []
+def read_episodes(path, strict: bool = True) -> tuple[list[EpisodeRecord], LoadReport]:
+    """Every valid record of a JSONL episode file, in order, and the report of what was skipped.
+
+    Lines that are not JSON are skipped and reported; an invalid record raises
+    :class:`EpisodeFileError` (``path:line: ...``) unless ``strict=False`` (module docstring).
+    """
+    path = Path(path)
+    report = LoadReport(path)
+    records: list[EpisodeRecord] = []
     with open(path, encoding="utf-8", errors="replace") as fh:
         lines = fh.read().split("\n")
     torn_tail = bool(lines) and lines[-1].strip() != ""  # no final newline: the writer was cut off
@@ -91,22 +83,25 @@ def read_episode_lines(path: Path, strict: bool = False) -> tuple[list[dict], Lo
             continue
         report.lines += 1
         try:
-            rec = json.loads(line)
+            records.append(parse_line(line))
         except json.JSONDecodeError as exc:
             last = number == len(lines) and torn_tail
-            reason = ("torn last line: a write cut short by a killed process" if last
-                      else f"not valid JSON: {exc.msg} at column {exc.colno}")
-            report.skipped.append((number, reason))
-            continue
-        problem = check_episode(rec)
-        if problem:
-            report.skipped.append((number, f"schema: {problem}"))
-            continue
-        records.append(rec)
+            report.skipped.append((number, "torn last line: a write cut short by a killed process" if last
+                                   else f"not valid JSON: {exc.msg} at column {exc.colno}"))
+        except NewerSchemaError as exc:
+            raise EpisodeFileError(f"{path}:{number}: {exc}") from exc
+        except RecordError as exc:
+            if strict:
+                raise EpisodeFileError(f"{path}:{number}: not a valid episode record: {exc}") from exc
+            report.skipped.append((number, f"schema: {exc}"))
     report.loaded = len(records)
-    if strict and report.skipped:
-        raise EpisodeFileError(report.summary())
     return records, report
+
+
+def read_episode_lines(path, strict: bool = True) -> tuple[list[dict], LoadReport]:
+    """:func:`read_episodes` with each record as a plain dict (the store's field names)."""
+    records, report = read_episodes(path, strict=strict)
+    return [r.to_dict() for r in records], report
 
 
 class EpisodeStore:
@@ -116,9 +111,18 @@ class EpisodeStore:
         self.path = self.run_dir / "episodes.jsonl"
         self._lock = threading.Lock()
         self.last_report: LoadReport | None = None
+        self._told: set[tuple[int, str]] = set()
 
-    def append(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str)
+    def append(self, record: dict | EpisodeRecord) -> None:
+        """Validate ``record`` and append it as one line (a record that fails validation is never written)."""
+        if not isinstance(record, EpisodeRecord):
+            try:
+                record = EpisodeRecord.model_validate(record)
+            except ValidationError as exc:
+                rid = record.get("episode_id") if isinstance(record, dict) else None
+                raise RecordError(f"episode {rid!r} is not a valid episode record, not written to "
+                                  f"{self.path}: {describe(exc)}") from exc
+        line = record.to_line()
         with self._lock, open(self.path, "a+b") as fh:
             fh.seek(0, os.SEEK_END)
             if fh.tell() > 0:
@@ -129,19 +133,31 @@ class EpisodeStore:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def load(self, strict: bool = False) -> list[dict]:
-        """Latest valid record per episode id, in first-seen order (see :attr:`last_report`)."""
+    def records(self, strict: bool = True) -> list[EpisodeRecord]:
+        """Latest valid record per episode id, in first-seen order (see :attr:`last_report`).
+
+        Skipped lines are reported on stderr once per store; ``strict`` as in :func:`read_episodes`.
+        """
         if not self.path.exists():
             self.last_report = LoadReport(self.path)
             return []
-        records, self.last_report = read_episode_lines(self.path, strict=strict)
-        latest: dict[str, dict] = {}
+        records, self.last_report = read_episodes(self.path, strict=strict)
+        for line, reason in self.last_report.skipped:
+            if (line, reason) not in self._told:
+                self._told.add((line, reason))
+                print(f"ppol_nb: {self.path}:{line}: {reason}; skipped (that episode is not in the store "
+                      f"and runs again on resume)", file=sys.stderr)
+        latest: dict[str, EpisodeRecord] = {}
         for rec in records:
-            latest[rec["episode_id"]] = rec
+            latest[rec.episode_id] = rec
         return list(latest.values())
 
+    def load(self, strict: bool = True) -> list[dict]:
+        """:meth:`records` as plain dicts (the field names of :class:`~.records.EpisodeRecord`)."""
+        return [r.to_dict() for r in self.records(strict=strict)]
+
     def completed_ids(self, include_errors: bool = False) -> set[str]:
-        return {r["episode_id"] for r in self.load() if include_errors or not r.get("error")}
+        return {r.episode_id for r in self.records() if include_errors or not r.error}
 
     def frame(self) -> pd.DataFrame:
         """Episodes as a DataFrame (messages kept as a list column)."""
