@@ -87,7 +87,7 @@ def test_a_resume_stops_at_an_invalid_record_and_runs_nothing(tmp_path):
     store = EpisodeStore(tmp_path)
     with open(store.path, "w") as fh:
         fh.write(json.dumps(record(1, domain="")) + "\n")
-    with pytest.raises(EpisodeFileError, match=rf"episodes\.jsonl:1: .*domain: String should have at least 1"):
+    with pytest.raises(EpisodeFileError, match=r"episodes\.jsonl:1: .*domain: String should have at least 1"):
         run_episodes([EpisodeSpec("retail", "0")], OfflineBackend(), tmp_path, progress=False)
     assert len(store.path.read_text().splitlines()) == 1
     # the fingerprint command's lenient read skips and reports it instead

@@ -33,7 +33,7 @@ import pytest
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.evolution.curriculum import VAL_FRACTION
 from ppol_nb.fitness.coverage import CoverageReference
-from ppol_nb.fitness.discriminator import HumanLikenessDiscriminator
+from ppol_nb.fitness.discriminator import HumanLikenessDiscriminator, labelled
 from ppol_nb.fitness.fingerprint import FEATURES, fingerprints, user_turns
 from ppol_nb.fitness.lexicons import LEXICONS, fires
 from ppol_nb.humans import load_corpus, split_humans
@@ -143,7 +143,7 @@ def _discriminator(domain: str) -> HumanLikenessDiscriminator:
     tasks), on the train tasks the coverage tests do not score, so P(human) of the
     scored episodes is out of sample for every condition, the base included."""
     held = tuple(t for t in _tasks(first=None, skip=N_TASKS) if t[0] == domain)
-    return HumanLikenessDiscriminator().fit(_humans(), _fp(_episodes(None, held, (0,))))
+    return HumanLikenessDiscriminator().fit(*labelled(_humans(), _fp(_episodes(None, held, (0,)))))
 
 
 def p_human(recs) -> float:

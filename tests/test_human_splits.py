@@ -134,7 +134,7 @@ def test_baseline_trains_on_pool_humans_only(tau_usi, tau_usi_model):
     trained = [by_id[i] for i in model.humans["train"]["ids"]]
     assert trained and all(d.split == "train" and d.task_id not in validation for d in trained)
     assert set(model.humans["validation"]["task_ids"]) == set(validation)
-    assert len(model.reference.points) == len(trained) == model.discriminator.manifest["n_train_human"]
+    assert len(model.reference.points) == len(trained) == model.manifest["n_train_human"]
     assert model.validation_humans.shape[0] == model.humans["validation"]["n"] > 0
     model.check_humans(validation)
     # The benchmark's Humans row is the recorded held-out set, scored as in the study.

@@ -12,7 +12,7 @@ from ppol_nb.evolution.config import EvolutionConfig
 from ppol_nb.evolution.ppol import score_episodes
 from ppol_nb.fitness import FEATURES, fingerprint_frame, user_turns
 from ppol_nb.fitness.coverage import CoverageReference
-from ppol_nb.fitness.discriminator import HumanLikenessDiscriminator
+from ppol_nb.fitness.discriminator import train_discriminator
 from ppol_nb.fitness.score import FitnessModel
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes
@@ -24,7 +24,7 @@ SPEC = EpisodeSpec("retail", "0")  # an exchange: about 16 messages uncapped
 def _model() -> FitnessModel:
     rng = np.random.default_rng(0)
     H, S = rng.normal(0, 1, (40, len(FEATURES))), rng.normal(2, 1, (40, len(FEATURES)))
-    return FitnessModel(HumanLikenessDiscriminator().fit(H, S), CoverageReference.from_points(H), H.mean(axis=0))
+    return FitnessModel(train_discriminator(H, S), CoverageReference.from_points(H), H.mean(axis=0))
 
 
 def test_the_paper_caps():

@@ -97,7 +97,7 @@ def humans_row(model: FitnessModel, domain: str, corpus=None) -> dict:
         raise ValueError("the fitness model names no human corpus; pass human_corpus=")
     loaded = load_corpus(corpus_name) if isinstance(corpus_name, (str, Path)) else corpus_name
     record = model.humans
-    seed = int(record.get("seed", model.discriminator.manifest.get("human_seed", 0)))
+    seed = int(record.get("seed", model.manifest.get("human_seed", 0)))
     split = split_humans(loaded, domain, record.get("validation_task_ids", ()), record.get("val_fraction", 0.2),
                          seed)
     recorded = (record.get("heldout") or {}).get("sha256")
@@ -202,7 +202,7 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         "episode_seed": episode_seed, "generation_seed": generation_seed, "max_steps": max_steps,
         "lambdas": list(REPORT_LAMBDAS), "backend": backend.describe(), "world": world.key,
         "fitness_model": dict(fitness_model.info),
-        "discriminator": {k: fitness_model.discriminator.manifest.get(k)
+        "discriminator": {k: fitness_model.manifest.get(k)
                           for k in ("human_corpus", "simulator", "max_steps", "n_reference_dialogues",
                                     "n_validation_dialogues", "n_heldout_dialogues", "simulator_train_episodes",
                                     "human_seed", "humans")},

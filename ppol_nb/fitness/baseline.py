@@ -40,7 +40,7 @@ from ..provenance import provenance
 from ..simulation.runner import EVAL_MAX_STEPS, run_episodes, specs_for
 from ..simulation.tau2_bridge import load_tasks
 from .coverage import CoverageReference
-from .discriminator import HumanLikenessDiscriminator
+from .discriminator import train_discriminator, training_manifest
 from .fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
 from .score import FitnessModel
 
@@ -110,7 +110,8 @@ class BaselineStudy:
         info = {"domain": domain, "simulator": self.simulator, "human_corpus": corpus.name,
                 "source": f"ppol_nb ({self.backend.name} backend)", "max_steps": self.max_steps}
         humans = split.record()
-        disc = HumanLikenessDiscriminator().fit(H_ref, sim_train[list(FEATURES)], manifest={
+        disc = train_discriminator(H_ref, sim_train[list(FEATURES)])
+        manifest = {
             **provenance(), **info, "attributions": attributions([corpus]),
             "human_split": {k: v for k, v in humans.items() if k not in ("train", "validation", "heldout")},
             "humans": {role: {k: humans[role][k] for k in ("n", "sha256")} for role in ("train", "validation",
@@ -118,10 +119,12 @@ class BaselineStudy:
             "n_reference_dialogues": len(split.train), "n_validation_dialogues": len(split.validation),
             "n_heldout_dialogues": len(split.heldout),
             "simulator_train_episodes": len(sim_train), "seeds": list(self.seeds), "human_seed": self.human_seed,
-        }).freeze()
+            **training_manifest(disc),
+        }
         metrics = {**info, **disc.evaluate(H_held, sim_test[list(FEATURES)])}
         model = FitnessModel(disc, CoverageReference.from_points(H_ref), H_ref.mean(axis=0), info=info,
-                             humans=humans, validation_humans=H_val, validation_groups=split.validation_groups)
+                             humans=humans, validation_humans=H_val, validation_groups=split.validation_groups,
+                             manifest=manifest)
         model.check_humans()
         rows = pd.DataFrame([
             model.row(H_held, split.heldout_groups, label="Humans"),

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 
 from ..humans.splits import check_record
 from .alignment import alignment
 from .coverage import CoverageReference
-from .discriminator import HumanLikenessDiscriminator
+from .discriminator import freeze, load_discriminator, save_discriminator
 
 REPORT_LAMBDAS = (0.5, 0.5)
 
@@ -43,19 +44,28 @@ def lambda_schedule(n_current: int, n_final: int = 10, lambda_b_final: float = 0
 class FitnessModel:
     """Everything frozen that scores a set of episodes: discriminator, human cloud, human mean.
 
+    ``discriminator`` is a fitted
+    :class:`~ppol_nb.fitness.discriminator.HumanLikenessDiscriminator`, held frozen
+    (scikit-learn's ``FrozenEstimator``; a fitted one given unfrozen is wrapped), so
+    a later ``fit`` is a no-op. ``manifest`` is the provenance of its training
+    (corpus, human split, counts, parameters), saved beside it.
     ``humans`` is the human split record (empty for a hand-built model, which
     :meth:`check_humans` then refuses); ``validation_humans`` /
     ``validation_groups`` are the validation humans' fingerprints and their
     coverage groups, the human reference level of validation.
     """
 
-    discriminator: HumanLikenessDiscriminator
+    discriminator: FrozenEstimator
     reference: CoverageReference
     human_mean: np.ndarray
     info: dict = field(default_factory=dict)  # corpus, backend, domain: goes into every row
     humans: dict = field(default_factory=dict)
     validation_humans: np.ndarray | None = None
     validation_groups: tuple[str, ...] = ()
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.discriminator = freeze(self.discriminator)
 
     def check_humans(self, validation_task_ids=None) -> None:
         """Raise HumanLeakError unless the record proves train humans exclude validation and held-out ones.
@@ -100,7 +110,7 @@ class FitnessModel:
     # -- persistence: the search loads exactly what the baseline study froze ------------
     def save(self, directory) -> Path:
         d = Path(directory)
-        self.discriminator.save(d / "discriminator")
+        save_discriminator(self.discriminator, d / "discriminator", self.manifest)
         np.save(d / "human_reference.npy", self.reference.points)
         np.save(d / "human_mean.npy", self.human_mean)
         (d / "fitness.json").write_text(json.dumps({**self.info, "d_ref": self.reference.d_ref}, indent=2))
@@ -118,8 +128,9 @@ class FitnessModel:
         humans = json.loads((d / "humans.json").read_text()) if (d / "humans.json").exists() else {}
         groups = tuple(humans.pop("validation_groups", ()))
         val_path = d / "validation_humans.npy"
+        discriminator, manifest = load_discriminator(d / "discriminator")
         return cls(
-            discriminator=HumanLikenessDiscriminator.load(d / "discriminator"),
+            discriminator=discriminator, manifest=manifest,
             reference=CoverageReference(points=np.load(d / "human_reference.npy"), d_ref=d_ref),
             human_mean=np.load(d / "human_mean.npy"),
             info=meta,
