@@ -1,9 +1,39 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and the suite's two markers.
+
+Markers (registered here, the one place that decides what runs by default):
+
+* ``slow`` — long sweeps (e.g. stock-vs-fast scoring of all 164 τ² tasks).
+  Skipped unless ``PPOL_SLOW=1`` is set or ``-m`` names them (``-m slow``).
+* ``notebooks`` — papermill executions of the notebook series with small
+  sizes. Part of the default run (the README's test command); leave them out
+  while iterating with ``-m "not notebooks"``.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from fake_openai_server import FakeOpenAIServer
+
+MARKERS = {
+    "slow": "long sweeps; skipped unless PPOL_SLOW=1 or -m selects them",
+    "notebooks": "executes notebooks with papermill (small sizes); deselect with -m 'not notebooks'",
+}
+
+
+def pytest_configure(config):
+    for name, doc in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PPOL_SLOW") or "slow" in (config.getoption("markexpr") or ""):
+        return  # asked for explicitly: -m decides
+    skip = pytest.mark.skip(reason="slow: set PPOL_SLOW=1 or select with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -2,13 +2,12 @@
 
 Default run: every task with the fast environments (gold replay = 1.0, do-nothing
 counts), stock-vs-fast identity on a sample, wrong writes, isolation and the
-pristine-snapshot check. ``PPOL_SLOW=1`` (or ``-m slow`` with it) adds the full
+pristine-snapshot check. ``PPOL_SLOW=1`` or ``-m slow`` (see tests/conftest.py) adds the full
 stock-vs-fast sweep over all 164 tasks (~3–4 min on 2 cores).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -38,9 +37,6 @@ from tau2.environment.toolkit import ToolKitBase
 ALL = m.EvaluationType.ALL
 DO_NOTHING_PASSES = {"retail": 7, "airline": 19}  # tau2-notes: do-nothing scores 1.0 on these many tasks
 SAMPLE = 10  # tasks per domain scored stock vs fast in the default run
-
-slow = pytest.mark.skipif(not os.environ.get("PPOL_SLOW"), reason="slow: set PPOL_SLOW=1 to run")
-
 
 def score(run, task, domain):
     return m.evaluate_simulation(run, task, ALL, solo_mode=False, domain=domain)
@@ -130,7 +126,6 @@ def test_stock_and_fast_score_identically_on_sample(domain):
     assert pristine_hash_unchanged(domain)
 
 
-@slow
 @pytest.mark.slow
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_stock_and_fast_score_identically_on_every_task(domain):
