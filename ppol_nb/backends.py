@@ -93,7 +93,10 @@ class LLMBackend:
         return 8 if requested is None else max(1, int(requested))
 
     def describe(self) -> dict:
-        return {"backend": self.name, "llm": self.client.config.to_dict()}
+        """Backend, LLM config and the response cache file used (its path, never its contents; None: none)."""
+        cache = self.client.cache_path
+        return {"backend": self.name, "llm": self.client.config.to_dict(),
+                "response_cache": str(cache) if cache is not None else None}
 
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
@@ -102,8 +105,11 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
                  timeout_s: float | None = None, max_retries: int | None = None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
-    ``timeout_s`` / ``max_retries`` (None: the LLM layer's defaults) apply to every
-    request of the openai backend; the offline backend makes no requests."""
+    ``cache_path`` None (default) is the per-user response cache every run and
+    notebook shares (``$PPOL_CACHE_DIR`` or the user cache directory), a path
+    names another SQLite file, False disables caching. ``timeout_s`` /
+    ``max_retries`` (None: the LLM layer's defaults) apply to every request of
+    the openai backend; the offline backend makes no requests and has no cache."""
     if backend == "offline":
         return OfflineBackend(agent=agent)
     if backend != "openai":

@@ -26,7 +26,7 @@ def _backend(args):
         raise SystemExit("--backend openai needs --model (and usually --base-url)")
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                            user_model=args.user_model, temperature=args.temperature,
-                           cache_path=args.cache or str(Path(args.out) / "llm_cache.sqlite"),
+                           cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
                            max_concurrency=args.max_workers, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
     set_default_deadline(args.episode_deadline)
@@ -231,6 +231,15 @@ def cmd_notebooks(args) -> int:
     return 0
 
 
+def _cache_file(value: str) -> str:
+    from .llm.cache import resolve_cache_path
+
+    try:
+        return str(resolve_cache_path(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_backend_args(p) -> None:
     """The backend options of ``rollout``, for the evolve and benchmark commands."""
     p.add_argument("--backend", choices=["offline", "openai"], default="offline")
@@ -241,7 +250,12 @@ def _add_backend_args(p) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="name of the environment variable holding the key ('' for local servers)")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--cache", help="SQLite response cache (default OUT/llm_cache.sqlite)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="PATH", type=_cache_file,
+                       help="SQLite response cache file (default: the per-user cache shared by every run and "
+                            "notebook: $PPOL_CACHE_DIR/llm_responses.sqlite, else in the user cache directory, "
+                            "e.g. ~/.cache/ppol_nb/llm_responses.sqlite)")
+    cache.add_argument("--no-cache", action="store_true", help="read and write no response cache: send every request")
     p.add_argument("--max-workers", type=positive_int, default=8, help="concurrent episodes (openai backend)")
     p.add_argument("--timeout", type=positive_float, help="seconds per LLM request (default 120)")
     p.add_argument("--retries", type=non_negative_int, help="retries per LLM request (default 6)")
@@ -308,7 +322,6 @@ def cmd_benchmark(args) -> int:
     if args.fitness:
         existing_dir(args.fitness, "--fitness")
     require_sandbox()  # the evolved program is LLM-written
-    args.cache = args.cache or str(Path(args.out).parent / "llm_cache.sqlite")  # --out is a file here
     identity = {"run": str(run_path.resolve()), "run_sha256": file_digest(run_path if run_path.is_file()
                                                                           else run_path / "best_program.py"),
                 "domain": args.domain, "n_personas": args.n_personas, "corpus": args.corpus,

@@ -484,7 +484,7 @@ def test_planted_key_reaches_no_file(fake_openai, tmp_path, monkeypatch, capsys)
     assert main(["rollout", "--domain", "retail", "--split", "train", "--limit", "1", "--condition", "program",
                  "--program", str(program), "--n-personas", "2", "--backend", "openai", "--base-url", server.url,
                  "--model", "fake-model", "--api-key-env", "OPENAI_API_KEY", "--out", str(out), "--quiet",
-                 "--yes"]) == 0
+                 "--yes", "--cache", str(out / "llm_cache.sqlite")]) == 0  # the cache too is searched below
     printed = capsys.readouterr()
     # The probe ran, and the endpoint got the key as its credential (the one place it belongs).
     episodes = [json.loads(x) for x in (out / "episodes.jsonl").read_text().splitlines()]

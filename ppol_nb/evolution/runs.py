@@ -85,6 +85,7 @@ def run_identity(domain: str, backend, config: EvolutionConfig, corpus: str, fit
     from ..personas.sandbox import program_hash
 
     described = dict(backend.describe())
+    described.pop("response_cache", None)
     llm = described.pop("llm", None)
     if isinstance(llm, dict):  # models and endpoints define results; timeouts, workers, cache path do not
         roles = {"default": llm.get("default"), **(llm.get("roles") or {})}

@@ -2,7 +2,8 @@
 
 It speaks OpenAI-compatible chat completions via the ``openai`` SDK and adds
 what experiments need on top: per-role models and sampling settings, a
-persistent response cache, bounded concurrency, retries with backoff, and a
+persistent response cache (one file per user by default, see
+:mod:`ppol_nb.llm.cache`), bounded concurrency, retries with backoff, and a
 ledger of every call's tokens, cost and latency. It is synchronous and
 thread-safe (callers parallelise with threads), so it also works inside a
 running Jupyter kernel.
@@ -16,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -70,12 +72,19 @@ class LLMClient:
     def __init__(self, config: LLMConfig, ledger: Ledger | None = None) -> None:
         self.config = config
         self.ledger = ledger if ledger is not None else Ledger()
-        self._cache = ResponseCache(config.cache_path) if config.cache_path is not None else None
+        # Only a backend that makes requests opens (and so creates) the cache file.
+        path = config.response_cache_path() if config.backend == "openai" else None
+        self._cache = ResponseCache(path) if path is not None else None
         self._semaphore = threading.BoundedSemaphore(config.max_concurrency)
         self._sdk_clients: dict[tuple[str | None, str | None], openai.OpenAI] = {}
         self._sdk_lock = threading.Lock()
         self._rng = random.Random()
         self._closed = False
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The response cache file this client reads and writes (None: no cache)."""
+        return self._cache.path if self._cache is not None else None
 
     # -- public API --------------------------------------------------------
 
@@ -103,7 +112,7 @@ class LLMClient:
             )
         rc = self.config.role(role)
         request = self._build_request(rc, messages, tools, tool_choice, seed, overrides)
-        key = request_key({"base_url": _norm_url(rc.base_url), **request})
+        key = request_key({"base_url": _endpoint(rc.base_url), **request})
         model = request["model"]
 
         if self._cache is not None:
@@ -148,11 +157,18 @@ class LLMClient:
         )
         # An empty reply is not cached: callers (tau2 included) retry on it and
         # need a fresh sample, not the same emptiness replayed.
+        answer = reply
         if self._cache is not None and not is_empty(reply):
-            self._cache.put(key, model, reply)
+            stored = self._cache.put(key, model, reply)
+            if stored is not reply and is_reply(stored):
+                # Another run or thread stored this request's reply first: answer as every replay will.
+                answer = stored
+            elif stored is not reply:
+                self._cache.discard(key, "the cached value is not a chat reply")
+                self._cache.put(key, model, reply)
         return ChatResult(
-            message=reply["message"],
-            finish_reason=reply["finish_reason"],
+            message=answer["message"],
+            finish_reason=answer["finish_reason"],
             usage=dict(usage),
             cost_usd=cost,
             cached=False,
@@ -305,3 +321,16 @@ class LLMClient:
 
 def _norm_url(url: str | None) -> str | None:
     return url.rstrip("/") if url else url
+
+
+_SDK_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+def _endpoint(url: str | None) -> str:
+    """The endpoint a request goes to, as the cache key names it.
+
+    ``None`` is resolved as the SDK does (``$OPENAI_BASE_URL``, else OpenAI), so
+    two endpoints never share entries; credentials embedded in the URL are
+    removed, so no secret enters the key.
+    """
+    return redact_url(_norm_url(url or os.environ.get("OPENAI_BASE_URL") or _SDK_DEFAULT_URL))

@@ -13,7 +13,9 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from ppol_nb.llm.cache import resolve_cache_path
 
 BACKENDS = ("offline", "openai")
 ROLES = ("user", "agent", "generator", "reflection", "mutator")
@@ -120,12 +122,18 @@ class LLMConfig:
     ``backend="offline"`` means no LLM is called at all (the package's offline
     stand-ins are used instead); ``"openai"`` means any OpenAI-compatible chat
     completions endpoint.
+
+    ``cache_path``: ``None`` (default) is the per-user response cache shared by
+    every run and notebook (``$PPOL_CACHE_DIR/llm_responses.sqlite``, else the
+    user cache directory; see :mod:`ppol_nb.llm.cache`), a path names another
+    SQLite file, ``False`` disables caching. :meth:`response_cache_path` says
+    which file that is.
     """
 
     backend: str = "offline"
     default: RoleConfig = field(default_factory=lambda: RoleConfig(model="offline"))
     roles: dict[str, RoleConfig] = field(default_factory=dict)
-    cache_path: str | Path | None = None
+    cache_path: str | Path | Literal[False] | None = None
     max_concurrency: int = 8
     max_retries: int = 6
     backoff_base_s: float = 1.0
@@ -142,6 +150,11 @@ class LLMConfig:
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
         self.roles = dict(self.roles)
+        resolve_cache_path(self.cache_path)  # a bad value fails here, not at the first request
+
+    def response_cache_path(self) -> Path | None:
+        """The SQLite file replies are cached in (None: caching disabled); the default is read now."""
+        return resolve_cache_path(self.cache_path)
 
     def role(self, name: str) -> RoleConfig:
         """The override for role ``name`` if there is one, else the default."""
@@ -153,7 +166,7 @@ class LLMConfig:
             "backend": self.backend,
             "default": self.default.to_dict(),
             "roles": {name: rc.to_dict() for name, rc in self.roles.items()},
-            "cache_path": None if self.cache_path is None else str(self.cache_path),
+            "cache_path": self.cache_path if self.cache_path in (None, False) else str(self.cache_path),
             "max_concurrency": self.max_concurrency,
             "max_retries": self.max_retries,
             "backoff_base_s": self.backoff_base_s,
@@ -175,10 +188,10 @@ class LLMConfig:
         model: str,
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
-        cache_path: str | Path | None = None,
+        cache_path: str | Path | Literal[False] | None = None,
         **kw: Any,
     ) -> LLMConfig:
-        """Every role uses one model on one endpoint.
+        """Every role uses one model on one endpoint (``cache_path`` as in :class:`LLMConfig`).
 
         Keyword arguments that are RoleConfig fields (temperature, max_tokens,
         prices, extra, ...) go to the shared role config; the rest (max_retries,
