@@ -15,7 +15,7 @@ reflector          ``OfflineReflection``                        ``LLMReflection`
 =================  ==========================================  ==========================================
 
 Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
-``mutator``, ``reflector``, ``max_workers``, ``describe``) and attributes
+``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``) and attributes
 (``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
 module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
 orchestrator, evaluator and episode store are the same τ² code path for both.
@@ -97,6 +97,21 @@ class LLMBackend:
         cache = self.client.cache_path
         return {"backend": self.name, "llm": self.client.config.to_dict(),
                 "response_cache": str(cache) if cache is not None else None}
+
+    def identity(self) -> dict:
+        """What decides this world's results (models, endpoints, sampling), without the
+        cache, timeouts or concurrency: a run resumes only into the same identity."""
+        from .llm.config import redact_url
+
+        config = self.client.config
+
+        def role(rc) -> dict:
+            return {"model": rc.model, "base_url": redact_url(rc.base_url) if rc.base_url else None,
+                    "temperature": rc.temperature, "max_tokens": rc.max_tokens, "top_p": rc.top_p,
+                    "extra": dict(rc.extra)}
+
+        return {"backend": self.name, "default": role(config.default),
+                "roles": {name: role(rc) for name, rc in sorted(config.roles.items())}}
 
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,

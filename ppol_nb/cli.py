@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_checks import (
-    CLIError, backend_identity, check_failures, existing_dir, existing_file, non_negative_int, paid_endpoint,
+    CLIError, check_failures, existing_dir, existing_file, non_negative_int, paid_endpoint,
     positive_float, positive_int, program_file, require_sandbox, share,
 )
 from .provenance import provenance
@@ -19,9 +19,12 @@ from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_S
 
 
 def _backend(args):
+    """The backend the flags name, built once per command (identity checks and the run share it)."""
     from .backends import make_backend
     from .simulation.runner import set_default_deadline
 
+    if getattr(args, "backend_object", None) is not None:
+        return args.backend_object
     if args.backend == "openai" and not args.model:
         raise SystemExit("--backend openai needs --model (and usually --base-url)")
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
@@ -30,7 +33,13 @@ def _backend(args):
                            max_concurrency=args.max_workers, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
     set_default_deadline(args.episode_deadline)
+    args.backend_object = backend
     return backend
+
+
+def backend_identity(args) -> dict:
+    """The backend settings that define a run's results (not timeouts, workers or the cache path)."""
+    return _backend(args).identity()
 
 
 def _condition_specs(args, backend, out: Path):

@@ -108,16 +108,6 @@ def paid_endpoint(base_url: str | None) -> bool:
         return True
 
 
-def backend_identity(args) -> dict:
-    """The backend settings that define a run's results (not timeouts, workers or the cache path)."""
-    from .llm.config import redact_url
-
-    if args.backend == "offline":
-        return {"backend": "offline", "agent": args.agent}
-    return {"backend": args.backend, "model": args.model, "user_model": args.user_model or args.model,
-            "base_url": redact_url(args.base_url) if args.base_url else None, "temperature": args.temperature}
-
-
 def check_failures(command: str, failed: int, total: int, budget: float, reasons: dict | None = None) -> int:
     """0, or :data:`FAILURE_EXIT` with a summary on stderr when ``failed / total`` reaches ``budget``.
 

@@ -84,16 +84,8 @@ def run_identity(domain: str, backend, config: EvolutionConfig, corpus: str, fit
     from ..llm.config import scrub_credentials
     from ..personas.sandbox import program_hash
 
-    described = dict(backend.describe())
-    described.pop("response_cache", None)
-    llm = described.pop("llm", None)
-    if isinstance(llm, dict):  # models and endpoints define results; timeouts, workers, cache path do not
-        roles = {"default": llm.get("default"), **(llm.get("roles") or {})}
-        described["roles"] = {name: {k: (rc or {}).get(k) for k in ("model", "base_url", "temperature",
-                                                                     "max_tokens", "top_p", "extra")}
-                              for name, rc in roles.items()}
     return scrub_credentials({
-        "domain": domain, "corpus": corpus, "backend": described,
+        "domain": domain, "corpus": corpus, "backend": backend.identity(),
         "fitness_sha256": file_digest(fitness_dir) if fitness_dir is not None else "trained in this run",
         "config": {k: v for k, v in config.to_dict().items() if k not in BUDGET_FIELDS},
         "train_limit": train_limit, "baseline_limit": baseline_limit, "seed_program_sha256": program_hash(seed_program),

@@ -98,3 +98,12 @@ class OfflineBackend:
     def describe(self) -> dict:
         return {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
                 "agent_style": vars(self.agent_style)}
+
+    def identity(self) -> dict:
+        """What decides this world's results: a run resumes only into the same identity.
+
+        The reader's version is part of it: a changed phrase list reads persona
+        texts differently, as a different model would."""
+        from .reader import READER_VERSION
+
+        return {**self.describe(), "reader_version": READER_VERSION}
