@@ -241,7 +241,7 @@ class SearchStudy:
                              train_limit=self.train_limit, fitness_dir=fitness_dir, resume=resume,
                              progress=self.progress)
         lines = [f"run directory : {self.run_dir} ({'resuming' if resume else 'new run'})",
-                 f"profile       : {self.profile}, {self.config.max_iterations} iterations"]
+                 f"profile       : {self.profile}, {_count(self.config.max_iterations, 'iteration')}"]
         if self.max_iterations is not None:
             lines.append(f"max_iterations = {self.max_iterations} overrides the {self.profile} profile's "
                          f"{self.profile_iterations}")
