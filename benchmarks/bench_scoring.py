@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ppol_nb.fitness import FEATURES, fingerprint_frame
-from ppol_nb.fitness.baseline import BaselineStudy
+from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.fitness.score import lambda_schedule
 from ppol_nb.provenance import provenance
 from ppol_nb.backends import OfflineBackend

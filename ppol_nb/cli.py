@@ -395,9 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--out", required=True)
     h.set_defaults(func=cmd_humans)
 
-    n = sub.add_parser("notebooks", help="execute notebooks/ in order with papermill (offline default)")
-    n.add_argument("--notebooks", default="notebooks")
-    n.add_argument("--out", default="runs/notebooks", help="where executed copies go")
+    n = sub.add_parser("notebooks", help="convert notebooks/NN_*.py (jupytext) and execute them in order with "
+                                         "papermill (offline default)")
+    n.add_argument("--notebooks", default="notebooks", help="folder of the percent scripts")
+    n.add_argument("--out", default="runs/notebooks", help="where the executed .ipynb copies go")
     n.add_argument("--parameters", help='JSON of parameters given to every notebook, e.g. \'{"backend": "offline"}\'')
     n.add_argument("--only", help="run only notebooks whose name contains this")
     n.set_defaults(func=cmd_notebooks)

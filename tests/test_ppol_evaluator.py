@@ -1,7 +1,7 @@
 """PPol fitness in the evolution engine: curriculum arithmetic, evaluate/validate, reflection, benchmark, CLI.
 
 Offline throughout: real τ² tasks, the offline user/agent, the offline generator
-world and a small FitnessModel trained once per module (BaselineStudy, 6 tasks).
+world and a small FitnessModel trained once per module (studies.baseline.BaselineStudy, 6 tasks).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ppol_nb.evolution.reflection import (
     dialogue_excerpt,
     render_prompt,
 )
-from ppol_nb.fitness.baseline import BaselineStudy
+from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.personas.programs import program_source
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.tau2_bridge import load_tasks

@@ -121,7 +121,7 @@ def test_second_process_is_refused_before_writing(tmp_path, capsys, lock_holder)
 
 @pytest.fixture(scope="module")
 def fitness_dir(tmp_path_factory):
-    from ppol_nb.fitness.baseline import BaselineStudy
+    from ppol_nb.studies.baseline import BaselineStudy
     from ppol_nb.backends import OfflineBackend
 
     base = tmp_path_factory.mktemp("baseline")

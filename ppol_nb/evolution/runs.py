@@ -13,7 +13,7 @@ One run directory holds everything::
     DIR/run_manifest.json       provenance of the run's setup
 
 The fitness model is loaded from ``DIR/fitness/<domain>`` (or ``fitness_dir``)
-when present, else trained by :class:`~ppol_nb.fitness.baseline.BaselineStudy`
+when present, else trained by :class:`~ppol_nb.studies.baseline.BaselineStudy`
 and frozen there, so a resumed run scores with exactly the model it started with.
 A model trained here leaves out the humans of this run's validation slice and
 caps its base-simulator episodes at the run's validation cap; a loaded one must
@@ -58,7 +58,7 @@ def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", f
     target = Path(run_dir) / "fitness" / domain
     if (target / "fitness.json").exists():
         return FitnessModel.load(target)
-    from ..fitness.baseline import BaselineStudy
+    from ..studies.baseline import BaselineStudy
 
     extra = {"max_steps": max_steps} if max_steps is not None else {}
     study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,

@@ -1,4 +1,8 @@
-"""Baseline simulator analysis (notebook 01): humans vs the base simulator.
+"""Notebook 01 · Baseline simulator analysis: how far is the base simulator from humans?
+
+Answers the paper's starting observation (§1, §3.3–3.4 and App. D–E; Table 5
+discriminator quality, Tables 3/4 Humans and Base-simulator rows, Table 6
+importances, Figure 4 PCA) for a chosen backend and human corpus.
 
 For each domain: run the base (persona-free) simulator on τ² train and test tasks,
 fingerprint it and a human corpus, train the human-vs-simulator discriminator on
@@ -24,6 +28,10 @@ of the benchmark — the settings the discriminator's verdicts are reported unde
 — so it is not trained on long episodes the search never produces. Training
 rollouts (20 steps) are a little shorter still; the cap is recorded as
 ``info["max_steps"]``.
+
+Notebook 01 calls :class:`BaselineStudy` (``run()``, the tables, ``plot_*`` through
+:func:`~.figures.save_figure`, ``findings()``); ``ppol_nb.evolution.runs`` trains a
+search's fitness model with it when none is given.
 """
 
 from __future__ import annotations
@@ -34,15 +42,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import paper
 from ..evolution.curriculum import VAL_FRACTION, VAL_SEED, split_validation
+from ..fitness.coverage import CoverageReference
+from ..fitness.discriminator import train_discriminator, training_manifest
+from ..fitness.fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
+from ..fitness.score import FitnessModel
 from ..humans import attributions, load_corpus, split_humans
 from ..provenance import provenance
 from ..simulation.runner import EVAL_MAX_STEPS, run_episodes, specs_for
 from ..simulation.tau2_bridge import load_tasks
-from .coverage import CoverageReference
-from .discriminator import train_discriminator, training_manifest
-from .fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
-from .score import FitnessModel
+from . import findings as text
+from .figures import FigureProvenance, save_figure
+
+NOTEBOOK = "01_baseline_simulator"
 
 
 @dataclass
@@ -70,15 +83,18 @@ class BaselineStudy:
     val_fraction: float = VAL_FRACTION  # validation humans: this slice of the train tasks (or dialogues)
     val_seed: int = VAL_SEED
     validation_task_ids: dict | None = None  # {domain: task ids} overrides the seeded slice
+    figures: str | Path | None = None  # where plots are saved (None: the repository's figures/)
     progress: bool = True
     results: dict = field(default_factory=dict)
+    corpus_name: str | None = None  # the loaded corpus's name, once run
 
     @property
     def simulator(self) -> str:
         return f"{self.backend.name}:{self.backend.user_model}"
 
-    def run(self) -> "BaselineStudy":
+    def run(self) -> BaselineStudy:
         corpus = load_corpus(self.corpus)
+        self.corpus_name = corpus.name
         for domain in self.domains:
             self.results[domain] = self._run_domain(domain, corpus)
         self._write_outputs(corpus)
@@ -171,7 +187,17 @@ class BaselineStudy:
         }), indent=2, default=str))
 
     # -- figures ---------------------------------------------------------------------
-    def plot_feature_distributions(self, path=None):
+    def parameters(self) -> dict:
+        return {"domains": list(self.domains), "corpus": self.corpus, "seeds": list(self.seeds), "limit": self.limit,
+                "max_steps": self.max_steps, "human_seed": self.human_seed, "val_fraction": self.val_fraction,
+                "val_seed": self.val_seed, "run_dir": str(self.run_dir)}
+
+    @property
+    def provenance(self) -> FigureProvenance:
+        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=self.corpus_name or self.corpus,
+                                   seeds=self.seeds)
+
+    def plot_feature_distributions(self, name: str = "01_feature_distributions"):
         """One panel per feature: humans (held-out) vs base simulator (test tasks)."""
         import matplotlib.pyplot as plt
         import seaborn as sns
@@ -192,12 +218,12 @@ class BaselineStudy:
             handles, labels = axes.flat[0].get_legend_handles_labels()
             axes.flat[0].get_legend().remove()
             axes.flat[-1].legend(handles, labels, loc="center")
-        fig.suptitle(f"Fingerprints: humans ({self.corpus}) vs base simulator ({self.simulator})")
+        fig.suptitle(f"Fingerprints: held-out humans vs base simulator ({self.simulator}) · {self.provenance.label}")
         fig.tight_layout()
-        _save(fig, path)
+        save_figure(fig, name, self.provenance, self.figures)
         return fig
 
-    def plot_pca(self, path=None):
+    def plot_pca(self, name: str = "01_pca"):
         """PCA of standardised fingerprints per domain (Figure 4 analog)."""
         import matplotlib.pyplot as plt
         from sklearn.decomposition import PCA
@@ -219,14 +245,48 @@ class BaselineStudy:
             ev = pca.explained_variance_ratio_
             ax.set_xlabel(f"PC1 ({ev[0]:.1%})")
             ax.set_ylabel(f"PC2 ({ev[1]:.1%})")
-            ax.set_title(f"{domain}: humans ({self.corpus}) vs base ({self.simulator})", fontsize=10)
+            ax.set_title(f"{domain}: held-out humans vs base ({self.simulator})", fontsize=10)
             ax.legend(fontsize=7)
+        fig.suptitle(f"PCA of fingerprints · {self.provenance.label}")
         fig.tight_layout()
-        _save(fig, path)
+        save_figure(fig, name, self.provenance, self.figures)
         return fig
 
-
-def _save(fig, path):
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=130)
+    # -- findings --------------------------------------------------------------------
+    def findings(self, top: int = 3) -> str:
+        """What this run's numbers show, beside the paper's Tables 3–6 (markdown)."""
+        simulator = paper.simulator_for(self.backend.user_model)
+        bullets = text.setting(self.backend, self.corpus_name or self.corpus)
+        disc = self.discriminator_table().set_index("domain")
+        rows = self.rows()
+        imp = self.importances(top=top)
+        paper_top = list(paper.importances()["feature"].head(top))
+        for domain in self.results:
+            d = disc.loc[domain]
+            ref = paper.discriminator_table()
+            ref = ref[ref.domain == domain]
+            bullets.append(
+                f"{domain}: the discriminator, trained on training humans vs train-task episodes, separates "
+                f"{int(d.n_human)} held-out humans from {int(d.n_simulator)} test-task episodes with ROC-AUC "
+                f"{text.versus(d.roc_auc, text.reference(ref, 'roc_auc', simulator))}, accuracy "
+                f"{text.versus(d.accuracy, text.reference(ref, 'accuracy', simulator))} (Table 5).")
+            ours = rows[rows.domain == domain].set_index("condition")
+            reported = paper.fitness_rows(domain)
+            parts = []
+            for cond in ("Humans", "Base-simulator"):
+                rep = reported[reported.condition == cond]
+                parts.append(f"{cond} HL {text.versus(ours.loc[cond, 'hl'], text.reference(rep, 'hl', simulator))}, "
+                             f"coverage {text.versus(ours.loc[cond, 'coverage'], text.reference(rep, 'coverage', simulator))}")
+            gap = ours.loc["Humans", "score"] - ours.loc["Base-simulator", "score"]
+            paper_gap = (reported[reported.condition == "Humans"].set_index("simulator")["score"]
+                         - reported[reported.condition == "Base-simulator"].set_index("simulator")["score"])
+            gap_ref = (float(paper_gap[simulator]) if simulator in paper_gap.index
+                       else (float(paper_gap.min()), float(paper_gap.max())))
+            bullets.append(f"{domain} (Tables 3/4 rows): " + "; ".join(parts)
+                           + f". Score M of humans minus the base simulator's: {text.versus(gap, gap_ref)}.")
+            feats = list(imp[imp.domain == domain]["feature"])
+            shared = [f for f in feats if f in paper_top]
+            bullets.append(f"{domain}: top {top} features by Gini importance: {', '.join(feats)}; the paper's top "
+                           f"{top} (Table 6, retail / DeepSeek-V3.1): {', '.join(paper_top)} — "
+                           f"{len(shared)} in common" + (f" ({', '.join(shared)})." if shared else "."))
+        return text.markdown("What this run shows", bullets)

@@ -1,0 +1,17 @@
+"""The studies behind the notebooks: one module per notebook, each a small object the notebook calls.
+
+=======================  =========================================  ==============================
+notebook                 study                                      paper
+=======================  =========================================  ==============================
+00_quickstart            :mod:`.quickstart` ``QuickstartStudy``      τ²-bench setting (§5.1 tasks)
+01_baseline_simulator    :mod:`.baseline` ``BaselineStudy``          §3.3–3.4, Tables 3–6, Figure 4
+02_evolutionary_search   :mod:`.search` ``SearchStudy``              §3, Tables 3/4, Figure 3, App. I
+=======================  =========================================  ==============================
+
+Shared by all: :mod:`.layout` (where runs and figures go: inside the repository,
+whatever the working directory), :mod:`.figures` (every figure saved through
+:func:`~.figures.save_figure`, with a JSON provenance sidecar and a caption naming
+its backend and human corpus) and :mod:`.findings` (sentences built from a run's
+numbers, compared with the paper's rows). Importing this package is cheap; each
+study imports τ², scikit-learn and matplotlib when used.
+"""
