@@ -8,13 +8,15 @@ implementations: a notebook parameter cell or a CLI flag names ``"offline"`` or
 role               offline (:mod:`ppol_nb.offline`)             openai (:class:`LLMBackend`)
 =================  ==========================================  ==========================================
 user simulator     ``OfflineUser`` reading the persona text     τ²'s stock ``UserSimulator`` + persona block
-agent              ``OfflineAgent`` / ``DoNothingAgent``        τ²'s stock ``LLMAgent``
+agent              ``OfflineAgent``                             τ²'s stock ``LLMAgent``
 generator model    ``OfflineGeneratorWorld`` (prompt text)      ``LLMGeneratorWorld`` (role ``generator``)
 mutator            ``OfflineMutator`` (text edits)              ``LLMMutator`` (role ``mutator``)
 reflector          ``OfflineReflection``                        ``LLMReflection`` (role ``reflection``)
 =================  ==========================================  ==========================================
 
-Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
+Either world can pair its user simulator with the do-nothing control agent
+(``agent="do-nothing"``, :mod:`ppol_nb.simulation.control_agent`), the floor a
+success rate is read against. Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
 ``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``) and attributes
 (``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
 module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
@@ -31,6 +33,7 @@ from .simulation.scenario import TaskScenario
 from .simulation.tau2_bridge import tau2_modules
 
 BACKENDS = ("offline", "openai")
+AGENTS = ("llm", "do-nothing")
 
 
 @dataclass
@@ -38,7 +41,12 @@ class LLMBackend:
     """τ²'s own LLM user simulator and LLM agent, and the LLM search roles, through one LLMClient."""
 
     client: LLMClient
+    agent: str = "llm"  # "llm": τ²'s LLMAgent on role ``agent``; "do-nothing": the control agent
     name: str = "openai"
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; expected one of {AGENTS}")
 
     @classmethod
     def from_config(cls, config: LLMConfig) -> "LLMBackend":
@@ -54,7 +62,7 @@ class LLMBackend:
 
     @property
     def agent_model(self) -> str:
-        return self.client.config.role("agent").model
+        return "do-nothing" if self.agent == "do-nothing" else self.client.config.role("agent").model
 
     def _tau2_llm(self, role: str) -> tuple[str, dict]:
         from .simulation.llm_provider import tau2_llm
@@ -69,6 +77,10 @@ class LLMBackend:
         return PersonaUserSimulator(instructions=str(task.user_scenario), llm=llm, llm_args=llm_args, persona=persona)
 
     def make_agent(self, env, task, scenario: TaskScenario):
+        if self.agent == "do-nothing":
+            from .simulation.control_agent import DoNothingAgent
+
+            return DoNothingAgent(env.get_tools(), env.get_policy(), ledger=self.ledger, backend=self.name)
         llm, llm_args = self._tau2_llm("agent")
         return tau2_modules().LLMAgent(tools=env.get_tools(), domain_policy=env.get_policy(), llm=llm, llm_args=llm_args)
 
@@ -95,7 +107,7 @@ class LLMBackend:
     def describe(self) -> dict:
         """Backend, LLM config and the response cache file used (its path, never its contents; None: none)."""
         cache = self.client.cache_path
-        return {"backend": self.name, "llm": self.client.config.to_dict(),
+        return {"backend": self.name, "agent": self.agent, "llm": self.client.config.to_dict(),
                 "response_cache": str(cache) if cache is not None else None}
 
     def identity(self) -> dict:
@@ -110,13 +122,13 @@ class LLMBackend:
                     "temperature": rc.temperature, "max_tokens": rc.max_tokens, "top_p": rc.top_p,
                     "extra": dict(rc.extra)}
 
-        return {"backend": self.name, "default": role(config.default),
+        return {"backend": self.name, "agent": self.agent, "default": role(config.default),
                 "roles": {name: role(rc) for name, rc in sorted(config.roles.items())}}
 
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
-                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "offline",
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
@@ -124,9 +136,13 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     notebook shares (``$PPOL_CACHE_DIR`` or the user cache directory), a path
     names another SQLite file, False disables caching. ``timeout_s`` /
     ``max_retries`` (None: the LLM layer's defaults) apply to every request of
-    the openai backend; the offline backend makes no requests and has no cache."""
+    the openai backend; the offline backend makes no requests and has no cache.
+    ``agent`` is ``"default"`` (the world's own agent) or ``"do-nothing"`` (the
+    control agent, with the world's user simulator)."""
+    if agent not in ("default", "do-nothing"):
+        raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
     if backend == "offline":
-        return OfflineBackend(agent=agent)
+        return OfflineBackend(agent="offline" if agent == "default" else agent)
     if backend != "openai":
         raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
     if not model:
@@ -141,4 +157,4 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
         config.timeout_s = timeout_s
     if max_retries is not None:
         config.max_retries = max_retries
-    return LLMBackend.from_config(config)
+    return LLMBackend(LLMClient(config), agent="llm" if agent == "default" else agent)

@@ -252,7 +252,8 @@ def _cache_file(value: str) -> str:
 def _add_backend_args(p) -> None:
     """The backend options of ``rollout``, for the evolve and benchmark commands."""
     p.add_argument("--backend", choices=["offline", "openai"], default="offline")
-    p.add_argument("--agent", choices=["offline", "do-nothing"], default="offline", help="offline backend only")
+    p.add_argument("--agent", choices=["default", "do-nothing"], default="default",
+                   help="the backend's own agent, or the do-nothing control agent (never calls a tool)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     p.add_argument("--model", help="model name for every role (openai backend)")
     p.add_argument("--user-model", help="separate model for the user simulator")

@@ -16,6 +16,7 @@ or str/bytes (sent verbatim, to test unparsable replies). Only
 from __future__ import annotations
 
 import itertools
+import re
 import json
 import threading
 import time
@@ -201,3 +202,44 @@ class FakeOpenAIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_AXES_LIST = re.compile(r"Set every axis \(([^)]*)\)")
+_N_PEOPLE = re.compile(r"Exactly (\d+) people")
+
+
+def scripted_world(lookup_arguments: str = '{"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}'
+                   ) -> Responder:
+    """Every role of a search world, scripted: enough for notebooks to run on loopback.
+
+    * user simulator (system prompt holds ``<scenario>``): introduces itself, then stops;
+    * agent (the request offers tools): looks the user up once, then answers in text;
+    * persona generator, population prompt (asks for a JSON array of N people): N
+      people with every axis the prompt names set OFF except the i-th;
+    * anything else (a roleplay brief, a DP persona, reflection): a fixed brief.
+    """
+
+    def respond(request: dict) -> Any:
+        messages = request["messages"]
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        last = messages[-1]
+        if "<scenario>" in (system or ""):
+            if len(messages) <= 2:
+                return text_reply("hi, Yusuf Rossi here, zip 19122. need to swap a keyboard")
+            return text_reply("ok thanks ###STOP###")
+        if request.get("tools"):
+            if last["role"] == "tool":
+                return text_reply("Found your account. Anything else?")
+            return tool_call_reply("find_user_id_by_name_zip", lookup_arguments)
+        prompt = last.get("content") or ""
+        n_match, axes_match = _N_PEOPLE.search(prompt), _AXES_LIST.search(prompt)
+        if n_match and axes_match:
+            axes = [a.strip() for a in axes_match.group(1).split(",") if a.strip()]
+            people = [{"persona_id": f"person_{i}", "description": f"Person {i}, a busy customer with little time.",
+                       "axis_placement": {a: (j == i % max(len(axes), 1)) for j, a in enumerate(axes)},
+                       "reasoning": "Adds a different behaviour to the group."} for i in range(int(n_match.group(1)))]
+            return text_reply(json.dumps(people))
+        return text_reply(" ".join(["You write short messages in lowercase and skip greetings."] * 2
+                                   + ["You answer exactly what the agent asks and nothing more."] * 8))
+
+    return respond

@@ -136,9 +136,13 @@ def test_save_figure_writes_png_and_sidecar_and_names_backend_and_corpus(tmp_pat
 
 
 def test_quickstart_compares_with_do_nothing_only_when_the_backend_makes_one():
+    from ppol_nb.backends import make_backend
     from ppol_nb.studies.quickstart import QuickstartStudy
 
     assert QuickstartStudy(OfflineBackend(), comparison=OfflineBackend(agent="do-nothing")).compared
+    endpoint = dict(model="m", base_url="http://127.0.0.1:9/v1", api_key_env=None, cache_path=False)
+    assert QuickstartStudy(make_backend("openai", **endpoint),
+                           comparison=make_backend("openai", agent="do-nothing", **endpoint)).compared
     # a backend that ignores the do-nothing request returns its own agent: only that agent runs, and it is said
     study = QuickstartStudy(_NamedBackend(), comparison=_NamedBackend())
     assert study.backends == [study.backend] and not study.compared
@@ -219,3 +223,33 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     assert "The search ran 1 iteration (max_iterations = 1" in text02
     assert f"score {bench.loc['PPol: Evolved', 'score']:.3f} vs {bench.loc['PPol: Initial', 'score']:.3f}" in text02
     assert "offline backend" in text02
+
+
+@pytest.mark.notebooks
+def test_a_notebook_runs_the_openai_backend_it_names_and_a_rerun_sends_nothing(tmp_path, fake_openai):
+    """papermill -p backend openai -p base_url … -p model …: that backend runs (its requests reach the
+    loopback server, its figure says so); re-running into a new output directory replays every reply
+    from the per-user response cache (PPOL_CACHE_DIR, set for the session by conftest)."""
+    from fake_openai_server import scripted_world
+
+    server = fake_openai(scripted_world())
+    params = {"backend": "openai", "base_url": server.url, "model": "fake-model", "api_key_env": None,
+              "domains": ["retail"], "limit": 1, "n_personas": 2}
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        run_series(NOTEBOOKS, out / "executed", only="00_",
+                   parameters={**params, "runs": str(out / "runs"), "figures": str(out / "figures")})
+        if out is first:
+            sent = len(server.requests)
+    assert sent > 0 and len(server.requests) == sent  # the second run sent nothing
+
+    for out in (first, second):
+        nb = nbformat.read(out / "executed" / "00_quickstart.ipynb", as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, errors[:1]
+        meta = json.loads((out / "figures" / "00_quickstart_success.json").read_text(encoding="utf-8"))
+        assert meta["backend"] == "openai" and meta["models"]["agent"] == "fake-model", meta
+        assert "openai backend" in meta["caption"]
+        assert "openai backend" in _findings(out / "executed" / "00_quickstart.ipynb")
+    episodes = pd.concat([pd.DataFrame(EpisodeStore(p.parent).load()) for p in (second / "runs").rglob("episodes.jsonl")])
+    assert set(episodes.agent_model) == {"fake-model", "do-nothing"} and episodes.error.isna().all()

@@ -1,4 +1,4 @@
-"""Offline agents: a policy-following tool-using agent and a do-nothing agent.
+"""The offline agent: a policy-following tool-using agent.
 
 :class:`OfflineAgent` is guided by the task's gold plan, as τ²'s own ground-truth
 agent is, but it may only use a user-held fact (identity, order/reservation ids,
@@ -8,7 +8,8 @@ garbled fact is asked for again; after ``max_asks`` attempts the agent gives up 
 transfers to a human. So how the *user* talks changes whether the task succeeds —
 which is what persona studies need from a fixed agent.
 
-Both agents are real tau2 ``LocalAgent`` subclasses; every tool call goes through the
+It is a real tau2 ``LocalAgent`` subclass (the do-nothing control lives in
+:mod:`ppol_nb.simulation.control_agent`); every tool call goes through the
 real τ² environment and the episode is scored by τ²'s evaluator.
 """
 
@@ -207,22 +208,3 @@ def _harvest_item_names(content: str, out: dict[str, str]) -> None:
         for item in data.get("items", []) or []:
             if isinstance(item, dict) and "item_id" in item and "name" in item:
                 out[str(item["item_id"])] = str(item["name"])
-
-
-class DoNothingAgent(_m.LocalAgent):
-    """Never calls a tool: the floor every success rate is compared with."""
-
-    def __init__(self, tools, domain_policy: str, ledger=None):
-        super().__init__(tools=tools, domain_policy=domain_policy)
-        self.ledger = ledger
-
-    def get_init_state(self, message_history=None):
-        return []
-
-    def set_seed(self, seed: int):
-        pass
-
-    def generate_next_message(self, message, state):
-        if self.ledger is not None:
-            self.ledger.record(role="agent", model="do-nothing", backend="offline")
-        return _AssistantMessage(role="assistant", content="I'm sorry, but I'm unable to help with that.", cost=0.0), state

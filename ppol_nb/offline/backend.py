@@ -7,7 +7,7 @@
   instruction text with :mod:`.reader` (what it wants still comes from the τ²
   scenario), as an LLM user reads the text appended to its prompt;
 * the **agent** — :class:`.agent.OfflineAgent` (gold-plan guided, careful with
-  unheard facts) or :class:`.agent.DoNothingAgent`;
+  unheard facts) or :class:`~ppol_nb.simulation.control_agent.DoNothingAgent`;
 * the **generator model** — :class:`.generator.OfflineGeneratorWorld`, which
   answers generator programs' and DP's LLM calls from the prompt text;
 * the **mutator** — :class:`.mutator.OfflineMutator` (text edits of programs);
@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..llm import Ledger
+from ..simulation.control_agent import DoNothingAgent
 from ..simulation.scenario import TaskScenario
-from .agent import AgentStyle, DoNothingAgent, OfflineAgent
+from .agent import AgentStyle, OfflineAgent
 from .reader import read
 from .user import OfflineUser, UserStyle
 
