@@ -56,8 +56,11 @@ def git_commit() -> str | None:
 
 
 def git_dirty() -> bool | None:
-    """Whether tracked files differ from that commit (the commit alone would not reproduce); None if unknown."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    """Whether tracked files differ from that commit (the commit alone would not reproduce); None if unknown.
+
+    The committed figures are outputs, not inputs: a notebook series rewrites
+    them as it goes, which must not mark its own later figures as modified."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)figures")
     return None if status is None else bool(status.strip())
 
 
