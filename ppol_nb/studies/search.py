@@ -63,6 +63,7 @@ def plot_search(engine, title: str = ""):
     incumbent's rating.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     hist = engine.history()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
@@ -80,6 +81,8 @@ def plot_search(engine, title: str = ""):
     for n, grp in val.groupby("n"):
         ax2.plot(grp["iteration"], grp["score"], marker="o", label=f"N = {n}")
     ax2.set_xlabel("iteration of the validated elite")
+    for ax in (ax1, ax2):  # iterations are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_ylabel("validation score (λ = 0.5/0.5)")
     ax2.legend(fontsize=8)
     fig.suptitle(title)
