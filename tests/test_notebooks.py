@@ -253,3 +253,27 @@ def test_a_notebook_runs_the_openai_backend_it_names_and_a_rerun_sends_nothing(t
         assert "openai backend" in _findings(out / "executed" / "00_quickstart.ipynb")
     episodes = pd.concat([pd.DataFrame(EpisodeStore(p.parent).load()) for p in (second / "runs").rglob("episodes.jsonl")])
     assert set(episodes.agent_model) == {"fake-model", "do-nothing"} and episodes.error.isna().all()
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("only,sizes", [
+    ("01_", {"domains": ["retail"], "limit": 2}),
+    ("02_", {"max_iterations": 1, "train_limit": 5, "benchmark_limit": 1, "n_personas": 2}),
+])
+def test_every_notebook_runs_the_openai_backend_it_names(tmp_path, fake_openai, only, sizes):
+    from fake_openai_server import scripted_world
+
+    server = fake_openai(scripted_world())
+    done = run_series(NOTEBOOKS, tmp_path / "executed", only=only, parameters={
+        "backend": "openai", "base_url": server.url, "model": "fake-model", "api_key_env": None,
+        "runs": str(tmp_path / "runs"), "figures": str(tmp_path / "figures"), **sizes})
+    nb = nbformat.read(done[0], as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors[:1]
+    assert server.requests  # the endpoint, not the offline world, answered
+    pngs = sorted((tmp_path / "figures").glob("*.png"))
+    assert pngs
+    for png in pngs:
+        meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
+        assert meta["backend"] == "openai" and meta["models"]["user"] == "fake-model", png.name
+    assert "openai backend" in _findings(done[0])
