@@ -336,7 +336,7 @@ class SearchStudy:
             diff = ev.score - init.score
             verdict = "beat" if diff > 0 else ("tied with" if diff == 0 else "did not beat")
             same = " (they are the same program)" if best.id == seed.id else ""
-            bullets.append(f"Held-out benchmark ({int(ev.n_tasks)} test tasks, {self.n_personas} personas each): "
+            bullets.append(f"Held-out benchmark ({_count(int(ev.n_tasks), 'test task')}, {_count(self.n_personas, 'persona')} each): "
                            f"PPol: Evolved {verdict} PPol: Initial{same} — score {ev.score:.3f} vs "
                            f"{init.score:.3f} ({diff:+.3f}); HL {ev.hl:.3f} vs {init.hl:.3f}, coverage "
                            f"{ev.coverage:.3f} vs {init.coverage:.3f}.")
