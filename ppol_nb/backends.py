@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .llm import Ledger, LLMClient, LLMConfig
-from .offline.backend import OfflineBackend
 from .simulation.scenario import TaskScenario
 from .simulation.tau2_bridge import tau2_modules
 
@@ -142,6 +141,8 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     if agent not in ("default", "do-nothing"):
         raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
     if backend == "offline":
+        from .offline.backend import OfflineBackend
+
         return OfflineBackend(agent="offline" if agent == "default" else agent)
     if backend != "openai":
         raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
@@ -158,3 +159,13 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     if max_retries is not None:
         config.max_retries = max_retries
     return LLMBackend(LLMClient(config), agent="llm" if agent == "default" else agent)
+
+
+def __getattr__(name: str):
+    # The offline world compiles its phrase patterns on import (about a second): only a
+    # process that uses it pays for that, not an openai run or a remote episode worker.
+    if name == "OfflineBackend":
+        from .offline.backend import OfflineBackend
+
+        return OfflineBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -131,6 +131,7 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like a real API
+            disable_nagle_algorithm = True  # headers and body are two writes: Nagle would hold the body for the client's delayed ACK (~40 ms)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

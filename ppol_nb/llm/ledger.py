@@ -36,6 +36,9 @@ class Ledger:
 
     def __init__(self) -> None:
         self._rows: list[dict] = []
+        # Rows by episode id: an episode's totals are read as it ends, and scanning every
+        # row of a long run each time would make a run quadratic in its number of calls.
+        self._by_episode: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
         # Per-ledger (not module-level) so two clients never tag each other's rows;
         # a ContextVar follows the calling thread and copies into asyncio tasks.
@@ -84,7 +87,12 @@ class Ledger:
             "episode_id": str(episode_id) if episode_id is not None else self._episode.get(),
         }
         with self._lock:
-            self._rows.append(row)
+            self._append(row)
+
+    def _append(self, row: dict) -> None:
+        self._rows.append(row)
+        if row["episode_id"] is not None:
+            self._by_episode.setdefault(row["episode_id"], []).append(row)
 
     def __len__(self) -> int:
         with self._lock:
@@ -144,7 +152,8 @@ class Ledger:
 
     def for_episode(self, episode_id: str) -> dict:
         """Totals for one episode; ``llm_calls`` counts successful calls (cache hits included)."""
-        rows = [r for r in self._snapshot() if r["episode_id"] == str(episode_id)]
+        with self._lock:
+            rows = list(self._by_episode.get(str(episode_id), ()))
         ok = [r for r in rows if r["error"] is None]
         return {
             "llm_calls": len(ok),

@@ -73,7 +73,7 @@ def specs_for(domain: str, split: str, condition: str = "base", seeds=(0,), limi
 
 def _write_tools(env) -> set[str]:
     ToolType = tau2_modules().ToolType
-    return {n for n in env.tools.get_tools() if env.tools.tool_type(n) == ToolType.WRITE}
+    return {n for n in env.tools.tools if env.tools.tool_type(n) == ToolType.WRITE}
 
 
 def _message_record(msg) -> dict:
