@@ -127,7 +127,7 @@ class LLMBackend:
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
-                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "default",
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
@@ -136,6 +136,8 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     names another SQLite file, False disables caching. ``timeout_s`` /
     ``max_retries`` (None: the LLM layer's defaults) apply to every request of
     the openai backend; the offline backend makes no requests and has no cache.
+    ``max_concurrency`` bounds the requests in flight per endpoint and role (an
+    adaptive window that backs off on 429s, :mod:`ppol_nb.llm.limiter`).
     ``agent`` is ``"default"`` (the world's own agent) or ``"do-nothing"`` (the
     control agent, with the world's user simulator)."""
     if agent not in ("default", "do-nothing"):

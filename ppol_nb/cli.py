@@ -97,6 +97,7 @@ def _rollout(args, out: Path) -> int:
     df = run_episodes(specs, backend, out, max_workers=args.max_workers,
                       max_steps=args.max_steps, progress=not args.quiet)
     summary = summarize(df)
+    _report_throughput(backend, out)
     if failures:
         (out / "generation_failures.jsonl").write_text("".join(json.dumps(f) + "\n" for f in failures))
         print(f"persona generation failed for {len(failures)} task(s): see {out / 'generation_failures.jsonl'}")
@@ -112,6 +113,21 @@ def _rollout(args, out: Path) -> int:
         reasons["persona generation failed (tasks)"] = n_generation_failures
     return check_failures("rollout", failures + n_generation_failures, len(df) + n_generation_failures,
                           args.failure_budget, reasons)
+
+
+def _report_throughput(backend, out: Path) -> None:
+    """What the endpoint delivered this session, per role (from the ledger): printed and in throughput.json."""
+    report = backend.ledger.throughput()
+    if report.empty:
+        return  # no request reached an endpoint (offline, or every reply from the cache)
+    rows = {str(role): {k: (None if v != v else v) for k, v in row.items()} for role, row in
+            report.to_dict("index").items()}  # NaN -> null
+    (out / "throughput.json").write_text(json.dumps(rows, indent=2, default=float))
+    parts = []
+    for role, r in rows.items():
+        throttled = f" ({r['throttled']} throttled)" if r["throttled"] else ""
+        parts.append(f"{role} {r['requests_per_s'] or 0:.2f} req/s, {r['tokens_per_s'] or 0:.0f} tok/s{throttled}")
+    print("endpoint throughput: " + "; ".join(parts))
 
 
 def cmd_fingerprint(args) -> int:

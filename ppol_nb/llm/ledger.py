@@ -4,6 +4,12 @@ One row per attempt. A failed attempt (retried or not) is a row with ``error``
 set; a cache hit is a row with ``cached=True`` and zero cost. Offline stand-ins
 that do not call a model record themselves with ``backend="offline"`` so that
 offline and LLM runs produce the same accounting.
+
+Rows made in another process (an episode run by a worker of
+:mod:`ppol_nb.execution`) travel back with the episode's result and are added
+with :meth:`Ledger.extend`, so the driver's ledger counts every call wherever it
+ran. :meth:`Ledger.throughput` is the measured report of what an endpoint
+delivered: requests/s and tokens/s per role.
 """
 
 from __future__ import annotations
@@ -94,6 +100,19 @@ class Ledger:
         if row["episode_id"] is not None:
             self._by_episode.setdefault(row["episode_id"], []).append(row)
 
+    def extend(self, rows) -> None:
+        """Add rows recorded elsewhere (e.g. by a worker process), as :meth:`rows` returned them."""
+        clean = [{c: row.get(c) for c in COLUMNS} for row in rows]
+        with self._lock:
+            for row in clean:
+                self._append(row)
+
+    def rows(self, episode_id: str | None = None) -> list[dict]:
+        """Copies of the recorded rows (those of one episode if ``episode_id`` is given)."""
+        with self._lock:
+            rows = self._rows if episode_id is None else self._by_episode.get(str(episode_id), ())
+            return [dict(r) for r in rows]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._rows)
@@ -149,6 +168,48 @@ class Ledger:
         out = df.groupby(by, dropna=False).agg(**aggs)
         int_cols = ["calls", "cached_calls", "errors", "prompt_tokens", "completion_tokens", "tokens"]
         return out.astype({c: "int64" for c in int_cols})
+
+    def throughput(self, by: str | list[str] | None = "role") -> pd.DataFrame:
+        """Achieved requests/s and tokens/s per group, measured over the group's busy span.
+
+        Only calls that reached an endpoint count: ``requests`` are successful
+        requests (cache hits excluded), ``throttled`` the attempts answered 429,
+        ``failed`` every other failed attempt. ``span_s`` runs from the first
+        request's start (its end time minus its latency) to the last one's end;
+        ``requests_per_s`` and ``tokens_per_s`` (prompt + completion tokens of the
+        successful requests) are over that span, and ``attempts_per_s`` counts
+        failed attempts too.
+        """
+        df = self.to_frame()
+        df = df[df["backend"] != "offline"]
+        cols = ["requests", "throttled", "failed", "cached_calls", "span_s", "requests_per_s", "attempts_per_s",
+                "tokens_per_s", "completion_tokens_per_s", "mean_latency_s"]
+        if df.empty:
+            return pd.DataFrame(columns=cols)
+        end = df["time"].astype("int64") / 1e9
+        df = df.assign(end=end, start=end - df["latency_s"], ok=df["error"].isna(),
+                       throttled=df["error"].fillna("").str.startswith("[429]"))
+        if by is None:
+            df["all"] = "all"
+            by = "all"
+        rows = {}
+        for key, g in df.groupby(by, dropna=False):
+            sent = g[~(g["cached"] & g["ok"])]  # cache hits never reached an endpoint
+            ok = sent[sent["ok"]]
+            span = float(sent["end"].max() - sent["start"].min()) if len(sent) else 0.0
+            rate = (lambda n: n / span if span > 0 else float("nan"))  # noqa: E731
+            rows[key] = {
+                "requests": len(ok), "throttled": int(sent["throttled"].sum()),
+                "failed": int((~sent["ok"] & ~sent["throttled"]).sum()),
+                "cached_calls": int((g["cached"] & g["ok"]).sum()), "span_s": span,
+                "requests_per_s": rate(len(ok)), "attempts_per_s": rate(len(sent)),
+                "tokens_per_s": rate(int((ok["prompt_tokens"] + ok["completion_tokens"]).sum())),
+                "completion_tokens_per_s": rate(int(ok["completion_tokens"].sum())),
+                "mean_latency_s": float(ok["latency_s"].mean()) if len(ok) else float("nan"),
+            }
+        out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+        out.index.name = by if isinstance(by, str) else None
+        return out
 
     def for_episode(self, episode_id: str) -> dict:
         """Totals for one episode; ``llm_calls`` counts successful calls (cache hits included)."""
