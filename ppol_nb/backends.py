@@ -17,7 +17,8 @@ reflector          ``OfflineReflection``                        ``LLMReflection`
 Either world can pair its user simulator with the do-nothing control agent
 (``agent="do-nothing"``, :mod:`ppol_nb.simulation.control_agent`), the floor a
 success rate is read against. Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
-``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``) and attributes
+``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``, ``recipe``
+— a :class:`BackendRecipe` that builds the same backend in a worker process) and attributes
 (``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
 module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
 orchestrator, evaluator and episode store are the same τ² code path for both.
@@ -33,6 +34,28 @@ from .simulation.tau2_bridge import tau2_modules
 
 BACKENDS = ("offline", "openai")
 AGENTS = ("llm", "do-nothing")
+
+
+@dataclass(frozen=True)
+class BackendRecipe:
+    """How to build an equivalent backend in another process (a worker of :mod:`ppol_nb.execution`).
+
+    Plain, picklable settings: no open connection or file, no ledger rows, no
+    secret (API keys are named by variable and read where the backend runs).
+    """
+
+    kind: str  # "openai" | "offline"
+    settings: dict
+
+    def build(self):
+        if self.kind == "openai":
+            config = LLMConfig.from_dict(self.settings["llm"])
+            return LLMBackend(LLMClient(config), agent=self.settings["agent"], name=self.settings["name"])
+        if self.kind == "offline":
+            from .offline.backend import OfflineBackend
+
+            return OfflineBackend(**self.settings)
+        raise ValueError(f"unknown backend recipe kind {self.kind!r}")
 
 
 @dataclass
@@ -108,6 +131,14 @@ class LLMBackend:
         cache = self.client.cache_path
         return {"backend": self.name, "agent": self.agent, "llm": self.client.config.to_dict(),
                 "response_cache": str(cache) if cache is not None else None}
+
+    def recipe(self) -> BackendRecipe:
+        """This backend for a worker process: same config, and the response cache file resolved here,
+        so every worker reads and writes the file this process names (its manifest says which)."""
+        config = self.client.config.to_dict()
+        path = self.client.config.response_cache_path()
+        config["cache_path"] = str(path) if path is not None else False
+        return BackendRecipe("openai", {"llm": config, "agent": self.agent, "name": self.name})
 
     def identity(self) -> dict:
         """What decides this world's results (models, endpoints, sampling), without the

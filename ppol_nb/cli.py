@@ -91,8 +91,11 @@ def _rollout(args, out: Path) -> int:
 
     backend = _backend(args)
     specs, failures = _condition_specs(args, backend, out)
+    from .execution import default_executor
+
     manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
-                           "backend": backend.describe(), "n_specs": len(specs)})
+                           "backend": backend.describe(), "executor": default_executor().describe(),
+                           "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     df = run_episodes(specs, backend, out, max_workers=args.max_workers,
                       max_steps=args.max_steps, progress=not args.quiet)
@@ -289,6 +292,13 @@ def _add_backend_args(p) -> None:
                    "stop at the deadline and the episode is recorded as failed")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run LLM-written generator programs WITHOUT OS isolation where bubblewrap is unavailable")
+    p.add_argument("--executor", choices=["local", "processes", "ray"], default="local",
+                   help="where episodes run: threads of this process (default), local worker processes, or Ray "
+                        "actors (pip install 'ppol_nb[ray]'); results and run files are the same")
+    p.add_argument("--executor-workers", type=positive_int, metavar="N",
+                   help="worker processes / Ray actors (default: CPUs); --max-workers episodes are shared among them")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray)")
 
 
 def cmd_evolve(args) -> int:
@@ -479,11 +489,37 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsandboxed()
+    previous = executor = None
     try:
+        executor = _executor(args)
+        if executor is not None:
+            from .execution import set_default_executor
+
+            previous = set_default_executor(executor)
         return args.func(args)
     except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
         print(f"ppol-nb {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            from .execution import set_default_executor
+
+            set_default_executor(previous)
+            executor.close()
+
+
+def _executor(args):
+    """The executor ``--executor`` names (None: the default, threads of this process)."""
+    kind = getattr(args, "executor", "local")
+    workers, address = getattr(args, "executor_workers", None), getattr(args, "ray_address", None)
+    if kind == "local" and workers is None and address is None:
+        return None
+    from .execution import make_executor
+
+    try:
+        return make_executor(kind, workers=workers, address=address)
+    except ValueError as exc:
+        raise CLIError(f"--executor {kind}: {exc}") from None
 
 
 if __name__ == "__main__":

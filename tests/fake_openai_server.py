@@ -109,6 +109,15 @@ def _completion(message: dict, model: str, prompt_tokens: int, completion_tokens
     }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away mid-reply (a killed worker): nothing to report
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """ThreadingHTTPServer on 127.0.0.1 (free port) in a background thread.
 
@@ -222,7 +231,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() (shutdown) return quickly.
         self._thread = threading.Thread(

@@ -37,6 +37,16 @@ COLUMNS = (
 )
 
 
+class _Scope:
+    """One :meth:`Ledger.episode` block: its episode id and the rows recorded in it."""
+
+    __slots__ = ("episode_id", "rows")
+
+    def __init__(self, episode_id: str) -> None:
+        self.episode_id = episode_id
+        self.rows: list[dict] = []
+
+
 class Ledger:
     """Append-only call log, safe to share between threads."""
 
@@ -48,22 +58,29 @@ class Ledger:
         self._lock = threading.Lock()
         # Per-ledger (not module-level) so two clients never tag each other's rows;
         # a ContextVar follows the calling thread and copies into asyncio tasks.
-        self._episode: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+        self._episode: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
             f"ppol_nb_episode_{id(self)}", default=None
         )
 
     @contextlib.contextmanager
-    def episode(self, episode_id: str) -> Iterator[None]:
-        """Tag rows recorded in this context (this thread / context) with ``episode_id``."""
-        token = self._episode.set(str(episode_id))
+    def episode(self, episode_id: str) -> Iterator[list[dict]]:
+        """Tag rows recorded in this context (this thread / context) with ``episode_id``.
+
+        Yields the list of rows recorded in this block: the calls of *this* run of
+        the episode, even when the same episode id runs again (a retry, a re-scoring
+        under another context) or at the same time in another thread.
+        """
+        scope = _Scope(str(episode_id))
+        token = self._episode.set(scope)
         try:
-            yield
+            yield scope.rows
         finally:
             self._episode.reset(token)
 
     @property
     def current_episode(self) -> str | None:
-        return self._episode.get()
+        scope = self._episode.get()
+        return scope.episode_id if scope is not None else None
 
     def record(
         self,
@@ -90,9 +107,13 @@ class Ledger:
             "cost_usd": float(cost_usd),
             "cached": bool(cached),
             "error": error,
-            "episode_id": str(episode_id) if episode_id is not None else self._episode.get(),
+            "episode_id": str(episode_id) if episode_id is not None else None,
         }
+        scope = self._episode.get()
         with self._lock:
+            if episode_id is None and scope is not None:
+                row["episode_id"] = scope.episode_id
+                scope.rows.append(row)
             self._append(row)
 
     def _append(self, row: dict) -> None:
@@ -112,6 +133,32 @@ class Ledger:
         with self._lock:
             rows = self._rows if episode_id is None else self._by_episode.get(str(episode_id), ())
             return [dict(r) for r in rows]
+
+    def forget(self, rows: list[dict]) -> None:
+        """Remove these very rows (as :meth:`episode` yielded them): a worker that handed an
+        episode's rows to the caller's ledger does not keep them too."""
+        ids = {id(r) for r in rows}
+        if not ids:
+            return
+        with self._lock:
+            self._rows = [r for r in self._rows if id(r) not in ids]
+            for eid in {r["episode_id"] for r in rows if r["episode_id"] is not None}:
+                kept = [r for r in self._by_episode.get(eid, ()) if id(r) not in ids]
+                if kept:
+                    self._by_episode[eid] = kept
+                else:
+                    self._by_episode.pop(eid, None)
+
+    @staticmethod
+    def totals(rows: list[dict]) -> dict:
+        """Totals of some rows (e.g. one run of an episode): calls, cost and tokens, as :meth:`for_episode`."""
+        rows = list(rows)
+        return {
+            "llm_calls": sum(1 for r in rows if r["error"] is None),
+            "cost_usd": float(sum(r["cost_usd"] for r in rows)),
+            "prompt_tokens": int(sum(r["prompt_tokens"] for r in rows)),
+            "completion_tokens": int(sum(r["completion_tokens"] for r in rows)),
+        }
 
     def __len__(self) -> int:
         with self._lock:
@@ -215,13 +262,7 @@ class Ledger:
         """Totals for one episode; ``llm_calls`` counts successful calls (cache hits included)."""
         with self._lock:
             rows = list(self._by_episode.get(str(episode_id), ()))
-        ok = [r for r in rows if r["error"] is None]
-        return {
-            "llm_calls": len(ok),
-            "cost_usd": float(sum(r["cost_usd"] for r in rows)),
-            "prompt_tokens": int(sum(r["prompt_tokens"] for r in rows)),
-            "completion_tokens": int(sum(r["completion_tokens"] for r in rows)),
-        }
+        return self.totals(rows)
 
     def total_cost(self) -> float:
         return float(sum(r["cost_usd"] for r in self._snapshot()))
