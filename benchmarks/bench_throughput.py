@@ -112,7 +112,12 @@ def measure(url: str, kind: str, in_flight: int, n: int) -> dict:
     backend = backend_for(url, in_flight)
     try:
         if executor is not None:  # start the actors (τ² import) before the clock
-            list(executor.run([], backend, in_flight))
+            executor.start(backend, in_flight)
+        workers = getattr(executor, "workers", None) or 1
+        # One-off costs (τ² tasks and DB loaded, first requests) before the clock, on every worker.
+        warm = [s for s in episodes(n + 2 * workers)[n:]]
+        run_episodes(warm, backend, tempfile.mkdtemp(prefix="bench-warm-"), max_workers=in_flight, progress=False,
+                     executor=executor)
         specs = episodes(n)
         run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-{in_flight}-"))
         t0 = time.perf_counter()
@@ -156,7 +161,6 @@ def ray_overhead(n: int) -> dict:
     """Seconds per episode added by the Ray path: one episode at a time, zero latency, same episodes."""
     endpoint = Endpoint(latency=0.0)
     try:
-        measure(endpoint.url, "local", 1, 2)  # warm this process
         local = measure(endpoint.url, "local", 1, n)
         ray = measure(endpoint.url, "ray1", 1, n)
     finally:
@@ -186,7 +190,6 @@ def main() -> int:
     endpoint = Endpoint(args.latency, args.max_rate)
     rows = []
     try:
-        measure(endpoint.url, "local", 2, 2)  # warm: τ² tasks and DB loaded, code paths compiled
         for kind in args.executors:
             for level in args.levels:
                 m = measure(endpoint.url, kind, level, max(8, 3 * level))

@@ -65,16 +65,16 @@ def test_default_executor_is_threads_and_can_be_replaced(tmp_path):
     calls = []
 
     class Recording(LocalExecutor):
-        def run(self, jobs, backend, in_flight):
-            calls.append((len(jobs), in_flight))
-            return super().run(jobs, backend, in_flight)
+        def run(self, jobs, backend, max_workers):
+            calls.append((len(jobs), max_workers))
+            return super().run(jobs, backend, max_workers)
 
     previous = set_default_executor(Recording())
     try:
         run_episodes(specs_for("retail", "test", limit=2), OfflineBackend(), tmp_path, progress=False)
     finally:
         set_default_executor(previous)
-    assert calls == [(2, 1)]  # the offline world runs one episode at a time per process
+    assert calls == [(2, None)]
     assert default_executor().name == "local"
 
 
@@ -197,8 +197,7 @@ def test_openai_rollout_on_ray_shares_the_response_cache(ray_executor, fake_open
 
 def _run_and_kill_one_worker(executor: RayExecutor, server, backend, specs, run_dir):
     """Start the rollout, SIGKILL one actor once both are mid-episode, return the frame."""
-    list(executor.run([], backend, in_flight=len(specs)))  # start the actors
-    victim = executor.worker_pids(backend)[0]
+    victim = executor.start(backend, max_workers=len(specs))[0]
     result: dict = {}
     thread = threading.Thread(target=lambda: result.setdefault("df", run_episodes(
         specs, backend, run_dir, max_workers=len(specs), progress=False, executor=executor)))

@@ -85,9 +85,10 @@ class Executor(Protocol):
 
     name: str
 
-    def run(self, jobs: Sequence[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
-        """Run ``jobs`` with at most ``in_flight`` episodes at once per this process's backend
-        (``backend.max_workers(...)``: the episodes one process's threads overlap well)."""
+    def run(self, jobs: Sequence[EpisodeJob], backend, max_workers: int | None) -> Iterator[EpisodeResult]:
+        """Run ``jobs``: at most ``max_workers`` episodes in flight in all (None: as many as the
+        workers take), and at most ``backend.max_workers(max_workers)`` in any one process (what
+        one interpreter overlaps well: many that wait on an endpoint, one CPU-bound offline episode)."""
         ...
 
     def describe(self) -> dict:

@@ -1,7 +1,7 @@
 """Episodes on this machine: threads of this process (default) or a pool of worker processes.
 
 Threads (``LocalExecutor()``) share the caller's backend, cache connection and
-ledger; ``in_flight`` episodes overlap their waits on the endpoint. Processes
+ledger; ``backend.max_workers(max_workers)`` episodes overlap their waits on the endpoint. Processes
 (``LocalExecutor(processes=N)``, spawned, one episode at a time each) suit
 CPU-bound work — the offline world — that one interpreter's GIL serialises.
 
@@ -53,10 +53,10 @@ class LocalExecutor:
     def describe(self) -> dict:
         return {"executor": self.name, "workers": self.processes, "retries": self.retries}
 
-    def run(self, jobs: Sequence[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
-        if self.processes is None:
-            return self._threads(list(jobs), backend, in_flight)
-        return self._in_processes(list(jobs), backend)
+    def run(self, jobs: Sequence[EpisodeJob], backend, max_workers: int | None) -> Iterator[EpisodeResult]:
+        if self.processes is None:  # one process: what the backend runs well in one interpreter
+            return self._threads(list(jobs), backend, backend.max_workers(max_workers))
+        return self._in_processes(list(jobs), backend, min(self.processes, max_workers or self.processes))
 
     # -- threads -----------------------------------------------------------------------------
     @staticmethod
@@ -88,12 +88,12 @@ class LocalExecutor:
                 self._pools[key] = (weakref.ref(backend), pool)
             return pool
 
-    def _in_processes(self, jobs: list[EpisodeJob], backend) -> Iterator[EpisodeResult]:
+    def _in_processes(self, jobs: list[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
         queue = deque((job, 1) for job in jobs)
         pending: dict = {}
         pool = self._pool(backend)
         while queue or pending:
-            while queue and len(pending) < self.processes:
+            while queue and len(pending) < in_flight:
                 job, attempt = queue.popleft()
                 try:
                     fut = pool.submit(_run_in_process, job)

@@ -6,12 +6,15 @@ first runs something. Where it connects: the ``address`` given (CLI
 Ray started by this process (and stopped with it).
 
 **Workers.** ``workers`` actors (default: the cluster's CPUs), each holding one
-backend built from the caller's ``backend.recipe()`` and running up to
-``ceil(in_flight / workers)`` episodes at once on threads (a threaded actor),
-so episodes that wait on an endpoint overlap inside every actor as they do
-locally, and CPU-bound ones (offline: one per actor) use every core. Actors
-live as long as the executor and serve every ``run_episodes`` call of the
-same backend object, so their start-up (importing τ²) is paid once.
+backend built from the caller's ``backend.recipe()`` and running episodes on
+threads (a threaded actor): up to ``backend.max_workers(max_workers)`` each
+(what one interpreter runs well: many episodes that wait on an endpoint, one
+CPU-bound offline episode) and ``ceil(max_workers / workers)`` when
+``max_workers`` is given, never more than ``max_workers`` in all. So episodes
+that wait on an endpoint overlap inside every actor as they do locally, and
+CPU-bound ones use every core. Actors live as long as the executor and serve
+every ``run_episodes`` call of the same backend object (sized by the first),
+so their start-up (importing τ²) is paid once.
 
 **What a worker sees.** The recipe carries models, endpoints, sampling, the
 response cache file and offline styles — never a key: an actor reads the API
@@ -114,7 +117,7 @@ class RayExecutor:
                 self._started_ray = True
         return ray
 
-    def _pool(self, backend, in_flight: int) -> _Pool:
+    def _pool(self, backend, max_workers: int | None) -> _Pool:
         """The actors for ``backend`` (made on first use; one set per backend object)."""
         ray = self._init()
         with self._lock:
@@ -124,13 +127,21 @@ class RayExecutor:
             if pool is not None:  # the id of a collected backend was reused
                 self._kill(pool)
             workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // self.num_cpus_per_worker))
-            per_actor = max(1, math.ceil(max(1, in_flight) / workers))
+            per_actor = max(1, backend.max_workers(max_workers))
+            if max_workers is not None:
+                per_actor = min(per_actor, math.ceil(max_workers / workers))
             actor_class = ray.remote(_EpisodeWorker).options(
                 num_cpus=self.num_cpus_per_worker, max_concurrency=per_actor, max_restarts=-1, max_task_retries=0)
             recipe = recipe_of(backend)
             pool = _Pool(backend, [actor_class.remote(recipe) for _ in range(workers)], per_actor)
             self._pools[id(backend)] = pool
             return pool
+
+    def start(self, backend, max_workers: int | None = None) -> list[int]:
+        """Start the actors for ``backend`` and wait until each has built it (a τ² import: seconds);
+        returns their process ids. Optional: ``run`` starts them on first use."""
+        self._pool(backend, max_workers)
+        return self.worker_pids(backend)
 
     def worker_pids(self, backend) -> list[int]:
         """Process ids of the actors serving ``backend`` (tests kill one to check recovery)."""
@@ -139,17 +150,18 @@ class RayExecutor:
         return ray.get([actor.pid.remote() for actor in pool.actors])
 
     # -- running -----------------------------------------------------------------------------------
-    def run(self, jobs: Sequence[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
+    def run(self, jobs: Sequence[EpisodeJob], backend, max_workers: int | None) -> Iterator[EpisodeResult]:
         ray = self._init()
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
 
         lost_worker = (RayActorError, ActorDiedError, ActorUnavailableError, WorkerCrashedError)
-        pool = self._pool(backend, in_flight)
+        pool = self._pool(backend, max_workers)
+        cap = max_workers or len(pool.actors) * pool.per_actor  # episodes of this run in flight at once
         queue = deque((job, 1) for job in jobs)
         pending: dict = {}  # object ref -> (job, attempt, actor index)
         try:
             while queue or pending:
-                self._dispatch(pool, queue, pending)
+                self._dispatch(pool, queue, pending, cap)
                 if not pending:
                     with self._capacity:  # other runs hold every slot: wait for one to free
                         self._capacity.wait(_WAIT_S)
@@ -196,12 +208,12 @@ class RayExecutor:
                     del pool.down[index]
                     self._capacity.notify_all()
 
-    def _dispatch(self, pool: _Pool, queue: deque, pending: dict) -> None:
-        """Hand queued jobs to live actors with a free slot (least loaded first)."""
+    def _dispatch(self, pool: _Pool, queue: deque, pending: dict, cap: int) -> None:
+        """Hand queued jobs to live actors with a free slot (least loaded first), ``cap`` at most in flight."""
         if pool.down:
             self._check_down(pool)
         with self._lock:
-            while queue:
+            while queue and len(pending) < cap:
                 live = [i for i in range(len(pool.actors)) if i not in pool.down]
                 if not live:
                     return

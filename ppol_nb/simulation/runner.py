@@ -185,7 +185,8 @@ def run_episodes(
 
     ``executor`` (:mod:`ppol_nb.execution`; None: the default, threads of this
     process unless :func:`~ppol_nb.execution.set_default_executor` chose another)
-    runs them, ``backend.max_workers(max_workers)`` at a time per process.
+    runs them: ``max_workers`` at a time in all, and ``backend.max_workers(max_workers)``
+    at a time in any one process.
 
     Episodes already in ``run_dir/episodes.jsonl`` with the same ``max_steps`` are
     skipped (resume); ones that ended in an error are run again unless
@@ -205,12 +206,11 @@ def run_episodes(
     done = {r.episode_id for r in store.records()  # raises EpisodeFileError on an invalid record
             if r.max_steps == max_steps and (not retry_errors or not r.error)}
     todo = [s for s in specs if s.episode_id not in done]
-    # The backend knows what concurrency suits it (threads overlap network waits; pure-Python
-    # stand-ins gain nothing from them under the GIL).
-    in_flight = backend.max_workers(max_workers)
+    # The executor asks the backend what concurrency suits one process (threads overlap network
+    # waits; pure-Python stand-ins gain nothing from them under the GIL).
     executor = executor if executor is not None else default_executor()
     bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {executor.name})")
-    results = executor.run([EpisodeJob(s, max_steps, deadline_s) for s in todo], backend, in_flight)
+    results = executor.run([EpisodeJob(s, max_steps, deadline_s) for s in todo], backend, max_workers)
     try:
         for result in results:
             if result.ledger_rows:  # ran in another process: its calls join this ledger
