@@ -1,6 +1,6 @@
 """Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
-``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions and
-``ppol-nb data`` fetches the human corpora."""
+``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions,
+``ppol-nb data`` fetches the human corpora and ``ppol-nb cache`` locates and merges response caches."""
 
 from __future__ import annotations
 
@@ -190,6 +190,27 @@ def _corpus_arg(value: str) -> str:
         return canonical_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_cache(args) -> int:
+    """``ppol-nb cache where|merge``: the response cache file, and merging caches of several machines."""
+    from .llm.cache import ResponseCache, resolve_cache_path
+
+    if args.cache_command == "where":
+        print(resolve_cache_path(None))
+        return 0
+    into = Path(args.into) if args.into else resolve_cache_path(None)
+    sources = [existing_file(src, "response cache") for src in args.sources]
+    cache = ResponseCache(into)
+    try:
+        for src in sources:
+            counts = cache.merge_from(src)
+            print(f"{src}: {counts['added']} added, {counts['present']} already present, "
+                  f"{counts['damaged']} damaged (skipped) -> {into}")
+        print(f"{into}: {len(cache)} entries")
+    finally:
+        cache.close()
+    return 0
 
 
 def cmd_data(args) -> int:
@@ -441,6 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
     dw.add_argument("corpora", nargs="*", type=_corpus_arg, help="multiwoz | abcd | tau-usi (default: all)")
     dsub.add_parser("list", help="known corpora: licence, source, pinned checksum, local status")
     d.set_defaults(func=cmd_data)
+
+    c = sub.add_parser("cache", help="the LLM response cache: where it is, merge caches written on other machines")
+    csub = c.add_subparsers(dest="cache_command", required=True)
+    csub.add_parser("where", help="the cache file runs use by default (and --cache PATH)")
+    cm = csub.add_parser("merge", help="copy the entries of other cache files into one (its own entries win)")
+    cm.add_argument("sources", nargs="+", help="cache files to read (left unchanged)")
+    cm.add_argument("--into", metavar="PATH", type=_cache_file,
+                    help="cache file to add to (default: the per-user cache runs use)")
+    c.set_defaults(func=cmd_cache)
 
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
     e.add_argument("--domain", choices=["retail", "airline"], required=True)
