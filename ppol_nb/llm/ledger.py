@@ -244,7 +244,10 @@ class Ledger:
             sent = g[~(g["cached"] & g["ok"])]  # cache hits never reached an endpoint
             ok = sent[sent["ok"]]
             span = float(sent["end"].max() - sent["start"].min()) if len(sent) else 0.0
-            rate = (lambda n: n / span if span > 0 else float("nan"))  # noqa: E731
+
+            def rate(n: float, span: float = span) -> float:
+                return n / span if span > 0 else float("nan")
+
             rows[key] = {
                 "requests": len(ok), "throttled": int(sent["throttled"].sum()),
                 "failed": int((~sent["ok"] & ~sent["throttled"]).sum()),
