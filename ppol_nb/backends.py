@@ -17,7 +17,8 @@ reflector          ``OfflineReflection``                        ``LLMReflection`
 Either world can pair its user simulator with the do-nothing control agent
 (``agent="do-nothing"``, :mod:`ppol_nb.simulation.control_agent`), the floor a
 success rate is read against. Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
-``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``) and attributes
+``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``, ``recipe``
+— a :class:`BackendRecipe` that builds the same backend in a worker process) and attributes
 (``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
 module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
 orchestrator, evaluator and episode store are the same τ² code path for both.
@@ -28,12 +29,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .llm import Ledger, LLMClient, LLMConfig
-from .offline.backend import OfflineBackend
 from .simulation.scenario import TaskScenario
 from .simulation.tau2_bridge import tau2_modules
 
 BACKENDS = ("offline", "openai")
 AGENTS = ("llm", "do-nothing")
+
+
+@dataclass(frozen=True)
+class BackendRecipe:
+    """How to build an equivalent backend in another process (a worker of :mod:`ppol_nb.execution`).
+
+    Plain, picklable settings: no open connection or file, no ledger rows, no
+    secret (API keys are named by variable and read where the backend runs).
+    """
+
+    kind: str  # "openai" | "offline"
+    settings: dict
+
+    def build(self):
+        if self.kind == "openai":
+            config = LLMConfig.from_dict(self.settings["llm"])
+            return LLMBackend(LLMClient(config), agent=self.settings["agent"], name=self.settings["name"])
+        if self.kind == "offline":
+            from .offline.backend import OfflineBackend
+
+            return OfflineBackend(**self.settings)
+        raise ValueError(f"unknown backend recipe kind {self.kind!r}")
 
 
 @dataclass
@@ -110,6 +132,14 @@ class LLMBackend:
         return {"backend": self.name, "agent": self.agent, "llm": self.client.config.to_dict(),
                 "response_cache": str(cache) if cache is not None else None}
 
+    def recipe(self) -> BackendRecipe:
+        """This backend for a worker process: same config, and the response cache file resolved here,
+        so every worker reads and writes the file this process names (its manifest says which)."""
+        config = self.client.config.to_dict()
+        path = self.client.config.response_cache_path()
+        config["cache_path"] = str(path) if path is not None else False
+        return BackendRecipe("openai", {"llm": config, "agent": self.agent, "name": self.name})
+
     def identity(self) -> dict:
         """What decides this world's results (models, endpoints, sampling), without the
         cache, timeouts or concurrency: a run resumes only into the same identity."""
@@ -128,7 +158,7 @@ class LLMBackend:
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
-                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 8, agent: str = "default",
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
@@ -137,11 +167,15 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     names another SQLite file, False disables caching. ``timeout_s`` /
     ``max_retries`` (None: the LLM layer's defaults) apply to every request of
     the openai backend; the offline backend makes no requests and has no cache.
+    ``max_concurrency`` bounds the requests in flight per endpoint and role (an
+    adaptive window that backs off on 429s, :mod:`ppol_nb.llm.limiter`).
     ``agent`` is ``"default"`` (the world's own agent) or ``"do-nothing"`` (the
     control agent, with the world's user simulator)."""
     if agent not in ("default", "do-nothing"):
         raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
     if backend == "offline":
+        from .offline.backend import OfflineBackend
+
         return OfflineBackend(agent="offline" if agent == "default" else agent)
     if backend != "openai":
         raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
@@ -158,3 +192,13 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     if max_retries is not None:
         config.max_retries = max_retries
     return LLMBackend(LLMClient(config), agent="llm" if agent == "default" else agent)
+
+
+def __getattr__(name: str):
+    # The offline world compiles its phrase patterns on import (about a second): only a
+    # process that uses it pays for that, not an openai run or a remote episode worker.
+    if name == "OfflineBackend":
+        from .offline.backend import OfflineBackend
+
+        return OfflineBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

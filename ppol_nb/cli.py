@@ -1,6 +1,6 @@
 """Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
-``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions and
-``ppol-nb data`` fetches the human corpora."""
+``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions,
+``ppol-nb data`` fetches the human corpora and ``ppol-nb cache`` locates and merges response caches."""
 
 from __future__ import annotations
 
@@ -91,12 +91,16 @@ def _rollout(args, out: Path) -> int:
 
     backend = _backend(args)
     specs, failures = _condition_specs(args, backend, out)
+    from .execution import default_executor
+
     manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
-                           "backend": backend.describe(), "n_specs": len(specs)})
+                           "backend": backend.describe(), "executor": default_executor().describe(),
+                           "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     df = run_episodes(specs, backend, out, max_workers=args.max_workers,
                       max_steps=args.max_steps, progress=not args.quiet)
     summary = summarize(df)
+    _report_throughput(backend, out)
     if failures:
         (out / "generation_failures.jsonl").write_text("".join(json.dumps(f) + "\n" for f in failures))
         print(f"persona generation failed for {len(failures)} task(s): see {out / 'generation_failures.jsonl'}")
@@ -112,6 +116,21 @@ def _rollout(args, out: Path) -> int:
         reasons["persona generation failed (tasks)"] = n_generation_failures
     return check_failures("rollout", failures + n_generation_failures, len(df) + n_generation_failures,
                           args.failure_budget, reasons)
+
+
+def _report_throughput(backend, out: Path) -> None:
+    """What the endpoint delivered this session, per role (from the ledger): printed and in throughput.json."""
+    report = backend.ledger.throughput()
+    if report.empty:
+        return  # no request reached an endpoint (offline, or every reply from the cache)
+    rows = {str(role): {k: (None if v != v else v) for k, v in row.items()} for role, row in
+            report.to_dict("index").items()}  # NaN -> null
+    (out / "throughput.json").write_text(json.dumps(rows, indent=2, default=float))
+    parts = []
+    for role, r in rows.items():
+        throttled = f" ({r['throttled']} throttled)" if r["throttled"] else ""
+        parts.append(f"{role} {r['requests_per_s'] or 0:.2f} req/s, {r['tokens_per_s'] or 0:.0f} tok/s{throttled}")
+    print("endpoint throughput: " + "; ".join(parts))
 
 
 def cmd_fingerprint(args) -> int:
@@ -171,6 +190,27 @@ def _corpus_arg(value: str) -> str:
         return canonical_name(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_cache(args) -> int:
+    """``ppol-nb cache where|merge``: the response cache file, and merging caches of several machines."""
+    from .llm.cache import ResponseCache, resolve_cache_path
+
+    if args.cache_command == "where":
+        print(resolve_cache_path(None))
+        return 0
+    into = Path(args.into) if args.into else resolve_cache_path(None)
+    sources = [existing_file(src, "response cache") for src in args.sources]
+    cache = ResponseCache(into)
+    try:
+        for src in sources:
+            counts = cache.merge_from(src)
+            print(f"{src}: {counts['added']} added, {counts['present']} already present, "
+                  f"{counts['damaged']} damaged (skipped) -> {into}")
+        print(f"{into}: {len(cache)} entries")
+    finally:
+        cache.close()
+    return 0
 
 
 def cmd_data(args) -> int:
@@ -273,6 +313,13 @@ def _add_backend_args(p) -> None:
                    "stop at the deadline and the episode is recorded as failed")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run LLM-written generator programs WITHOUT OS isolation where bubblewrap is unavailable")
+    p.add_argument("--executor", choices=["local", "processes", "ray"], default="local",
+                   help="where episodes run: threads of this process (default), local worker processes, or Ray "
+                        "actors (pip install 'ppol_nb[ray]'); results and run files are the same")
+    p.add_argument("--executor-workers", type=positive_int, metavar="N",
+                   help="worker processes / Ray actors (default: CPUs); --max-workers episodes are shared among them")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray)")
 
 
 def cmd_evolve(args) -> int:
@@ -416,6 +463,15 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="known corpora: licence, source, pinned checksum, local status")
     d.set_defaults(func=cmd_data)
 
+    c = sub.add_parser("cache", help="the LLM response cache: where it is, merge caches written on other machines")
+    csub = c.add_subparsers(dest="cache_command", required=True)
+    csub.add_parser("where", help="the cache file runs use by default (and --cache PATH)")
+    cm = csub.add_parser("merge", help="copy the entries of other cache files into one (its own entries win)")
+    cm.add_argument("sources", nargs="+", help="cache files to read (left unchanged)")
+    cm.add_argument("--into", metavar="PATH", type=_cache_file,
+                    help="cache file to add to (default: the per-user cache runs use)")
+    c.set_defaults(func=cmd_cache)
+
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
     e.add_argument("--domain", choices=["retail", "airline"], required=True)
     _add_backend_args(e)
@@ -463,11 +519,37 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsandboxed()
+    previous = executor = None
     try:
+        executor = _executor(args)
+        if executor is not None:
+            from .execution import set_default_executor
+
+            previous = set_default_executor(executor)
         return args.func(args)
     except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
         print(f"ppol-nb {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            from .execution import set_default_executor
+
+            set_default_executor(previous)
+            executor.close()
+
+
+def _executor(args):
+    """The executor ``--executor`` names (None: the default, threads of this process)."""
+    kind = getattr(args, "executor", "local")
+    workers, address = getattr(args, "executor_workers", None), getattr(args, "ray_address", None)
+    if kind == "local" and workers is None and address is None:
+        return None
+    from .execution import make_executor
+
+    try:
+        return make_executor(kind, workers=workers, address=address)
+    except ValueError as exc:
+        raise CLIError(f"--executor {kind}: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -55,12 +55,13 @@ def fake_openai():
     """Factory for loopback OpenAI-compatible servers, all stopped after the test.
 
     ``server = fake_openai(responder, delay_s=0.0)`` returns a started
-    :class:`FakeOpenAIServer`; use ``server.url`` as ``base_url``.
+    :class:`FakeOpenAIServer`; use ``server.url`` as ``base_url``. Keywords such as
+    ``max_concurrent=``/``max_rate=`` put a rate limit in front of it.
     """
     servers: list[FakeOpenAIServer] = []
 
-    def make(responder=None, delay_s: float = 0.0) -> FakeOpenAIServer:
-        server = FakeOpenAIServer(responder, delay_s=delay_s).start()
+    def make(responder=None, delay_s: float = 0.0, **limits) -> FakeOpenAIServer:
+        server = FakeOpenAIServer(responder, delay_s=delay_s, **limits).start()
         servers.append(server)
         return server
 

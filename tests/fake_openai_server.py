@@ -11,6 +11,15 @@ The responder gets the request JSON and returns either a reply dict (sent with
 status 200) or ``(status, body, headers)`` where body is a dict (sent as JSON)
 or str/bytes (sent verbatim, to test unparsable replies). Only
 ``POST /v1/chat/completions`` is served; anything else is 404.
+
+A rate limit, as hosted APIs and gateways apply one: ``max_concurrent=N``
+answers 429 to a request arriving while N are being answered, ``max_rate=R``
+to one arriving when R were accepted in the last second; a 429 carries
+``Retry-After`` (``retry_after_s``; sent as ``retry-after-ms`` too, so that
+fractions of a second work) and, with ``ratelimit_headers=True``, every reply
+carries ``x-ratelimit-remaining-requests`` / ``x-ratelimit-reset-requests``.
+Throttled requests are not passed to the responder and are counted in
+``throttled``.
 """
 
 from __future__ import annotations
@@ -100,6 +109,15 @@ def _completion(message: dict, model: str, prompt_tokens: int, completion_tokens
     }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away mid-reply (a killed worker): nothing to report
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """ThreadingHTTPServer on 127.0.0.1 (free port) in a background thread.
 
@@ -108,9 +126,16 @@ class FakeOpenAIServer:
     ``delay_s`` sleeps inside each request (to measure concurrency).
     """
 
-    def __init__(self, responder: Responder | None = None, delay_s: float = 0.0) -> None:
+    def __init__(self, responder: Responder | None = None, delay_s: float = 0.0, max_concurrent: int | None = None,
+                 max_rate: float | None = None, retry_after_s: float = 0.5, ratelimit_headers: bool = False) -> None:
         self.responder = responder or (lambda _req: text_reply("ok"))
         self.delay_s = delay_s
+        self.max_concurrent = max_concurrent
+        self.max_rate = max_rate
+        self.retry_after_s = retry_after_s
+        self.ratelimit_headers = ratelimit_headers
+        self.throttled = 0  # requests answered 429 by the rate limit
+        self._accepted: list[float] = []  # arrival times of accepted requests (the last second's)
         self.requests: list[dict] = []
         self.request_headers: list[dict] = []
         self.max_in_flight = 0
@@ -118,6 +143,22 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _admit(self) -> dict | None:
+        """Under ``_lock``: the rate-limit headers of an accepted request, None for a throttled one."""
+        now = time.monotonic()
+        self._accepted = [t for t in self._accepted if now - t < 1.0]
+        if self.max_concurrent is not None and self._in_flight >= self.max_concurrent:
+            return None
+        if self.max_rate is not None and len(self._accepted) >= self.max_rate:
+            return None
+        self._accepted.append(now)
+        if not (self.ratelimit_headers and self.max_rate is not None):
+            return {}
+        reset = 1.0 - (now - self._accepted[0])
+        return {"x-ratelimit-limit-requests": str(int(self.max_rate)),
+                "x-ratelimit-remaining-requests": str(max(0, int(self.max_rate) - len(self._accepted))),
+                "x-ratelimit-reset-requests": f"{max(reset, 0.0) * 1000:.0f}ms"}
 
     @property
     def url(self) -> str:
@@ -131,6 +172,7 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like a real API
+            disable_nagle_algorithm = True  # headers and body are two writes: Nagle would hold the body for the client's delayed ACK (~40 ms)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
@@ -149,8 +191,18 @@ class FakeOpenAIServer:
                 with server._lock:
                     server.requests.append(request)
                     server.request_headers.append({k.lower(): v for k, v in self.headers.items()})
-                    server._in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                    limit_headers = server._admit()
+                    if limit_headers is None:
+                        server.throttled += 1
+                    else:
+                        server._in_flight += 1
+                        server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                if limit_headers is None:
+                    wait = server.retry_after_s
+                    self._send(*error_reply(429, "rate limit exceeded", {
+                        "Retry-After": f"{max(1, round(wait))}", "retry-after-ms": f"{wait * 1000:.0f}"},
+                        err_type="rate_limit_exceeded"))
+                    return
                 try:
                     if server.delay_s:
                         time.sleep(server.delay_s)
@@ -159,7 +211,7 @@ class FakeOpenAIServer:
                     except Exception as exc:  # a broken responder should fail the test loudly
                         reply = (500, {"error": {"message": f"responder raised {exc!r}"}}, {})
                     status, body, headers = reply if isinstance(reply, tuple) else (200, reply, {})
-                    self._send(status, body, headers)
+                    self._send(status, body, {**limit_headers, **headers})
                 finally:
                     with server._lock:
                         server._in_flight -= 1
@@ -179,7 +231,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() (shutdown) return quickly.
         self._thread = threading.Thread(

@@ -89,6 +89,22 @@ def test_fast_environment_matches_stock_interface(domain):
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
+def test_tools_are_parsed_once_but_bound_to_their_own_environment(domain):
+    first, second = make_environment(domain), make_environment(domain)
+    tools_a, tools_b = first.tools.get_tools(), second.tools.get_tools()
+    stock = ToolKitBase.get_tools(first.tools)  # τ²'s own: parses every tool again
+    assert list(tools_a) == list(stock)
+    for name, tool in tools_a.items():
+        assert tool.model_dump(mode="json") == stock[name].model_dump(mode="json")
+        assert tool._func.__self__ is first.tools and tools_b[name]._func.__self__ is second.tools
+        schema = tool.openai_schema
+        schema["function"]["name"] = "edited"  # a caller editing its copy must not change the next one
+        assert tool.openai_schema == stock[name].openai_schema
+    read = next(n for n in stock if first.tools.tool_type(n) == m.ToolType.READ and n.startswith("get_"))
+    assert tools_a[read].__signature__ == stock[read].__signature__
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
 def test_fast_domain_registration_is_idempotent(domain):
     name = fast_domain(domain)
     assert name == fast_domain(domain) == f"{domain}@ppol_nb"

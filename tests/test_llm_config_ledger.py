@@ -168,3 +168,51 @@ def test_ledger_is_thread_safe():
     for t in threads:
         t.join()
     assert len(led) == 4000 and led.total_cost() == pytest.approx(4.0)
+
+
+def test_an_episode_block_yields_only_its_own_rows_even_for_a_repeated_id():
+    ledger = Ledger()
+    with ledger.episode("retail-0-base-none-s0") as first:
+        ledger.record("user", "m", "openai", prompt_tokens=3, cost_usd=0.5)
+        ledger.record("agent", "m", "openai", error="[500] boom")
+        ledger.record("agent", "m", "openai", episode_id="other")  # named explicitly: not this block's
+    with ledger.episode("retail-0-base-none-s0") as again:  # a retry, or the same persona under another context
+        ledger.record("user", "m", "openai", prompt_tokens=4, cost_usd=0.25)
+    assert [r["role"] for r in first] == ["user", "agent"] and len(again) == 1
+    assert Ledger.totals(first) == {"llm_calls": 1, "cost_usd": 0.5, "prompt_tokens": 3, "completion_tokens": 0}
+    assert Ledger.totals(again)["llm_calls"] == 1
+    assert ledger.for_episode("retail-0-base-none-s0")["llm_calls"] == 2  # the id's total over both runs
+
+
+def test_rows_move_between_ledgers_with_forget_and_extend():
+    worker, caller = Ledger(), Ledger()
+    with worker.episode("e1") as rows:
+        worker.record("user", "m", "openai", prompt_tokens=1, completion_tokens=2)
+        worker.record("agent", "m", "openai", cached=True)
+    with worker.episode("e2"):
+        worker.record("user", "m", "openai")
+    shipped = [dict(r) for r in rows]
+    worker.forget(rows)
+    assert len(worker) == 1 and worker.for_episode("e1")["llm_calls"] == 0 and worker.for_episode("e2")["llm_calls"] == 1
+    caller.extend(shipped)
+    assert len(caller) == 2 and caller.for_episode("e1")["llm_calls"] == 2
+    assert caller.to_frame()["cached"].tolist() == [False, True]
+    assert caller.rows("e1")[0]["completion_tokens"] == 2
+
+
+def test_throughput_counts_requests_not_cache_hits_or_offline_calls():
+    ledger = Ledger()
+    for i in range(4):
+        ledger.record("user", "m", "openai", prompt_tokens=10, completion_tokens=5, latency_s=0.5)
+    ledger.record("user", "m", "openai", error="[429] slow down", latency_s=0.01)
+    ledger.record("user", "m", "openai", error="[500] boom", latency_s=0.01)
+    ledger.record("user", "m", "openai", cached=True, prompt_tokens=100)
+    ledger.record("agent", "offline", "offline")
+    report = ledger.throughput()
+    assert list(report.index) == ["user"]
+    row = report.loc["user"]
+    assert (row["requests"], row["throttled"], row["failed"], row["cached_calls"]) == (4, 1, 1, 1)
+    assert row["span_s"] >= 0.5  # at least one request's latency
+    assert row["tokens_per_s"] == pytest.approx(60 / row["span_s"])
+    assert row["requests_per_s"] == pytest.approx(4 / row["span_s"])
+    assert Ledger().throughput().empty

@@ -114,7 +114,12 @@ def test_cli_rollout_openai_against_loopback(fake_openai, tmp_path, capsys, extr
     argv = ["rollout", "--domain", "retail", "--split", "train", "--limit", "1", "--backend", "openai",
             "--base-url", server.url, "--model", "fake-model", "--api-key-env", "", "--out", str(tmp_path), "--quiet"]
     assert main(argv + extra) == 0
-    assert "episodes=1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "episodes=1" in printed and "endpoint throughput: " in printed
+    report = json.loads((tmp_path / "throughput.json").read_text())  # per role, from the ledger
+    assert set(report) == {"user", "agent"}
+    assert sum(r["requests"] for r in report.values()) == len(server.requests)
+    assert all(r["requests_per_s"] > 0 and r["tokens_per_s"] > 0 for r in report.values())
     models = {r["model"] for r in server.requests}
     assert models == ({"fake-model", "other-model"} if extra else {"fake-model"})
     manifest = json.loads((tmp_path / "manifest.json").read_text())

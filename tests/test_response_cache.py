@@ -272,3 +272,37 @@ def test_processes_writing_one_cache_lose_nothing_and_agree(tmp_path):
             stored = cache.get(key)
             assert stored["key"] == key and all(g[key] == stored for g in got)  # one winner, seen by all
         cache.close()
+
+
+def _reply(text: str) -> dict:
+    return {"message": {"role": "assistant", "content": text}, "finish_reason": "stop",
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1}, "model": "m"}
+
+
+def test_merging_caches_from_other_machines_keeps_this_files_replies(tmp_path, capsys):
+    node_a, node_b, driver = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "driver.sqlite"
+    a, b, d = ResponseCache(node_a), ResponseCache(node_b), ResponseCache(driver)
+    a.put("k1", "m", _reply("from a"))
+    a.put("k2", "m", _reply("shared, a's"))
+    b.put("k2", "m", _reply("shared, b's"))
+    b.put("k3", "m", _reply("from b"))
+    d.put("k2", "m", _reply("shared, driver's"))
+    b.close()
+    with sqlite3.connect(node_b) as conn:  # a torn entry on node b: skipped, never copied
+        conn.execute("INSERT INTO responses VALUES ('k4', 'm', '{\"broken', 0, 'bad')")
+    assert d.merge_from(node_a) == {"added": 1, "present": 1, "damaged": 0}
+    assert d.merge_from(node_b) == {"added": 1, "present": 1, "damaged": 1}
+    assert d.get("k1")["message"]["content"] == "from a" and d.get("k3")["message"]["content"] == "from b"
+    assert d.get("k2")["message"]["content"] == "shared, driver's"  # first stored wins, as for racing writers
+    assert d.get("k4") is None and len(d) == 3
+    assert len(a) == 2  # sources are read, never changed
+    with pytest.raises(ValueError):
+        d.merge_from(driver)
+    a.close()
+    d.close()
+    # The command line: into the per-user cache by default, or --into PATH.
+    assert main(["cache", "merge", str(node_a), str(node_b), "--into", str(tmp_path / "merged.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "2 added" in out and "1 damaged" in out and "3 entries" in out
+    assert main(["cache", "merge", str(tmp_path / "missing.sqlite")]) == 2
+    assert main(["cache", "where"]) == 0 and capsys.readouterr().out.strip() == str(default_cache_path().absolute())

@@ -219,6 +219,8 @@ class PPolEvaluator:
     max_steps, val_max_steps : τ² step caps of minibatch and validation episodes
         (default 20 and 30, the authors' settings).
     max_workers : concurrent episodes (None: the runner's default per backend).
+    executor : where the episodes run (:mod:`ppol_nb.execution`; None: the process default,
+        local threads unless ``set_default_executor`` or ``--executor`` chose another).
     generation_workers : concurrent sandboxed generator runs (None: 2 offline, one per task otherwise).
     sandbox_timeout_s : a program's own time limit per task.
     """
@@ -229,7 +231,7 @@ class PPolEvaluator:
                  run_dir: str | Path = "runs/evolution", reflection=None, episode_seed: int = 0,
                  max_workers: int | None = None, generation_seed: int = 0, generation_workers: int | None = None,
                  max_steps: int = TRAIN_MAX_STEPS, val_max_steps: int = EVAL_MAX_STEPS,
-                 sandbox_timeout_s: float = 120.0, progress: bool = False) -> None:
+                 sandbox_timeout_s: float = 120.0, progress: bool = False, executor=None) -> None:
         self.domain = domain
         self.fitness_model = fitness_model
         self.backend = backend
@@ -246,6 +248,7 @@ class PPolEvaluator:
         self.reflection = reflection if reflection is not None else backend.reflector()
         self.episode_seed = episode_seed
         self.max_workers = max_workers
+        self.executor = executor
         self.generation_seed = generation_seed
         # Tasks' generations overlap well when their calls wait on a network; a local model gains little.
         self.generation_workers = generation_workers or (self.minibatch_size if world.waits_on_network else 2)
@@ -291,8 +294,8 @@ class PPolEvaluator:
         if gen.failure is not None:
             return self._generation_failed(gen, mb, t0)
         specs = self._specs(gen, tasks)
-        episodes = run_episodes(specs, self.backend, episodes_dir,
-                                max_workers=self.max_workers, max_steps=self.max_steps, progress=self.progress)
+        episodes = run_episodes(specs, self.backend, episodes_dir, max_workers=self.max_workers,
+                                max_steps=self.max_steps, progress=self.progress, executor=self.executor)
         batch = score_episodes(self.fitness_model, episodes, mb.task_ids, mb.lambdas)
         spend_calls, spend_cost = gen.llm_calls + batch.llm_calls, gen.cost_usd + batch.cost_usd
         if batch.frame.empty:
@@ -344,7 +347,7 @@ class PPolEvaluator:
                 continue
             episodes = run_episodes(self._specs(gen, tasks), self.backend, self.run_dir / "validation" / record.id,
                                     max_workers=self.max_workers, max_steps=self.val_max_steps,
-                                    progress=self.progress)
+                                    progress=self.progress, executor=self.executor)
             batch = score_episodes(self.fitness_model, episodes, self.validation_ids, REPORT_LAMBDAS)
             calls, cost = calls + batch.llm_calls, cost + batch.cost_usd
             by_n[str(n)] = {"score": batch.score, "hl": batch.hl, "coverage": batch.coverage,

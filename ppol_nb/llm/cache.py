@@ -307,6 +307,39 @@ class ResponseCache:
         except ValueError:
             return None
 
+    def merge_from(self, other: str | Path) -> dict[str, int]:
+        """Copy the sound entries of another cache file into this one; entries here win.
+
+        For caches written on different machines (the workers of a multi-node run,
+        see docs/scale.md). The other file is opened read-only and left as it is; an
+        entry whose checksum or JSON fails is skipped, never copied. Returns counts:
+        ``added``, ``present`` (the key was here already: this file's reply stays, as
+        for racing writers), ``damaged``.
+        """
+        other = Path(other)
+        if not other.is_file():
+            raise FileNotFoundError(f"no response cache at {other}")
+        if other.resolve() == self.path.resolve():
+            raise ValueError(f"cannot merge {other} into itself")
+        source = sqlite3.connect(f"file:{other}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        counts = {"added": 0, "present": 0, "damaged": 0}
+        try:
+            rows = source.execute("SELECT key, model, reply, created, checksum FROM responses")
+            with self._lock:
+                for key, model, data, created, checksum in rows:
+                    if self._sound(key, (data, checksum)) is None:
+                        counts["damaged"] += 1
+                        continue
+                    checksum = checksum or entry_checksum(key, data)  # an entry from before checksums
+                    inserted = self._conn.execute(
+                        "INSERT OR IGNORE INTO responses (key, model, reply, created, checksum) VALUES (?, ?, ?, ?, ?)",
+                        (key, model, data, created, checksum)).rowcount
+                    counts["added" if inserted else "present"] += 1
+                self._conn.commit()
+        finally:
+            source.close()
+        return counts
+
     def __len__(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

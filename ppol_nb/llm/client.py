@@ -3,8 +3,9 @@
 It speaks OpenAI-compatible chat completions via the ``openai`` SDK and adds
 what experiments need on top: per-role models and sampling settings, a
 persistent response cache (one file per user by default, see
-:mod:`ppol_nb.llm.cache`), bounded concurrency, retries with backoff, and a
-ledger of every call's tokens, cost and latency. It is synchronous and
+:mod:`ppol_nb.llm.cache`), bounded in-flight requests per endpoint and role that
+adapt to 429s and rate-limit headers (:mod:`ppol_nb.llm.limiter`), retries
+with backoff, and a ledger of every call's tokens, cost and latency. It is synchronous and
 thread-safe (callers parallelise with threads), so it also works inside a
 running Jupyter kernel.
 """
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 
 from ppol_nb.llm import deadline
@@ -27,6 +29,7 @@ from ppol_nb.llm.cache import ResponseCache, is_reply, request_key
 from ppol_nb.llm.config import RESERVED_REQUEST_FIELDS, LLMConfig, RoleConfig, redact_url
 from ppol_nb.llm.errors import LLMError
 from ppol_nb.llm.ledger import Ledger
+from ppol_nb.llm.limiter import Limits
 from ppol_nb.llm.reply import ChatResult, is_empty, parse_completion
 from ppol_nb.llm.retry import backoff_s, is_retryable_status, retry_after_s
 
@@ -38,11 +41,12 @@ _SAMPLING = ("temperature", "max_tokens", "top_p")
 class _AttemptError(Exception):
     """One failed try: the error to surface, and whether trying again may help."""
 
-    def __init__(self, error: LLMError, retryable: bool, retry_after: float | None = None):
+    def __init__(self, error: LLMError, retryable: bool, retry_after: float | None = None, headers=None):
         super().__init__(str(error))
         self.error = error
         self.retryable = retryable
         self.retry_after = retry_after
+        self.headers = headers
 
 
 def _redact(text: str, secret: str | None) -> str:
@@ -67,7 +71,7 @@ def _status_message(exc: openai.APIStatusError) -> str:
 
 
 class LLMClient:
-    """Chat completions for named roles, with cache, retries, concurrency bound and ledger."""
+    """Chat completions for named roles, with cache, retries, adaptive in-flight limits and ledger."""
 
     def __init__(self, config: LLMConfig, ledger: Ledger | None = None) -> None:
         self.config = config
@@ -75,7 +79,7 @@ class LLMClient:
         # Only a backend that makes requests opens (and so creates) the cache file.
         path = config.response_cache_path() if config.backend == "openai" else None
         self._cache = ResponseCache(path) if path is not None else None
-        self._semaphore = threading.BoundedSemaphore(config.max_concurrency)
+        self.limits = Limits(config.max_concurrency)  # per (endpoint, role); see ppol_nb.llm.limiter
         self._sdk_clients: dict[tuple[str | None, str | None], openai.OpenAI] = {}
         self._sdk_lock = threading.Lock()
         self._rng = random.Random()
@@ -261,17 +265,24 @@ class LLMClient:
 
     def _call_with_retries(self, role: str, rc: RoleConfig, request: dict) -> tuple[dict, float]:
         cfg = self.config
+        limiter = self.limits.get(_endpoint(rc.base_url), role)
         for attempt in range(cfg.max_retries + 1):
             deadline.check()
             api_key = self._api_key(rc)
             t0 = time.perf_counter()
             try:
-                with self._semaphore:
-                    t0 = time.perf_counter()  # queueing for the semaphore is not latency
+                with limiter.slot() as slot:
+                    t0 = time.perf_counter()  # waiting for a slot is not latency
                     left = deadline.check()
                     timeout = cfg.timeout_s if left is None else min(cfg.timeout_s, left)
-                    return (self._attempt(self._sdk(rc, api_key), request, api_key, timeout),
-                            time.perf_counter() - t0)
+                    try:
+                        reply, headers = self._attempt(self._sdk(rc, api_key), request, api_key, timeout)
+                    except _AttemptError as failure:
+                        if failure.error.status == 429:
+                            slot.throttled(failure.headers)
+                        raise
+                    slot.succeeded(headers)
+                    return reply, time.perf_counter() - t0
             except _AttemptError as failure:
                 err = failure.error
                 self.ledger.record(role, request["model"], "openai", latency_s=time.perf_counter() - t0, error=str(err))
@@ -291,22 +302,24 @@ class LLMClient:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _attempt(sdk: openai.OpenAI, request: dict, api_key: str, timeout: float | None = None) -> dict:
-        """One HTTP request; returns the normalized reply or raises _AttemptError."""
-        kwargs = {k: v for k, v in request.items() if k != "extra"}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        if "extra" in request:
-            kwargs["extra_body"] = request["extra"]
+    def _attempt(sdk: openai.OpenAI, request: dict, api_key: str, timeout: float | None = None) -> tuple[dict, Any]:
+        """One HTTP request; returns the normalized reply and the response headers, or raises _AttemptError."""
+        # The request is already wire-shaped: posting it as the body skips the SDK's typed
+        # transform of messages and tools (a few ms of GIL time per call, which caps how many
+        # requests one process keeps in flight). ``extra`` fields join the body, as extra_body would.
+        body = {k: v for k, v in request.items() if k != "extra"}
+        body.update(request.get("extra") or {})
+        options = {"timeout": timeout} if timeout is not None else {}
         try:
-            raw = sdk.chat.completions.with_raw_response.create(**kwargs)
-            body = raw.text
+            raw = sdk.post("/chat/completions", body=body, cast_to=httpx.Response, options=options)
+            text = raw.text
         except openai.APIStatusError as exc:
             status = exc.status_code
             msg = _redact(_short(_status_message(exc)), api_key)
             retryable = is_retryable_status(status)
-            wait = retry_after_s(exc.response.headers) if retryable else None
-            raise _AttemptError(LLMError(msg, status=status), retryable, wait) from None
+            headers = exc.response.headers
+            wait = retry_after_s(headers) if retryable else None
+            raise _AttemptError(LLMError(msg, status=status), retryable, wait, headers) from None
         except openai.APITimeoutError:
             raise _AttemptError(LLMError("request timed out"), retryable=True) from None
         except openai.APIConnectionError as exc:
@@ -314,7 +327,7 @@ class LLMClient:
             msg = _redact(_short(f"connection error: {type(cause).__name__}: {cause}"), api_key)
             raise _AttemptError(LLMError(msg), retryable=True) from None
         try:
-            return parse_completion(body)
+            return parse_completion(text), raw.headers
         except LLMError as exc:
             raise _AttemptError(LLMError(_redact(exc.message, api_key)), retryable=False) from None
 

@@ -128,13 +128,18 @@ class LLMConfig:
     user cache directory; see :mod:`ppol_nb.llm.cache`), a path names another
     SQLite file, ``False`` disables caching. :meth:`response_cache_path` says
     which file that is.
+
+    ``max_concurrency`` is the ceiling of requests in flight per endpoint and
+    role: the adaptive window of :mod:`ppol_nb.llm.limiter` starts there, halves
+    on 429s and grows back to it. It is per process (each worker process of
+    :mod:`ppol_nb.execution` has its own).
     """
 
     backend: str = "offline"
     default: RoleConfig = field(default_factory=lambda: RoleConfig(model="offline"))
     roles: dict[str, RoleConfig] = field(default_factory=dict)
     cache_path: str | Path | Literal[False] | None = None
-    max_concurrency: int = 8
+    max_concurrency: int = 32
     max_retries: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0

@@ -96,6 +96,13 @@ class OfflineBackend:
         threads only add overhead; ``requested`` (sized for network waits) is ignored."""
         return 1
 
+    def recipe(self):
+        """This backend for a worker process (same agent, styles and reader; a fresh ledger)."""
+        from ..backends import BackendRecipe
+
+        return BackendRecipe("offline", {"agent": self.agent, "user_style": self.user_style,
+                                         "agent_style": self.agent_style, "name": self.name, "reader": self.reader})
+
     def describe(self) -> dict:
         return {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
                 "agent_style": vars(self.agent_style)}

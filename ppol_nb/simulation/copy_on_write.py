@@ -12,7 +12,13 @@ A :class:`CopyOnWriteToolKit` is the domain's own toolkit class (``RetailTools``
   DB and appends ``(name, arguments)`` to a log; ``update_db`` is logged too;
 * ``get_db_hash`` looks the log up in the snapshot's :class:`~.db_hash_memo.HashMemo`;
   on a miss it hashes with :class:`~.composed_hash.ComposedHasher` (or τ²'s own
-  code where that does not apply).
+  code where that does not apply);
+* ``get_tools`` parses each tool's signature and docstring once per toolkit
+  class, not once per call (τ² rebuilds every ``Tool`` — a pydantic model per
+  parameter list — each time, about 3 ms per tool list), and a tool's OpenAI
+  schema is computed once, not on every agent turn. The tools returned are
+  fresh ``Tool`` objects bound to this toolkit, equal to τ²'s own (same name,
+  descriptions, parameter models and schema; tests/test_environments.py).
 
 Why the log is a sound memo key: an environment built by
 :func:`~.environments.make_environment` starts from the pristine DB, READ tools
@@ -33,12 +39,45 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import json
+
+from pydantic import PrivateAttr
+
 from .copy_on_access import CopyOnAccessDict
 from .db_snapshot import PristineDB
 from .tau2_bridge import tau2_modules
 
 _m = tau2_modules()
+from tau2.environment.tool import Tool
 from tau2.environment.toolkit import ToolKitBase
+
+
+class _SchemaOnceTool(Tool):
+    """τ²'s ``Tool`` whose OpenAI schema is built once (τ² regenerates the JSON schema on every access).
+
+    Each access returns a fresh dict (parsed from the stored JSON), so a caller
+    that edits the schema it was handed cannot change the next one.
+    """
+
+    _schema_json: str | None = PrivateAttr(default=None)
+
+    @property
+    def openai_schema(self) -> dict:
+        if self._schema_json is None:
+            self._schema_json = json.dumps(super().openai_schema)
+        return json.loads(self._schema_json)
+
+
+@functools.cache
+def _tool_templates(toolkit_class: type) -> dict[str, Tool]:
+    """name -> a parsed Tool of ``toolkit_class``, bound to nothing yet (see :meth:`CopyOnWriteToolKit.get_tools`)."""
+    # Signature and docstring are the class's: parse them from the function as an
+    # instance would expose it (``self`` already bound), so parameters are identical.
+    probe = toolkit_class.__new__(toolkit_class)
+    templates = {name: _SchemaOnceTool(getattr(probe, name)) for name in probe._func_tools}
+    for template in templates.values():
+        template.openai_schema  # noqa: B018 — build it now, so every copy shares it
+    return templates
 
 
 class _Unfreezable(Exception):
@@ -151,6 +190,15 @@ class CopyOnWriteToolKit:
         if key is None:
             return compute()
         return self._snapshot.hash_memo.get_or_compute(key, compute)
+
+    def get_tools(self) -> dict[str, Tool]:
+        """τ²'s ``get_tools``, each tool parsed once per class and bound to this toolkit."""
+        tools = {}
+        for name, template in _tool_templates(type(self)).items():
+            tool = template.model_copy()
+            tool._func = getattr(self, name)
+            tools[name] = tool
+        return tools
 
     # -- READ tools borrow entries ----------------------------------------------------------
     def _collections(self) -> list[CopyOnAccessDict]:

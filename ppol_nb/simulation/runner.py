@@ -14,18 +14,23 @@ an episode that overran it as failed.
 
 Step caps (:mod:`.step_caps`): a capped episode ends with termination reason
 ``max_steps`` and reward 0, and is recorded, fingerprinted and scored like any other.
+
+Where episodes run — threads of this process, worker processes, Ray — is the
+executor's business (:mod:`ppol_nb.execution`); :func:`run_episodes` writes
+every record and merges every ledger row here, whichever ran them. An episode
+lost with its worker is recorded with a ``WorkerLost`` error (run again on resume).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import __version__
+from ..execution import EpisodeJob, EpisodeResult, default_executor
 from ..llm.deadline import deadline_scope
 from ..personas import Persona
 from .environments import fast_domain, make_environment
@@ -73,7 +78,7 @@ def specs_for(domain: str, split: str, condition: str = "base", seeds=(0,), limi
 
 def _write_tools(env) -> set[str]:
     ToolType = tau2_modules().ToolType
-    return {n for n in env.tools.get_tools() if env.tools.tool_type(n) == ToolType.WRITE}
+    return {n for n in env.tools.tools if env.tools.tool_type(n) == ToolType.WRITE}
 
 
 def _message_record(msg) -> dict:
@@ -88,20 +93,18 @@ def _message_record(msg) -> dict:
 
 
 def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS,
-                deadline_s: float | None = None) -> dict:
-    """Run and score one episode; always returns a record, errors included."""
+                deadline_s: float | None = None, calls: list | None = None) -> dict:
+    """Run and score one episode; always returns a record, errors included.
+
+    The record's ``llm_calls`` / ``cost_usd`` count this run's calls only (not an
+    earlier run of the same episode id in this process). ``calls``, if given,
+    receives this run's ledger rows (a worker process sends them back).
+    """
     m = tau2_modules()
-    record = {
-        "episode_id": spec.episode_id, "domain": spec.domain, "task_id": spec.task_id,
-        "split": split_of(spec.domain, spec.task_id), "condition": spec.condition,
-        "persona": spec.persona, "backend": backend.name, "user_model": backend.user_model,
-        "agent_model": backend.agent_model, "seed": spec.seed, "max_steps": max_steps,
-        "reward": None, "reward_breakdown": None, "termination_reason": None,
-        "messages": [], "error": None, "ppol_nb_version": __version__,
-    }
+    record = _new_record(spec, backend, max_steps)
     t0 = time.perf_counter()
     orchestrator = None
-    with backend.ledger.episode(spec.episode_id), deadline_scope(deadline_s):
+    with backend.ledger.episode(spec.episode_id) as rows, deadline_scope(deadline_s):
         try:
             task = get_task(spec.domain, spec.task_id)
             env = make_environment(spec.domain)
@@ -132,9 +135,30 @@ def run_episode(spec: EpisodeSpec, backend, max_steps: int = DEFAULT_MAX_STEPS,
     record["duration_s"] = round(time.perf_counter() - t0, 4)
     if deadline_s is not None and record["duration_s"] > deadline_s and not record["error"]:
         record["error"] = f"EpisodeDeadline: the episode ran {record['duration_s']:.1f} s, over its {deadline_s:g} s"
-    usage = backend.ledger.for_episode(spec.episode_id)
+    usage = backend.ledger.totals(rows)
+    if calls is not None:
+        calls.extend(rows)
     record["llm_calls"] = usage["llm_calls"]
     record["cost_usd"] = usage["cost_usd"]
+    return record
+
+
+def _new_record(spec: EpisodeSpec, backend, max_steps: int) -> dict:
+    return {
+        "episode_id": spec.episode_id, "domain": spec.domain, "task_id": spec.task_id,
+        "split": split_of(spec.domain, spec.task_id), "condition": spec.condition,
+        "persona": spec.persona, "backend": backend.name, "user_model": backend.user_model,
+        "agent_model": backend.agent_model, "seed": spec.seed, "max_steps": max_steps,
+        "reward": None, "reward_breakdown": None, "termination_reason": None,
+        "messages": [], "error": None, "ppol_nb_version": __version__,
+    }
+
+
+def _lost_record(result: EpisodeResult, backend, max_steps: int) -> dict:
+    """The failure record of an episode lost with its worker (its calls were lost with it too)."""
+    record = _new_record(result.spec, backend, max_steps)
+    record.update(error=f"WorkerLost: {result.lost}; tried {result.attempts} time(s), runs again on resume",
+                  duration_s=0.0, llm_calls=0, cost_usd=0.0)
     return record
 
 
@@ -155,14 +179,21 @@ def run_episodes(
     progress: bool = True,
     retry_errors: bool = True,
     deadline_s: float | None = None,
+    executor=None,
 ) -> pd.DataFrame:
     """Run ``specs`` concurrently, appending each finished episode to ``run_dir``.
+
+    ``executor`` (:mod:`ppol_nb.execution`; None: the default, threads of this
+    process unless :func:`~ppol_nb.execution.set_default_executor` chose another)
+    runs them: ``max_workers`` at a time in all, and ``backend.max_workers(max_workers)``
+    at a time in any one process.
 
     Episodes already in ``run_dir/episodes.jsonl`` with the same ``max_steps`` are
     skipped (resume); ones that ended in an error are run again unless
     ``retry_errors=False``, and ones stored under another step cap are run again
     (the later record wins), so a changed cap never reuses episodes it would have
-    cut differently. Returns the episodes of ``specs`` as a DataFrame.
+    cut differently. Returns the episodes of ``specs`` as a DataFrame, in the
+    order of ``specs`` (whatever order they finished in).
 
     A torn last line left by a killed run is reported (``file:line``, stderr) and its
     episode runs again; a line that is JSON but not a valid record stops the resume
@@ -175,26 +206,32 @@ def run_episodes(
     done = {r.episode_id for r in store.records()  # raises EpisodeFileError on an invalid record
             if r.max_steps == max_steps and (not retry_errors or not r.error)}
     todo = [s for s in specs if s.episode_id not in done]
-    # The backend knows what concurrency suits it (threads overlap network waits; pure-Python
-    # stand-ins gain nothing from them under the GIL).
-    max_workers = backend.max_workers(max_workers)
-    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name})")
+    # The executor asks the backend what concurrency suits one process (threads overlap network
+    # waits; pure-Python stand-ins gain nothing from them under the GIL).
+    executor = executor if executor is not None else default_executor()
+    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {executor.name})")
+    results = executor.run([EpisodeJob(s, max_steps, deadline_s) for s in todo], backend, max_workers)
     try:
-        if max_workers <= 1:
-            for spec in todo:
-                store.append(run_episode(spec, backend, max_steps, deadline_s))
-                bar.update(1)
-        else:
-            with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                futures = [pool.submit(run_episode, s, backend, max_steps, deadline_s) for s in todo]
-                for fut in as_completed(futures):
-                    store.append(fut.result())
-                    bar.update(1)
+        for result in results:
+            if result.ledger_rows:  # ran in another process: its calls join this ledger
+                backend.ledger.extend(result.ledger_rows)
+            store.append(result.record if result.record is not None else _lost_record(result, backend, max_steps))
+            bar.update(1)
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
         bar.close()
-    wanted = {s.episode_id for s in specs}
+    # Spec order, not finishing order: what is computed from the frame (means, fitness) must not
+    # depend on which worker finished first, nor on whether the run was resumed.
+    order: dict[str, int] = {}
+    for spec in specs:
+        order.setdefault(spec.episode_id, len(order))
     df = store.frame()
-    return df[df["episode_id"].isin(wanted)].reset_index(drop=True) if not df.empty else df
+    if df.empty:
+        return df
+    df = df[df["episode_id"].isin(order)]
+    return df.sort_values("episode_id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
 
 
 def _progress(total: int, enabled: bool, desc: str):
