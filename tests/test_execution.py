@@ -1,7 +1,7 @@
 """The executor seam (ppol_nb.execution): local threads, local processes and Ray give the same results.
 
 Ray runs locally here (``ray.init()`` with two CPUs, started once for the
-module); the tests need ``pip install 'ppol_nb[ray]'`` and are skipped without it.
+module); the test extra installs Ray (``pip install -e ".[test]"``); without it these tests are skipped.
 What must hold whichever executor runs the episodes: the same records, every
 episode written once by the calling process, ledger rows merged into the
 caller's ledger, the response cache shared, and a worker killed mid-episode
