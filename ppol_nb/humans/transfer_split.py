@@ -38,7 +38,14 @@ import random
 from dataclasses import dataclass
 
 from .schema import Dialogue
-from .splits import HumanLeakError, HumanSplit, _pseudo_tasks, _shuffled, check_record, ids_hash
+from .splits import (
+    HumanLeakError,
+    HumanSplit,
+    _pseudo_tasks,
+    _shuffled,
+    check_record,
+    ids_hash,
+)
 
 SEED_OFFSET = 101  # distinct from the seeds split_humans draws (seed .. seed + 3)
 HALVES = ("fit", "evaluation")

@@ -29,16 +29,20 @@ episodes of *train* tasks, the search judge's simulator class).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap
 
 from ..fitness.fingerprint import FEATURES, fingerprint_frame, fingerprints
-from ..fitness.transfer_judge import save_transfer_judge, train_transfer_judge, transfer_manifest
+from ..fitness.transfer_judge import (
+    save_transfer_judge,
+    train_transfer_judge,
+    transfer_manifest,
+)
 from ..humans import HumanLeakError, split_humans
 from ..humans.transfer_split import TransferHumans, split_transfer
 from ..provenance import provenance
@@ -145,8 +149,12 @@ def _condition(value) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _judge(model):
-    """The estimator with predict_proba_human: a FitnessModel's discriminator or the judge itself."""
-    return getattr(model, "discriminator", model)
+    """The estimator with predict_proba_human: a FitnessModel's discriminator, a TransferJudgeFit's judge,
+    or the estimator itself."""
+    for attr in ("discriminator", "judge"):
+        if hasattr(model, attr):
+            return getattr(model, attr)
+    return model
 
 
 def _weighted_mean(values, weights, axis=-1):
@@ -168,7 +176,7 @@ def judge_gap(conditions: Mapping[str, object], search_model, transfer_judge, n_
     ``conditions`` maps a label (variant, Base, DP, Initial, Evolved, Humans) to
     episode records, a fingerprint frame with ``task_id`` (and ``domain``), or
     ``(X, task_ids)``. ``search_model`` is a FitnessModel (or its discriminator);
-    ``transfer_judge`` the frozen transfer judge. HL is the mean over episodes;
+    ``transfer_judge`` the frozen transfer judge (or its :class:`TransferJudgeFit`). HL is the mean over episodes;
     the intervals resample tasks (each with its episodes: a task-level mean
     weighted by its episode count), the same resamples for both judges.
     """
