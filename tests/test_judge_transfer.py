@@ -206,3 +206,22 @@ def test_gap_is_positive_where_the_search_judge_is_gamed(study, search_model, tr
     for cond in ("Humans", "MultiWOZ-style persona"):
         assert table.loc[cond, "hl_transfer"] > 0.8 and abs(table.loc[cond, "gap"]) < 0.1
     assert table.loc["Base", "n_tasks"] == N_TASKS and table.loc["Base", "n_episodes"] == 2 * N_TASKS
+
+
+def test_a_by_task_corpus_gives_each_half_its_own_test_tasks(tmp_path):
+    from test_human_splits import _tau_usi_file
+
+    from ppol_nb.evolution.curriculum import split_validation
+    from ppol_nb.humans import load_tau_usi, split_humans
+    from ppol_nb.humans.transfer_split import split_transfer
+
+    corpus = load_tau_usi(_tau_usi_file(tmp_path / "tau_usi.json"))
+    split = split_humans(corpus, "retail", split_validation([t.id for t in load_tasks("retail", "train")])[1])
+    halves = split_transfer(split)
+    record = halves.record()
+    fit_tasks, eval_tasks = set(record["fit"]["task_ids"]), set(record["evaluation"]["task_ids"])
+    assert halves.by == "task" and fit_tasks and eval_tasks and not fit_tasks & eval_tasks
+    assert fit_tasks | eval_tasks == {str(d.task_id) for d in split.heldout}
+    assert list(halves.evaluation_groups) == [str(d.task_id) for d in halves.evaluation]
+    assert split_transfer(split).record() == record  # a function of the ids and the seed
+    assert split_transfer(split, seed=halves.seed + 1).record()["fit"]["sha256"] != record["fit"]["sha256"]
