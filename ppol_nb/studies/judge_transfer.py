@@ -126,7 +126,7 @@ def transfer_quality(judge, X_human_evaluation, X_simulator_test) -> dict:
 
 def _condition(value) -> tuple[np.ndarray, np.ndarray]:
     """Fingerprints and task ids of a condition: a frame, episode records, or ``(X, task_ids)``."""
-    if isinstance(value, tuple) and len(value) == 2:
+    if isinstance(value, tuple) and len(value) == 2 and not isinstance(value[0], dict):  # not 2 records
         X, tasks = value
     else:
         frame = value if isinstance(value, pd.DataFrame) else None
