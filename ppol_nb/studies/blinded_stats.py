@@ -41,6 +41,22 @@ What is computed, by maintained libraries:
 
 Statistics are computed on the judged items only: attention-check rows are dropped
 by every function except :func:`attention_exclusions`.
+
+Calibration, measured on 40 simulated studies (16 annotators each judging 30
+conversations per source; annotator sd 0.6, conversation sd 0.3 on the logit scale;
+PPol = humans = 0.80, base 0.45). Ratings of one annotator are correlated, so
+anything that treats ratings as independent is optimistic:
+
+* Wilson 95 % intervals covered the true population share 82.5 % of the time (99/120),
+  not 95 % — read them as a lower bound on the uncertainty.
+* Welch PPol vs humans (equal truth) rejected at 0.05 in 2/40 studies (5 %): in a
+  fully crossed design the annotator effect cancels from the difference.
+* ``fit_vb`` recovered the random-effect sds on average (annotator 0.603, conversation
+  0.309) in 0.5 s per fit, but its 95 % interval on the PPol-vs-humans log-odds
+  covered the truth in 82.5 % (mean-field VB understates posterior spread).
+  ``fit_map`` (Laplace) covered 95 % but never converged (a gradient warning on all
+  40), collapsed the conversation sd to 0 and took 3.7 s: VB is used, its intervals
+  read as optimistic.
 """
 
 from __future__ import annotations
@@ -162,7 +178,9 @@ def attention_exclusions(answers: pd.DataFrame, max_failures: int = 0, expected:
 
 def rated_human(answers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Per source: ratings, annotators, items, the share of each answer, and a Wilson interval on
-    the share judged human (``ci_low``, ``ci_high`` at level 1 - alpha)."""
+    the share judged human (``ci_low``, ``ci_high`` at level 1 - alpha).
+
+    The interval treats ratings as independent; with annotator spread it under-covers (module doc)."""
     from statsmodels.stats.proportion import proportion_confint
 
     df = _judged(answers)
