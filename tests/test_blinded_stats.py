@@ -224,3 +224,17 @@ def test_paper_numbers_are_labelled_and_laid_beside():
         assert row["paper"] == reported.set_index("judged_source").loc[source, "human"]
         assert row["difference"] == pytest.approx(row["ours"] - row["paper"])
     assert set(side["ours_label"]) == {"study X"}
+
+
+def test_analyse_runs_everything_after_exclusions():
+    model = AnnotatorModel(inattentive=("sim-a05",))
+    answers = model.simulate(n_annotators=10, items_per_source=10, attention_checks=3, seed=4)
+    result = bs.analyse(answers)
+    assert result.label == "simulated" and result.exclusions.excluded == ("sim-a05",)
+    assert (result.rates["annotators"] == 9).all()
+    assert result.welch.n_a == 9 * 10 and result.correlation is None
+    assert set(result.mixed["source"]) == set(model.rates)
+    side = result.beside_paper()
+    assert set(side["ours_label"]) == {"simulated"} and side["quantity"].str.startswith("Welch t").any()
+    with pytest.raises(bs.AnswersError, match="no judged answers left"):
+        bs.analyse(AnnotatorModel(inattentive=("sim-a00",)).simulate(n_annotators=1, attention_checks=3, seed=0))

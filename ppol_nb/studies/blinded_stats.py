@@ -201,7 +201,7 @@ def rated_human(answers: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class TestResult:
+class Comparison:
     """One two-sample comparison of the 0/1 coding (a minus b)."""
 
     test: str
@@ -221,18 +221,18 @@ class TestResult:
         return self.mean_a - self.mean_b
 
 
-def welch_test(answers: pd.DataFrame, a: str = "ppol", b: str = "base") -> TestResult:
+def welch_test(answers: pd.DataFrame, a: str = "ppol", b: str = "base") -> Comparison:
     """The paper's test: Human = 1, Bot / Not sure = 0, Welch's unequal-variance t over ratings."""
     df = _judged(answers)
     x, y = _source_rows(df, a), _source_rows(df, b)
     res = stats.ttest_ind(x, y, equal_var=False)
-    return TestResult("welch_t", a, b, float(res.statistic), float(res.pvalue), float(res.df),
+    return Comparison("welch_t", a, b, float(res.statistic), float(res.pvalue), float(res.df),
                       float(x.mean()), float(y.mean()), len(x), len(y),
                       note="ratings treated as independent (annotator clustering ignored, as in the paper)")
 
 
 def equivalence_test(answers: pd.DataFrame, a: str = "ppol", b: str = "human", margin: float = 0.10,
-                     alpha: float = 0.05) -> TestResult:
+                     alpha: float = 0.05) -> Comparison:
     """TOST: is the share judged human of ``a`` within ±``margin`` of ``b``'s? ``p_value`` is the larger of
     the two one-sided Welch p-values; below ``alpha`` means equivalent at that margin."""
     from statsmodels.stats.weightstats import ttost_ind
@@ -245,7 +245,7 @@ def equivalence_test(answers: pd.DataFrame, a: str = "ppol", b: str = "human", m
     # The binding side is the one with the larger p-value.
     t, _, dof = lower if lower[1] >= upper[1] else upper
     verdict = "equivalent" if p < alpha else "not shown equivalent"
-    return TestResult("tost_welch", a, b, float(t), float(p), float(dof), float(x.mean()), float(y.mean()),
+    return Comparison("tost_welch", a, b, float(t), float(p), float(dof), float(x.mean()), float(y.mean()),
                       len(x), len(y), note=f"margin ±{margin:.2f}, alpha {alpha}: {verdict}")
 
 
@@ -392,7 +392,7 @@ def paper_consistent_counts(t: float = 3.556, p: float = 6.37e-4, rate_a: float 
     return found
 
 
-def beside_paper(rates: pd.DataFrame, welch: TestResult | None = None, correlation: dict | None = None,
+def beside_paper(rates: pd.DataFrame, welch: Comparison | None = None, correlation: dict | None = None,
                  sources: dict | None = None, label: str | None = None) -> pd.DataFrame:
     """Our study's numbers next to the paper's (:func:`ppol_nb.paper.human_evaluation`, ``…_tests``).
 
@@ -429,3 +429,48 @@ def beside_paper(rates: pd.DataFrame, welch: TestResult | None = None, correlati
     out["paper_label"] = "paper"
     out.attrs["simulated"] = label == "simulated"
     return out
+
+
+# --- everything at once -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """A study's statistics after the attention-check rule; ``label`` says what the answers are."""
+
+    label: str
+    exclusions: Exclusions
+    rates: pd.DataFrame
+    welch: Comparison | None
+    equivalence: Comparison | None
+    agreement: dict
+    mixed: pd.DataFrame | None
+    correlation: dict | None
+
+    def beside_paper(self) -> pd.DataFrame:
+        """:func:`beside_paper` of this study's rates, Welch test and correlation."""
+        return beside_paper(self.rates, self.welch, self.correlation, label=self.label)
+
+
+def analyse(answers: pd.DataFrame, max_failures: int = 0, margin: float = 0.10, mixed: bool = True,
+            label: str | None = None) -> StudyAnalysis:
+    """Exclusions (rule of :func:`attention_exclusions`), then every statistic on the kept annotators.
+
+    The paper's comparisons run when their sources are present (Welch ``ppol`` vs ``base``, TOST ``ppol``
+    vs ``human`` at ``margin``), the correlation when the table has a ``p_human`` column. ``label``:
+    default "simulated" for simulated answers, else "study"."""
+    exclusions = attention_exclusions(answers, max_failures=max_failures)
+    kept = exclusions.apply(answers)
+    if kept.empty or kept["is_attention_check"].all():
+        raise AnswersError(f"no judged answers left after exclusions ({exclusions.rule}; "
+                           f"excluded {list(exclusions.excluded)})")
+    present = set(kept.loc[~kept["is_attention_check"], "source"])
+    label = label or ("simulated" if is_simulated(answers) else "study")
+    return StudyAnalysis(
+        label=label, exclusions=exclusions, rates=rated_human(kept),
+        welch=welch_test(kept, "ppol", "base") if {"ppol", "base"} <= present else None,
+        equivalence=equivalence_test(kept, "ppol", "human", margin) if {"ppol", "human"} <= present else None,
+        agreement=agreement(kept),
+        mixed=mixed_logit(kept, reference="human" if "human" in present else sorted(present)[0])
+        if mixed and len(present) > 1 else None,
+        correlation=discriminator_correlation(kept) if "p_human" in kept.columns else None)
