@@ -413,7 +413,7 @@ def beside_paper(rates: pd.DataFrame, welch: Comparison | None = None, correlati
         rows.append({"quantity": f"rated human · {r['source']}", "ours": float(r["rate"]),
                      "ours_low": float(r["ci_low"]), "ours_high": float(r["ci_high"]), "n": int(r["ratings"]),
                      "paper": ref, "difference": float(r["rate"]) - ref,
-                     "paper_within_our_ci": bool(r["ci_low"] <= ref <= r["ci_high"]) if ref == ref else None})
+                     "paper_within_our_ci": bool(r["ci_low"] <= ref <= r["ci_high"]) if not math.isnan(ref) else None})
     if welch is not None:
         ref = float(tests.loc["welch_t", "value"])
         rows.append({"quantity": f"Welch t · {welch.a} vs {welch.b}", "ours": welch.statistic, "n": welch.n_a + welch.n_b,
@@ -471,6 +471,6 @@ def analyse(answers: pd.DataFrame, max_failures: int = 0, margin: float = 0.10, 
         welch=welch_test(kept, "ppol", "base") if {"ppol", "base"} <= present else None,
         equivalence=equivalence_test(kept, "ppol", "human", margin) if {"ppol", "human"} <= present else None,
         agreement=agreement(kept),
-        mixed=mixed_logit(kept, reference="human" if "human" in present else sorted(present)[0])
+        mixed=mixed_logit(kept, reference="human" if "human" in present else min(present))
         if mixed and len(present) > 1 else None,
         correlation=discriminator_correlation(kept) if "p_human" in kept.columns else None)
