@@ -1,8 +1,9 @@
 """Numbers the PPol paper reports (arXiv:2605.12894), for side-by-side tables.
 
 Transcribed from the paper's Tables 3/4 (held-out fitness and alignment), 5
-(discriminator quality) and 6 (Gini importances, Retail / DeepSeek-V3.1). Every
-frame carries ``source = "paper"`` so it can never be mistaken for a measurement.
+(discriminator quality) and 6 (Gini importances, Retail / DeepSeek-V3.1), and its
+blinded human evaluation (§5.4, App. G, Figure 5). Every frame carries
+``source = "paper"`` so it can never be mistaken for a measurement.
 """
 
 from __future__ import annotations
@@ -67,6 +68,35 @@ identifiers_per_turn,0.016
 """
 
 
+# §5.4 / Figure 5: share of ratings per answer, by the user side's source (τ² Retail,
+# DeepSeek-V3.1 simulators, Gemma-4-31B agent). `human` is stated in the text; the
+# bot / not-sure shares were read from the figure image by a third party
+# (`from_figure`), and the paper gives no per-source rating counts.
+_HUMAN_EVALUATION = """judged_source,human,bot,not_sure,from_figure
+human,0.800,0.108,,True
+ppol,0.804,0.039,0.157,True
+base,0.465,0.465,,True
+"""
+
+# §5.4 setup and statistics. The Welch test codes Human = 1, Bot / Not sure = 0 over ratings.
+HUMAN_EVALUATION_SETUP = {
+    "source": "paper",
+    "domain": "retail",
+    "simulator": "DeepSeek-V3.1",
+    "agent": "Gemma-4-31B",
+    "annotators_recruited": 20,
+    "annotators_kept": 16,
+    "conversations": 87,
+    "attention_check": "a synthetic, obviously bot-like conversation that had to be marked Bot",
+    "answers": ("human", "bot", "not_sure"),
+}
+
+_HUMAN_EVALUATION_TESTS = """test,a,b,statistic,value,p_value,p_bound
+welch_t,ppol,base,t,3.556,0.000637,
+point_biserial,discriminator_p_human,judged_human,r,0.49,,0.001
+"""
+
+
 def _frame(text: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), dtype={"simulator": str}).assign(source="paper", human_corpus="TAU-USI")
 
@@ -89,6 +119,22 @@ def discriminator_table() -> pd.DataFrame:
 def importances() -> pd.DataFrame:
     """Table 6: top-10 Gini importances, Retail / DeepSeek-V3.1."""
     return _frame(_TABLE_6).assign(domain="retail", simulator="DeepSeek-V3.1")
+
+
+def human_evaluation() -> pd.DataFrame:
+    """§5.4 / Figure 5: per judged source, the share of ratings answered human, bot, not sure.
+
+    ``human`` is the paper's text (80.0 %, 80.4 %, 46.5 %); the bot / not-sure shares are
+    figure readings (``from_figure``, approximate; NaN where none was read)."""
+    df = pd.read_csv(io.StringIO(_HUMAN_EVALUATION))
+    return df.assign(from_figure=df.from_figure.astype(bool), source="paper", domain="retail",
+                     simulator="DeepSeek-V3.1")
+
+
+def human_evaluation_tests() -> pd.DataFrame:
+    """§5.4 statistics: the Welch t-test PPol vs base (t = 3.556, p = 6.37e-4) and the point-biserial
+    correlation of discriminator P(human) with the judgements (r = 0.49, p < 0.001: ``p_bound``)."""
+    return pd.read_csv(io.StringIO(_HUMAN_EVALUATION_TESTS)).assign(source="paper")
 
 
 # The user-simulator LLMs of the paper's tables, in its spelling.

@@ -1,0 +1,94 @@
+"""Simulated annotators: a seeded model of people judging conversations, with a known truth.
+
+Used where no real judgements exist (tests, the offline notebook): every table it makes
+is labelled simulated — a ``simulated`` column that is True on every row and
+``frame.attrs["simulated"] = True`` with the model's parameters in
+``frame.attrs["model"]`` — so it can never be mistaken for a study's answers.
+
+Model (logit scale). Annotator ``a`` judging conversation ``i`` of source ``s`` answers
+"human" with probability ``expit(logit(rates[s]) + b_a + c_i)``, where the annotator
+bias ``b_a ~ N(0, annotator_sd²)`` and the conversation effect ``c_i ~ N(0, item_sd²)``.
+Otherwise they answer "not_sure" with probability ``not_sure`` and "bot" for the rest.
+So ``rates[s]`` is the *conditional* rate (a typical annotator on a typical
+conversation; what a mixed-effects logit's fixed effects estimate), and
+:meth:`AnnotatorModel.marginal_rates` the *population* rate (what a pooled share and
+its Wilson interval estimate), smaller in distance from 0.5 when there is spread.
+
+Attention checks: ``attention_checks`` extra items of source ``"attention_check"``
+(obviously scripted conversations). Attentive annotators mark them "bot"; the
+annotators listed in ``inattentive`` answer every item (checks included) uniformly at
+random, so the exclusion rule has a known set to find. Same seed, same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+ATTENTION_SOURCE = "attention_check"
+_LABELS = np.array(["human", "bot", "not_sure"])
+
+
+@dataclass(frozen=True)
+class AnnotatorModel:
+    """Known per-source P(judged human) plus annotator bias and conversation noise (see module doc)."""
+
+    rates: dict = field(default_factory=lambda: {"human": 0.80, "ppol": 0.80, "base": 0.465})
+    annotator_sd: float = 0.5
+    item_sd: float = 0.3
+    not_sure: float = 0.3
+    inattentive: tuple = ()
+
+    def __post_init__(self):
+        bad = {s: r for s, r in self.rates.items() if not 0.0 < float(r) < 1.0}
+        if bad:
+            raise ValueError(f"rates must lie strictly between 0 and 1; got {bad}")
+        if ATTENTION_SOURCE in self.rates:
+            raise ValueError(f"{ATTENTION_SOURCE!r} is reserved for attention-check items")
+        if min(self.annotator_sd, self.item_sd) < 0 or not 0.0 <= self.not_sure <= 1.0:
+            raise ValueError("annotator_sd and item_sd must be >= 0 and not_sure within [0, 1]")
+
+    def marginal_rates(self) -> dict:
+        """Population share judged human per source: E[expit(logit(rate) + b + c)] (Gauss–Hermite)."""
+        nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+        sd = float(np.hypot(self.annotator_sd, self.item_sd))
+        weights = weights / weights.sum()
+        return {s: float(np.sum(weights * expit(logit(r) + sd * nodes))) for s, r in self.rates.items()}
+
+    def simulate(self, n_annotators: int = 16, items_per_source: int = 30, attention_checks: int = 3,
+                 seed: int = 0) -> pd.DataFrame:
+        """An answers table: every annotator judges every item (fully crossed), in a shuffled order."""
+        if n_annotators < 1 or items_per_source < 1 or attention_checks < 0:
+            raise ValueError("need n_annotators >= 1, items_per_source >= 1, attention_checks >= 0")
+        rng = np.random.default_rng(seed)
+        annotators = [f"sim-a{j:02d}" for j in range(n_annotators)]
+        unknown = set(self.inattentive) - set(annotators)
+        if unknown:
+            raise ValueError(f"inattentive annotators not in the simulated panel: {sorted(unknown)}")
+        items = [(f"{s}-{i:03d}", s) for s in self.rates for i in range(items_per_source)]
+        items += [(f"check-{i:02d}", ATTENTION_SOURCE) for i in range(attention_checks)]
+        bias = dict(zip(annotators, rng.normal(0.0, self.annotator_sd, n_annotators)))
+        effect = {item: rng.normal(0.0, self.item_sd) for item, s in items if s != ATTENTION_SOURCE}
+        rows = []
+        for a in annotators:
+            for k in rng.permutation(len(items)):
+                item, source = items[k]
+                check = source == ATTENTION_SOURCE
+                if a in self.inattentive:
+                    answer = str(rng.choice(_LABELS))
+                elif check:
+                    answer = "bot"
+                elif rng.random() < expit(logit(self.rates[source]) + bias[a] + effect[item]):
+                    answer = "human"
+                else:
+                    answer = "not_sure" if rng.random() < self.not_sure else "bot"
+                rows.append({"annotator": a, "item": item, "source": source, "answer": answer,
+                             "confidence": int(rng.integers(1, 6)), "is_attention_check": check})
+        frame = pd.DataFrame(rows).assign(simulated=True)
+        frame.attrs.update(simulated=True, model={**asdict(self), "n_annotators": n_annotators,
+                                                  "items_per_source": items_per_source,
+                                                  "attention_checks": attention_checks, "seed": seed})
+        return frame
