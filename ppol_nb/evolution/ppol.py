@@ -19,7 +19,12 @@ protocol for one τ² domain.
    :class:`~ppol_nb.fitness.score.FitnessModel`:
    ``M = λ_h · mean P(human) + λ_b · mean_t B_cover(task t)``;
 5. write the reflection critique (:mod:`.reflection`) into
-   ``artifacts["evaluator_reflection"]``.
+   ``artifacts["evaluator_reflection"]`` — unless ``reflect=False`` (the
+   no-reflection ablation, :mod:`.variants`): then no critique is written and
+   the mutator edits blind.
+
+The minibatch's N and λ follow ``curriculum`` and ``lambda_b_schedule``
+(defaults: the paper's; :func:`.curriculum.minibatch_for`).
 
 ``rescore(source, iteration, program_id)`` — the engine's re-evaluation of a
 program on another iteration's minibatch (its paired comparison with the

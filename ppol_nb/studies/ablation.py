@@ -349,7 +349,7 @@ def _bootstrap(n: int, statistic, confidence: float, n_resamples: int, seed: int
         return np.full_like(point, np.nan), np.full_like(point, np.nan)
     res = bootstrap((np.arange(n),), lambda idx: np.asarray(statistic(idx.astype(int)), float), vectorized=False,
                     n_resamples=n_resamples, confidence_level=confidence, method="percentile",
-                    random_state=np.random.default_rng(seed))
+                    rng=np.random.default_rng(seed))
     return np.asarray(res.confidence_interval.low, float), np.asarray(res.confidence_interval.high, float)
 
 
