@@ -112,24 +112,43 @@ def per_task_frame(model, episodes: pd.DataFrame, task_ids) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def metrics_of(units: pd.DataFrame, human_mean) -> dict:
-    """The benchmark's metrics (:data:`METRICS`, λ = 0.5/0.5) of a set of per-task rows (repeats count)."""
+def _cells(units: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The per-task columns :func:`metrics_of` reads, as arrays (resampled by index, cheaply)."""
     from ..fitness import FEATURES
+
+    return {"n_ok": units["n_ok"].to_numpy(float), "p_sum": units["p_sum"].to_numpy(float),
+            "coverage": units["coverage"].to_numpy(float), "n_episodes": units["n_episodes"].to_numpy(float),
+            "n_success": units["n_success"].to_numpy(float),
+            "features": units[[f"f_{f}" for f in FEATURES]].to_numpy(float)}
+
+
+def _metrics(cells: dict[str, np.ndarray], idx, human_mean) -> dict:
     from ..fitness.alignment import alignment
 
-    n_ok = float(units["n_ok"].sum())
-    scored = units[units["n_ok"] > 0]
-    hl = float(units["p_sum"].sum()) / n_ok if n_ok else float("nan")
-    coverage = float(scored["coverage"].mean()) if len(scored) else float("nan")
+    n_ok_cells = cells["n_ok"][idx]
+    n_ok = float(n_ok_cells.sum())
+    scored = cells["coverage"][idx][n_ok_cells > 0]
+    hl = float(cells["p_sum"][idx].sum()) / n_ok if n_ok else float("nan")
+    coverage = float(scored.mean()) if len(scored) else float("nan")
     out = {"hl": hl, "coverage": coverage, "score": 0.5 * hl + 0.5 * coverage}
     if n_ok:
-        mean = units[[f"f_{f}" for f in FEATURES]].to_numpy(float).sum(axis=0) / n_ok
+        mean = cells["features"][idx].sum(axis=0) / n_ok
         out.update({k.lower(): v for k, v in alignment(mean[None, :], np.asarray(human_mean, float)).items()})
     else:
         out.update({k: float("nan") for k in ("d1", "d2", "d3", "d4", "usi")})
-    n = float(units["n_episodes"].sum())
-    out["success_rate"] = float(units["n_success"].sum()) / n if n else float("nan")
+    n = float(cells["n_episodes"][idx].sum())
+    out["success_rate"] = float(cells["n_success"][idx].sum()) / n if n else float("nan")
     return out
+
+
+def metrics_of(units: pd.DataFrame, human_mean) -> dict:
+    """The benchmark's metrics (:data:`METRICS`, λ = 0.5/0.5) of a set of per-task rows (repeats count).
+
+    HL pools episodes, coverage averages tasks with a scored episode, D1–D4/USI
+    compare the pooled feature mean with ``human_mean``, success counts every
+    episode: the identity resample reproduces the benchmark's "PPol: Evolved" row.
+    """
+    return _metrics(_cells(units), np.arange(len(units)), human_mean)
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -360,8 +379,8 @@ def intervals(units: pd.DataFrame, human_means: dict, metrics=METRICS, confidenc
     for (domain, variant), cells in units.groupby(["domain", "variant"], sort=True):
         cells = cells.reset_index(drop=True)
 
-        def stat(idx, cells=cells, hm=human_means[domain]):
-            values = metrics_of(cells.iloc[idx], hm)
+        def stat(idx, arrays=_cells(cells), hm=human_means[domain]):
+            values = _metrics(arrays, idx, hm)
             return [values[m] for m in metrics]
 
         point = stat(np.arange(len(cells)))
@@ -388,8 +407,8 @@ def paired_differences(units: pd.DataFrame, human_means: dict, reference: str = 
                 continue
             a, b = cells.loc[keys].reset_index(), ref.loc[keys].reset_index()
 
-            def stat(idx, a=a, b=b, hm=human_means[domain]):
-                va, vb = metrics_of(a.iloc[idx], hm), metrics_of(b.iloc[idx], hm)
+            def stat(idx, a=_cells(a), b=_cells(b), hm=human_means[domain]):
+                va, vb = _metrics(a, idx, hm), _metrics(b, idx, hm)
                 return [va[m] - vb[m] for m in metrics]
 
             point = stat(np.arange(len(keys)))
