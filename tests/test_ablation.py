@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from evolution_toys import SEED_PROGRAM, ToyEvaluator, ToyMutator
 
-from ppol_nb.evolution import EvolutionConfig
+from ppol_nb.evolution import EvolutionConfig, EvolutionEngine
 from ppol_nb.evolution.archive import Island
 from ppol_nb.evolution.config import BUDGET_FIELDS
 from ppol_nb.evolution.curriculum import minibatch_for
@@ -95,6 +96,26 @@ def test_plain_elitist_island_keeps_the_best_without_a_grid():
 
     rng = random.Random(0)
     assert all(plain.sample_parent(rng, 1.0, 2).id in {"p1", "p3"} for _ in range(20))
+
+
+def test_engine_without_map_elites_keeps_no_grid_and_resumes_the_same(tmp_path):
+    config = variant_config("no_map_elites", "ci", seed=1).replace(max_iterations=8, early_stop_patience=None)
+    engine = EvolutionEngine(config, ToyEvaluator(), ToyMutator(), tmp_path / "plain", SEED_PROGRAM)
+    engine.run(progress=False)
+    assert all(not island.elites for island in engine.archive.islands)
+    assert all(len(island) <= config.island_capacity for island in engine.archive.islands)
+    members = engine.archive.membership()
+    engine.db.close()
+    again = EvolutionEngine(config, ToyEvaluator(), ToyMutator(), tmp_path / "plain", SEED_PROGRAM, resume=True)
+    assert again.archive.membership() == members  # replayed without a grid, as it was run
+    with_grid = EvolutionEngine(variant_config("paper", "ci", seed=1).replace(max_iterations=8),
+                                ToyEvaluator(), ToyMutator(), tmp_path / "grid", SEED_PROGRAM)
+    with_grid.run(progress=False)
+    assert any(island.elites for island in with_grid.archive.islands)
+    again.db.close()
+    with pytest.raises(ValueError, match="map_elites"):  # a decision field: no resume under the other rule
+        EvolutionEngine(config.replace(map_elites=True), ToyEvaluator(), ToyMutator(), tmp_path / "plain",
+                        SEED_PROGRAM, resume=True)
 
 
 # -- statistics ------------------------------------------------------------------------------------
