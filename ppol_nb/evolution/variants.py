@@ -21,6 +21,12 @@ caps), same islands' total population, and the seed given to
                 only N changes (the paper's λ(N) rule would also fix λ at 0.5)
 ``one_island``  one island holding the whole population (no migration)
 ==============  ==========================================================================
+
+What stays the paper's in every variant: the checkpoint rule. Each run's final
+program is the best mean validation score at λ = 0.5 / 0.5 over the N of its
+curriculum (so ``no_curriculum`` validates at N = 10 only), so variants differ
+in how they search, not in how the result is picked; the held-out evaluation
+(:mod:`ppol_nb.studies.ablation`) also scores every variant at λ = 0.5 / 0.5.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def per_task_frame(model, episodes: pd.DataFrame, task_ids) -> pd.DataFrame:
     for task in (str(t) for t in task_ids):
         sub = episodes[episodes["task_id"].astype(str) == task] if len(episodes) else episodes
         ok = sub[sub["error"].isna()] if len(sub) else sub
-        row = {"task_id": task, "n_episodes": int(len(sub)), "n_ok": int(len(ok)),
+        row = {"task_id": task, "n_episodes": len(sub), "n_ok": len(ok),
                "n_success": int((sub["reward"].fillna(0.0) >= 1.0).sum()) if len(sub) else 0,
                "p_sum": 0.0, "coverage": float("nan"), **{f"f_{f}": 0.0 for f in FEATURES}}
         if len(ok):
@@ -378,8 +378,9 @@ def intervals(units: pd.DataFrame, human_means: dict, metrics=METRICS, confidenc
     rows = []
     for (domain, variant), cells in units.groupby(["domain", "variant"], sort=True):
         cells = cells.reset_index(drop=True)
+        arrays, hm = _cells(cells), human_means[domain]
 
-        def stat(idx, arrays=_cells(cells), hm=human_means[domain]):
+        def stat(idx, arrays=arrays, hm=hm):
             values = _metrics(arrays, idx, hm)
             return [values[m] for m in metrics]
 
@@ -407,7 +408,9 @@ def paired_differences(units: pd.DataFrame, human_means: dict, reference: str = 
                 continue
             a, b = cells.loc[keys].reset_index(), ref.loc[keys].reset_index()
 
-            def stat(idx, a=_cells(a), b=_cells(b), hm=human_means[domain]):
+            arrays_a, arrays_b, hm = _cells(a), _cells(b), human_means[domain]
+
+            def stat(idx, a=arrays_a, b=arrays_b, hm=hm):
                 va, vb = _metrics(a, idx, hm), _metrics(b, idx, hm)
                 return [va[m] - vb[m] for m in metrics]
 
@@ -454,6 +457,21 @@ def cost_table(out) -> pd.DataFrame:
     return table.reset_index()
 
 
-__all__ = ["AblationSweep", "COST_METRICS", "METRICS", "cost_table", "finished_runs", "heldout_evaluation",
-           "intervals", "metrics_of", "paired_differences", "per_task_frame", "run_dir_for", "shared_fitness",
-           "tidy_table", "unit_frame", "variant_table", "write_table"]
+__all__ = [
+    "COST_METRICS",
+    "METRICS",
+    "AblationSweep",
+    "cost_table",
+    "finished_runs",
+    "heldout_evaluation",
+    "intervals",
+    "metrics_of",
+    "paired_differences",
+    "per_task_frame",
+    "run_dir_for",
+    "shared_fitness",
+    "tidy_table",
+    "unit_frame",
+    "variant_table",
+    "write_table",
+]
