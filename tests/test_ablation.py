@@ -257,3 +257,24 @@ def test_ablate_survives_kill_9_and_never_reruns_a_finished_run(fitness_dir, tmp
     csv = pd.read_csv(out / "ablation.csv")
     assert set(csv.variant) == {"paper", "hl_only"}
     assert csv.groupby("variant").size().nunique() == 1  # one full set of metrics per run
+
+
+def test_shared_fitness_is_trained_once(fitness_dir):
+    from ppol_nb.backends import OfflineBackend
+
+    before = {p: p.stat().st_mtime_ns for p in fitness_dir.rglob("*") if p.is_file()}
+    assert (fitness_dir / "fitness.json").exists() and fitness_dir == fitness_dir.parent.parent / "fitness" / "retail"
+    again = ablation.shared_fitness(fitness_dir.parent.parent, "retail", OfflineBackend(), train_limit=6,
+                                    baseline_limit=6)
+    assert again == fitness_dir and {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()} == before
+
+
+def test_ablate_on_a_paid_endpoint_needs_yes(tmp_path, capsys):
+    from ppol_nb.cli import main
+
+    code = main(["ablate", "--domain", "airline", "--backend", "openai", "--model", "m", "--profile", "paper",
+                 "--variants", "paper,one_island", "--out", str(tmp_path / "sweep")])
+    assert code == 2 and "--yes" in capsys.readouterr().out and not (tmp_path / "sweep").exists()
+    with pytest.raises(SystemExit):  # an unknown variant is an argument error
+        main(["ablate", "--domain", "airline", "--variants", "paper,hl_onyl", "--out", str(tmp_path / "x")])
+    assert "hl_onyl" in capsys.readouterr().err
