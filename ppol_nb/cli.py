@@ -349,7 +349,9 @@ def cmd_evolve(args) -> int:
         train = train[:args.train_limit] if args.train_limit else train
         pool, val = split_validation([t.id for t in train])
         print(f"cost estimate ({args.domain}, profile paper, {config.max_iterations} iterations):")
-        print(format_estimate(estimate(pool, len(val), config.max_iterations)))
+        print(format_estimate(estimate(pool, len(val), config.max_iterations, curriculum=config.curriculum,
+                                       comparison=config.comparison,
+                                       confirm_evaluations=config.confirm_evaluations)))
         if args.backend == "openai" and not args.yes:
             print("this run calls a paid endpoint: pass --yes to start it")
             return 2
