@@ -444,6 +444,12 @@ def cmd_ablate(args) -> int:
                           max_iterations=args.max_iterations, max_workers=args.max_workers,
                           reference=not args.no_reference, progress=not args.quiet)
     table = sweep.run()
+    for failure in sweep.failures:
+        print(f"run failed (rerun the command to retry it): {failure['variant']} seed {failure['seed']}: "
+              f"{failure['error']}", file=sys.stderr)
+    if table.empty:
+        print("no run has finished", file=sys.stderr)
+        return 1
     wide = table[table.domain == args.domain].pivot_table(index=["variant", "seed"], columns="metric",
                                                           values="value")
     shown = [c for c in ("score", "hl", "coverage", "usi", "success_rate", "llm_calls", "cost_usd") if c in wide]
@@ -452,7 +458,7 @@ def cmd_ablate(args) -> int:
     if not costs.empty and (costs.backend == "offline").all():
         print("cost: offline stand-ins, no endpoint called ($0, no tokens)")
     print(f"-> {Path(args.out) / 'ablation.csv'} ({len(table)} rows)")
-    return 0
+    return 1 if sweep.failures else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

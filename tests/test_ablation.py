@@ -278,3 +278,24 @@ def test_ablate_on_a_paid_endpoint_needs_yes(tmp_path, capsys):
     with pytest.raises(SystemExit):  # an unknown variant is an argument error
         main(["ablate", "--domain", "airline", "--variants", "paper,hl_onyl", "--out", str(tmp_path / "x")])
     assert "hl_onyl" in capsys.readouterr().err
+
+
+def test_a_failing_run_does_not_stop_the_sweep_and_fails_the_command(fitness_dir, tmp_path, monkeypatch, capsys):
+    from ppol_nb.cli import main
+
+    attempted = []
+
+    def run_one(self, variant, seed, fitness, model):
+        attempted.append(variant)
+        if variant == "hl_only":
+            raise RuntimeError("endpoint down")
+        return "finished"
+
+    monkeypatch.setattr(ablation.AblationSweep, "run_one", run_one)
+    out = tmp_path / "sweep"
+    assert main(["ablate", *SMALL, "--variants", "hl_only,paper", "--seeds", "0", "--no-reference",
+                 "--fitness", str(fitness_dir), "--out", str(out)]) == 1
+    assert attempted == ["hl_only", "paper"]  # the sweep went on after the failure
+    err = capsys.readouterr().err
+    assert "endpoint down" in err and "hl_only seed 0" in err
+    assert not list(out.rglob(ablation.DONE_FILE))

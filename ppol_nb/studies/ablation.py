@@ -34,6 +34,9 @@ Guarantees
   refused, as is a second process on it.
 * ``ablation.csv`` is rebuilt from the finished markers every time, so it never
   holds a half-finished run.
+* A run that raises is logged and listed in ``AblationSweep.failures`` (the
+  CLI exits 1); the sweep goes on with the next run, and the next sweep retries
+  the failed one.
 
 Statistics (:func:`intervals`, :func:`paired_differences`): the unit is a
 (seed, test task) cell; 95 % intervals are percentile bootstraps
@@ -60,7 +63,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +226,7 @@ class AblationSweep:
     max_workers: int | None = None
     reference: bool = True
     progress: bool = False
+    failures: list = field(default_factory=list)  # runs of the last run() that raised (no marker written)
 
     def identity(self, fitness: Path) -> dict:
         from ..run_identity import file_digest
@@ -244,9 +248,16 @@ class AblationSweep:
         with claim_run_dir(out / "runs" / self.domain, self.identity(fitness), "ablate"):
             if self.reference:
                 self.reference_benchmark(model)
+            self.failures = []
             for variant in self.variants:
                 for seed in self.seeds:
-                    self.run_one(variant, int(seed), fitness, model)
+                    try:
+                        self.run_one(variant, int(seed), fitness, model)
+                    except Exception as exc:  # one broken run must not stop the sweep
+                        # No finished marker: the next sweep tries this run again (resuming it).
+                        log.exception("%s/%s seed %s failed", self.domain, variant, seed)
+                        self.failures.append({"variant": variant, "seed": int(seed),
+                                              "error": f"{type(exc).__name__}: {exc}"[:2000]})
         return write_table(out)
 
     def run_one(self, variant: str, seed: int, fitness: Path, model) -> str:
@@ -271,7 +282,7 @@ class AblationSweep:
             sessions = len(run.engine.db.events("session_start"))
             by_role = run.engine.db.cost_by_role()
             iterations = max(r.iteration for r in run.engine.records())
-            heldout_start = len(ledger)
+            heldout_start, t1 = len(ledger), time.time()
             row, per_task, info, _ = heldout_evaluation(run_dir, self.domain, self.backend, model,
                                                         self.n_personas, self.benchmark_limit, self.max_workers)
             rows = ledger.rows()
@@ -289,7 +300,8 @@ class AblationSweep:
                 "variant": variant, "seed": seed, "domain": self.domain, "profile": self.profile,
                 "backend": self.backend.name, "config": config.to_dict(), "metrics": metrics, "cost": cost,
                 "search": {"iterations": iterations, "stop_reason": summary.stop_reason, "sessions": sessions,
-                           "wall_s_last_session": search_wall, "cost_by_role": by_role},
+                           "wall_s_last_session": search_wall, "heldout_wall_s": time.time() - t1,
+                           "cost_by_role": by_role},
                 "program": info, "human_mean": [float(x) for x in model.human_mean],
                 "fitness_dir": str(fitness), "finished_at": time.time()})
         finally:
