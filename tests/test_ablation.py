@@ -299,3 +299,20 @@ def test_a_failing_run_does_not_stop_the_sweep_and_fails_the_command(fitness_dir
     err = capsys.readouterr().err
     assert "endpoint down" in err and "hl_only seed 0" in err
     assert not list(out.rglob(ablation.DONE_FILE))
+
+
+def test_run_identity_names_only_the_components_a_variant_changes(tmp_path):
+    from ppol_nb.backends import OfflineBackend
+    from ppol_nb.evolution.runs import build_run, run_identity
+    from ppol_nb.personas.programs import program_source
+
+    backend, seed = OfflineBackend(), program_source("seed")
+    components = {"curriculum", "lambda_b_schedule", "reflection", "map_elites"}
+    paper = run_identity("retail", backend, variant_config("paper", "ci"), "multiwoz", None, 6, None, seed)
+    assert not components & set(paper["config"])  # identities of runs made before these fields still match
+    plain = run_identity("retail", backend, variant_config("no_curriculum", "ci"), "multiwoz", None, 6, None, seed)
+    assert {k for k in components if k in plain["config"]} == {"curriculum", "lambda_b_schedule"}
+    # An evaluator keyword contradicting the config is refused before the directory is touched.
+    with pytest.raises(ValueError, match="contradicts the EvolutionConfig"):
+        build_run("retail", backend, tmp_path / "run", config=variant_config("paper", "ci"), curriculum=(10,))
+    assert not (tmp_path / "run").exists()

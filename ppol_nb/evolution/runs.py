@@ -110,6 +110,12 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     run_dir = Path(run_dir)
     config = config or EvolutionConfig.profile("paper")
     seed_program = seed_program or program_source("seed")
+    for name, value in (("curriculum", config.curriculum), ("lambda_b_schedule", config.lambda_b_schedule),
+                        ("reflect", config.reflection)):
+        given = evaluator_kwargs.setdefault(name, value)
+        if (tuple(given) if isinstance(given, (list, tuple)) else given) != value:
+            raise ValueError(f"{name}={given!r} contradicts the EvolutionConfig ({value!r}); set it in the config, "
+                             "which is what the run's identity records")
     if not resume and (run_dir / FILENAME).exists():  # before the baseline, fitness or manifest is touched
         raise FileExistsError(f"{run_dir / FILENAME} already holds a run; pass resume=True to continue it, "
                               "or use a new run_dir")
@@ -117,12 +123,6 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
                                                 baseline_limit, seed_program), "evolve")
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
-    for name, value in (("curriculum", config.curriculum), ("lambda_b_schedule", config.lambda_b_schedule),
-                        ("reflect", config.reflection)):
-        given = evaluator_kwargs.setdefault(name, value)
-        if (tuple(given) if isinstance(given, (list, tuple)) else given) != value:
-            raise ValueError(f"{name}={given!r} contradicts the EvolutionConfig ({value!r}); set it in the config, "
-                             "which is what the run's identity records")
     evaluator_kwargs.setdefault("max_steps", config.train_max_steps)
     evaluator_kwargs.setdefault("val_max_steps", config.val_max_steps)
     val_fraction = evaluator_kwargs.get("val_fraction", VAL_FRACTION)
