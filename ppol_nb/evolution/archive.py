@@ -26,6 +26,10 @@ Rules (all deterministic given the order of insertions):
   roulette) because PPol's scores are noisy, can be 0, and have no fixed scale:
   tournament pressure depends only on ranks.
 * Inspirations: the island's top-k members by score, parent excluded.
+* Without the grid (``grid=False``, the plain elitist ablation) no program is
+  an elite: capacity keeps the island's best ``capacity`` programs and every
+  parent comes from a tournament (the coin is still drawn, so the RNG stream
+  is the same as with the grid).
 * Migration (ring): every island sends its top ``migrants`` members, chosen on
   the state before any island receives, to island ``(i + 1) % n``.
 """
@@ -54,8 +58,10 @@ def _age_key(record: ProgramRecord) -> tuple[int, str]:
 class Island:
     """One sub-population with its MAP-Elites grid."""
 
-    def __init__(self, index: int, bins: int, capacity: int, feature_keys: tuple[str, str]) -> None:
+    def __init__(self, index: int, bins: int, capacity: int, feature_keys: tuple[str, str],
+                 grid: bool = True) -> None:
         self.index = index
+        self.use_grid = grid
         self.bins = bins
         self.capacity = capacity
         self.feature_keys = feature_keys
@@ -112,6 +118,9 @@ class Island:
         if not record.ok or record.id in self._members:
             return False
         self._members[record.id] = record
+        if not self.use_grid:
+            self._trim()
+            return False
         cell = self.cell_of(record)
         incumbent = self._grid.get(cell)
         is_elite = incumbent is None or record.selection_score > self._members[incumbent].selection_score
@@ -153,8 +162,9 @@ class Archive:
         capacity: int,
         feature_keys: tuple[str, str],
         migrants: Callable[[int], int],
+        grid: bool = True,
     ) -> None:
-        self.islands = [Island(i, bins, capacity, feature_keys) for i in range(n_islands)]
+        self.islands = [Island(i, bins, capacity, feature_keys, grid) for i in range(n_islands)]
         self._migrants = migrants  # population size -> number of migrants
 
     def __getitem__(self, index: int) -> Island:

@@ -16,6 +16,14 @@ same minibatch, N and λ, and crowns a new best only after it wins on the mean
 of ``confirm_evaluations`` (default 2) paired differences; ``"raw"`` compares
 raw minibatch scores across iterations, as the authors' OpenEvolve setup does.
 
+Search components (decision fields whose defaults are the paper; the fitness
+ablations of :mod:`.variants` switch them): ``curriculum`` (N per epoch,
+5 → 8 → 10), ``lambda_b_schedule`` (λ_b per epoch; None is the paper's ramp
+λ_b = 0.5 · N / max(curriculum)), ``reflection`` (the evaluator writes a
+critique for the mutator) and ``map_elites`` (grid elites per island; False
+keeps a plain elitist population). A run stored before these fields existed
+was made with their defaults.
+
 Fields split in two groups. *Decision* fields shape which parent is sampled
 and what the archive holds; a resumed run must use the same values, or it
 would no longer reproduce the uninterrupted run. *Budget* fields
@@ -33,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..simulation.step_caps import EVAL_MAX_STEPS, TRAIN_MAX_STEPS
+from .curriculum import PAPER_CURRICULUM
 
 # Fields that may differ between a run and its resumption.
 BUDGET_FIELDS = frozenset(
@@ -95,6 +104,16 @@ class EvolutionConfig:
         (:mod:`ppol_nb.simulation.runner`). The engine only records them;
         :func:`~ppol_nb.evolution.runs.build_run` hands them to the evaluator.
         They are decision fields: a cap changes every fitness value.
+    Search components (defaults: the paper)
+        ``curriculum`` personas per task for each completed sweep of the
+        training pool (the last repeats; :mod:`.curriculum`).
+        ``lambda_b_schedule`` the coverage weight λ_b per sweep (the last
+        repeats; λ_h = 1 − λ_b); None derives it from N as the paper does,
+        λ_b = 0.5 · N / max(curriculum). ``reflection`` False stops the
+        evaluator writing its critique, so the mutator edits blind.
+        ``map_elites`` False drops the behaviour grid: each island keeps its
+        ``island_capacity`` best programs and parents come from tournaments
+        only (``elite_selection_ratio`` is then unused).
     """
 
     islands: int = 5
@@ -121,12 +140,20 @@ class EvolutionConfig:
     val_max_steps: int = EVAL_MAX_STEPS
     comparison: str = "paired"
     confirm_evaluations: int = 2
+    curriculum: tuple[int, ...] = PAPER_CURRICULUM
+    lambda_b_schedule: tuple[float, ...] | None = None
+    reflection: bool = True
+    map_elites: bool = True
     profile_name: str = field(default="paper", compare=False)
 
     # ------------------------------------------------------------------ checks
     def __post_init__(self) -> None:
         # YAML gives lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "feature_keys", tuple(self.feature_keys))
+        if isinstance(self.curriculum, (list, tuple)):
+            object.__setattr__(self, "curriculum", tuple(self.curriculum))
+        if isinstance(self.lambda_b_schedule, (list, tuple)):
+            object.__setattr__(self, "lambda_b_schedule", tuple(self.lambda_b_schedule))
         errors: list[str] = []
 
         def need(ok: bool, msg: str) -> None:
@@ -169,6 +196,15 @@ class EvolutionConfig:
         need(self.comparison in ("paired", "raw"), "comparison must be 'paired' or 'raw'")
         need(_is_int(self.confirm_evaluations) and self.confirm_evaluations >= 1,
              "confirm_evaluations must be an int >= 1")
+        need(isinstance(self.curriculum, tuple) and len(self.curriculum) >= 1
+             and all(_is_int(n) and n >= 1 for n in self.curriculum),
+             "curriculum must be a non-empty sequence of ints >= 1")
+        need(self.lambda_b_schedule is None or (
+            isinstance(self.lambda_b_schedule, tuple) and len(self.lambda_b_schedule) >= 1
+            and all(_is_num(x) and 0.0 <= x <= 1.0 for x in self.lambda_b_schedule)),
+            "lambda_b_schedule must be None or a non-empty sequence of numbers in [0, 1]")
+        need(isinstance(self.reflection, bool), "reflection must be a bool")
+        need(isinstance(self.map_elites, bool), "map_elites must be a bool")
         if errors:
             raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
 
@@ -230,6 +266,9 @@ class EvolutionConfig:
         """Plain JSON/YAML-friendly dict (tuples become lists)."""
         out = dataclasses.asdict(self)
         out["feature_keys"] = list(self.feature_keys)
+        out["curriculum"] = list(self.curriculum)
+        if self.lambda_b_schedule is not None:
+            out["lambda_b_schedule"] = list(self.lambda_b_schedule)
         return out
 
     def decision_diff(self, other: EvolutionConfig) -> dict[str, tuple[Any, Any]]:
@@ -286,3 +325,8 @@ def _is_num(x: Any) -> bool:
 # Values of fields a run database made before they existed was decided with:
 # runs from before :mod:`.comparison` compared raw scores without confirmation.
 LEGACY_DECISIONS: dict[str, Any] = {"comparison": "raw", "confirm_evaluations": 1}
+
+# Search-component fields added for the ablations; a run identity leaves them out while
+# they hold these (the paper's) values, so runs made before they existed still resume.
+COMPONENT_DEFAULTS: dict[str, Any] = {"curriculum": list(PAPER_CURRICULUM), "lambda_b_schedule": None,
+                                      "reflection": True, "map_elites": True}

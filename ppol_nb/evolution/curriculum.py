@@ -12,7 +12,9 @@
 * **Curriculum.** The epoch is the number of *completed* sweeps at the window's
   start, ``(t · size) // len(pool)``; the persona count is
   ``curriculum[min(epoch, len(curriculum) - 1)]`` (5 → 8 → 10) and the fitness
-  weights are :func:`~ppol_nb.fitness.score.lambda_schedule` of that count.
+  weights are :func:`~ppol_nb.fitness.score.lambda_schedule` of that count —
+  unless a ``lambda_b_schedule`` gives λ_b per epoch (the last repeats), which
+  the fitness ablations use to fix λ or to keep the ramp without the N curriculum.
 
 Everything is a function of ``t`` alone, so a resumed run scores iteration ``t``
 on exactly the tasks the uninterrupted run would have used.
@@ -72,7 +74,7 @@ class Minibatch:
 
 
 def minibatch_for(pool, iteration: int, size: int = MINIBATCH_SIZE,
-                  curriculum=PAPER_CURRICULUM) -> Minibatch:
+                  curriculum=PAPER_CURRICULUM, lambda_b_schedule=None) -> Minibatch:
     """The minibatch of fitness call ``iteration`` over the training ``pool`` (see module doc)."""
     pool = [str(t) for t in pool]
     if not pool:
@@ -85,18 +87,25 @@ def minibatch_for(pool, iteration: int, size: int = MINIBATCH_SIZE,
     start = iteration * size_eff
     epoch = start // len(pool)
     n = int(curriculum[min(epoch, len(curriculum) - 1)])
-    lam_h, lam_b = lambda_schedule(n, n_final=max(curriculum))
+    if lambda_b_schedule is None:
+        lam_h, lam_b = lambda_schedule(n, n_final=max(curriculum))
+    else:
+        if not lambda_b_schedule:
+            raise ValueError("lambda_b_schedule must be None or non-empty")
+        lam_b = float(lambda_b_schedule[min(epoch, len(lambda_b_schedule) - 1)])
+        lam_h = 1.0 - lam_b
     ids = tuple(pool[(start + k) % len(pool)] for k in range(size_eff))
     return Minibatch(iteration, ids, start % len(pool), epoch, n, lam_h, lam_b)
 
 
-def schedule(pool, iterations: int, size: int = MINIBATCH_SIZE, curriculum=PAPER_CURRICULUM):
+def schedule(pool, iterations: int, size: int = MINIBATCH_SIZE, curriculum=PAPER_CURRICULUM,
+             lambda_b_schedule=None):
     """One row per fitness call 0..``iterations``: window, epoch, N, λ, episodes (a DataFrame)."""
     import pandas as pd
 
     rows = []
     for t in range(iterations + 1):
-        mb = minibatch_for(pool, t, size, curriculum)
+        mb = minibatch_for(pool, t, size, curriculum, lambda_b_schedule)
         rows.append({"iteration": t, "epoch": mb.epoch, "start": mb.start, "n": mb.n, "lambda_h": mb.lambda_h,
                      "lambda_b": mb.lambda_b, "n_episodes": mb.n_episodes, "task_ids": list(mb.task_ids)})
     return pd.DataFrame(rows)

@@ -193,7 +193,8 @@ class EvolutionEngine:
     def _reset_state(self) -> None:
         cfg = self.config
         self.archive = Archive(
-            cfg.islands, cfg.feature_bins, cfg.island_capacity, cfg.feature_keys, cfg.migrants_per_island
+            cfg.islands, cfg.feature_bins, cfg.island_capacity, cfg.feature_keys, cfg.migrants_per_island,
+            grid=cfg.map_elites,
         )
         self._records: list[ProgramRecord] = []  # applied, in iteration order
         self._by_id: dict[str, ProgramRecord] = {}

@@ -19,7 +19,12 @@ protocol for one τ² domain.
    :class:`~ppol_nb.fitness.score.FitnessModel`:
    ``M = λ_h · mean P(human) + λ_b · mean_t B_cover(task t)``;
 5. write the reflection critique (:mod:`.reflection`) into
-   ``artifacts["evaluator_reflection"]``.
+   ``artifacts["evaluator_reflection"]`` — unless ``reflect=False`` (the
+   no-reflection ablation, :mod:`.variants`): then no critique is written and
+   the mutator edits blind.
+
+The minibatch's N and λ follow ``curriculum`` and ``lambda_b_schedule``
+(defaults: the paper's; :func:`.curriculum.minibatch_for`).
 
 ``rescore(source, iteration, program_id)`` — the engine's re-evaluation of a
 program on another iteration's minibatch (its paired comparison with the
@@ -212,6 +217,9 @@ class PPolEvaluator:
         (default: the official train split).
     val_fraction, val_seed : the validation slice (:func:`.curriculum.split_validation`).
     minibatch_size, curriculum : tasks per fitness call and N per epoch.
+    lambda_b_schedule : λ_b per epoch (None: the paper's λ(N); :func:`.curriculum.minibatch_for`).
+    reflect : write the reflection critique in ``evaluate`` (False: the no-reflection ablation;
+        the mutator then sees no critique).
     run_dir : where personas, episodes and validation episodes go.
     reflection : a reflector with ``reflect(ReflectionInput, seed) -> Critique``
         (default ``backend.reflector()``).
@@ -231,7 +239,8 @@ class PPolEvaluator:
                  run_dir: str | Path = "runs/evolution", reflection=None, episode_seed: int = 0,
                  max_workers: int | None = None, generation_seed: int = 0, generation_workers: int | None = None,
                  max_steps: int = TRAIN_MAX_STEPS, val_max_steps: int = EVAL_MAX_STEPS,
-                 sandbox_timeout_s: float = 120.0, progress: bool = False, executor=None) -> None:
+                 sandbox_timeout_s: float = 120.0, progress: bool = False, executor=None,
+                 lambda_b_schedule=None, reflect: bool = True) -> None:
         self.domain = domain
         self.fitness_model = fitness_model
         self.backend = backend
@@ -244,6 +253,8 @@ class PPolEvaluator:
         self.val_fraction, self.val_seed = val_fraction, val_seed
         self.minibatch_size = int(minibatch_size)
         self.curriculum = tuple(int(n) for n in curriculum)
+        self.lambda_b_schedule = None if lambda_b_schedule is None else tuple(float(x) for x in lambda_b_schedule)
+        self.reflect = bool(reflect)
         self.run_dir = Path(run_dir)
         self.reflection = reflection if reflection is not None else backend.reflector()
         self.episode_seed = episode_seed
@@ -258,18 +269,22 @@ class PPolEvaluator:
 
     # -- the schedule ------------------------------------------------------------------------
     def minibatch(self, iteration: int) -> Minibatch:
-        return minibatch_for(self.train_pool, iteration, self.minibatch_size, self.curriculum)
+        return minibatch_for(self.train_pool, iteration, self.minibatch_size, self.curriculum,
+                             self.lambda_b_schedule)
 
     def schedule(self, iterations: int) -> pd.DataFrame:
         """Minibatch, epoch, N and λ of fitness calls 0..``iterations`` (for plots and budgets)."""
-        return schedule(self.train_pool, iterations, self.minibatch_size, self.curriculum)
+        return schedule(self.train_pool, iterations, self.minibatch_size, self.curriculum,
+                        self.lambda_b_schedule)
 
     def describe(self) -> dict:
         """The evaluator's setup, for manifests."""
         return {"domain": self.domain, "n_train_tasks": len(self._tasks), "train_pool": list(self.train_pool),
                 "validation": list(self.validation_ids), "val_fraction": self.val_fraction,
                 "val_seed": self.val_seed, "minibatch_size": self.minibatch_size,
-                "curriculum": list(self.curriculum), "episode_seed": self.episode_seed,
+                "curriculum": list(self.curriculum),
+                "lambda_b_schedule": None if self.lambda_b_schedule is None else list(self.lambda_b_schedule),
+                "reflect": self.reflect, "episode_seed": self.episode_seed,
                 "generation_seed": self.generation_seed, "max_steps": self.max_steps,
                 "val_max_steps": self.val_max_steps, "world": self.world.key,
                 "reflection": type(self.reflection).__name__, "fitness_model": dict(self.fitness_model.info),
@@ -278,7 +293,8 @@ class PPolEvaluator:
 
     # -- the protocol --------------------------------------------------------------------------
     def evaluate(self, source: str, iteration: int, program_id: str) -> Evaluation:
-        return self._fitness(source, iteration, program_id, self.run_dir / "episodes" / program_id, reflect=True)
+        return self._fitness(source, iteration, program_id, self.run_dir / "episodes" / program_id,
+                             reflect=self.reflect)
 
     def rescore(self, source: str, iteration: int, program_id: str) -> Evaluation:
         """``evaluate`` on iteration ``iteration``'s minibatch, without reflection (see module doc)."""

@@ -38,7 +38,7 @@ from pathlib import Path
 from ..fitness.score import FitnessModel
 from ..provenance import provenance
 from ..run_identity import RunClaim, claim_run_dir, file_digest
-from .config import BUDGET_FIELDS, EvolutionConfig
+from .config import BUDGET_FIELDS, COMPONENT_DEFAULTS, EvolutionConfig
 from .curriculum import VAL_FRACTION, VAL_SEED, split_validation
 from .engine import EvolutionEngine
 from .ppol import PPolEvaluator
@@ -87,7 +87,8 @@ def run_identity(domain: str, backend, config: EvolutionConfig, corpus: str, fit
     return scrub_credentials({
         "domain": domain, "corpus": corpus, "backend": backend.identity(),
         "fitness_sha256": file_digest(fitness_dir) if fitness_dir is not None else "trained in this run",
-        "config": {k: v for k, v in config.to_dict().items() if k not in BUDGET_FIELDS},
+        "config": {k: v for k, v in config.to_dict().items()
+                   if k not in BUDGET_FIELDS and not (k in COMPONENT_DEFAULTS and v == COMPONENT_DEFAULTS[k])},
         "train_limit": train_limit, "baseline_limit": baseline_limit, "seed_program_sha256": program_hash(seed_program),
     })
 
@@ -109,6 +110,12 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     run_dir = Path(run_dir)
     config = config or EvolutionConfig.profile("paper")
     seed_program = seed_program or program_source("seed")
+    for name, value in (("curriculum", config.curriculum), ("lambda_b_schedule", config.lambda_b_schedule),
+                        ("reflect", config.reflection)):
+        given = evaluator_kwargs.setdefault(name, value)
+        if (tuple(given) if isinstance(given, (list, tuple)) else given) != value:
+            raise ValueError(f"{name}={given!r} contradicts the EvolutionConfig ({value!r}); set it in the config, "
+                             "which is what the run's identity records")
     if not resume and (run_dir / FILENAME).exists():  # before the baseline, fitness or manifest is touched
         raise FileExistsError(f"{run_dir / FILENAME} already holds a run; pass resume=True to continue it, "
                               "or use a new run_dir")
