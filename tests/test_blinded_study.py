@@ -73,6 +73,9 @@ def test_study_file_reveals_no_source_ids_models_or_control_tokens(study):
     turns = [t for item in load_study(study)["items"] for t in item["turns"]]
     assert {t["speaker"] for t in turns} == {"customer", "agent"}
     assert all(t["text"] == t["text"].strip() and t["text"] for t in turns)
+    # Every conversation opens with the customer (τ²'s fixed agent greeting is dropped).
+    assert all(item["turns"][0]["speaker"] == "customer" for item in load_study(study)["items"])
+    assert "How can I help you today" not in text
 
 
 def test_too_few_conversations_is_an_error_not_an_unbalanced_study(tmp_path, sources):
@@ -201,6 +204,8 @@ def test_bad_input_is_refused_and_stores_nothing(study):
                 headers={"content-type": "application/x-www-form-urlencoded"}), 422),
         (answer(c, token, item, comment="x" * (MAX_COMMENT + 1)), 413),
         (answer(c, token, item, comment="x" * 20_000), 413),
+        (c.post(f"/a/{token}/answer", content=iter([b"comment=" + b"x" * 10_000] * 3),  # chunked: no length
+                headers={"content-type": "application/x-www-form-urlencoded"}), 413),
         (c.post(f"/a/{token}/answer", content=b"\xff\xfe\x00",
                 headers={"content-type": "application/x-www-form-urlencoded"}), 400),
     ]

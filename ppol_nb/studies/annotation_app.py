@@ -255,9 +255,11 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
             return error(413, "Too long", f"The answer is too large (limit {MAX_BODY} bytes).")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error(413, "Too long", f"The answer is too large (limit {MAX_BODY} bytes).")
+        body = b""
+        async for chunk in request.stream():  # read no further than the limit, whatever the headers claim
+            body += chunk
+            if len(body) > MAX_BODY:
+                return error(413, "Too long", f"The answer is too large (limit {MAX_BODY} bytes).")
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
                             errors="strict")

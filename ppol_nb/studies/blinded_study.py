@@ -26,6 +26,8 @@ Guarantees of :func:`build_study`:
     TO A HUMAN AGENT…"); turns left empty are dropped;
   - the record's own identifiers (episode id, task id, user/agent model names, persona id)
     are replaced by ``[redacted]`` wherever they appear in the text;
+  - agent turns before the customer's first turn are dropped, for every source (τ²'s agent
+    always opens with the same greeting; the human corpora do not all have one);
   - errored episodes and conversations with fewer than two turns are not used.
 * **Attention checks** (``n_attention`` items, source ``attention_check``, correct answer
   "bot") are obviously scripted conversations: the customer repeats one template sentence
@@ -78,6 +80,12 @@ def _clean(text: str | None, secrets: Iterable[str]) -> str:
     return text.strip()
 
 
+def _conversation(turns: list[dict], origin: str) -> Conversation | None:
+    while turns and turns[0]["speaker"] != "customer":
+        turns = turns[1:]
+    return Conversation(tuple(turns), origin) if len(turns) >= 2 else None
+
+
 def from_episode(record) -> Conversation | None:
     """The neutral conversation of one episode record (dict or ``EpisodeRecord``); None if unusable."""
     rec = record.to_dict() if hasattr(record, "to_dict") else dict(record)
@@ -96,9 +104,7 @@ def from_episode(record) -> Conversation | None:
         text = _clean(message.get("content"), secrets)
         if text:
             turns.append({"speaker": "customer" if role == "user" else "agent", "text": text})
-    if len(turns) < 2:
-        return None
-    return Conversation(tuple(turns), origin=f"episode:{rec.get('episode_id')}")
+    return _conversation(turns, f"episode:{rec.get('episode_id')}")
 
 
 def from_dialogue(dialogue) -> Conversation | None:
@@ -109,9 +115,7 @@ def from_dialogue(dialogue) -> Conversation | None:
         text = _clean(turn.text, secrets)
         if text:
             turns.append({"speaker": "customer" if turn.role == "user" else "agent", "text": text})
-    if len(turns) < 2:
-        return None
-    return Conversation(tuple(turns), origin=f"dialogue:{dialogue.dialogue_id}")
+    return _conversation(turns, f"dialogue:{dialogue.dialogue_id}")
 
 
 def conversations(source) -> list[Conversation]:
