@@ -249,3 +249,9 @@ def test_cli_build_and_export(tmp_path, sources, study):
     table = validate_answers(pd.read_csv(csv))
     assert len(table) == 1 and table.loc[0, "answer"] == "bot"
     assert main(["study", "export", str(tmp_path / "nowhere"), "--out", str(csv)]) == 2
+    # serve refuses before listening: no tokens file, a malformed one, no annotators at all, no study.
+    bad = tmp_path / "bad-tokens.txt"
+    bad.write_text("a01 tok-a01-xxxxxxxx extra\n")
+    for args in (["--tokens", str(tmp_path / "missing.txt")], ["--tokens", str(bad)], []):
+        assert main(["study", "serve", str(out), "--port", "1", *args]) == 2
+    assert main(["study", "serve", str(tmp_path / "nowhere"), "--annotators", "1"]) == 2

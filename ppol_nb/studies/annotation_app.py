@@ -323,8 +323,12 @@ def export_answers(study_dir: str | Path, db_path: str | Path | None = None):
 
 def read_tokens(path: str | Path) -> dict[str, str]:
     """A tokens file: one ``ANNOTATOR TOKEN`` per line (``#`` comments, blank lines skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError(f"tokens file {path}: {exc}") from None
     out: dict[str, str] = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
