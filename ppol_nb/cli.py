@@ -12,8 +12,17 @@ from pathlib import Path
 
 from . import __version__
 from .cli_checks import (
-    CLIError, check_failures, existing_dir, existing_file, non_negative_int, paid_endpoint,
-    positive_float, positive_int, program_file, require_sandbox, share,
+    CLIError,
+    check_failures,
+    existing_dir,
+    existing_file,
+    non_negative_int,
+    paid_endpoint,
+    positive_float,
+    positive_int,
+    program_file,
+    require_sandbox,
+    share,
 )
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
@@ -371,6 +380,71 @@ def cmd_evolve(args) -> int:
                           {"program evaluation failed": summary.failed} if summary.failed else {})
 
 
+def cmd_study_build(args) -> int:
+    from .humans import load_corpus
+    from .studies.blinded_study import StudyError, build_study
+
+    sources: dict = {}
+    for spec in args.source or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise CLIError(f"--source {spec!r}: expected NAME=EPISODES (a run directory or episodes.jsonl)")
+        if name in sources:
+            raise CLIError(f"--source {name!r} given twice")
+        sources[name] = path
+    if args.humans:
+        if "human" in sources:
+            raise CLIError("--humans and --source human=... both given")
+        sources["human"] = load_corpus(args.humans, domain=args.domain)
+    try:
+        out = build_study(sources, args.out, per_source=args.per_source, seed=args.seed,
+                          n_attention=args.attention_checks)
+    except StudyError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"study written to {out} (serve study.json; keep key.json away from annotators)")
+    return 0
+
+
+def cmd_study_serve(args) -> int:
+    from .studies.annotation_app import AnswerStore, create_app, default_db, read_tokens
+    from .studies.blinded_study import StudyError
+
+    try:
+        app = create_app(args.study, args.db)
+        store: AnswerStore = app.state.store
+        if args.tokens:
+            for name, token in read_tokens(args.tokens).items():
+                store.add_annotator(name, token)
+        if args.annotators:
+            store.ensure_annotators(args.annotators)
+    except StudyError as exc:
+        raise CLIError(str(exc)) from None
+    annotators = store.annotators()
+    if not annotators:
+        raise CLIError("no annotators: give --annotators N or --tokens FILE")
+    print(f"answers: {args.db or default_db(args.study)}")
+    for name, token in annotators.items():
+        print(f"{name}\thttp://{args.host}:{args.port}/a/{token}")
+    sys.stdout.flush()
+    import uvicorn
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_study_export(args) -> int:
+    from .studies.annotation_app import export_answers
+    from .studies.blinded_study import StudyError
+
+    try:
+        table = export_answers(args.study, args.db)
+    except StudyError as exc:
+        raise CLIError(str(exc)) from None
+    table.to_csv(args.out, index=False)
+    print(f"{len(table)} answers ({table['annotator'].nunique()} annotators) -> {args.out}")
+    return 0
+
+
 def cmd_benchmark(args) -> int:
     from .run_identity import claim_run_dir, file_digest
 
@@ -588,6 +662,32 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--yes", action="store_true", help="start a paper-profile sweep on a paid endpoint")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_ablate)
+
+    st = sub.add_parser("study", help="a blinded human-vs-simulator study: build, serve to annotators, export")
+    stsub = st.add_subparsers(dest="study_command", required=True)
+    sb = stsub.add_parser("build", help="sample conversations per source into a blinded study directory")
+    sb.add_argument("--source", action="append", metavar="NAME=EPISODES",
+                    help="a simulator source: run directory or episodes.jsonl (repeat; e.g. base=..., ppol=...)")
+    sb.add_argument("--humans", help="human corpus (name or path) for the source 'human'")
+    sb.add_argument("--domain", help="keep only human dialogues of this domain")
+    sb.add_argument("--per-source", type=positive_int, help="conversations per source (default: the smallest)")
+    sb.add_argument("--attention-checks", type=non_negative_int, default=2)
+    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--out", required=True, help="study directory to write")
+    sb.set_defaults(func=cmd_study_build)
+    ss = stsub.add_parser("serve", help="serve the annotation app; every answer is appended to SQLite")
+    ss.add_argument("study", help="study directory (from 'study build')")
+    ss.add_argument("--port", type=int, default=8000)
+    ss.add_argument("--host", default="127.0.0.1")
+    ss.add_argument("--annotators", type=positive_int, help="make sure N annotators (a01 ...) have tokens")
+    ss.add_argument("--tokens", help="file of 'ANNOTATOR TOKEN' lines to register")
+    ss.add_argument("--db", help="answers store (default STUDY/answers.sqlite)")
+    ss.set_defaults(func=cmd_study_serve)
+    se = stsub.add_parser("export", help="latest answer per annotator and item, joined with the source key -> CSV")
+    se.add_argument("study")
+    se.add_argument("--out", required=True)
+    se.add_argument("--db", help="answers store (default STUDY/answers.sqlite)")
+    se.set_defaults(func=cmd_study_export)
     return p
 
 

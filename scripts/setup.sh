@@ -10,6 +10,13 @@ if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-ge
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
 fi
+# Chromium and its driver: the blinded-study browser test (tests/test_blinded_study_browser.py).
+if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver (browser test of the annotation app)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+fi
+command -v chromedriver >/dev/null 2>&1 || echo "note: chromium/chromedriver are not installed: the annotation-app browser test is skipped (fails under CI=true)" >&2
 command -v bwrap >/dev/null 2>&1 || echo "note: bubblewrap (bwrap) is not installed: LLM-written generator programs will be refused (see README)" >&2
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3

@@ -15,4 +15,9 @@ whatever the working directory), :mod:`.figures` (every figure saved through
 its backend and human corpus) and :mod:`.findings` (sentences built from a run's
 numbers, compared with the paper's rows). Importing this package is cheap; each
 study imports τ², scikit-learn and matplotlib when used.
+
+The blinded human-vs-simulator study (issue 13; notebook 04 to come): :mod:`.blinded_study`
+builds it (``study.json`` served, ``key.json`` kept apart), :mod:`.annotation_app` serves it
+(``ppol-nb study serve``) and exports the answers (``ppol-nb study export``) for
+:mod:`.blinded_stats`.
 """
