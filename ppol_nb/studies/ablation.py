@@ -721,7 +721,7 @@ class AblationStudy:
         colours = ["C0" if k == "variant" else "C7" for k in gaps.kind]
         ax.bar(x, gaps.gap, color=colours, yerr=np.nan_to_num(err), capsize=4)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xticks(x, gaps.condition, rotation=30, ha="right")
+        ax.set_xticks(x, [c.replace(" (", "\n(") for c in gaps.condition], rotation=30, ha="right")
         ax.set_ylabel("HL gap: search judge − transfer judge")
         ax.set_title(f"Judge transfer (blue: variants, grey: references) · {self.domain} · {self.provenance.label}")
         return self._save(fig, "judge_gap")
