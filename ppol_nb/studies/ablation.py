@@ -9,6 +9,13 @@ evaluates the run's chosen program (best by validation score, PPol's rule,
 the benchmark's "PPol: Evolved" row: HL, coverage, score (λ = 0.5/0.5), D1–D4,
 USI and τ² success (:func:`~ppol_nb.evolution.benchmark.condition_row`).
 
+:class:`AblationStudy` is what notebook 03 calls: the same sweep, its table
+(:func:`intervals` and :func:`paired_differences` against ``paper``), the judge
+transfer of every variant's chosen program and of the reference rows (a
+transfer judge fitted once per call for the domain and saved under
+``DIR/transfer/<domain>``; :mod:`.judge_transfer`), four figures through
+:func:`~.figures.save_figure` and findings computed from those tables.
+
 Layout of ``DIR``::
 
     DIR/fitness/<domain>/                  the one frozen fitness model all runs of a domain share
