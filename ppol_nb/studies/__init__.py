@@ -6,7 +6,7 @@ notebook                 study                                      paper
 00_quickstart            :mod:`.quickstart` ``QuickstartStudy``      τ²-bench setting (§5.1 tasks)
 01_baseline_simulator    :mod:`.baseline` ``BaselineStudy``          §3.3–3.4, Tables 3–6, Figure 4
 02_evolutionary_search   :mod:`.search` ``SearchStudy``              §3, Tables 3/4, Figure 3, App. I
-03_fitness_ablations     :mod:`.ablation` ``AblationSweep``          none (an extension: ablations)
+03_fitness_ablations     :mod:`.ablation` ``AblationStudy``          none (an extension: ablations)
 =======================  =========================================  ==============================
 
 Shared by all: :mod:`.layout` (where runs and figures go: inside the repository,

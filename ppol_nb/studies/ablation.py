@@ -9,6 +9,13 @@ evaluates the run's chosen program (best by validation score, PPol's rule,
 the benchmark's "PPol: Evolved" row: HL, coverage, score (λ = 0.5/0.5), D1–D4,
 USI and τ² success (:func:`~ppol_nb.evolution.benchmark.condition_row`).
 
+:class:`AblationStudy` is what notebook 03 calls: the same sweep, its table
+(:func:`intervals` and :func:`paired_differences` against ``paper``), the judge
+transfer of every variant's chosen program and of the reference rows (a
+transfer judge fitted once per call for the domain and saved under
+``DIR/transfer/<domain>``; :mod:`.judge_transfer`), four figures through
+:func:`~.figures.save_figure` and findings computed from those tables.
+
 Layout of ``DIR``::
 
     DIR/fitness/<domain>/                  the one frozen fitness model all runs of a domain share
@@ -472,6 +479,7 @@ def cost_table(out) -> pd.DataFrame:
 __all__ = [
     "COST_METRICS",
     "METRICS",
+    "AblationStudy",
     "AblationSweep",
     "cost_table",
     "finished_runs",
@@ -480,6 +488,7 @@ __all__ = [
     "metrics_of",
     "paired_differences",
     "per_task_frame",
+    "program_metrics",
     "run_dir_for",
     "shared_fitness",
     "tidy_table",
@@ -487,3 +496,300 @@ __all__ = [
     "variant_table",
     "write_table",
 ]
+
+
+# ----------------------------------------------------------------------------- notebook 03
+NOTEBOOK = "03_fitness_ablations"
+EXTENSION = ("an extension of the paper, which reports no ablations (it asserts that both fitness terms, the λ ramp, "
+             "the N curriculum and reflection help without showing it): not a reproduction of the paper")
+HUMANS_NOTE = "Humans (evaluation half)"
+
+
+def program_metrics(out, domain: str) -> pd.DataFrame:
+    """Every evaluated program of every run of ``domain`` (from its ``evolution.sqlite``): variant, seed, hl, coverage."""
+    from ..evolution.database import FILENAME, RunDatabase
+
+    rows = []
+    for path in sorted(Path(out).glob(f"runs/{domain}/*/seed-*/{FILENAME}")):
+        db = RunDatabase(path)
+        try:
+            for r in db.programs():
+                if r.error is None and r.metrics:
+                    rows.append({"variant": path.parent.parent.name, "seed": int(path.parent.name.split("-")[1]),
+                                 "iteration": r.iteration, "hl": r.metrics.get("hl"),
+                                 "coverage": r.metrics.get("coverage"), "score": r.metrics.get("score")})
+        finally:
+            db.close()
+    return pd.DataFrame(rows, columns=["variant", "seed", "iteration", "hl", "coverage", "score"])
+
+
+def _ok_episodes(folder) -> pd.DataFrame:
+    from ..simulation.store import EpisodeStore
+
+    frame = EpisodeStore(Path(folder)).frame()
+    return frame[frame["error"].isna()] if len(frame) else frame
+
+
+@dataclass
+class AblationStudy:
+    """Notebook 03: the sweep (as ``ppol-nb ablate``), its table with intervals, judge transfer, figures, findings.
+
+    ``run()`` runs (or resumes) the sweep under ``out``; ``judge_transfer()`` fits
+    the transfer judge once for the domain (:func:`~.judge_transfer.fit_transfer_judge`)
+    and measures the search-judge − transfer-judge gap of every variant's chosen
+    program (its held-out episodes, seeds pooled) and of the reference rows
+    (Base, DP, Initial; Humans: the transfer split's evaluation half only, the
+    other half trained the judge). Figures go through :func:`~.figures.save_figure`.
+    """
+
+    backend: object
+    domain: str = "retail"
+    variants: tuple[str, ...] = ("paper",)
+    seeds: tuple[int, ...] = (0, 1)
+    profile: str = "ci"
+    max_iterations: int | None = None
+    train_limit: int | None = None
+    benchmark_limit: int | None = None
+    n_personas: int = 10
+    corpus: str = "multiwoz"
+    out: str | Path = "runs/03_ablations"
+    figures: str | Path | None = None
+    n_resamples: int = 1000
+    progress: bool = False
+    failures: list = field(default_factory=list)
+    gaps: pd.DataFrame | None = None
+    quality: dict | None = None
+
+    def __post_init__(self):
+        self.variants, self.seeds = tuple(self.variants), tuple(int(s) for s in self.seeds)
+        for v in self.variants:
+            variant_config(v)  # an unknown name fails here, before anything runs
+
+    def parameters(self) -> dict:
+        return {"domain": self.domain, "variants": list(self.variants), "seeds": list(self.seeds),
+                "profile": self.profile, "max_iterations": self.max_iterations, "train_limit": self.train_limit,
+                "benchmark_limit": self.benchmark_limit, "n_personas": self.n_personas, "corpus": self.corpus,
+                "out": str(self.out)}
+
+    @property
+    def provenance(self):
+        from .figures import FigureProvenance
+
+        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=self.corpus, seeds=self.seeds,
+                                   profile=self.profile)
+
+    def sweep(self) -> AblationSweep:
+        return AblationSweep(self.out, self.domain, self.backend, variants=self.variants, seeds=self.seeds,
+                             profile=self.profile, corpus=self.corpus, train_limit=self.train_limit,
+                             benchmark_limit=self.benchmark_limit, n_personas=self.n_personas,
+                             max_iterations=self.max_iterations, progress=self.progress)
+
+    def run(self) -> pd.DataFrame:
+        """Run (or resume) the sweep; returns this study's rows of the tidy table."""
+        sweep = self.sweep()
+        tidy = sweep.run()
+        self.failures = sweep.failures
+        return self._mine(tidy)
+
+    def _mine(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        keep = (frame["domain"] == self.domain) & frame["variant"].isin(self.variants)
+        if "seed" in frame:
+            keep &= frame["seed"].isin(self.seeds)
+        return frame[keep].reset_index(drop=True)
+
+    def _units(self):
+        units = unit_frame(self.out)
+        return (self._mine(units) if len(units) else units), _human_means(self.out)
+
+    def table(self) -> pd.DataFrame:
+        """Per variant and metric: estimate, 95 % interval, paired difference against ``paper`` with its interval."""
+        units, means = self._units()
+        if units.empty:
+            return pd.DataFrame()
+        table = intervals(units, means, n_resamples=self.n_resamples)
+        diffs = paired_differences(units, means, n_resamples=self.n_resamples)
+        if len(diffs):
+            diffs = diffs.rename(columns={"difference": "vs_paper", "low": "vs_paper_low", "high": "vs_paper_high"})
+            table = table.merge(diffs[["domain", "variant", "metric", "vs_paper", "vs_paper_low", "vs_paper_high"]],
+                                on=["domain", "variant", "metric"], how="left")
+        order = {v: i for i, v in enumerate(self.variants)}
+        return table.sort_values(["variant", "metric"], key=lambda s: s.map(order) if s.name == "variant" else s,
+                                 kind="stable").reset_index(drop=True)
+
+    def costs(self) -> pd.DataFrame:
+        return self._mine(cost_table(self.out))
+
+    # -- judge transfer ----------------------------------------------------------------------------
+    def judge_transfer(self) -> pd.DataFrame:
+        """Search-judge HL, transfer-judge HL and their gap per variant and reference row (module doc)."""
+        from ..fitness import FEATURES, fingerprint_frame
+        from ..fitness.score import FitnessModel
+        from ..humans import load_corpus
+        from .judge_transfer import fit_transfer_judge, judge_gap, transfer_quality
+
+        out = Path(self.out)
+        model = FitnessModel.load(out / "fitness" / self.domain)
+        base = _ok_episodes(out / "baseline" / self.domain / "episodes" / f"{self.domain}-{self.backend.name}")
+        base_fp = fingerprint_frame(base.to_dict("records"))
+        negatives = base_fp[base["split"].to_numpy() == "train"]
+        fit = fit_transfer_judge(load_corpus(self.corpus), model, negatives[list(FEATURES)])
+        fit.save(out / "transfer" / self.domain)
+        self.quality = transfer_quality(fit.judge, fit.evaluation_humans,
+                                        base_fp[base["split"].to_numpy() == "test"][list(FEATURES)])
+        conditions = {}
+        for variant in self.variants:
+            frames = [_ok_episodes(run_dir_for(out, self.domain, variant, s) / "heldout") for s in self.seeds
+                      if (run_dir_for(out, self.domain, variant, s) / DONE_FILE).exists()]
+            frames = [f for f in frames if len(f)]
+            if frames:
+                conditions[variant] = pd.concat(frames, ignore_index=True).to_dict("records")
+        reference = _ok_episodes(out / "reference" / self.domain)
+        for label, condition in (("Base", "base"), ("DP", "dp"), ("Initial", "seed")):
+            sub = reference[reference["condition"] == condition] if len(reference) else reference
+            if len(sub):
+                conditions[label] = sub.to_dict("records")
+        conditions[HUMANS_NOTE] = fit.humans_condition()
+        self.gaps = judge_gap(conditions, model, fit.judge, n_boot=self.n_resamples)
+        self.gaps.insert(1, "kind", ["variant" if c in self.variants else "reference" for c in self.gaps.condition])
+        return self.gaps
+
+    # -- figures -----------------------------------------------------------------------------------
+    def _save(self, fig, name: str):
+        from .figures import save_figure
+
+        save_figure(fig, f"03_{name}_{self.domain}", self.provenance, self.figures)
+        return fig
+
+    def plot_scores(self):
+        """Held-out score per variant with its 95 % interval (the paper variant's estimate as a line)."""
+        import matplotlib.pyplot as plt
+
+        rows = self.table()
+        rows = rows[rows.metric == "score"].set_index("variant").reindex(
+            [v for v in self.variants if v in set(rows.variant)])
+        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 3.6))
+        x = np.arange(len(rows))
+        err = np.vstack([rows.estimate - rows.low, rows.high - rows.estimate]).clip(min=0)
+        ax.errorbar(x, rows.estimate, yerr=np.nan_to_num(err), fmt="o", capsize=4)
+        if "paper" in rows.index:
+            ax.axhline(rows.loc["paper", "estimate"], color="0.6", ls="--", lw=1, label="paper variant")
+            ax.legend(fontsize=8)
+        ax.set_xticks(x, rows.index, rotation=30, ha="right")
+        ax.set_ylabel("held-out score M (λ = 0.5/0.5)")
+        ax.set_title(f"Score per variant, 95 % intervals · {self.domain} · {self.provenance.label}")
+        return self._save(fig, "scores")
+
+    def plot_programs(self):
+        """HL vs coverage of every program the searches evaluated, coloured by variant."""
+        import matplotlib.pyplot as plt
+
+        progs = program_metrics(self.out, self.domain)
+        progs = progs[progs.variant.isin(self.variants) & progs.seed.isin(self.seeds)]
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for variant in self.variants:
+            sub = progs[progs.variant == variant]
+            if len(sub):
+                ax.scatter(sub.coverage, sub.hl, s=18, alpha=0.7, label=f"{variant} ({len(sub)})")
+        ax.set_xlabel("coverage (training minibatch)")
+        ax.set_ylabel("HL: mean P(human), search judge")
+        ax.legend(fontsize=7, title="variant (programs)")
+        ax.set_title(f"Every evaluated program · {self.domain} · {self.provenance.label}")
+        return self._save(fig, "programs")
+
+    def plot_alignment(self):
+        """D1–D4 of each variant's chosen programs on held-out tasks (variant × dimension)."""
+        import matplotlib.pyplot as plt
+
+        rows = self.table()
+        dims = ["d1", "d2", "d3", "d4"]
+        grid = rows[rows.metric.isin(dims)].pivot(index="variant", columns="metric", values="estimate")
+        grid = grid.reindex(index=[v for v in self.variants if v in grid.index], columns=dims)
+        fig, ax = plt.subplots(figsize=(5, 0.5 * len(grid) + 1.8))
+        im = ax.imshow(grid.to_numpy(float), cmap="viridis", aspect="auto")
+        for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
+            ax.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
+                    color="w")
+        ax.set_xticks(range(len(dims)), [d.upper() for d in dims])
+        ax.set_yticks(range(len(grid)), grid.index)
+        fig.colorbar(im, ax=ax, label="alignment with humans")
+        ax.set_title(f"D1–D4 per variant · {self.domain} · {self.provenance.label}")
+        return self._save(fig, "alignment")
+
+    def plot_judge_gap(self):
+        """Search − transfer judge HL per variant and reference row, with 95 % intervals."""
+        import matplotlib.pyplot as plt
+
+        gaps = self.gaps if self.gaps is not None else self.judge_transfer()
+        fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(gaps)), 3.8))
+        x = np.arange(len(gaps))
+        err = np.vstack([gaps.gap - gaps.gap_lo, gaps.gap_hi - gaps.gap]).clip(min=0)
+        colours = ["C0" if k == "variant" else "C7" for k in gaps.kind]
+        ax.bar(x, gaps.gap, color=colours, yerr=np.nan_to_num(err), capsize=4)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(x, [c.replace(" (", "\n(") for c in gaps.condition], rotation=30, ha="right")
+        ax.set_ylabel("HL gap: search judge − transfer judge")
+        ax.set_title(f"Judge transfer (blue: variants, grey: references) · {self.domain} · {self.provenance.label}")
+        return self._save(fig, "judge_gap")
+
+    # -- findings ----------------------------------------------------------------------------------
+    def findings(self) -> str:
+        """What this sweep's numbers show (markdown), computed from its tables."""
+        from . import findings as text
+
+        bullets = text.setting(self.backend, self.corpus, compared_with_paper=False)
+        bullets.append(f"This notebook is {EXTENSION}.")
+        runs = [m for m in finished_runs(self.out) if m["domain"] == self.domain and m["variant"] in self.variants
+                and m["seed"] in self.seeds]
+        iters = sorted({m["search"]["iterations"] for m in runs})
+        budget = (f"max_iterations = {self.max_iterations} (overriding the {self.profile} profile)"
+                  if self.max_iterations is not None else f"the {self.profile} profile's budget")
+        bullets.append(f"{len(runs)} finished runs ({', '.join(self.variants)} × seeds "
+                       f"{', '.join(map(str, self.seeds))}) on {self.domain}, {budget}; iterations per run "
+                       f"{'–'.join(map(str, (iters[0], iters[-1]))) if len(iters) > 1 else (iters or ['n/a'])[0]}; "
+                       f"{len(self.failures)} failed.")
+        table = self.table()
+        if len(table):
+            score = table[table.metric == "score"].set_index("variant")
+            parts = [f"`{v}` {r.estimate:.3f} [{r.low:.3f}, {r.high:.3f}]" for v, r in score.iterrows()]
+            bullets.append(f"Held-out score M (95 % intervals over {int(score.n_cells.max())} (seed, task) cells): "
+                           + "; ".join(parts) + ".")
+            if "vs_paper" in table:
+                differ = table[(table.variant != "paper") & ((table.vs_paper_low > 0) | (table.vs_paper_high < 0))]
+                differ = differ[differ.metric.isin(["score", "hl", "coverage", "usi", "success_rate"])]
+                if len(differ):
+                    bullets.append("Differ from `paper` (paired-difference interval excludes 0): " + "; ".join(
+                        f"`{r.variant}` {r.metric} {r.vs_paper:+.3f} [{r.vs_paper_low:+.3f}, {r.vs_paper_high:+.3f}]"
+                        for r in differ.itertuples()) + ".")
+                else:
+                    bullets.append("No variant differs from `paper` in score, HL, coverage, USI or τ² success: "
+                                   "every paired-difference interval contains 0 (or is undefined with one cell).")
+        else:
+            bullets.append("No run has finished yet: no held-out numbers.")
+        if self.gaps is not None and len(self.gaps):
+            g = self.gaps.set_index("condition")
+            top = g.gap.idxmax()
+            bullets.append(f"Judge transfer: the largest search − transfer HL gap is {g.loc[top, 'gap']:+.3f} "
+                           f"[{g.loc[top, 'gap_lo']:+.3f}, {g.loc[top, 'gap_hi']:+.3f}] for `{top}` (search HL "
+                           f"{g.loc[top, 'hl_search']:.3f}, transfer HL {g.loc[top, 'hl_transfer']:.3f}); "
+                           + "; ".join(f"`{c}` {r.gap:+.3f}" for c, r in g.iterrows() if c != top)
+                           + f". {HUMANS_NOTE}: only the humans the transfer judge did not train on.")
+            variants = g[g.kind == "variant"]
+            if len(variants):
+                worst = variants.gap.idxmax()
+                bullets.append(f"Among the variants the gap is largest for `{worst}` ({variants.loc[worst, 'gap']:+.3f}"
+                               f" [{variants.loc[worst, 'gap_lo']:+.3f}, {variants.loc[worst, 'gap_hi']:+.3f}]); "
+                               "a gap well above the Humans' and the Base's would be the mark of discriminator "
+                               "hacking.")
+            if self.quality:
+                bullets.append(f"The transfer judge separates "
+                               f"held-out humans from base-simulator test episodes with ROC-AUC "
+                               f"{self.quality.get('roc_auc', float('nan')):.3f}.")
+        costs = self.costs()
+        if len(costs):
+            note = "; ".join(sorted({n for n in costs.note if n}))
+            bullets.append("Cost per variant (LLM calls, USD): " + "; ".join(
+                f"`{r.variant}` {int(r.llm_calls)} calls, ${r.cost_usd:.2f}" for r in costs.itertuples())
+                + (f" ({note})." if note else "."))
+        return text.markdown("What this sweep shows", bullets)
