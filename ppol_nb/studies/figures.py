@@ -92,7 +92,9 @@ def save_figure(fig, name: str, provenance: FigureProvenance, figures=None, dpi:
     png = folder / f"{name}.png"
     caption = provenance.caption()
     if not any(getattr(t, "_ppol_caption", False) for t in fig.texts):
-        text = fig.text(0.5, -0.01, caption, ha="center", va="top", fontsize=7, color="0.35")
+        # Under everything already drawn (rotated tick labels reach below the axes).
+        bottom = fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight()
+        text = fig.text(0.5, min(-0.01, bottom - 0.01), caption, ha="center", va="top", fontsize=7, color="0.35")
         text._ppol_caption = True
     fig.savefig(png, dpi=dpi, bbox_inches="tight")
     png.with_suffix(".json").write_text(json.dumps(provenance.sidecar(png.name), indent=2, default=str, ensure_ascii=False) + "\n",
