@@ -43,7 +43,47 @@ HUMAN, SIMULATOR = 1, 0
 FORMAT = 2  # of model.joblib; 1 = {"model": pipeline, "params", "frozen"}
 
 
-class HumanLikenessDiscriminator(ClassifierMixin, BaseEstimator):
+class FingerprintJudge(ClassifierMixin, BaseEstimator):
+    """What every human-vs-simulator judge on fingerprints shares (this forest, the transfer judge).
+
+    Subclasses take a ``features`` parameter and implement ``fit`` and
+    ``predict_proba``; this class gives them the column rules, ``predict`` and
+    the paper's view ``predict_proba_human``.
+    """
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_proba_human(self, X) -> np.ndarray:
+        """P(human | f) for each row (no rows: an empty array); the forest's is the paper's p_RF."""
+        check_is_fitted(self)
+        X = self._columns(X)
+        if len(X) == 0:
+            return np.zeros(0)
+        if np.ndim(X) == 1:  # one fingerprint
+            X = np.reshape(X, (1, -1))
+        return self.predict_proba(X)[:, list(self.classes_).index(HUMAN)]
+
+    def _columns(self, X):
+        """``X`` as the estimator reads it: a DataFrame cut to the ``features`` columns, the width checked.
+
+        Everything else (dtype, NaN, sparse, 1-D) is left to scikit-learn's ``validate_data``.
+        """
+        if self.features is None:
+            return X
+        if isinstance(X, pd.DataFrame):
+            missing = [f for f in self.features if f not in X.columns]
+            if missing:
+                raise ValueError(f"fingerprint columns missing: {missing}")
+            return X[list(self.features)].to_numpy()
+        shape = getattr(X, "shape", None) or np.shape(X)
+        if len(shape) == 2 and shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} fingerprint columns, got {shape[1]}")
+        return X
+
+
+class HumanLikenessDiscriminator(FingerprintJudge):
     """StandardScaler + RandomForestClassifier with the paper's settings.
 
     Parameters
@@ -81,21 +121,6 @@ class HumanLikenessDiscriminator(ClassifierMixin, BaseEstimator):
         X = validate_data(self, self._columns(X), reset=False)
         return self.forest_.predict_proba(self.scaler_.transform(X))
 
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    # -- the paper's views ------------------------------------------------------------
-    def predict_proba_human(self, X) -> np.ndarray:
-        """p_RF(human | f) for each row (no rows: an empty array)."""
-        check_is_fitted(self)
-        X = self._columns(X)
-        if len(X) == 0:
-            return np.zeros(0)
-        if np.ndim(X) == 1:  # one fingerprint
-            X = np.reshape(X, (1, -1))
-        return self.predict_proba(X)[:, list(self.classes_).index(HUMAN)]
-
     def evaluate(self, X_human, X_simulator) -> dict:
         """Held-out ROC-AUC, accuracy and F1 (human = positive class): Table 5 analog."""
         X, y = labelled(X_human, X_simulator, self.features, need_both=False)
@@ -114,23 +139,6 @@ class HumanLikenessDiscriminator(ClassifierMixin, BaseEstimator):
         names = list(self.features) if self.features is not None else [f"x{i}" for i in range(self.n_features_in_)]
         return pd.Series(self.forest_.feature_importances_, index=names, name="importance").sort_values(
             ascending=False)
-
-    def _columns(self, X):
-        """``X`` as the estimator reads it: a DataFrame cut to the ``features`` columns, the width checked.
-
-        Everything else (dtype, NaN, sparse, 1-D) is left to scikit-learn's ``validate_data``.
-        """
-        if self.features is None:
-            return X
-        if isinstance(X, pd.DataFrame):
-            missing = [f for f in self.features if f not in X.columns]
-            if missing:
-                raise ValueError(f"fingerprint columns missing: {missing}")
-            return X[list(self.features)].to_numpy()
-        shape = getattr(X, "shape", None) or np.shape(X)
-        if len(shape) == 2 and shape[1] != len(self.features):
-            raise ValueError(f"expected {len(self.features)} fingerprint columns, got {shape[1]}")
-        return X
 
 
 def labelled(X_human, X_simulator, features=FEATURES, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -154,36 +162,47 @@ def freeze(estimator) -> FrozenEstimator:
     return FrozenEstimator(estimator)
 
 
-def training_manifest(frozen: FrozenEstimator) -> dict:
-    """What the saved manifest records about the estimator itself (format, params, features)."""
+def training_manifest(frozen: FrozenEstimator, fmt: int = FORMAT) -> dict:
+    """What the saved manifest records about a frozen judge (format, params, features, class counts)."""
     est = frozen.estimator
     counts = dict(zip((int(c) for c in est.classes_), (int(n) for n in est.class_count_)))
-    return {"format": FORMAT, "estimator": type(est).__name__, "frozen": True,
+    return {"format": fmt, "estimator": type(est).__name__, "frozen": True,
             "params": {k: v for k, v in est.get_params().items() if k != "features"},
             "feature_version": FEATURE_VERSION, "features": list(est.features or ()),
             "n_train_human": counts.get(HUMAN, 0), "n_train_simulator": counts.get(SIMULATOR, 0)}
 
 
 # -- persistence -------------------------------------------------------------------------
-def save_discriminator(frozen, directory, manifest: dict | None = None) -> Path:
-    """Write model.joblib (format :data:`FORMAT`) + manifest.json (``manifest`` + the training manifest)."""
+def save_judge(frozen, directory, manifest: dict | None = None, fmt: int = FORMAT) -> Path:
+    """Write model.joblib (``{"format", "estimator"}``) + manifest.json (``manifest`` + the training manifest)."""
     frozen = freeze(frozen)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"format": FORMAT, "estimator": frozen.estimator}, d / "model.joblib")
-    (d / "manifest.json").write_text(json.dumps({**(manifest or {}), **training_manifest(frozen)}, indent=2,
+    joblib.dump({"format": fmt, "estimator": frozen.estimator}, d / "model.joblib")
+    (d / "manifest.json").write_text(json.dumps({**(manifest or {}), **training_manifest(frozen, fmt)}, indent=2,
                                                 default=str))
     return d
+
+
+def read_judge(directory, what: str) -> tuple[object, dict]:
+    """``(model.joblib's content, manifest)`` of a saved judge; refuses another fingerprint version."""
+    d = Path(directory)
+    manifest = json.loads((d / "manifest.json").read_text())
+    if manifest.get("feature_version") != FEATURE_VERSION:
+        raise ValueError(f"{what} in {d} was trained on fingerprint version "
+                         f"{manifest.get('feature_version')!r}, this code computes {FEATURE_VERSION!r}; retrain it")
+    return joblib.load(d / "model.joblib"), manifest
+
+
+def save_discriminator(frozen, directory, manifest: dict | None = None) -> Path:
+    """Write model.joblib (format :data:`FORMAT`) + manifest.json (``manifest`` + the training manifest)."""
+    return save_judge(frozen, directory, manifest, FORMAT)
 
 
 def load_discriminator(directory) -> tuple[FrozenEstimator, dict]:
     """The frozen discriminator saved in ``directory`` and its manifest (format 1 is migrated)."""
     d = Path(directory)
-    manifest = json.loads((d / "manifest.json").read_text())
-    if manifest.get("feature_version") != FEATURE_VERSION:
-        raise ValueError(f"discriminator in {d} was trained on fingerprint version "
-                         f"{manifest.get('feature_version')!r}, this code computes {FEATURE_VERSION!r}; retrain it")
-    blob = joblib.load(d / "model.joblib")
+    blob, manifest = read_judge(d, "discriminator")
     fmt = blob.get("format", 1 if "model" in blob else None) if isinstance(blob, dict) else None
     if fmt == FORMAT and isinstance(blob.get("estimator"), HumanLikenessDiscriminator):
         estimator = blob["estimator"]

@@ -35,12 +35,9 @@ format or fingerprint version with a clear error.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -52,15 +49,23 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .discriminator import HUMAN, SIMULATOR, freeze, labelled
-from .fingerprint import FEATURE_VERSION, FEATURES
+from .discriminator import (
+    HUMAN,
+    SIMULATOR,
+    FingerprintJudge,
+    labelled,
+    read_judge,
+    save_judge,
+    training_manifest,
+)
+from .fingerprint import FEATURES
 
 FORMAT = 1  # of model.joblib: {"format", "estimator"}
 FAMILIES = ("logistic", "boosting")
 CALIBRATIONS = ("sigmoid", "isotonic", None)
 
 
-class TransferJudge(ClassifierMixin, BaseEstimator):
+class TransferJudge(FingerprintJudge):
     """Calibrated logistic regression (or gradient boosting) on standardised fingerprints.
 
     Parameters
@@ -132,20 +137,6 @@ class TransferJudge(ClassifierMixin, BaseEstimator):
         X = validate_data(self, self._columns(X), reset=False)
         return self.model_.predict_proba(self.scaler_.transform(X))
 
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def predict_proba_human(self, X) -> np.ndarray:
-        """P(human | f) for each row (no rows: an empty array)."""
-        check_is_fitted(self)
-        X = self._columns(X)
-        if len(X) == 0:
-            return np.zeros(0)
-        if np.ndim(X) == 1:
-            X = np.reshape(X, (1, -1))
-        return self.predict_proba(X)[:, list(self.classes_).index(HUMAN)]
-
     def evaluate(self, X_human, X_simulator) -> dict:
         """Held-out ROC-AUC, accuracy, Brier score and log loss (human = positive class).
 
@@ -164,10 +155,6 @@ class TransferJudge(ClassifierMixin, BaseEstimator):
             "n_human": int((y == HUMAN).sum()), "n_simulator": int((y == SIMULATOR).sum()),
         }
 
-    def _columns(self, X):
-        from .discriminator import HumanLikenessDiscriminator
-        return HumanLikenessDiscriminator._columns(self, X)  # same column rules as the search judge
-
 
 def train_transfer_judge(X_human, X_simulator, **params) -> FrozenEstimator:
     """A :class:`TransferJudge` fitted on humans vs simulator, frozen (a later ``fit`` is a no-op)."""
@@ -176,35 +163,20 @@ def train_transfer_judge(X_human, X_simulator, **params) -> FrozenEstimator:
 
 def transfer_manifest(frozen: FrozenEstimator) -> dict:
     """What the saved manifest records about the estimator (format, params, features, counts)."""
-    est = frozen.estimator
-    counts = dict(zip((int(c) for c in est.classes_), (int(n) for n in est.class_count_)))
-    return {"format": FORMAT, "estimator": type(est).__name__, "frozen": True,
-            "params": {k: v for k, v in est.get_params().items() if k != "features"},
-            "feature_version": FEATURE_VERSION, "features": list(est.features or ()),
-            "n_train_human": counts.get(HUMAN, 0), "n_train_simulator": counts.get(SIMULATOR, 0)}
+    return training_manifest(frozen, FORMAT)
 
 
 def save_transfer_judge(frozen, directory, manifest: dict | None = None) -> Path:
     """Write model.joblib (format :data:`FORMAT`) + manifest.json (``manifest`` + :func:`transfer_manifest`)."""
-    frozen = freeze(frozen)
-    if not isinstance(frozen.estimator, TransferJudge):
-        raise TypeError(f"expected a fitted TransferJudge, got {type(frozen.estimator).__name__}")
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"format": FORMAT, "estimator": frozen.estimator}, d / "model.joblib")
-    (d / "manifest.json").write_text(json.dumps({**(manifest or {}), **transfer_manifest(frozen)}, indent=2,
-                                                default=str))
-    return d
+    if not isinstance(getattr(frozen, "estimator", frozen), TransferJudge):
+        raise TypeError(f"expected a fitted TransferJudge, got {type(getattr(frozen, 'estimator', frozen)).__name__}")
+    return save_judge(frozen, directory, manifest, FORMAT)
 
 
 def load_transfer_judge(directory) -> tuple[FrozenEstimator, dict]:
     """The frozen transfer judge saved in ``directory`` and its manifest."""
     d = Path(directory)
-    manifest = json.loads((d / "manifest.json").read_text())
-    if manifest.get("feature_version") != FEATURE_VERSION:
-        raise ValueError(f"transfer judge in {d} was trained on fingerprint version "
-                         f"{manifest.get('feature_version')!r}, this code computes {FEATURE_VERSION!r}; retrain it")
-    blob = joblib.load(d / "model.joblib")
+    blob, manifest = read_judge(d, "transfer judge")
     if not (isinstance(blob, dict) and blob.get("format") == FORMAT and isinstance(blob.get("estimator"),
                                                                                      TransferJudge)):
         fmt = blob.get("format") if isinstance(blob, dict) else None
