@@ -33,6 +33,7 @@ variants = ["paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection"
 seeds = [0, 1]               # one run per variant and seed
 max_iterations = None        # None: the profile's budget; a number overrides it for every run
 train_limit = None           # first K train tasks (smoke runs); None: all
+baseline_limit = None        # fitness model trained on the first K tasks per split (smoke runs); None: all
 benchmark_limit = 4          # first K test tasks in the held-out evaluation; None: all
 n_personas = 10              # personas per test task
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
@@ -46,7 +47,8 @@ from ppol_nb.studies.layout import project_path
 
 study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env),
                       domain=domain, variants=variants, seeds=seeds, profile=profile, max_iterations=max_iterations,
-                      train_limit=train_limit, benchmark_limit=benchmark_limit, n_personas=n_personas, corpus=corpus,
+                      train_limit=train_limit, baseline_limit=baseline_limit, benchmark_limit=benchmark_limit,
+                      n_personas=n_personas, corpus=corpus,
                       out=project_path(runs, "03_ablations", f"{domain}-{backend}-{profile}"),
                       figures=project_path(figures))
 

@@ -276,6 +276,8 @@ def test_a_notebook_runs_the_openai_backend_it_names_and_a_rerun_sends_nothing(t
 @pytest.mark.parametrize("only,sizes", [
     ("01_", {"domains": ["retail"], "limit": 2}),
     ("02_", {"max_iterations": 1, "train_limit": 5, "benchmark_limit": 1, "n_personas": 2}),
+    ("03_", {"variants": ["paper"], "seeds": [0], "max_iterations": 1, "train_limit": 5, "baseline_limit": 2,
+             "benchmark_limit": 1, "n_personas": 2}),
 ])
 def test_every_notebook_runs_the_openai_backend_it_names(tmp_path, fake_openai, only, sizes):
     from fake_openai_server import scripted_world

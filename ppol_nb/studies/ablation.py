@@ -359,7 +359,7 @@ def write_table(out) -> pd.DataFrame:
     """Rebuild ``out/ablation.csv`` from the finished runs (atomically); returns it."""
     table = tidy_table(out)
     path = Path(out) / CSV_NAME
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # sweeps of two domains may share ``out``
     table.to_csv(tmp, index=False)
     os.replace(tmp, path)
     return table
@@ -549,6 +549,7 @@ class AblationStudy:
     profile: str = "ci"
     max_iterations: int | None = None
     train_limit: int | None = None
+    baseline_limit: int | None = None
     benchmark_limit: int | None = None
     n_personas: int = 10
     corpus: str = "multiwoz"
@@ -568,7 +569,7 @@ class AblationStudy:
     def parameters(self) -> dict:
         return {"domain": self.domain, "variants": list(self.variants), "seeds": list(self.seeds),
                 "profile": self.profile, "max_iterations": self.max_iterations, "train_limit": self.train_limit,
-                "benchmark_limit": self.benchmark_limit, "n_personas": self.n_personas, "corpus": self.corpus,
+                "baseline_limit": self.baseline_limit, "benchmark_limit": self.benchmark_limit, "n_personas": self.n_personas, "corpus": self.corpus,
                 "out": str(self.out)}
 
     @property
@@ -581,7 +582,7 @@ class AblationStudy:
     def sweep(self) -> AblationSweep:
         return AblationSweep(self.out, self.domain, self.backend, variants=self.variants, seeds=self.seeds,
                              profile=self.profile, corpus=self.corpus, train_limit=self.train_limit,
-                             benchmark_limit=self.benchmark_limit, n_personas=self.n_personas,
+                             baseline_limit=self.baseline_limit, benchmark_limit=self.benchmark_limit, n_personas=self.n_personas,
                              max_iterations=self.max_iterations, progress=self.progress)
 
     def run(self) -> pd.DataFrame:
