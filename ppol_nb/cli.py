@@ -437,7 +437,7 @@ def cmd_sft_train(args) -> int:
     try:
         recipe = LoraRecipe(max_steps=args.max_steps, eval_steps=args.eval_steps)
         result = train_lora(args.model, args.train, args.validation, args.out, recipe=recipe)
-    except (TrainExtraMissing, FileNotFoundError, ValueError) as exc:
+    except (TrainExtraMissing, OSError, ValueError) as exc:  # OSError: no such model directory or hub id
         raise CLIError(str(exc)) from None
     print(f"adapter -> {result['adapter_dir']} (best validation loss {result['best_eval_loss']}, "
           f"step {result['best_step']})")

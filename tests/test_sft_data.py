@@ -278,3 +278,15 @@ def test_cli_builds_and_reports_clear_errors(episodes, tmp_path, capsys):
     assert "not a valid episode record" in capsys.readouterr().err
     with pytest.raises(SFTDataError, match="no such episode file"):
         build_sft([tmp_path / "missing"], tmp_path / "z")
+
+
+def test_sft_train_refuses_bad_input_before_loading_a_model(episodes, tmp_path, capsys):
+    junk = tmp_path / "train.jsonl"
+    junk.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    args = ["sft", "train", "--model", str(tmp_path / "no-model"), "--train", str(junk), "--validation", str(junk),
+            "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    # Without the extra: the install hint; with it: the format error, named by file and line.
+    assert "pip install 'ppol_nb[train]'" in err or f"{junk}:1: not an OpenAI chat fine-tuning line" in err
+    assert not (tmp_path / "out").exists()

@@ -181,6 +181,7 @@ def train_lora(model, train_file, validation_file, out, recipe: LoraRecipe | Non
     ``training_manifest.json`` under ``out``.
     """
     _require_extra()
+    read_openai_jsonl(train_file), read_openai_jsonl(validation_file)  # bad data fails before any model loads
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -47,12 +47,14 @@ written; a build that fails writes nothing.
 **Licence.** TAU-USI (CC-BY-NC-4.0) forbids training or fine-tuning LLMs on it.
 :func:`check_trainable_input` refuses, with :class:`~ppol_nb.humans.LicenceError`:
 a TAU-USI file or a human-corpus JSONL with TAU-USI lines given as input; episodes
-whose persona says it came from TAU-USI; and episodes whose run records — the
+whose persona says it came from TAU-USI; and episode files whose run records — the
 ``run_identity.json`` / ``run_manifest.json`` / ``manifest.json`` of their
-directory and its parents, and of the generator program or run those name — give
-TAU-USI (or a corpus file whose licence cannot be checked) as the corpus of the
-fitness model that selected the personas. Where no corpus is recorded nothing can
-be refused; the manifest says so per source.
+directory and its parents, and of the generator program, run or fitness model those
+name — give TAU-USI (or a corpus file whose licence cannot be checked) as a corpus,
+i.e. the human data of the fitness model that selected the personas. Such a file is
+refused whole, its base episodes included: the records cannot tell which episodes
+the corpus shaped. Where no corpus is recorded nothing can be refused; the
+manifest lists the recorded corpora per source (or "none recorded").
 
 Token counts are ``tiktoken``'s ``o200k_base`` over message texts, tool-call JSON
 and tool schemas (the model's chat template adds its own tokens); when no
