@@ -96,7 +96,7 @@ def test_dataset_info_points_at_the_sharegpt_files(episodes, tmp_path):
     build = build_sft([episodes["base"], episodes["seed"]], tmp_path / "sft")
     info = json.loads((tmp_path / "sft" / "dataset_info.json").read_text())
     assert set(info) == {f"ppol_{r}_{s}" for r in REGIMES for s in SPLITS}
-    for name, entry in info.items():
+    for entry in info.values():
         assert entry["formatting"] == "sharegpt"
         assert entry["columns"] == {"messages": "conversations", "system": "system", "tools": "tools"}
         data = json.loads((tmp_path / "sft" / entry["file_name"]).read_text())

@@ -71,7 +71,7 @@ import os
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .. import __version__
@@ -333,7 +333,7 @@ def read_sources(paths) -> tuple[list[tuple[EpisodeRecord, str]], list[dict]]:
 # ------------------------------------------------------------------------------------------- selection
 
 
-@lru_cache(maxsize=None)
+@cache
 def agent_setup(domain: str) -> tuple[str, tuple[str, ...]]:
     """The τ² agent's system prompt for ``domain`` and its tools' OpenAI schemas (as JSON strings)."""
     from ..simulation.environments import make_environment
@@ -429,8 +429,8 @@ def token_counter():
                 # litellm ships the encoding files; with them no download is attempted.
                 os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
             enc = tiktoken.get_encoding("o200k_base")
-            return (lambda text: len(enc.encode(text, disallowed_special=()))), \
-                f"tiktoken {tiktoken.__version__ if hasattr(tiktoken, '__version__') else ''} o200k_base".replace("  ", " ")
+            version = getattr(tiktoken, "__version__", "")
+            return (lambda text: len(enc.encode(text, disallowed_special=()))), f"tiktoken {version} o200k_base"
         except Exception:  # noqa: BLE001 — no encoding offline: the stated approximation below
             pass
         finally:
@@ -445,7 +445,7 @@ def _bundled_tiktoken_cache() -> Path | None:
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "litellm_core_utils" / "tokenizers"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
     return folder if folder.is_dir() else None
 
 
@@ -503,7 +503,7 @@ def build_sft(sources, out, config: SFTConfig | None = None) -> SFTBuild:
     n = min(len(p) for p in regime_pools.values())
     if config.max_examples is not None:
         n = min(n, config.max_examples)
-    n_train, n_val = split_sizes(n, config.val_fraction)
+    _, n_val = split_sizes(n, config.val_fraction)
     count, tokenizer = token_counter()
     files: dict = {}
     payload: dict[Path, str] = {}
