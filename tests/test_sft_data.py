@@ -236,6 +236,14 @@ def test_tau_usi_input_is_refused(episodes, tmp_path, capsys):
     (rollout / "manifest.json").write_text(json.dumps({"command": "rollout", "args": {"program": str(prog_run / "best.py")}}))
     with pytest.raises(LicenceError, match="recorded in"):
         build_sft([episodes["base"], rollout], tmp_path / "c")
+    # An evolution run whose frozen fitness model records TAU-USI humans (its run manifest may say otherwise).
+    evo2 = tmp_path / "evo2"
+    _write(evo2 / "episodes", _records(episodes["seed"]))
+    (evo2 / "run_manifest.json").write_text(json.dumps({"command": "evolve", "corpus": "multiwoz"}))
+    (evo2 / "fitness" / "retail").mkdir(parents=True)
+    (evo2 / "fitness" / "retail" / "fitness.json").write_text(json.dumps({"human_corpus": "tau-usi"}))
+    with pytest.raises(LicenceError, match="fitness.json"):
+        build_sft([episodes["base"], evo2 / "episodes"], tmp_path / "e")
     # A persona that says where it came from.
     tagged = tmp_path / "tagged"
     seed = _records(episodes["seed"])
@@ -245,7 +253,7 @@ def test_tau_usi_input_is_refused(episodes, tmp_path, capsys):
     # The CLI: exit status 2, a message naming the licence, nothing written.
     assert main(["sft", "build", str(episodes["base"]), str(rollout), "--out", str(tmp_path / "cli")]) == 2
     assert "CC-BY-NC-4.0" in capsys.readouterr().err
-    assert not any(p.exists() for p in (tmp_path / "a", tmp_path / "b", tmp_path / "c", tmp_path / "d", tmp_path / "cli"))
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c", "d", "e", "cli"))
 
 
 def test_an_openly_licensed_corpus_is_accepted_and_recorded(episodes, tmp_path):

@@ -48,10 +48,11 @@ written; a build that fails writes nothing.
 :func:`check_trainable_input` refuses, with :class:`~ppol_nb.humans.LicenceError`:
 a TAU-USI file or a human-corpus JSONL with TAU-USI lines given as input; episodes
 whose persona says it came from TAU-USI; and episode files whose run records — the
-``run_identity.json`` / ``run_manifest.json`` / ``manifest.json`` of their
-directory and its parents, and of the generator program, run or fitness model those
-name — give TAU-USI (or a corpus file whose licence cannot be checked) as a corpus,
-i.e. the human data of the fitness model that selected the personas. Such a file is
+``run_identity.json`` / ``run_manifest.json`` / ``manifest.json`` / ``fitness.json``
+of their directory and its parents (and ``fitness/*/fitness.json`` there), and of
+the generator program, run or fitness model those name — give TAU-USI (or a corpus
+file whose licence cannot be checked) as ``corpus`` or ``human_corpus``, i.e. the
+human data of the fitness model that selected the personas. Such a file is
 refused whole, its base episodes included: the records cannot tell which episodes
 the corpus shaped. Where no corpus is recorded nothing can be refused; the
 manifest lists the recorded corpora per source (or "none recorded").
@@ -103,7 +104,8 @@ EQUAL_SIZE_RULE = ("both regimes are seeded random samples of n = min(|default p
                    "[, max_examples]) conversations from their own pools; the mix keeps its pool's ratio unless "
                    "ppol_share fixes round(ppol_share x n) PPol conversations")
 _TAU_USI = "tau-usi"
-_RUN_RECORDS = ("run_identity.json", "run_manifest.json", "manifest.json")
+_RUN_RECORDS = ("run_identity.json", "run_manifest.json", "manifest.json", "fitness.json")
+_CORPUS_KEYS = ("corpus", "human_corpus")  # a run's corpus argument; a fitness model's own record of its humans
 _LINKED_KEYS = ("program", "run", "run_dir", "fitness", "fitness_dir")  # paths in run records that lead to more
 
 
@@ -231,6 +233,8 @@ def _run_record_paths(start: Path) -> list[Path]:
     found = []
     for d in (folder, *folder.parents):
         found.extend(p for p in (d / n for n in _RUN_RECORDS) if p.is_file())
+        if (d / "fitness").is_dir():  # an evolution run keeps its frozen fitness model(s) in fitness/<domain>/
+            found.extend(sorted((d / "fitness").glob("*/fitness.json")))
     return found
 
 
@@ -260,7 +264,7 @@ def recorded_corpora(path, _seen=None) -> list[tuple[str, object]]:
         for key_path, value in _walk(data):
             if not key_path:
                 continue
-            if key_path[-1] == "corpus" and value is not None:
+            if key_path[-1] in _CORPUS_KEYS and value is not None:
                 out.append((str(record), value))
             elif key_path[-1] in _LINKED_KEYS and isinstance(value, str) and value:
                 linked = Path(value).expanduser()
