@@ -14,7 +14,7 @@ against the default simulator and four out-of-distribution τ-trait suites.
   imported only when used).
 """
 
-from .chat_formats import FormatError, validate_openai_line, validate_sharegpt_record
+from .chat_formats import FormatError, read_openai_jsonl, validate_openai_line, validate_sharegpt_record
 from .sft_data import REGIMES, SFTBuild, SFTConfig, SFTDataError, build_sft
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "SFTConfig",
     "SFTDataError",
     "build_sft",
+    "read_openai_jsonl",
     "validate_openai_line",
     "validate_sharegpt_record",
 ]

@@ -23,6 +23,7 @@ string); that layout must alternate human/observation with gpt/function_call and
 start with the human, so the greeting is left out there, consecutive user messages
 are joined and an assistant's text beside a tool call is dropped (counted).
 
+:func:`read_openai_jsonl` reads an exported file back, every line validated.
 :func:`validate_openai_line` and :func:`validate_sharegpt_record` check the
 formats as documented (OpenAI ``FineTuneChatRequestInput``; LLaMA-Factory's
 ``data/README.md`` ShareGPT section) and raise :class:`FormatError` naming the
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 THINKING = re.compile(r"<(think|thinking)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 UNOPENED_THINKING = re.compile(r"^.*?</(think|thinking)>", re.DOTALL | re.IGNORECASE)
@@ -388,3 +390,21 @@ def validate_sharegpt_record(record: dict, tags: dict = SHAREGPT_TAGS) -> dict:
                                                   and _text((t.get("function") or {}).get("name")) for t in tools):
             raise FormatError("'tools' must be a JSON string of a list of {'type': 'function', 'function': {...}}")
     return record
+
+
+def read_openai_jsonl(path) -> list[dict]:
+    """The lines of an exported OpenAI chat file, each validated (:func:`validate_openai_line`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such training file (write it with 'ppol-nb sft build')")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(validate_openai_line(line))
+        except (FormatError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}:{number}: not an OpenAI chat fine-tuning line: {exc}") from None
+    if not rows:
+        raise ValueError(f"{path}: no conversations")
+    return rows

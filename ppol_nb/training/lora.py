@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..provenance import provenance
+from .chat_formats import read_openai_jsonl
 
 TRAIN_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 
@@ -75,26 +76,6 @@ def _require_extra():
     if missing:
         raise TrainExtraMissing(f"LoRA training needs the 'train' extra; missing {missing}: "
                                 "pip install 'ppol_nb[train]' (a GPU build of torch for real runs)")
-
-
-def read_openai_jsonl(path) -> list[dict]:
-    """The lines of an exported OpenAI chat file, each validated (:func:`.chat_formats.validate_openai_line`)."""
-    from .chat_formats import FormatError, validate_openai_line
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such training file (write it with 'ppol-nb sft build')")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(validate_openai_line(line))
-        except (FormatError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}:{number}: not an OpenAI chat fine-tuning line: {exc}") from None
-    if not rows:
-        raise ValueError(f"{path}: no conversations")
-    return rows
 
 
 def _hf_messages(messages: list[dict]) -> list[dict]:
