@@ -298,3 +298,16 @@ def test_sft_train_refuses_bad_input_before_loading_a_model(episodes, tmp_path, 
     # Without the extra: the install hint; with it: the format error, named by file and line.
     assert "pip install 'ppol_nb[train]'" in err or f"{junk}:1: not an OpenAI chat fine-tuning line" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("domain", ["retail", "airline"])
+def test_system_prompt_and_tools_are_what_the_tau2_agent_is_served(domain):
+    from ppol_nb.simulation.environments import make_environment
+    from ppol_nb.simulation.tau2_bridge import tau2_modules
+    from ppol_nb.training.sft_data import agent_setup
+
+    env = make_environment(domain)
+    agent = tau2_modules().LLMAgent(tools=env.get_tools(), domain_policy=env.get_policy(), llm="any")
+    system, tools = agent_setup(domain)
+    assert system == agent.system_prompt
+    assert [json.loads(t) for t in tools] == [t.openai_schema for t in env.get_tools()]

@@ -347,8 +347,9 @@ def agent_setup(domain: str) -> tuple[str, tuple[str, ...]]:
     from tau2.agent.llm_agent import AGENT_INSTRUCTION, SYSTEM_PROMPT
 
     env = make_environment(domain)
-    system = SYSTEM_PROMPT.format(domain_policy=env.get_policy(), agent_instruction=AGENT_INSTRUCTION).strip()
-    tools = tuple(json.dumps(t.openai_schema, sort_keys=True) for t in env.get_tools())
+    system = SYSTEM_PROMPT.format(domain_policy=env.get_policy(), agent_instruction=AGENT_INSTRUCTION)  # as LLMAgent.system_prompt
+    # In the order and shape τ²'s agent sends them (the schema the fine-tuned model will be served).
+    tools = tuple(json.dumps(t.openai_schema) for t in env.get_tools())
     return system, tools
 
 
