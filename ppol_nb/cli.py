@@ -418,7 +418,7 @@ def cmd_sft_build(args) -> int:
                            max_examples=args.max_examples, ppol_share=args.ppol_share,
                            ppol_conditions=tuple(args.ppol_conditions.split(",")))
         build = build_sft(args.episodes, out, config)
-    except (SFTDataError, LicenceError, ValueError) as exc:
+    except (SFTDataError, LicenceError, ValueError, OSError) as exc:  # OSError: --out cannot be written
         raise CLIError(str(exc)) from None
     m = build.manifest
     for regime, sizes in m["sizes"].items():
