@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (once) with Python 3.11, install ppol_nb with its test and train extras, and fetch the
-# human corpora the tests and notebooks read when no data folder has them yet. Also installs
+# Create .venv (once) with Python 3.11, install ppol_nb with its test extras (and the train extra
+# with PPOL_TRAIN_EXTRA=1), and fetch the human corpora the tests and notebooks read when no data
+# folder has them yet. Also installs
 # bubblewrap (the sandbox of LLM-written generator programs) when it is missing and this is a
 # Debian-like machine where we are root; elsewhere, see README.
 # Sourced by notebooks.sh and test.sh; run from the repository root.
@@ -23,10 +24,11 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
-# The LoRA recipe's extra (tests/test_lora_recipe.py trains a tiny model on CPU). torch first: the CPU
-# build when this exact one is available (a local wheel or the CPU index), else whatever pip picks
-# (a researcher's machine, usually with CUDA). PPOL_SKIP_TRAIN_EXTRA=1 leaves the extra out.
-if [ -z "${PPOL_SKIP_TRAIN_EXTRA:-}" ]; then
+# The LoRA recipe's extra (torch, transformers, trl, peft) only when asked: PPOL_TRAIN_EXTRA=1 (CI sets it,
+# so tests/test_lora_recipe.py trains a tiny model on CPU; without the extra that test is skipped with the
+# reason). torch first: the CPU build when this exact one is available (a local wheel), else whatever pip
+# picks (usually the CUDA build on a researcher's machine).
+if [ -n "${PPOL_TRAIN_EXTRA:-}" ]; then
   if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
     .venv/bin/python -m pip install --quiet "torch==2.13.0+cpu" 2>/dev/null \
       || .venv/bin/python -m pip install --quiet torch
