@@ -15,8 +15,8 @@ such a study from this repository's own runs and analyses an answers table.
 * ``ppol`` — notebook 02's benchmark episodes of the evolved program ("PPol: Evolved");
   optionally ``dp`` and ``ppol_initial`` (the benchmark's DP and seed-program personas).
 
-``episodes`` ({source: episode file or run directory}) and ``humans`` (a corpus name or
-path) replace any of these. ``per_source`` conversations per source are asked for; when
+``episodes`` ({source: episode file or run directory}) and ``humans`` (a corpus name,
+path or loaded corpus) replace any of these. ``per_source`` conversations per source are asked for; when
 a source has fewer, every source gets as many as the smallest has (said in the findings).
 An existing study directory is reused when the inputs rebuild it byte for byte; a
 different study is refused if the directory already holds answers (they would be orphaned).
@@ -45,6 +45,7 @@ import filecmp
 import math
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,7 @@ SIMULATED_NOTE = "SIMULATED annotators"
 BENCHMARK_CONDITIONS = {"ppol": "program", "dp": "dp", "ppol_initial": "seed", "base": "base"}
 SOURCES = ("human", "base", "ppol", "dp", "ppol_initial")
 SIMULATED_ANSWERS = "answers-simulated.csv"
+PANELS = (2, 4, 8, 12, 16)  # annotators, for the power curve
 
 
 def _records(path: Path, condition: str | None = None, split: str | None = None) -> list:
@@ -93,7 +95,7 @@ class BlindedEvaluationStudy:
     study_dir: str | Path = "runs/04_blinded/retail-offline-ci"
     sources: tuple = ("human", "base", "ppol")
     episodes: dict | None = None          # {source: episode file or run dir} overrides
-    humans: str | None = None             # corpus name or path overriding the fitness model's held-out humans
+    humans: object = None                 # corpus name, path or Corpus replacing the fitness model's held-out humans
     per_source: int = 29                  # the paper: 87 conversations over three sources
     n_attention: int = 3
     seed: int = 0
@@ -104,7 +106,7 @@ class BlindedEvaluationStudy:
     item_sd: float = 0.3
     inattentive: tuple = ("sim-a03",)
     margin: float = 0.10                  # TOST equivalence margin (share judged human)
-    power_simulations: int = 100
+    power_simulations: int = 40           # simulated studies per point of the power curve
     figures: str | Path | None = None
     # filled by run()
     built: dict = field(default_factory=dict)
@@ -149,7 +151,7 @@ class BlindedEvaluationStudy:
         from ..humans import load_corpus
 
         if self.humans is not None:
-            corpus = load_corpus(self.humans)
+            corpus = load_corpus(self.humans) if isinstance(self.humans, (str, Path)) else self.humans
             self.corpus_name = corpus.name
             return corpus, f"corpus {corpus.name} (all dialogues)"
         if model is None or not model.humans.get("heldout"):
@@ -344,9 +346,10 @@ class BlindedEvaluationStudy:
             rows.append({"gap_from": name, **out})
         return pd.DataFrame(rows)
 
-    def power_curve(self, panels=(2, 4, 8, 12, 16, 24)) -> pd.DataFrame:
-        """Simulated power of Welch PPol vs base by panel size, with this study's items per source, under the
-        *fitted* model (mixed logit's typical rates and random-effect sds): annotator clustering included."""
+    def power_curve(self, panels=PANELS, items=(10,)) -> pd.DataFrame:
+        """Simulated power of Welch PPol vs base by panel size and conversations per source (``items`` and
+        this study's count), under the *fitted* model (mixed logit's typical rates and random-effect sds), so
+        annotator clustering counts. Empty when the study has no ppol and base."""
         from .simulated_annotators import AnnotatorModel
 
         fit = self._need().mixed.set_index("source")
@@ -355,8 +358,11 @@ class BlindedEvaluationStudy:
         sds = fit.attrs["random_effect_sd"]
         model = AnnotatorModel(rates={s: float(np.clip(fit.loc[s, "p_typical"], 0.01, 0.99)) for s in ("ppol", "base")},
                                annotator_sd=float(sds["annotator"]), item_sd=float(sds["conversation"]))
-        rows = [bs.simulated_power(model, "ppol", "base", n, self.built["per_source"], n_sim=self.power_simulations,
-                                   seed=self.seed) for n in panels]
+        with warnings.catch_warnings():
+            # A tiny simulated study can rate every conversation of a source alike: scipy warns, the test fails to reject.
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+            rows = [bs.simulated_power(model, "ppol", "base", n, m, n_sim=self.power_simulations, seed=self.seed)
+                    for m in sorted({*items, self.built["per_source"]}) for n in panels]
         return pd.DataFrame(rows).assign(rate_ppol=model.rates["ppol"], rate_base=model.rates["base"])
 
     # -- figures -----------------------------------------------------------------------
@@ -371,7 +377,7 @@ class BlindedEvaluationStudy:
 
     @property
     def provenance(self) -> FigureProvenance:
-        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=self.corpus_name or self.humans,
+        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=self.corpus_name,
                                    seeds=(self.seed,), note=SIMULATED_NOTE if self.simulated else "")
 
     def _title(self, what: str) -> str:
@@ -405,21 +411,24 @@ class BlindedEvaluationStudy:
         save_figure(fig, name, self.provenance, self.figures)
         return fig
 
-    def plot_power(self, name: str = "04_power", panels=(2, 4, 8, 12, 16, 24)):
-        """Simulated power of the paper's Welch test (PPol vs base) by number of annotators (fitted model)."""
+    def plot_power(self, name: str = "04_power", panels=PANELS, items=(10,)):
+        """Simulated power of the paper's Welch test (PPol vs base) by number of annotators, one line per number
+        of conversations per source, under the fitted model."""
         import matplotlib.pyplot as plt
 
-        curve = self.power_curve(panels)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        if not curve.empty:
-            ax.plot(curve["n_annotators"], curve["power"], marker="o",
-                    label=f"{self.built['per_source']} conversations per source, {self.power_simulations} simulations")
+        curve = self.power_curve(panels, items)
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for m, grp in (curve.groupby("items_per_source") if not curve.empty else ()):
+            mark = " (this study)" if m == self.built["per_source"] else ""
+            ax.plot(grp["n_annotators"], grp["power"], marker="o", label=f"{m} conversations per source{mark}")
         ax.axhline(0.8, color="0.5", ls="--", label="80 % power")
         ax.set_xlabel("annotators (each judging every conversation)")
         ax.set_ylabel("power, Welch PPol vs base at α 0.05")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8)
-        ax.set_title(self._title("Power under the fitted model"), fontsize=9)
+        ax.legend(fontsize=8, loc="lower right")
+        gap = (f"fitted typical rates ppol {curve['rate_ppol'].iloc[0]:.2f} vs base {curve['rate_base'].iloc[0]:.2f}, "
+               f"{self.power_simulations} simulations per point" if not curve.empty else "no ppol and base sources")
+        ax.set_title(self._title("Power under the fitted model") + f"\n{gap}", fontsize=9)
         fig.tight_layout()
         save_figure(fig, name, self.provenance, self.figures)
         return fig
