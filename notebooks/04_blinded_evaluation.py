@@ -69,6 +69,8 @@ study.composition()
 
 # %%
 if annotator_token:
+    from IPython.display import display
+
     from ppol_nb.studies.annotation_widget import AnnotationWidget
 
     display(AnnotationWidget(study.study_dir, annotator_token))

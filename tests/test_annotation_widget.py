@@ -5,7 +5,13 @@ import pytest
 from fastapi.testclient import TestClient
 from study_conversations import assert_blind, make_sources, make_study
 
-from ppol_nb.studies.annotation_app import MAX_COMMENT, AnswerStore, create_app, default_db, export_answers
+from ppol_nb.studies.annotation_app import (
+    MAX_COMMENT,
+    AnswerStore,
+    create_app,
+    default_db,
+    export_answers,
+)
 from ppol_nb.studies.annotation_widget import AnnotationWidget
 from ppol_nb.studies.blinded_study import StudyError, display_order, load_study
 

@@ -35,10 +35,10 @@ def _episodes(tmp_path, n=N) -> dict:
 
 
 def _study(tmp_path, **kwargs) -> BlindedEvaluationStudy:
-    options = dict(domain="retail", baseline_dir=tmp_path / "no-01", search_dir=tmp_path / "no-02",
-                   study_dir=tmp_path / "study", episodes=_episodes(tmp_path), humans=human_corpus(N + 3),
-                   per_source=N, n_attention=3, n_annotators=20, seed=5, power_simulations=5,
-                   figures=tmp_path / "figures")
+    options = {"domain": "retail", "baseline_dir": tmp_path / "no-01", "search_dir": tmp_path / "no-02",
+               "study_dir": tmp_path / "study", "episodes": _episodes(tmp_path), "humans": human_corpus(N + 3),
+               "per_source": N, "n_attention": 3, "n_annotators": 20, "seed": 5, "power_simulations": 5,
+               "figures": tmp_path / "figures"}
     return BlindedEvaluationStudy(OfflineBackend(), **{**options, **kwargs})
 
 

@@ -18,6 +18,10 @@ Attention checks: ``attention_checks`` extra items of source ``"attention_check"
 (obviously scripted conversations). Attentive annotators mark them "bot"; the
 annotators listed in ``inattentive`` answer every item (checks included) uniformly at
 random, so the exclusion rule has a known set to find. Same seed, same table.
+
+:meth:`AnnotatorModel.simulate` makes its own items (``items_per_source`` per source);
+:meth:`AnnotatorModel.judge` answers a given study's items (``{item id: source}``, e.g. from
+its key), as notebook 04 does.
 """
 
 from __future__ import annotations
