@@ -121,6 +121,12 @@ def test_exported_answers_run_the_same_analysis_labelled_as_a_study(tmp_path):
     for source, grp in judged.groupby("source"):
         assert rates[source] == pytest.approx((grp.answer == "human").mean())
 
+    # A simulated answers file fed back in stays labelled simulated.
+    relabelled = _study(tmp_path, per_source=8, answers=real.study_dir / "answers-simulated.csv").run()
+    assert relabelled.label == "simulated" and set(relabelled.rates()["ours_label"]) == {"simulated"}
+    assert "**These answers are SIMULATED**" in relabelled.findings()
+    assert any(t.startswith(SIMULATED_NOTE) for t in figure_texts(relabelled.plot_rates()))
+
     # An answers file of another study is refused, and so is rebuilding this directory into another study.
     foreign = pd.read_csv(tmp_path / "answers.csv").assign(item="ffffffffffffffff")
     foreign.head(1).to_csv(tmp_path / "foreign.csv", index=False)

@@ -28,6 +28,7 @@ annotators** (:class:`~.simulated_annotators.AnnotatorModel`, seeded, with known
 source, one inattentive annotator): then every table carries ``simulated`` / label
 "simulated", every figure's caption starts "SIMULATED annotators" and the findings say so
 first — they test the statistics (the known rates must be recovered), not the simulator.
+An answers file that says it is simulated (a ``simulated`` column) is labelled the same way.
 
 **P(human) per conversation**: notebook 01's frozen discriminator on the fingerprint of
 the customer turns annotators saw (no fitness model: no correlation, said so).
@@ -116,6 +117,7 @@ class BlindedEvaluationStudy:
     model: object = None                  # the AnnotatorModel, when simulated
     corpus_name: str | None = None
     fitness_origin: str = ""
+    simulated_file: bool = False          # the answers file is itself labelled simulated (column or attribute)
 
     def __post_init__(self):
         unknown = [s for s in self.sources if s not in SOURCES and s not in (self.episodes or {})]
@@ -132,7 +134,8 @@ class BlindedEvaluationStudy:
 
     @property
     def label(self) -> str:
-        return "simulated" if self.simulated else "study"
+        """"simulated" for answers simulated here or an answers file that says it is simulated, else "study"."""
+        return "simulated" if self.simulated or self.simulated_file else "study"
 
     # -- inputs ------------------------------------------------------------------------
     def fitness_model(self):
@@ -255,6 +258,7 @@ class BlindedEvaluationStudy:
                 raise StudyError(f"answers file {path} does not exist (export it with `ppol-nb study export`)")
             answers = pd.read_csv(path)
             bs.validate_answers(answers)
+            self.simulated_file = bs.is_simulated(answers)
             foreign = sorted(set(answers["item"].astype(str)) - set(key))
             if foreign:
                 raise StudyError(f"{path}: item(s) {foreign[:5]} are not in the study at {self.study_dir}")
@@ -378,10 +382,11 @@ class BlindedEvaluationStudy:
     @property
     def provenance(self) -> FigureProvenance:
         return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=self.corpus_name,
-                                   seeds=(self.seed,), note=SIMULATED_NOTE if self.simulated else "")
+                                   seeds=(self.seed,), note=SIMULATED_NOTE if self.label == "simulated" else "")
 
     def _title(self, what: str) -> str:
         who = (f"{SIMULATED_NOTE} ({self.n_annotators}, known rates)" if self.simulated
+               else f"{SIMULATED_NOTE} ({Path(self.answers).name})" if self.simulated_file
                else f"annotators: {Path(self.answers).name}")
         return f"{what} · {who} · {self.provenance.label}"
 
@@ -444,6 +449,9 @@ class BlindedEvaluationStudy:
                            f"conditional rates {rates}; annotator sd {self.annotator_sd}, conversation sd "
                            f"{self.item_sd}; inattentive {list(self.model.inattentive) or 'none'}): the numbers test "
                            "whether the statistics recover a known truth, not how human the simulator is.")
+        elif self.simulated_file:
+            bullets.append(f"**These answers are SIMULATED**: the answers file {self.answers} says so (a `simulated` "
+                           "column); they are not human judgements.")
         else:
             bullets.append(f"Answers: {self.answers} — {a.rates['annotators'].max()} annotators kept.")
         bullets += text.setting(self.backend, self.corpus_name, compared_with_paper=False)
@@ -495,7 +503,7 @@ class BlindedEvaluationStudy:
             bullets.append(f"Discriminator P(human) ({self.fitness_origin}) vs judgements: point-biserial r = "
                            f"{text.versus(c['r'], 0.49)}, p = {c['p_value']:.2e}, over {c['ratings']} ratings of "
                            f"{c['items']} conversations" + (" — with simulated answers this only reflects the "
-                                                           "sources' known rates." if self.simulated else "."))
+                                                           "sources' known rates." if self.label == "simulated" else "."))
         else:
             bullets.append("No discriminator P(human): no fitness model found, so no point-biserial correlation.")
         power = self.power().set_index("gap_from")
@@ -504,4 +512,5 @@ class BlindedEvaluationStudy:
                        f"{int(p['ratings_per_source'])} independent ratings per source for 80 % power; with "
                        f"{b['per_source']} conversations per annotator and the fitted annotator ICC "
                        f"{self._icc():.2f} (design effect {p['design_effect']:.2f}), {int(p['annotators'])} annotators.")
-        return text.markdown("What this study shows" + (" (SIMULATED annotators)" if self.simulated else ""), bullets)
+        return text.markdown("What this study shows" + (" (SIMULATED annotators)" if self.label == "simulated" else ""),
+                             bullets)
