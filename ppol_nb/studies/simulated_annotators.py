@@ -18,6 +18,10 @@ Attention checks: ``attention_checks`` extra items of source ``"attention_check"
 (obviously scripted conversations). Attentive annotators mark them "bot"; the
 annotators listed in ``inattentive`` answer every item (checks included) uniformly at
 random, so the exclusion rule has a known set to find. Same seed, same table.
+
+:meth:`AnnotatorModel.simulate` makes its own items (``items_per_source`` per source);
+:meth:`AnnotatorModel.judge` answers a given study's items (``{item id: source}``, e.g. from
+its key), as notebook 04 does.
 """
 
 from __future__ import annotations
@@ -63,13 +67,31 @@ class AnnotatorModel:
         """An answers table: every annotator judges every item (fully crossed), in a shuffled order."""
         if n_annotators < 1 or items_per_source < 1 or attention_checks < 0:
             raise ValueError("need n_annotators >= 1, items_per_source >= 1, attention_checks >= 0")
+        items = [(f"{s}-{i:03d}", s) for s in self.rates for i in range(items_per_source)]
+        items += [(f"check-{i:02d}", ATTENTION_SOURCE) for i in range(attention_checks)]
+        return self._judge(items, n_annotators, seed, {"items_per_source": items_per_source,
+                                                       "attention_checks": attention_checks})
+
+    def judge(self, items, n_annotators: int = 16, seed: int = 0) -> pd.DataFrame:
+        """Simulated answers to a given study's items: ``items`` is ``{item id: source}`` (e.g. a study's
+        key, sources as named there; attention checks have source ``"attention_check"``). Every source
+        must have a rate in the model."""
+        pairs = [(str(i), s) for i, s in dict(items).items()]
+        if not pairs:
+            raise ValueError("no items to judge")
+        unknown = sorted({s for _, s in pairs if s != ATTENTION_SOURCE} - set(self.rates))
+        if unknown:
+            raise ValueError(f"the annotator model has no rate for source(s) {unknown} (rates: {sorted(self.rates)})")
+        if n_annotators < 1:
+            raise ValueError("need n_annotators >= 1")
+        return self._judge(pairs, n_annotators, seed, {"items": len(pairs)})
+
+    def _judge(self, items: list, n_annotators: int, seed: int, sizes: dict) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         annotators = [f"sim-a{j:02d}" for j in range(n_annotators)]
         unknown = set(self.inattentive) - set(annotators)
         if unknown:
             raise ValueError(f"inattentive annotators not in the simulated panel: {sorted(unknown)}")
-        items = [(f"{s}-{i:03d}", s) for s in self.rates for i in range(items_per_source)]
-        items += [(f"check-{i:02d}", ATTENTION_SOURCE) for i in range(attention_checks)]
         bias = dict(zip(annotators, rng.normal(0.0, self.annotator_sd, n_annotators)))
         effect = {item: rng.normal(0.0, self.item_sd) for item, s in items if s != ATTENTION_SOURCE}
         rows = []
@@ -88,7 +110,6 @@ class AnnotatorModel:
                 rows.append({"annotator": a, "item": item, "source": source, "answer": answer,
                              "confidence": int(rng.integers(1, 6)), "is_attention_check": check})
         frame = pd.DataFrame(rows).assign(simulated=True)
-        frame.attrs.update(simulated=True, model={**asdict(self), "n_annotators": n_annotators,
-                                                  "items_per_source": items_per_source,
-                                                  "attention_checks": attention_checks, "seed": seed})
+        frame.attrs.update(simulated=True, model={**asdict(self), "n_annotators": n_annotators, **sizes,
+                                                  "seed": seed})
         return frame
