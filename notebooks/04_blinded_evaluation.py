@@ -22,7 +22,8 @@
 # **Answers.** Real judgements come from people: serve the study with `ppol-nb study serve STUDY --annotators N`
 # (each annotator gets a link) or annotate in this notebook (the widget below, same store), then
 # `ppol-nb study export STUDY --out answers.csv` and set `answers` to that file. With `answers = None` (the default,
-# and in CI) the answers come from **simulated annotators** with known rates: every table, figure and finding is then
+# and in CI) the answers come from **simulated annotators** with known rates — by default each source's mean
+# discriminator P(human) from notebook 01's judge, never the paper's numbers: every table, figure and finding is then
 # labelled simulated, and the numbers show whether the statistics recover a known truth — not how human the
 # simulator is.
 
@@ -39,7 +40,7 @@ attention_checks = 3
 seed = 0
 answers = None               # CSV from `ppol-nb study export`; None: simulated annotators (labelled so)
 n_annotators = 16            # simulated panel size (the paper kept 16)
-simulated_rates = {"human": 0.80, "ppol": 0.80, "base": 0.465, "dp": 0.6, "ppol_initial": 0.6}  # known truth
+simulated_rates = "discriminator"  # known truth: per source, mean discriminator P(human) of its conversations; or {source: rate}
 margin = 0.10                # TOST: PPol and humans equivalent within ± this share
 annotator_token = None       # a token from `ppol-nb study serve`: annotate here, in the widget
 runs = "runs"                # relative paths are taken from the repository root, wherever this runs

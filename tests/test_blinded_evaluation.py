@@ -38,6 +38,7 @@ def _study(tmp_path, **kwargs) -> BlindedEvaluationStudy:
     options = {"domain": "retail", "baseline_dir": tmp_path / "no-01", "search_dir": tmp_path / "no-02",
                "study_dir": tmp_path / "study", "episodes": _episodes(tmp_path), "humans": human_corpus(N + 3),
                "per_source": N, "n_attention": 3, "n_annotators": 20, "seed": 5, "power_simulations": 5,
+               "simulated_rates": {"human": 0.75, "ppol": 0.7, "base": 0.4},
                "figures": tmp_path / "figures"}
     return BlindedEvaluationStudy(OfflineBackend(), **{**options, **kwargs})
 
@@ -144,5 +145,9 @@ def test_missing_runs_and_rates_get_clear_errors(tmp_path):
         _study(tmp_path, episodes=None, humans=human_corpus(3), sources=("human", "ppol")).run()
     with pytest.raises(StudyError, match="no rate for source"):
         _study(tmp_path, simulated_rates={"human": 0.8, "ppol": 0.8}).run()
+    with pytest.raises(StudyError, match="needs notebook 01's fitness model"):
+        _study(tmp_path, simulated_rates="discriminator").run()  # the default truth is the discriminator's P(human), and there is none here
+    with pytest.raises(StudyError, match="'discriminator' or"):
+        _study(tmp_path, simulated_rates="paper").run()
     with pytest.raises(StudyError, match="unknown source"):
         _study(tmp_path, sources=("human", "gpt")).run()

@@ -102,7 +102,9 @@ class BlindedEvaluationStudy:
     seed: int = 0
     answers: str | Path | None = None     # CSV from `ppol-nb study export`; None: simulated annotators
     n_annotators: int = 16                # simulated panel (the paper kept 16)
-    simulated_rates: dict = field(default_factory=lambda: {"human": 0.80, "ppol": 0.80, "base": 0.465})
+    # Known truth of the simulated panel: "discriminator" = per source, the mean discriminator P(human) of its
+    # study conversations (this run's own measurement, never the paper's numbers), or {source: rate}.
+    simulated_rates: dict | str = "discriminator"
     annotator_sd: float = 0.5
     item_sd: float = 0.3
     inattentive: tuple = ("sim-a03",)
@@ -244,10 +246,8 @@ class BlindedEvaluationStudy:
         if self.simulated:
             from .simulated_annotators import AnnotatorModel
 
-            missing = [s for s in self.sources if s not in self.simulated_rates]
-            if missing:
-                raise StudyError(f"simulated_rates has no rate for source(s) {missing}")
-            self.model = AnnotatorModel(rates={s: float(self.simulated_rates[s]) for s in self.sources},
+            rates = self._simulated_truth()
+            self.model = AnnotatorModel(rates=rates,
                                         annotator_sd=self.annotator_sd, item_sd=self.item_sd,
                                         inattentive=tuple(self.inattentive))
             answers = self.model.judge({i: v["source"] for i, v in key.items()}, self.n_annotators, seed=self.seed)
@@ -271,6 +271,23 @@ class BlindedEvaluationStudy:
                 self.item_table[["item", "p_human"]], on="item", how="left")
             answers.attrs = attrs
         return answers
+
+    def _simulated_truth(self) -> dict:
+        """The simulated panel's known conditional rate per source (see ``simulated_rates``)."""
+        if isinstance(self.simulated_rates, str):
+            if self.simulated_rates != "discriminator":
+                raise StudyError(f"simulated_rates must be 'discriminator' or {{source: rate}}, "
+                                 f"not {self.simulated_rates!r}")
+            if self.item_table is None or "p_human" not in self.item_table:
+                raise StudyError("simulated_rates='discriminator' needs notebook 01's fitness model "
+                                 "(its discriminator scores the study's conversations)")
+            mean = self.item_table.groupby("source")["p_human"].mean()
+            # Clipped off 0 and 1: a rate of exactly 0 or 1 has no logit for the mixed model to recover.
+            return {s: float(np.clip(mean[s], 0.02, 0.98)) for s in self.sources}
+        missing = [s for s in self.sources if s not in self.simulated_rates]
+        if missing:
+            raise StudyError(f"simulated_rates has no rate for source(s) {missing}")
+        return {s: float(self.simulated_rates[s]) for s in self.sources}
 
     # -- tables ------------------------------------------------------------------------
     def _need(self) -> bs.StudyAnalysis:
@@ -375,7 +392,9 @@ class BlindedEvaluationStudy:
                 "n_attention": self.n_attention, "seed": self.seed,
                 "answers": str(self.answers) if self.answers else "simulated",
                 "n_annotators": self.n_annotators if self.simulated else None,
-                "simulated_rates": dict(self.simulated_rates) if self.simulated else None,
+                "simulated_rates": (None if not self.simulated else self.simulated_rates
+                                if isinstance(self.simulated_rates, str) else dict(self.simulated_rates)),
+            "simulated_truth": dict(self.model.rates) if self.model is not None else None,
                 "margin": self.margin, "study_dir": str(self.study_dir), "baseline_dir": str(self.baseline_dir),
                 "search_dir": str(self.search_dir)}
 
