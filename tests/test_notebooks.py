@@ -293,26 +293,30 @@ def test_a_notebook_runs_the_openai_backend_it_names_and_a_rerun_sends_nothing(t
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("only,sizes", [
-    ("01_", {"domains": ["retail"], "limit": 2}),
-    ("02_", {"max_iterations": 1, "train_limit": 5, "benchmark_limit": 1, "n_personas": 2}),
-    ("03_", {"variants": ["paper"], "seeds": [0], "max_iterations": 1, "train_limit": 5, "baseline_limit": 2,
-             "benchmark_limit": 1, "n_personas": 2}),
+@pytest.mark.parametrize("chain,sizes", [
+    # 04 builds its study from 01's and 02's runs of the same backend, so the three run in one runs folder
+    (("01_", "02_", "04_"), {"domains": ["retail"], "limit": 2, "max_iterations": 1, "train_limit": 5,
+                             "benchmark_limit": 1, "n_personas": 2}),
+    (("03_",), {"variants": ["paper"], "seeds": [0], "max_iterations": 1, "train_limit": 5, "baseline_limit": 2,
+                "benchmark_limit": 1, "n_personas": 2}),
 ])
-def test_every_notebook_runs_the_openai_backend_it_names(tmp_path, fake_openai, only, sizes):
+def test_every_notebook_runs_the_openai_backend_it_names(tmp_path, fake_openai, chain, sizes):
     from fake_openai_server import scripted_world
 
     server = fake_openai(scripted_world())
-    done = run_series(NOTEBOOKS, tmp_path / "executed", only=only, parameters={
-        "backend": "openai", "base_url": server.url, "model": "fake-model", "api_key_env": None,
-        "runs": str(tmp_path / "runs"), "figures": str(tmp_path / "figures"), **sizes})
-    nb = nbformat.read(done[0], as_version=4)
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors, errors[:1]
-    assert server.requests  # the endpoint, not the offline world, answered
+    for only in chain:
+        sent = len(server.requests)
+        done = run_series(NOTEBOOKS, tmp_path / "executed", only=only, parameters={
+            "backend": "openai", "base_url": server.url, "model": "fake-model", "api_key_env": None,
+            "runs": str(tmp_path / "runs"), "figures": str(tmp_path / "figures"), **sizes})
+        nb = nbformat.read(done[0], as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, (only, errors[:1])
+        if only != "04_":  # 04 reads the runs and calls no model
+            assert len(server.requests) > sent, only  # the endpoint, not the offline world, answered
+        assert "openai backend" in _findings(done[0]), only
     pngs = sorted((tmp_path / "figures").glob("*.png"))
-    assert pngs
+    assert {p.name[:3] for p in pngs} == set(chain)
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "openai" and meta["models"]["user"] == "fake-model", png.name
-    assert "openai backend" in _findings(done[0])
