@@ -24,8 +24,8 @@ agent_texts)`` and ``confirmation(agent_text, user_text)``; the agent's
 
 Supervision the dialogues already carry (a successful trajectory is the SFT target):
 
-* **Fact tags.** A tool-call argument value that appears token-exactly in an earlier
-  user message is what the agent *took from* that message: those words are tagged
+* **Fact tags.** A tool-call argument value that appears token-exactly in a user
+  message is what that message *carries* (the agent took it from there, or could have): those words are tagged
   with the argument's label (``zip`` -> "zip code", :func:`~ppol_nb.simulation.scenario.label_for`);
   all other user words are tagged ``O``. A per-word logistic regression learns the
   tags from the word, its shape, its neighbours and what the agent had just asked
@@ -39,7 +39,7 @@ Supervision the dialogues already carry (a successful trajectory is the SFT targ
   ``refuse``. A TF-IDF (character and word n-grams) logistic regression learns
   them; a reading less confident than ``min_confidence`` asks again.
 
-Guarantees: deterministic for a given ``random_state`` and training set (liblinear
+Guarantees: deterministic for a given ``random_state`` and training set (lbfgs
 solvers, sorted vocabularies); a reader that is not fitted raises
 :class:`sklearn.exceptions.NotFittedError` naming what to do; ``fit`` refuses data
 that cannot train a decision (no tagged fact, fewer than two confirmation acts)
@@ -61,6 +61,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
 from ..simulation.scenario import LABEL_CUES, Fact, heard, label_for, tokens
+
+# Part of a trained reader's fingerprint: a changed feature or supervision rule is another reader.
+READER_VERSION = 2
 
 PROCEED, REFUSE, ASK_AGAIN = "proceed", "refuse", "ask_again"
 ACTS = (PROCEED, REFUSE, ASK_AGAIN)
@@ -138,20 +141,21 @@ def words(text: str) -> list[str]:
     return out
 
 
-def _tag_words(ws: list[str], values: list[tuple[str, str]]) -> list[str]:
-    """Tag every word covered by a token-exact occurrence of a value with the value's label."""
+def _tag_words(ws: list[str], values: list[tuple[str, str]]) -> list[list[str]]:
+    """For every word, the labels of the values whose token-exact occurrence covers it
+    (a word may carry several: 'mei_kovacs_8020' is a user id and holds a first name)."""
     flat = [(t, i) for i, w in enumerate(ws) for t in tokens(w)]
     seq = [t for t, _ in flat]
-    tags = [OUTSIDE] * len(ws)
+    tags: list[list[str]] = [[] for _ in ws]
     for label, value in values:
         needle = tokens(value)
         n = len(needle)
         for start in range(len(seq) - n + 1):
             if seq[start:start + n] == needle:
                 for _, i in flat[start:start + n]:
-                    if tags[i] == OUTSIDE:
-                        tags[i] = label
-    return tags
+                    if label not in tags[i]:
+                        tags[i].append(label)
+    return [sorted(t) for t in tags]
 
 
 def _trivial(value: str) -> bool:
@@ -160,13 +164,28 @@ def _trivial(value: str) -> bool:
     return not t or (len(t) == 1 and len(t[0]) < 3)
 
 
-def dialogue_examples(messages: list[dict]) -> tuple[list[tuple[str, str, list[str]]], list[tuple[str, str, str]]]:
+def dialogue_examples(messages: list[dict]) -> tuple[list[tuple], list[tuple[str, str, str]]]:
     """The supervision one dialogue carries (see the module docstring).
 
-    Returns ``(tagged, acts)``: ``tagged`` holds ``(agent_text, user_text, word_tags)``
-    for every user message; ``acts`` holds ``(agent_text, user_text, act)`` for every
+    Returns ``(tagged, acts)``: ``tagged`` holds ``(agent_text, user_text, word_tags,
+    labels)`` for every user message (``labels``: the labels of every value the agent
+    used in the dialogue, the candidates each word is judged against); ``acts`` holds ``(agent_text, user_text, act)`` for every
     user message answering one of the agent's yes/no questions.
     """
+    # The values the agent used in its tool calls, by the label of the argument they filled:
+    # a user turn carries a value it contains, whenever the agent used it (a value restated
+    # after the call is still carried by the restatement).
+    values, seen = [], set()
+    for msg in messages:
+        calls = (msg.get("tool_calls") or []) if msg.get("role") == "assistant" else []
+        for call in calls:
+            for arg, value in _arguments(call).items():
+                for leaf in _leaves(value):
+                    key = (label_for(arg), leaf)
+                    if key not in seen and not _trivial(leaf):
+                        seen.add(key)
+                        values.append(key)
+    labels = sorted({label for label, _ in values})
     tagged, acts = [], []
     last_agent = ""
     for i, msg in enumerate(messages):
@@ -176,20 +195,9 @@ def dialogue_examples(messages: list[dict]) -> tuple[list[tuple[str, str, list[s
         if role != "user":
             continue
         user = _text(msg)
-        # Values the agent used later, by the label of the argument they filled.
-        values, seen = [], set()
-        for later in messages[i + 1:]:
-            calls = (later.get("tool_calls") or []) if later.get("role") == "assistant" else []
-            for call in calls:
-                for arg, value in _arguments(call).items():
-                    for leaf in _leaves(value):
-                        key = (label_for(arg), leaf)
-                        if key not in seen and not _trivial(leaf):
-                            seen.add(key)
-                            values.append(key)
         ws = words(user)
         if ws:
-            tagged.append((last_agent, user, _tag_words(ws, values)))
+            tagged.append((last_agent, user, _tag_words(ws, values), labels))
         if _POLAR.search(last_agent):
             acts.append((last_agent, user, _next_act(messages[i + 1:], last_agent)))
     return tagged, acts
@@ -221,22 +229,47 @@ def asked_labels(agent_text: str) -> list[str]:
     return [label for label, cue in LABEL_CUES.items() if re.search(cue, agent_text, re.I)]
 
 
-def word_features(agent_text: str, ws: list[str]) -> list[dict]:
-    asked = asked_labels(agent_text)
+def _label_near(label: str, before: list[str]) -> bool:
+    """The label is named in the words just before ('my zip code is …', 'zipcode …')."""
+    text = " ".join(before)
+    cue = LABEL_CUES.get(label)
+    if cue and re.search(cue, text, re.I):
+        return True
+    needle, hay = tokens(label), tokens(text)
+    return any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
+
+
+def _label_asked(label: str, agent_text: str) -> bool:
+    return label in asked_labels(agent_text) or _label_near(label, [agent_text])
+
+
+def pair_features(agent_text: str, ws: list[str], label: str) -> list[dict]:
+    """Features of "word i carries the value of ``label``", for every word of a user message.
+
+    Most are relative to the label (named just before the word, asked for by the agent)
+    rather than tied to one label, so what is learned about "my zip code is X" carries
+    over to "my city is X" — and to labels rarely seen in training.
+    """
+    asked = _label_asked(label, agent_text)
     feats = []
     for i, w in enumerate(ws):
-        low = w.lower()
-        f = {"w=" + low: 1, "shape=" + _shape(w): 1, "pre3=" + low[:3]: 1, "suf3=" + low[-3:]: 1,
-             "len=" + str(min(len(w), 12)): 1, "title": int(w[:1].isupper()), "digit": int(any(c.isdigit() for c in w)),
+        low, shape = w.lower(), _shape(w)
+        prev = ws[i - 1].lower() if i else "<s>"
+        near = _label_near(label, ws[max(0, i - 4):i])
+        f = {"shape=" + shape: 1, "title": int(w[:1].isupper()), "digit": int(any(c.isdigit() for c in w)),
              "at": int("@" in w), "hash": int(w.startswith("#")), "under": int("_" in w),
-             "-1=" + (ws[i - 1].lower() if i else "<s>"): 1, "-2=" + (ws[i - 2].lower() if i > 1 else "<s>"): 1,
-             "+1=" + (ws[i + 1].lower() if i + 1 < len(ws) else "</s>"): 1,
-             "-1shape=" + (_shape(ws[i - 1]) if i else "<s>"): 1,
-             "+1shape=" + (_shape(ws[i + 1]) if i + 1 < len(ws) else "</s>"): 1,
-             "short_turn": int(len(ws) <= 4)}
-        for label in asked:
-            f["asked=" + label] = 1
-            f["asked=" + label + "|shape=" + _shape(w)] = 1
+             "-1=" + prev: 1, "+1=" + (ws[i + 1].lower() if i + 1 < len(ws) else "</s>"): 1,
+             "-1shape=" + (_shape(ws[i - 1]) if i else "<s>"): 1, "short_turn": int(len(ws) <= 4),
+             "L|shape=" + label + "|" + shape: 1, "L|w=" + label + "|" + low: 1,
+             "L|-1=" + label + "|" + prev: 1}
+        if asked:
+            f["asked"] = 1
+            f["asked|shape=" + shape] = 1
+        if near:
+            f["near"] = 1
+            f["near|shape=" + shape] = 1
+            f["near|title"] = int(w[:1].isupper())
+            f["near|-1=" + prev] = 1
         feats.append(f)
     return feats
 
@@ -278,11 +311,14 @@ class DialogueReader(BaseEstimator):
             tagged += t
             acts += a
             n += 1
-        X_words, y_words = [], []
-        for agent_text, user_text, tags in tagged:
-            X_words += word_features(agent_text, words(user_text))
+        X_pairs, y_pairs, y_words = [], [], []
+        for agent_text, user_text, tags, labels in tagged:
+            ws = words(user_text)
             y_words += tags
-        if not any(t != OUTSIDE for t in y_words):
+            for label in labels:
+                X_pairs += pair_features(agent_text, ws, label)
+                y_pairs += [int(label in t) for t in tags]
+        if not any(y_pairs):
             raise ValueError("no user word carries a value the agent used in a tool call: nothing to learn "
                              "which facts a turn carries (are these successful tool-using dialogues?)")
         act_labels = [a for _, _, a in acts]
@@ -290,24 +326,24 @@ class DialogueReader(BaseEstimator):
             raise ValueError(f"confirmation answers need at least two different next actions to learn from, "
                              f"got {sorted(set(act_labels)) or 'none'}")
         self.vectorizer_ = DictVectorizer(sort=True)
-        Xw = self.vectorizer_.fit_transform(X_words)
         self.tagger_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state,
-                                          solver="liblinear")
-        self.tagger_.fit(Xw, y_words)
+                                          solver="lbfgs")
+        self.tagger_.fit(self.vectorizer_.fit_transform(X_pairs), y_pairs)
         features = FeatureUnion([
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True, sublinear_tf=True)),
             ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, token_pattern=r"[^\s]+")),
         ])
         self.acts_ = make_pipeline(features, LogisticRegression(C=self.C, max_iter=self.max_iter,
-                                                                random_state=self.random_state, solver="liblinear"))
+                                                                random_state=self.random_state, solver="lbfgs"))
         self.acts_.fit([_act_text(a, u) for a, u, _ in acts], act_labels)
-        self.labels_ = tuple(sorted(set(y_words) - {OUTSIDE}))
+        self.labels_ = tuple(sorted({label for t in y_words for label in t}))
         self.n_dialogues_ = n
         self.n_user_turns_ = len(tagged)
-        self.n_tagged_words_ = int(sum(t != OUTSIDE for t in y_words))
+        self.n_tagged_words_ = int(sum(bool(t) for t in y_words))
+        self.n_pairs_ = len(y_pairs)
         self.n_act_turns_ = len(acts)
         self.act_counts_ = {a: act_labels.count(a) for a in ACTS if a in act_labels}
-        digest = hashlib.sha256(json.dumps([self.get_params(), tagged, acts], sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(json.dumps([READER_VERSION, self.get_params(), tagged, acts], sort_keys=True, default=str).encode())
         self.fingerprint_ = digest.hexdigest()[:12]
         self._tag_cache = lru_cache(maxsize=4096)(self._tag_uncached)
         return self
@@ -318,31 +354,31 @@ class DialogueReader(BaseEstimator):
                                  "chat dialogues before the agent can use it (or use RuleReader for the rules)")
 
     # -- reading ---------------------------------------------------------------------
-    def tag(self, agent_text: str, user_text: str) -> list[tuple[str, str]]:
-        """``(word, tag)`` for every word of ``user_text`` (tag ``O``: no fact)."""
+    def spans(self, agent_text: str, user_text: str, label: str) -> list[str]:
+        """The runs of words of ``user_text`` read as carrying ``label``'s value."""
         self._check()
         if not hasattr(self, "_tag_cache"):  # an unpickled reader
             self._tag_cache = lru_cache(maxsize=4096)(self._tag_uncached)
-        return list(self._tag_cache(agent_text, user_text))
+        return list(self._tag_cache(agent_text, user_text, label))
 
-    def _tag_uncached(self, agent_text: str, user_text: str) -> tuple:
+    def _tag_uncached(self, agent_text: str, user_text: str, label: str) -> tuple:
         ws = words(user_text)
         if not ws:
             return ()
-        tags = self.tagger_.predict(self.vectorizer_.transform(word_features(agent_text, ws)))
-        return tuple(zip(ws, (str(t) for t in tags)))
+        proba = self.tagger_.predict_proba(self.vectorizer_.transform(pair_features(agent_text, ws, label)))[:, 1]
+        out, run = [], []
+        for w, p in [*zip(ws, proba), ("", 0.0)]:
+            if p >= 0.5:
+                run.append(w)
+            elif run:
+                out.append(" ".join(run))
+                run = []
+        return tuple(out)
 
-    def facts(self, agent_text: str, user_text: str) -> dict[str, list[str]]:
-        """Label -> the texts of the runs of words tagged with it."""
-        out: dict[str, list[str]] = {}
-        run_label, run = None, []
-        for word, tag in [*self.tag(agent_text, user_text), ("", OUTSIDE)]:
-            if tag != run_label:
-                if run_label not in (None, OUTSIDE):
-                    out.setdefault(run_label, []).append(" ".join(run))
-                run_label, run = tag, []
-            run.append(word)
-        return out
+    def facts(self, agent_text: str, user_text: str, labels=None) -> dict[str, list[str]]:
+        """Label -> the value texts ``user_text`` carries for it (labels: those seen in training)."""
+        return {label: found for label in (self.labels_ if labels is None else labels)
+                if (found := self.spans(agent_text, user_text, label))}
 
     def act_proba(self, agent_text: str, user_text: str) -> dict[str, float]:
         self._check()
@@ -363,7 +399,7 @@ class DialogueReader(BaseEstimator):
         agent_texts = agent_texts or [""] * len(user_texts)
         needle = tokens(str(fact.value))
         for agent_text, user_text in zip(agent_texts, user_texts):
-            for span in self.facts(agent_text, user_text).get(fact.label, []):
+            for span in self.spans(agent_text, user_text, fact.label):
                 hay = tokens(span)
                 if any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1)):
                     return True
@@ -376,7 +412,8 @@ class DialogueReader(BaseEstimator):
         self._check()
         return {"reader": self.name, "fingerprint": self.fingerprint_, "params": self.get_params(),
                 "n_dialogues": self.n_dialogues_, "n_user_turns": self.n_user_turns_,
-                "n_tagged_words": self.n_tagged_words_, "n_act_turns": self.n_act_turns_,
+                "n_tagged_words": self.n_tagged_words_, "n_word_label_pairs": self.n_pairs_,
+                "n_act_turns": self.n_act_turns_,
                 "act_counts": self.act_counts_, "labels": list(self.labels_)}
 
     def __getstate__(self):
@@ -398,4 +435,4 @@ def reader_of(reader) -> RuleReader | DialogueReader:
 
 
 __all__ = ["ACTS", "ASK_AGAIN", "PROCEED", "REFUSE", "DialogueReader", "RuleReader", "asked_labels",
-           "dialogue_examples", "reader_of", "word_features", "words"]
+           "dialogue_examples", "pair_features", "reader_of", "words"]
