@@ -25,13 +25,17 @@ agent_texts)`` and ``confirmation(agent_text, user_text)``; the agent's
 Supervision the dialogues already carry (a successful trajectory is the SFT target):
 
 * **Fact tags.** A tool-call argument value that appears token-exactly in a user
-  message is what that message *carries* (the agent took it from there, or could have): those words are tagged
-  with the argument's label (``zip`` -> "zip code", :func:`~ppol_nb.simulation.scenario.label_for`);
-  all other user words are tagged ``O``. A per-word logistic regression learns the
-  tags from the word, its shape, its neighbours and what the agent had just asked
-  for. At use, a fact is heard when a run of words tagged with the fact's label
-  contains its value token-exactly: the learned reader can only *miss* a fact, never
-  invent one, as a real agent that misreads a turn must ask again.
+  message is what that message *carries* (the agent took it from there, or could
+  have): those words are tagged with the argument's label (``zip`` -> "zip code",
+  :func:`~ppol_nb.simulation.scenario.label_for`; a word may carry several). A
+  logistic regression over (word, label) pairs — every user word against every
+  label the dialogue's tool calls used — learns "this word carries that label's
+  value" from the word's shape, its neighbours, whether the label is named just
+  before it and whether the agent had just asked for it (features mostly relative
+  to the label, so "my city is X" teaches "my zip code is X"). At use, a fact is
+  heard when a run of words read as carrying the fact's label contains its value
+  token-exactly: the learned reader can only *miss* a fact, never invent one, as
+  a real agent that misreads a turn must ask again.
 * **Confirmation acts.** For every user message answering a yes/no question of the
   agent (its own "Shall I proceed?" or "anything else?"), the label is what the
   agent did next: a tool call -> ``proceed``; the same question again ->
@@ -67,7 +71,6 @@ READER_VERSION = 2
 
 PROCEED, REFUSE, ASK_AGAIN = "proceed", "refuse", "ask_again"
 ACTS = (PROCEED, REFUSE, ASK_AGAIN)
-OUTSIDE = "O"
 
 # The agent's original confirmation rules (RuleReader), unchanged.
 _YES = re.compile(r"\b(yes|yeah|yep|yup|sure|ok|okay|go ahead|proceed|confirm(ed)?|please do|do it|correct|y)\b", re.I)

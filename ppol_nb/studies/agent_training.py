@@ -48,6 +48,12 @@ Layout of ``out``::
     out/rollouts/<domain>/ppol/episodes.jsonl        train-task PPol rollouts (rule agent)
     out/eval/<domain>/<regime>/seed-<s>[-<reader>]/  test episodes of one regime and seed
     out/readers/<domain>/<regime>-seed-<s>.json      what each reader was trained on
+    out/results.csv                                  one row per evaluation episode
+
+The study is the offline world's: the learned reader belongs to the offline agent
+(an LLM agent is fine-tuned instead, issue 14 item 2), so evaluation backends are
+made by ``make_backend("offline", agent_reader=…)``; ``backend`` only collects the
+rollouts and must be the offline one for them to be the rule agent's.
 """
 
 from __future__ import annotations
@@ -310,6 +316,7 @@ class AgentTrainingStudy:
         keep = ["domain", "task_id", "condition", "regime", "seed", "reward", "success", "termination_reason",
                 "agent_model", "error"]
         self._results = pd.concat(frames, ignore_index=True)[keep]
+        self._results.to_csv(self.out / "results.csv", index=False)
         return self._results
 
     @property
