@@ -46,8 +46,8 @@ Layout of ``out``::
 
     out/rollouts/<domain>/default/episodes.jsonl     train-task default rollouts (rule agent)
     out/rollouts/<domain>/ppol/episodes.jsonl        train-task PPol rollouts (rule agent)
-    out/eval/<domain>/<regime>/seed-<s>[-<reader>]/  test episodes of one regime and seed
-    out/readers/<domain>/<regime>-seed-<s>.json      what each reader was trained on
+    out/eval/<domain>/<regime>/seed-<s>[-<reader>]/  test episodes of one regime (slug) and seed
+    out/readers/<domain>/<regime>-seed-<s>.json      what each reader was trained on (fingerprint, sizes)
     out/results.csv                                  one row per evaluation episode
 
 The study is the offline world's: the learned reader belongs to the offline agent
@@ -77,6 +77,11 @@ COLUMNS = {"base": "Default", "trait:skeptical": "Skeptical", "trait:incoherent"
 TRAINING_CONDITIONS = ("base", "program")
 _PAPER_REGIME = {"No fine-tuning": "No fine-tuning", "Default-only": "Default-only SFT",
                  "Default+PPol": "Default+PPol SFT"}
+
+
+def _slug(regime: str) -> str:
+    """'Default+PPol' -> 'default-plus-ppol' (a folder name)."""
+    return regime.lower().replace("+", "-plus-").replace(" ", "-")
 
 
 # ----------------------------------------------------------------------------- the dialogue adapter
@@ -277,7 +282,7 @@ class AgentTrainingStudy:
             readers[regime] = reader
             info = {"domain": domain, "regime": regime, "seed": seed, **reader.describe()}
             self._budgets.append(info)
-            path = self.out / "readers" / domain / f"{regime}-seed-{seed}.json"
+            path = self.out / "readers" / domain / f"{_slug(regime)}-seed-{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         return readers
@@ -292,8 +297,7 @@ class AgentTrainingStudy:
         for condition in SUITES:
             specs += condition_specs(condition, domain, "test", seeds=(seed,), limit=self.test_limit)[0]
         name = f"seed-{seed}" + (f"-{reader.fingerprint_}" if reader is not None else "")
-        df = run_episodes(specs, backend, self.out / "eval" / domain / regime.replace("+", "_plus_") / name,
-                          progress=False)
+        df = run_episodes(specs, backend, self.out / "eval" / domain / _slug(regime) / name, progress=False)
         return df.assign(regime=regime, seed=seed, success=(df["reward"].fillna(0.0) >= 1.0).astype(float))
 
     def run(self) -> pd.DataFrame:
@@ -347,7 +351,8 @@ class AgentTrainingStudy:
     def provenance(self):
         from .figures import FigureProvenance
 
-        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=None, seeds=self.seeds)
+        return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=None, seeds=self.seeds,
+                                   models={"agent": f"{self.backend.agent_model} (+ a reader trained per regime and seed)"})
 
     def plot(self, name: str = "agent_training_success"):
         """Success per suite and regime with 95 % intervals, one panel per domain."""
@@ -370,11 +375,12 @@ class AgentTrainingStudy:
                 err = np.vstack([sub.estimate - sub.low, sub.high - sub.estimate])
                 ax.bar(x, sub.estimate, width, yerr=err, capsize=2, label=regime)
             ax.set_xticks(np.arange(len(cols)), cols, rotation=20)
-            ax.set_ylim(0, 1.05)
+            ax.set_ylim(0, 1.22)  # room for the legend above the bars
+            ax.set_yticks(np.linspace(0, 1, 6))
             ax.set_ylabel("τ² task success")
             ax.set_title(f"{domain}: test tasks, {len(self.seeds)} seeds (95 % bootstrap)")
             ax.axvline(0.5, color="0.8", lw=0.8)
-        axes[0][0].legend(fontsize=8, loc="lower left")
+        axes[0][0].legend(fontsize=8, loc="upper center", ncol=len(REGIMES), frameon=False)
         fig.suptitle(f"Offline agent whose turn reader was trained on default vs default+PPol dialogues "
                      f"({self.backend.name} backend)")
         return save_figure(fig, name, self.provenance(), figures=self.figures)
