@@ -132,7 +132,7 @@ def regime_dialogues(default_pool: list, ppol_pool: list, n_dialogues: int, seed
     ``round(ppol_share · n)`` from the PPol pool and the rest from the default pool.
     Draws are without replacement; a pool too small is an error, not a smaller regime."""
     n_ppol = int(round(ppol_share * n_dialogues))
-    need = {"default": max(n_dialogues, n_dialogues - n_ppol), "ppol": n_ppol}
+    need = {"default": n_dialogues, "ppol": n_ppol}
     have = {"default": len(default_pool), "ppol": len(ppol_pool)}
     short = {k: (need[k], have[k]) for k in need if need[k] > have[k]}
     if short:
@@ -354,7 +354,7 @@ class AgentTrainingStudy:
         return FigureProvenance.of(self.backend, NOTEBOOK, self.parameters(), corpus=None, seeds=self.seeds,
                                    models={"agent": f"{self.backend.agent_model} (+ a reader trained per regime and seed)"})
 
-    def plot(self, name: str = "agent_training_success"):
+    def plot(self, name: str = "05_agent_training_success"):
         """Success per suite and regime with 95 % intervals, one panel per domain."""
         import matplotlib
 
@@ -421,6 +421,19 @@ class AgentTrainingStudy:
                                f"[{gain.low:+.1%}, {gain.high:+.1%}] — {verdict}"
                                + (f"; the paper reports {paper_gain:+.1%} (one run per task, no interval)."
                                   if paper_gain is not None else "."))
+            per_seed = cell_frame(self.results[self.results.domain == domain]).groupby(["regime", "seed"])["ood"].mean()
+            if {"Default-only", "Default+PPol"} <= set(per_seed.index.get_level_values(0)):
+                diff = per_seed["Default+PPol"] - per_seed["Default-only"]
+                bullets.append(f"{domain}: Default+PPol is above Default-only out of distribution in "
+                               f"{int((diff > 0).sum())} of {len(diff)} seeds, below in {int((diff < 0).sum())}.")
+            suites = {c: (get(domain, "Default+PPol", c), get(domain, "Default-only", c))
+                      for c in [COLUMNS[t] for t in SUITES[1:]]}
+            suites = {c: a.estimate - b.estimate for c, (a, b) in suites.items() if a is not None and b is not None}
+            if suites:
+                top = max(suites, key=suites.get)
+                bullets.append(f"{domain}: the largest suite difference (Default+PPol − Default-only) is {top}, "
+                               f"{suites[top]:+.3f}; per suite: "
+                               + ", ".join(f"{c} {v:+.3f}" for c, v in suites.items()) + ".")
             rules, best = ood["No fine-tuning"], max(REGIMES[1:], key=lambda r: ood[r].estimate)
             if rules.estimate >= ood[best].estimate:
                 bullets.append(f"{domain}: the hand-written rules (No fine-tuning, OOD {rules.estimate:.3f}) are "
