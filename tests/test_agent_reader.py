@@ -9,13 +9,25 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from ppol_nb.backends import make_backend
-from ppol_nb.offline.understanding import ASK_AGAIN, PROCEED, REFUSE, DialogueReader, RuleReader, dialogue_examples
+from ppol_nb.offline.understanding import (
+    ASK_AGAIN,
+    PROCEED,
+    REFUSE,
+    DialogueReader,
+    RuleReader,
+    dialogue_examples,
+)
 from ppol_nb.personas.traits import TRAIT_NAMES, trait_persona
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
 from ppol_nb.simulation.scenario import Fact
 from ppol_nb.simulation.tau2_bridge import split_of
-from ppol_nb.studies.agent_training import (REGIMES, AgentTrainingStudy, episode_dialogue, regime_dialogues,
-                                            training_records)
+from ppol_nb.studies.agent_training import (
+    REGIMES,
+    AgentTrainingStudy,
+    episode_dialogue,
+    regime_dialogues,
+    training_records,
+)
 
 CONFIRM = "To confirm: I will cancel order #W{n}. Shall I proceed? Please answer yes or no."
 CLOSE = "Your request has been processed. Is there anything else I can help you with?"
@@ -94,7 +106,7 @@ def test_fit_refuses_data_that_cannot_teach_a_decision():
     talk_only = [[{"role": "assistant", "content": "Hi"}, {"role": "user", "content": "hello"}]]
     with pytest.raises(ValueError, match="nothing to learn"):
         DialogueReader().fit(talk_only)
-    with pytest.raises(ValueError, match="each dialogue"):
+    with pytest.raises(TypeError, match="each dialogue"):
         DialogueReader().fit(["not a dialogue"])
 
 

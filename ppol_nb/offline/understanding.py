@@ -73,12 +73,12 @@ PROCEED, REFUSE, ASK_AGAIN = "proceed", "refuse", "ask_again"
 ACTS = (PROCEED, REFUSE, ASK_AGAIN)
 
 # The agent's original confirmation rules (RuleReader), unchanged.
-_YES = re.compile(r"\b(yes|yeah|yep|yup|sure|ok|okay|go ahead|proceed|confirm(ed)?|please do|do it|correct|y)\b", re.I)
-_NO = re.compile(r"\b(no|nope|don't|do not|cancel that|stop|wait)\b", re.I)
-_NOT = re.compile(r"\b(don't|do not|not)\b", re.I)
+_YES = re.compile(r"\b(yes|yeah|yep|yup|sure|ok|okay|go ahead|proceed|confirm(ed)?|please do|do it|correct|y)\b", re.IGNORECASE)
+_NO = re.compile(r"\b(no|nope|don't|do not|cancel that|stop|wait)\b", re.IGNORECASE)
+_NOT = re.compile(r"\b(don't|do not|not)\b", re.IGNORECASE)
 
 # A yes/no question of the agent's own (its confirmation request or its closing question).
-_POLAR = re.compile(r"shall i proceed|yes or no|anything else", re.I)
+_POLAR = re.compile(r"shall i proceed|yes or no|anything else", re.IGNORECASE)
 # Control tokens of the user simulator, not speech.
 _CONTROL = re.compile(r"###[A-Z_]+###")
 _WORD = re.compile(r"\S+")
@@ -229,14 +229,14 @@ def _shape(word: str) -> str:
 
 def asked_labels(agent_text: str) -> list[str]:
     """Fact labels the agent's message asks for (its own words, read with the shared cues)."""
-    return [label for label, cue in LABEL_CUES.items() if re.search(cue, agent_text, re.I)]
+    return [label for label, cue in LABEL_CUES.items() if re.search(cue, agent_text, re.IGNORECASE)]
 
 
 def _label_near(label: str, before: list[str]) -> bool:
     """The label is named in the words just before ('my zip code is …', 'zipcode …')."""
     text = " ".join(before)
     cue = LABEL_CUES.get(label)
-    if cue and re.search(cue, text, re.I):
+    if cue and re.search(cue, text, re.IGNORECASE):
         return True
     needle, hay = tokens(label), tokens(text)
     return any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
@@ -309,7 +309,7 @@ class DialogueReader(BaseEstimator):
         for dialogue in dialogues:
             messages = dialogue.get("messages") if isinstance(dialogue, dict) else dialogue
             if not isinstance(messages, list):
-                raise ValueError("each dialogue must be a list of chat messages or a dict with a 'messages' list")
+                raise TypeError("each dialogue must be a list of chat messages or a dict with a 'messages' list")
             t, a = dialogue_examples(messages)
             tagged += t
             acts += a

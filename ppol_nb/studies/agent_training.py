@@ -131,7 +131,7 @@ def regime_dialogues(default_pool: list, ppol_pool: list, n_dialogues: int, seed
     Default-only: ``n_dialogues`` from the default pool; Default+PPol:
     ``round(ppol_share · n)`` from the PPol pool and the rest from the default pool.
     Draws are without replacement; a pool too small is an error, not a smaller regime."""
-    n_ppol = int(round(ppol_share * n_dialogues))
+    n_ppol = round(ppol_share * n_dialogues)
     need = {"default": n_dialogues, "ppol": n_ppol}
     have = {"default": len(default_pool), "ppol": len(ppol_pool)}
     short = {k: (need[k], have[k]) for k in need if need[k] > have[k]}
