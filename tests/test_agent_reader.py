@@ -217,3 +217,20 @@ def test_small_study_trains_on_train_rollouts_only_and_fills_table_2(tmp_path):
     assert ((tidy.low <= tidy.estimate + 1e-9) & (tidy.estimate <= tidy.high + 1e-9)).all()
     assert study.plot().exists()
     assert "offline" in study.findings()
+
+
+def test_paper_tables_flag_their_own_inconsistency_and_recompute_the_headline():
+    from ppol_nb import paper
+
+    frame = paper.agent_training()
+    assert set(frame["source"]) == {"paper"} and set(frame["table"]) == {2, 7, 8}
+    # Exactly the row whose printed average disagrees with its four suites is flagged.
+    recomputed = frame[list(paper.OOD_SUITES)].mean(axis=1)
+    assert (frame["printed_inconsistent"] == ((recomputed - frame["ood_avg_printed"]).abs() > 0.0015)).all()
+    assert frame["printed_inconsistent"].sum() >= 1
+    # The relative gain is taken over default-only SFT of the same table.
+    for _, grp in frame.groupby("table"):
+        ref = grp[grp.regime == "Default-only SFT"].iloc[0]
+        assert ref["relative_ood_gain"] == 0.0
+        ppol = grp[grp.regime == "Default+PPol SFT"].iloc[0]
+        assert abs(ppol["relative_ood_gain"] - (ppol["ood_avg"] / ref["ood_avg"] - 1)) < 1e-12
