@@ -159,7 +159,7 @@ class LLMBackend:
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
                  temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
-                 timeout_s: float | None = None, max_retries: int | None = None):
+                 timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
     ``cache_path`` None (default) is the per-user response cache every run and
@@ -170,13 +170,20 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     ``max_concurrency`` bounds the requests in flight per endpoint and role (an
     adaptive window that backs off on 429s, :mod:`ppol_nb.llm.limiter`).
     ``agent`` is ``"default"`` (the world's own agent) or ``"do-nothing"`` (the
-    control agent, with the world's user simulator)."""
+    control agent, with the world's user simulator). ``agent_reader`` (offline only)
+    is how the offline agent reads user turns: None its hand rules, a trained
+    :class:`ppol_nb.offline.understanding.DialogueReader` the learned agent of
+    notebook 05 (an LLM agent learns by fine-tuning instead, so the openai
+    backend refuses one)."""
     if agent not in ("default", "do-nothing"):
         raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
     if backend == "offline":
         from .offline.backend import OfflineBackend
 
-        return OfflineBackend(agent="offline" if agent == "default" else agent)
+        return OfflineBackend(agent="offline" if agent == "default" else agent, agent_reader=agent_reader)
+    if agent_reader is not None:
+        raise ValueError("agent_reader is the offline agent's learned reader; an openai agent learns by "
+                         "fine-tuning (serve the adapter and name its model instead)")
     if backend != "openai":
         raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
     if not model:

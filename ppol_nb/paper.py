@@ -164,8 +164,13 @@ TABLE_2_PRINTED_GAINS = {"default": 0.11, "skeptical": 0.17, "incoherent": 0.0, 
                          "confusion": 0.45, "ood_avg": 0.17}
 
 
-def agent_training(table: int | None = None) -> pd.DataFrame:
+def agent_training(table: int | None = None, domain: str | None = None) -> pd.DataFrame:
     """Tables 2 (retail), 7 (airline) and 8 (retail+airline): success rate per regime, as printed.
+
+    ``table`` or ``domain`` (``"retail"``, ``"airline"``, ``"retail+airline"``) selects rows.
+    ``relative_ood_gain`` is each regime's printed ``ood_avg`` over default-only SFT's in
+    the same table, minus 1 (the paper's "+17 %" is 0.250 / 0.213 − 1 on retail);
+    ``relative_ood_gain_of_entries`` the same from ``ood_avg_of_entries``.
 
     Added checks, never corrections: ``ood_avg_of_entries`` is the mean of the four OOD
     columns and ``ood_avg_consistent`` whether the printed ``ood_avg`` equals it up to
@@ -184,6 +189,13 @@ def agent_training(table: int | None = None) -> pd.DataFrame:
     df["ood_avg_consistent"] = (df.ood_avg - df.ood_avg_of_entries).abs() <= 0.001 + 1e-9
     df["off_grid"] = [",".join(c for c in cols if abs(row[c] * row.test_tasks - round(row[c] * row.test_tasks))
                                > 0.0005 * row.test_tasks + 1e-9) for _, row in df.iterrows()]
+    for col, suffix in (("ood_avg", ""), ("ood_avg_of_entries", "_of_entries")):
+        reference = df[df.regime == "Default-only SFT"].set_index("table")[col]
+        df["relative_ood_gain" + suffix] = df[col] / df["table"].map(reference) - 1.0
+    if domain is not None:
+        if domain not in set(df.domain):
+            raise ValueError(f"the paper's agent-training domains are {sorted(set(df.domain))}, not {domain!r}")
+        df = df[df.domain == domain].reset_index(drop=True)
     return df.assign(source="paper", agent="Gemma-4-31B")
 
 

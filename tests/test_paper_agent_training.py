@@ -42,3 +42,21 @@ def test_table_2_printed_gains_follow_from_its_entries():
         assert ppol[column] / default_only[column] - 1 == pytest.approx(printed, abs=0.01), column
     # The "17 %" headline is relative to the default-only OOD mean of entries (0.2125), not its rounding.
     assert ppol.ood_avg / default_only.ood_avg_of_entries == pytest.approx(1.176, abs=0.001)
+
+
+def test_relative_gain_is_over_default_only_of_the_same_table_and_domain_selects():
+    df = agent_training()
+    for _, grp in df.groupby("table"):
+        ref = grp[grp.regime == "Default-only SFT"].iloc[0]
+        assert ref.relative_ood_gain == 0.0 and ref.relative_ood_gain_of_entries == 0.0
+        for _, row in grp.iterrows():
+            assert row.relative_ood_gain == pytest.approx(row.ood_avg / ref.ood_avg - 1)
+            assert row.relative_ood_gain_of_entries == pytest.approx(row.ood_avg_of_entries / ref.ood_avg_of_entries - 1)
+    # Table 7's printed 0.400 makes its printed gain differ from the gain of its own entries.
+    airline = agent_training(domain="airline").set_index("regime")
+    assert set(airline.table) == {7}
+    ppol = airline.loc["Default+PPol SFT"]
+    assert ppol.relative_ood_gain == pytest.approx(0.413 / 0.400 - 1)
+    assert ppol.relative_ood_gain_of_entries == pytest.approx(0.4125 / 0.3375 - 1)
+    with pytest.raises(ValueError, match="domains"):
+        agent_training(domain="telecom")

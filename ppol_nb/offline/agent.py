@@ -11,25 +11,30 @@ which is what persona studies need from a fixed agent.
 It is a real tau2 ``LocalAgent`` subclass (the do-nothing control lives in
 :mod:`ppol_nb.simulation.control_agent`); every tool call goes through the
 real τ² environment and the episode is scored by τ²'s evaluator.
+
+What the user *said* is read by the agent's ``reader`` (:mod:`.understanding`):
+whether a needed fact has been said, and whether a confirmation answer means
+proceed, refuse or ask again. ``reader=None`` is the hand rules
+(:class:`~.understanding.RuleReader`, the agent as it always was); a trained
+:class:`~.understanding.DialogueReader` replaces those two decisions and nothing
+else (items, the plan and the tools stay as they are).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
 from ..simulation.scenario import WRITE_VERBS, PlanStep, TaskScenario, heard, tokens
 from ..simulation.tau2_bridge import tau2_modules
+from .understanding import PROCEED, REFUSE, reader_of
 
 _m = tau2_modules()
 _AssistantMessage = _m.messages.AssistantMessage
 _ToolCall = _m.messages.ToolCall
 
 TRANSFER_MESSAGE = "YOU ARE BEING TRANSFERRED TO A HUMAN AGENT. PLEASE HOLD ON."
-_YES = re.compile(r"\b(yes|yeah|yep|yup|sure|ok|okay|go ahead|proceed|confirm(ed)?|please do|do it|correct|y)\b", re.I)
-_NO = re.compile(r"\b(no|nope|don't|do not|cancel that|stop|wait)\b", re.I)
 _STOPWORDS = {"with", "and", "the", "for", "set", "pack", "size"}
 
 
@@ -44,6 +49,7 @@ class OfflineAgentState:
 
     messages: list = field(default_factory=list)
     user_texts: list[str] = field(default_factory=list)
+    agent_texts: list[str] = field(default_factory=list)  # the agent's last words before each user text
     item_names: dict[str, str] = field(default_factory=dict)  # item_id -> product name
     step: int = 0
     asks: dict[str, int] = field(default_factory=dict)
@@ -55,11 +61,13 @@ class OfflineAgentState:
 
 
 class OfflineAgent(_m.LocalAgent):
-    def __init__(self, tools, domain_policy: str, scenario: TaskScenario, style: AgentStyle | None = None, ledger=None):
+    def __init__(self, tools, domain_policy: str, scenario: TaskScenario, style: AgentStyle | None = None, ledger=None,
+                 reader=None):
         super().__init__(tools=tools, domain_policy=domain_policy)
         self.scenario = scenario
         self.style = style or AgentStyle()
         self.ledger = ledger
+        self.reader = reader_of(reader)  # None: the hand rules; a learned reader must be trained
 
     # -- tau2 LocalAgent interface --------------------------------------------------
     def get_init_state(self, message_history=None) -> OfflineAgentState:
@@ -87,6 +95,7 @@ class OfflineAgent(_m.LocalAgent):
             state.messages.append(msg)
             if isinstance(msg, _m.messages.UserMessage) and msg.content:
                 state.user_texts.append(msg.content)
+                state.agent_texts.append(_last_agent_text(state.messages[:-1]))
             elif isinstance(msg, _m.messages.ToolMessage) and msg.content:
                 _harvest_item_names(msg.content, state.item_names)
 
@@ -100,9 +109,10 @@ class OfflineAgent(_m.LocalAgent):
         if state.awaiting_confirmation and from_user:
             state.awaiting_confirmation = False
             answer = message.content or ""
-            if _YES.search(answer) and not re.search(r"\b(don't|do not|not)\b", answer, re.I):
+            act = self.reader.confirmation(_last_agent_text(state.messages[:-1]), answer)
+            if act == PROCEED:
                 state.confirmed = True
-            elif _NO.search(answer):
+            elif act == REFUSE:
                 state.step += 1  # the user declined this change: skip it
                 return self._say("Understood, I will not make that change. Is there anything else I can help you with?") \
                     if state.step >= len(self.scenario.plan) else self._decide(message, state)
@@ -112,7 +122,7 @@ class OfflineAgent(_m.LocalAgent):
         if state.step >= len(self.scenario.plan):
             return self._wrap_up(state)
         step = self.scenario.plan[state.step]
-        missing = [f for f in step.facts if not heard(f.value, state.user_texts)]
+        missing = [f for f in step.facts if not self.reader.heard(f, state.user_texts, state.agent_texts)]
         if missing:
             labels = list(dict.fromkeys(f.label for f in missing))
             return self._ask_facts(state, labels)
@@ -184,6 +194,14 @@ class OfflineAgent(_m.LocalAgent):
         state.n_calls += 1
         call = _ToolCall(id=f"call_{state.n_calls}", name=name, arguments=dict(arguments), requestor="assistant")
         return _AssistantMessage(role="assistant", tool_calls=[call], cost=0.0)
+
+
+def _last_agent_text(messages: list) -> str:
+    """The text of the agent's last message that had any (what a user turn answers)."""
+    for msg in reversed(messages):
+        if isinstance(msg, _m.messages.AssistantMessage) and msg.content:
+            return msg.content
+    return ""
 
 
 def _stem(word: str) -> str:

@@ -8,6 +8,9 @@
   scenario), as an LLM user reads the text appended to its prompt;
 * the **agent** — :class:`.agent.OfflineAgent` (gold-plan guided, careful with
   unheard facts) or :class:`~ppol_nb.simulation.control_agent.DoNothingAgent`;
+  ``agent_reader`` is how the agent understands user turns (None: its hand rules;
+  a trained :class:`.understanding.DialogueReader`: the learned agent of notebook 05,
+  named ``offline-agent+reader-<fingerprint>`` in every record);
 * the **generator model** — :class:`.generator.OfflineGeneratorWorld`, which
   answers generator programs' and DP's LLM calls from the prompt text;
 * the **mutator** — :class:`.mutator.OfflineMutator` (text edits of programs);
@@ -26,6 +29,7 @@ from ..simulation.control_agent import DoNothingAgent
 from ..simulation.scenario import TaskScenario
 from .agent import AgentStyle, OfflineAgent
 from .reader import read
+from .understanding import reader_of
 from .user import OfflineUser, UserStyle
 
 AGENTS = ("offline", "do-nothing")
@@ -44,10 +48,16 @@ class OfflineBackend:
     # default is the persona reader; tests inject a fixed reading to exercise one
     # behaviour in isolation.
     reader: Callable[[str], Mapping[str, float]] | None = None
+    # How the offline *agent* reads user turns (:mod:`.understanding`): None = its hand rules.
+    agent_reader: object | None = None
 
     def __post_init__(self):
         if self.agent not in AGENTS:
             raise ValueError(f"unknown offline agent {self.agent!r}; expected one of {AGENTS}")
+        if self.agent_reader is not None:
+            if self.agent != "offline":
+                raise ValueError("an agent reader belongs to the offline agent, not to the do-nothing control")
+            reader_of(self.agent_reader)  # an untrained reader is refused here, before any episode
 
     @property
     def user_model(self) -> str:
@@ -55,7 +65,11 @@ class OfflineBackend:
 
     @property
     def agent_model(self) -> str:
-        return "offline-agent" if self.agent == "offline" else "do-nothing"
+        if self.agent != "offline":
+            return "do-nothing"
+        if self.agent_reader is None:
+            return "offline-agent"
+        return f"offline-agent+reader-{self.agent_reader.describe().get('fingerprint', 'custom')}"
 
     # -- episode players -------------------------------------------------------------------
     def make_user(self, task, scenario: TaskScenario, seed: int | None, persona=None):
@@ -71,7 +85,8 @@ class OfflineBackend:
     def make_agent(self, env, task, scenario: TaskScenario):
         if self.agent == "do-nothing":
             return DoNothingAgent(env.get_tools(), env.get_policy(), ledger=self.ledger)
-        return OfflineAgent(env.get_tools(), env.get_policy(), scenario, self.agent_style, ledger=self.ledger)
+        return OfflineAgent(env.get_tools(), env.get_policy(), scenario, self.agent_style, ledger=self.ledger,
+                            reader=self.agent_reader)
 
     # -- search roles ------------------------------------------------------------------------
     def generator(self, seed: int = 0):
@@ -101,11 +116,15 @@ class OfflineBackend:
         from ..backends import BackendRecipe
 
         return BackendRecipe("offline", {"agent": self.agent, "user_style": self.user_style,
-                                         "agent_style": self.agent_style, "name": self.name, "reader": self.reader})
+                                         "agent_style": self.agent_style, "name": self.name, "reader": self.reader,
+                                         "agent_reader": self.agent_reader})
 
     def describe(self) -> dict:
-        return {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
-                "agent_style": vars(self.agent_style)}
+        out = {"backend": self.name, "agent": self.agent, "user_style": vars(self.user_style),
+               "agent_style": vars(self.agent_style)}
+        if self.agent_reader is not None:  # absent for the rule agent: its description is as before
+            out["agent_reader"] = self.agent_reader.describe()
+        return out
 
     def identity(self) -> dict:
         """What decides this world's results: a run resumes only into the same identity.
