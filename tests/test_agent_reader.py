@@ -23,7 +23,11 @@ from ppol_nb.personas.traits import TRAIT_NAMES, trait_persona
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
 from ppol_nb.simulation.scenario import Fact
 from ppol_nb.simulation.tau2_bridge import split_of
-from ppol_nb.studies.agent_training import REGIMES, AgentTrainingStudy, check_training_rows
+from ppol_nb.studies.agent_training import (
+    REGIMES,
+    AgentTrainingStudy,
+    check_training_rows,
+)
 from ppol_nb.training import read_openai_jsonl
 
 CONFIRM = "To confirm: I will cancel order #W{n}. Shall I proceed? Please answer yes or no."

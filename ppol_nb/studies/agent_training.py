@@ -65,8 +65,9 @@ figure and finding.
 
 Layout of ``out``::
 
-    out/rollouts/<domain>/default/episodes.jsonl     train-task default rollouts (rule agent)
-    out/rollouts/<domain>/ppol/episodes.jsonl        train-task PPol rollouts (rule agent)
+    out/rollouts/<domain>/default-<key>/episodes.jsonl  train-task default rollouts (rule agent)
+    out/rollouts/<domain>/ppol-<key>/episodes.jsonl     train-task PPol rollouts (rule agent)
+                                     (<key>: a digest of the rollout seeds, task limit, personas, program)
     out/sft/<domain>/seed-<s>/                       the builder's export (both regimes, manifest.json)
     out/eval/<domain>/<regime>/seed-<s>[-<reader>]/  test episodes of one regime (slug) and seed
     out/readers/<domain>/<regime>-seed-<s>.json      what each reader was trained on (fingerprint, sizes)
@@ -241,21 +242,33 @@ class AgentTrainingStudy:
         return source, {"program": str(program), **{k: v for k, v in info.items() if k != "program"},
                         "selected": info.get("program")}
 
+    def _rollout_dirs(self, domain: str) -> dict[str, Path]:
+        """The rollout folders of this configuration: the builder reads whole episode files, so a
+        folder holds the episodes of one (rollout seeds, task limit[, personas, program]) only."""
+        def key(*parts):
+            return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:10]
+
+        source, _ = self._program(domain)
+        base = self.out / "rollouts" / domain
+        return {"default": base / f"default-{key(list(self.default_rollout_seeds), self.train_limit)}",
+                "ppol": base / f"ppol-{key(self.n_personas, self.train_limit, hashlib.sha256(source.encode()).hexdigest())}",
+                "persona-cache": base / "persona-cache"}
+
     def rollouts(self, domain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Train-task rollouts of the rule agent: default user × rollout seeds, PPol personas × 1."""
         from ..personas.conditions import condition_specs
         from ..simulation.runner import run_episodes
 
-        base = self.out / "rollouts" / domain
+        dirs = self._rollout_dirs(domain)
         specs, _ = condition_specs("base", domain, "train", seeds=self.default_rollout_seeds, limit=self.train_limit)
-        default = run_episodes(specs, self.backend, base / "default", progress=False)
+        default = run_episodes(specs, self.backend, dirs["default"], progress=False)
         source, _ = self._program(domain)
         specs, failures = condition_specs("program", domain, "train", n_personas=self.n_personas, seeds=(0,),
                                           limit=self.train_limit, world=self.backend.generator(0),
-                                          cache_dir=base / "persona-cache", program=source)
+                                          cache_dir=dirs["persona-cache"], program=source)
         if failures:
             raise RuntimeError(f"{domain}: persona generation failed for {len(failures)} train task(s): {failures[:2]}")
-        ppol = run_episodes(specs, self.backend, base / "ppol", progress=False)
+        ppol = run_episodes(specs, self.backend, dirs["ppol"], progress=False)
         return default, ppol
 
     def export(self, domain: str, seed: int):
@@ -265,10 +278,10 @@ class AgentTrainingStudy:
         (the builder's layout and manifest). Returns the :class:`~ppol_nb.training.sft_data.SFTBuild`."""
         from ..training.sft_data import SFTConfig, build_sft
 
-        base = self.out / "rollouts" / domain
+        dirs = self._rollout_dirs(domain)
         config = SFTConfig(seed=seed, max_examples=self.n_dialogues, ppol_share=self.ppol_share,
                            personas_per_task=self.n_personas)
-        return build_sft([base / "default", base / "ppol"], self.out / "sft" / domain / f"seed-{seed}", config)
+        return build_sft([dirs["default"], dirs["ppol"]], self.out / "sft" / domain / f"seed-{seed}", config)
 
     def build_data(self) -> dict:
         """Rollouts and SFT exports of every domain and seed, no training: {(domain, seed): SFTBuild}.
@@ -372,6 +385,11 @@ class AgentTrainingStudy:
         return self._results
 
     @property
+    def evaluated(self) -> bool:
+        """Whether :meth:`run` trained and evaluated the readers (:meth:`build_data` alone does not)."""
+        return self._results is not None
+
+    @property
     def results(self) -> pd.DataFrame:
         if self._results is None:
             raise RuntimeError("run() the study first")
@@ -395,7 +413,10 @@ class AgentTrainingStudy:
     def paper_table(self) -> pd.DataFrame:
         from .. import paper
 
-        return pd.concat([paper.agent_training(domain=d) for d in self.domains], ignore_index=True)
+        tables = [paper.agent_training(domain=d) for d in self.domains]
+        if {"retail", "airline"} <= set(self.domains):  # Table 8: both domains, one jointly trained model
+            tables.append(paper.agent_training(domain="retail+airline"))
+        return pd.concat(tables, ignore_index=True)
 
     # -- figure and findings ---------------------------------------------------------------
     def provenance(self):
@@ -438,6 +459,15 @@ class AgentTrainingStudy:
     def findings(self) -> str:
         from .findings import markdown, setting
 
+        if not self.evaluated:
+            bullets = setting(self.backend, None, compared_with_paper=False)
+            bullets += [f"SFT files built, nothing trained or evaluated here: {domain} seed {seed}: "
+                        f"{build.manifest['n_per_regime']} conversations per regime "
+                        f"({build.manifest['mix']['default_ppol']}) in `{build.out}`"
+                        for (domain, seed), build in self.builds.items()]
+            bullets.append("Train each regime with the LoRA recipe on a GPU (`ppol-nb sft train`, docs/training.md), "
+                           "serve the adapters (vLLM) and evaluate them on the test tasks and trait suites.")
+            return markdown(f"Findings — agent training ({self.backend.name} backend; data only)", bullets)
         tidy = self.table()
         paper = self.paper_table()
         bullets = setting(self.backend, None, compared_with_paper=True)
