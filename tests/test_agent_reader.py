@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,10 +26,9 @@ from ppol_nb.simulation.tau2_bridge import split_of
 from ppol_nb.studies.agent_training import (
     REGIMES,
     AgentTrainingStudy,
-    episode_dialogue,
-    regime_dialogues,
-    training_records,
+    check_training_rows,
 )
+from ppol_nb.training import read_openai_jsonl
 
 CONFIRM = "To confirm: I will cancel order #W{n}. Shall I proceed? Please answer yes or no."
 CLOSE = "Your request has been processed. Is there anything else I can help you with?"
@@ -82,7 +83,7 @@ def test_supervision_comes_from_the_dialogue_itself():
 
 def test_fit_predict_and_fitted_attributes(reader):
     assert reader.n_dialogues_ == 12 and {"name", "zip code", "order id"} <= set(reader.labels_)
-    assert set(reader.get_params()) == {"C", "min_confidence", "max_iter", "random_state"}
+    assert set(reader.get_params()) == {"C", "min_confidence", "max_iter", "random_state", "confirmation_prior"}
     [reading] = reader.predict([("Could you please provide your name and your zip code?", "Ivan Hernandez 92133")])
     assert set(reading) == {"facts", "act"} and reading["act"] in (PROCEED, REFUSE, ASK_AGAIN)
 
@@ -108,6 +109,22 @@ def test_fit_refuses_data_that_cannot_teach_a_decision():
         DialogueReader().fit(talk_only)
     with pytest.raises(TypeError, match="each dialogue"):
         DialogueReader().fit(["not a dialogue"])
+
+
+def test_consent_only_data_keep_the_rules_for_confirmations_only_when_asked():
+    # SFT exports end on the agent's last message: the user's closing answer is cut, every answer is a consent.
+    consent_only = [d[:-1] for d in _dialogues()]
+    with pytest.raises(ValueError, match="two different next actions"):
+        DialogueReader().fit(consent_only)
+    reader = DialogueReader(confirmation_prior="rules").fit(consent_only)
+    assert reader.act_counts_ == {PROCEED: reader.n_act_turns_} and "rules" in reader.describe()["confirmations"]
+    for answer in ("yes go ahead", "No, don't do that", "hmm, maybe"):
+        assert reader.confirmation(CONFIRM.format(n=1), answer) == RuleReader().confirmation(CONFIRM.format(n=1), answer)
+    assert reader.heard(Fact("zip code", "zip", "92133"), ["Ivan Hernandez 92133"],
+                        ["Could you please provide your name and your zip code?"])  # the facts are still learned
+    assert DialogueReader(confirmation_prior="rules").fit(_dialogues()).describe()["confirmations"] == "learned"
+    with pytest.raises(ValueError, match="confirmation_prior"):
+        DialogueReader(confirmation_prior="llm").fit(_dialogues())
 
 
 def test_openai_backend_refuses_an_offline_reader(reader):
@@ -168,48 +185,52 @@ def test_trained_reader_survives_a_worker_process(reader):
 
 
 # ----------------------------------------------------------------------------- regimes and the study
-def test_regimes_have_equal_budgets_and_the_stated_mix():
-    default, ppol = [f"d{i}" for i in range(30)], [f"p{i}" for i in range(30)]
-    regimes = regime_dialogues(default, ppol, 20, seed=0, ppol_share=0.5)
-    assert len(regimes["Default-only"]) == len(regimes["Default+PPol"]) == 20
-    assert set(regimes["Default-only"]) <= set(default)
-    assert sum(d in ppol for d in regimes["Default+PPol"]) == 10
-    assert regime_dialogues(default, ppol, 20, seed=1) != regimes == regime_dialogues(default, ppol, 20, seed=0)
-    with pytest.raises(ValueError, match="not enough"):
-        regime_dialogues(default, ppol[:5], 20, seed=0)
+def test_training_lines_must_be_train_task_episodes_of_the_training_conditions():
+    row = {"domain": "retail", "task_id": next(t for t in map(str, range(200)) if split_of("retail", t) == "train"),
+           "condition": "base", "kind": "default"}
+    check_training_rows([row, {**row, "condition": "program", "kind": "ppol"}])
+    test_task = next(t for t in map(str, range(200)) if split_of("retail", t) == "test")
+    for bad in ({**row, "condition": "trait:skeptical"}, {**row, "task_id": test_task}, {**row, "condition": "dp"}):
+        with pytest.raises(ValueError, match="train-task episodes"):
+            check_training_rows([row, bad])
 
 
-def test_training_refuses_trait_and_test_episodes():
-    row = {"condition": "base", "split": "train", "persona": None, "error": None, "reward": 1.0}
-    assert len(training_records(pd.DataFrame([row]))) == 1
-    trait = {**row, "condition": "trait:skeptical", "persona": trait_persona("skeptical").to_dict()}
-    for bad in (trait, {**row, "split": "test"}, {**row, "condition": "program", "persona": trait["persona"]}):
-        with pytest.raises(ValueError, match="trait"):
-            training_records(pd.DataFrame([row, bad]))
-
-
-def test_adapter_gives_openai_chat_messages():
-    rec = run_episode(EpisodeSpec("retail", "0"), make_backend("offline"))
-    msgs = episode_dialogue(rec)
-    assert {m["role"] for m in msgs} <= {"user", "assistant", "tool"}
-    call = next(m for m in msgs if m.get("tool_calls"))["tool_calls"][0]
-    assert call["type"] == "function" and isinstance(json.loads(call["function"]["arguments"]), dict)
-
-
-def test_small_study_trains_on_train_rollouts_only_and_fills_table_2(tmp_path):
-    study = AgentTrainingStudy(out=tmp_path, domains=("retail",), seeds=(0,), n_dialogues=4, n_personas=2,
+def test_small_study_trains_on_the_exported_train_files_only_and_fills_table_2(tmp_path):
+    study = AgentTrainingStudy(out=tmp_path, domains=("retail",), seeds=(0,), n_dialogues=6, n_personas=2,
                                default_rollout_seeds=(0, 1, 2), train_limit=3, test_limit=2, n_resamples=200,
                                figures=tmp_path / "figures")
     results = study.run()
-    default, ppol = study.rollouts("retail")
-    trained = pd.concat([default, ppol])
-    assert set(trained["condition"]) == {"base", "program"} and set(trained["split"]) == {"train"}
-    instructions = {(p or {}).get("instruction") for p in trained["persona"]}
-    assert not instructions & {trait_persona(t).instruction for t in TRAIT_NAMES}
+    # every reader was fitted on exactly its regime's exported train file, recorded with its sha256
+    budgets = study.budgets()
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert {(r["regime"], r["trained_on"]["file"]) for r in manifest["readers"]} == {
+        (regime, str(tmp_path / "sft" / "retail" / "seed-0" / folder / "openai_train.jsonl"))
+        for regime, folder in (("Default-only", "default"), ("Default+PPol", "default_ppol"))}
+    for entry in manifest["readers"]:
+        path = Path(entry["trained_on"]["file"])
+        assert entry["trained_on"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert entry["fingerprint"] == study.readers[("retail", 0)][entry["regime"]].fingerprint_
+        assert DialogueReader(confirmation_prior="rules", random_state=0).fit(
+            read_openai_jsonl(path)).fingerprint_ == entry["fingerprint"]
+        assert entry["trained_on"]["builder_seed"] == 0
+    assert budgets["n_dialogues"].nunique() == 1  # equal budget
+    built = study.builds[("retail", 0)].manifest
+    assert built["mix"]["default_ppol"]["ppol"] == round(0.5 * built["n_per_regime"]) and built["n_per_regime"] <= 6
+    mixed = budgets.set_index("regime").loc["Default+PPol"]
+    assert mixed.n_ppol > 0 and mixed.n_ppol + mixed.n_default == mixed.n_dialogues
+    assert budgets.set_index("regime").loc["Default-only", "n_ppol"] == 0
+    # only train-task episodes of the base and program conditions reached the exported lines
+    rows = [json.loads(line) for f in (tmp_path / "sft").rglob("rows_*.jsonl") for line in f.read_text().splitlines()]
+    assert rows and {r["condition"] for r in rows} <= {"base", "program"}
+    assert {split_of("retail", r["task_id"]) for r in rows} == {"train"}
+    episodes = pd.concat(pd.read_json(p, lines=True) for p in (tmp_path / "rollouts").rglob("episodes.jsonl"))
+    personas = {json.dumps(p, sort_keys=True) for p in episodes.persona if isinstance(p, dict)}
+    exported = "\n".join(f.read_text() for f in (tmp_path / "sft").rglob("openai_*.jsonl"))
+    for t in TRAIT_NAMES:
+        assert trait_persona(t).instruction not in exported
+        assert not any(trait_persona(t).instruction in p for p in personas)
     assert set(results["condition"]) == {"base", *(f"trait:{t}" for t in TRAIT_NAMES)}
     assert {split_of("retail", t) for t in results["task_id"]} == {"test"}
-    budgets = study.budgets()
-    assert budgets.groupby("seed")["n_dialogues"].nunique().eq(1).all()
     display = study.display()
     assert [r for _, r in display.index] == list(REGIMES)
     assert {"Default", "Skeptical", "Incoherent", "Impatient", "Confusion", "OOD avg"} <= set(display.columns)
@@ -217,3 +238,15 @@ def test_small_study_trains_on_train_rollouts_only_and_fills_table_2(tmp_path):
     assert ((tidy.low <= tidy.estimate + 1e-9) & (tidy.estimate <= tidy.high + 1e-9)).all()
     assert study.plot().exists()
     assert "offline" in study.findings()
+
+
+def test_build_data_gives_a_lora_command_per_regime_and_seed(tmp_path):
+    study = AgentTrainingStudy(out=tmp_path, domains=("retail",), seeds=(0, 1), n_dialogues=4, n_personas=2,
+                               default_rollout_seeds=(0, 1), train_limit=3)
+    builds = study.build_data()
+    assert set(builds) == {("retail", 0), ("retail", 1)}
+    commands = study.lora_commands("my-model")
+    assert len(commands) == 4 and all(c.startswith("ppol-nb sft train --model my-model --train ") for c in commands)
+    for c in commands:
+        train, validation = c.split(" --train ")[1].split(" --validation ")[0], c.split(" --validation ")[1].split(" --out ")[0]
+        assert read_openai_jsonl(train) and read_openai_jsonl(validation)

