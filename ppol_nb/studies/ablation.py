@@ -378,7 +378,7 @@ def _human_means(out) -> dict[str, np.ndarray]:
     return {m["domain"]: np.asarray(m["human_mean"], float) for m in finished_runs(out)}
 
 
-def _bootstrap(n: int, statistic, confidence: float, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def cell_bootstrap(n: int, statistic, confidence: float, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Percentile intervals of a vector statistic of cell indices 0..n-1 (NaN when n < 2)."""
     from scipy.stats import bootstrap
 
@@ -404,7 +404,7 @@ def intervals(units: pd.DataFrame, human_means: dict, metrics=METRICS, confidenc
             return [values[m] for m in metrics]
 
         point = stat(np.arange(len(cells)))
-        low, high = _bootstrap(len(cells), stat, confidence, n_resamples, seed)
+        low, high = cell_bootstrap(len(cells), stat, confidence, n_resamples, seed)
         for k, metric in enumerate(metrics):
             rows.append({"domain": domain, "variant": variant, "metric": metric, "estimate": point[k],
                          "low": low[k], "high": high[k], "n_seeds": cells["seed"].nunique(),
@@ -434,7 +434,7 @@ def paired_differences(units: pd.DataFrame, human_means: dict, reference: str = 
                 return [va[m] - vb[m] for m in metrics]
 
             point = stat(np.arange(len(keys)))
-            low, high = _bootstrap(len(keys), stat, confidence, n_resamples, seed)
+            low, high = cell_bootstrap(len(keys), stat, confidence, n_resamples, seed)
             for k, metric in enumerate(metrics):
                 rows.append({"domain": domain, "variant": variant, "reference": reference, "metric": metric,
                              "difference": point[k], "low": low[k], "high": high[k], "n_cells": len(keys)})
@@ -481,6 +481,7 @@ __all__ = [
     "METRICS",
     "AblationStudy",
     "AblationSweep",
+    "cell_bootstrap",
     "cost_table",
     "finished_runs",
     "heldout_evaluation",

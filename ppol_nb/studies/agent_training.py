@@ -136,9 +136,10 @@ def _sha256(path: Path) -> str:
 
 # ----------------------------------------------------------------------------- statistics
 def _bootstrap(n: int, statistic, n_resamples: int, seed: int):
-    from .ablation import _bootstrap as percentile_bootstrap
+    """95 % percentile interval of a scalar statistic of (seed, task) cells (the ablations' bootstrap)."""
+    from .ablation import cell_bootstrap
 
-    low, high = percentile_bootstrap(n, statistic, 0.95, n_resamples, seed)
+    low, high = cell_bootstrap(n, statistic, 0.95, n_resamples, seed)
     return float(np.ravel(low)[0]), float(np.ravel(high)[0])
 
 
