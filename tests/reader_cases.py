@@ -282,3 +282,15 @@ CASES5 = [
 ]
 
 ALL_CASES = CASES + CASES2 + CASES3 + CASES4 + CASES5
+
+
+# How people in MultiWOZ write (see ppol_nb/offline/behaviours.py): one sentence of need, details
+# as the chat goes on, few pleasantries, the odd tangent. It moves every key feature towards people
+# (tests/test_human_room.py); tests/test_judge_transfer.py scores it with both judges.
+MULTIWOZ_STYLE = (
+    "You write the way most people type into a support chat. Your first message says what you need in a "
+    "single sentence, without order numbers or account details. The rest comes out bit by bit over the next "
+    "messages, and you give personal details one at a time, only when the agent asks for them. You rarely "
+    "say please or thank you. Now and then you drift off topic with a side remark or an unrelated question, "
+    "then get back to it."
+)

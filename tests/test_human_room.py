@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from reader_cases import MULTIWOZ_STYLE
 
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.evolution.curriculum import VAL_FRACTION
@@ -43,19 +44,10 @@ from ppol_nb.offline.user import OfflineUser
 from ppol_nb.offline.utterance import Part
 from ppol_nb.personas import Persona
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
-from ppol_nb.simulation.step_caps import DEFAULT_MAX_STEPS, TRAIN_MAX_STEPS
 from ppol_nb.simulation.scenario import build_scenario
+from ppol_nb.simulation.step_caps import DEFAULT_MAX_STEPS, TRAIN_MAX_STEPS
 from ppol_nb.simulation.tau2_bridge import get_task, load_tasks
 
-# How people in MultiWOZ write (see behaviours.py): one sentence of need, details
-# as the chat goes on, few pleasantries, the odd tangent.
-MULTIWOZ_STYLE = (
-    "You write the way most people type into a support chat. Your first message says what you need in a "
-    "single sentence, without order numbers or account details. The rest comes out bit by bit over the next "
-    "messages, and you give personal details one at a time, only when the agent asks for them. You rarely "
-    "say please or thank you. Now and then you drift off topic with a side remark or an unrelated question, "
-    "then get back to it."
-)
 # The issue's own example: a phone texter.
 TEXTING_STYLE = (
     "You type like you're texting: all lowercase, a few words at a time, no greetings or thanks, you give "

@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 import pytest
+from reader_cases import MULTIWOZ_STYLE
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 
@@ -37,14 +38,6 @@ from ppol_nb.studies.judge_transfer import (
 )
 
 N_TASKS = 20  # retail train and test tasks of the baseline study (two seeds each)
-# tests/test_human_room.py's MultiWOZ-style persona text: it moves every key feature towards people
-MULTIWOZ_STYLE = (
-    "You write the way most people type into a support chat. Your first message says what you need in a "
-    "single sentence, without order numbers or account details. The rest comes out bit by bit over the next "
-    "messages, and you give personal details one at a time, only when the agent asks for them. You rarely "
-    "say please or thank you. Now and then you drift off topic with a side remark or an unrelated question, "
-    "then get back to it."
-)
 
 
 @pytest.fixture(scope="module")

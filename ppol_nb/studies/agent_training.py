@@ -96,6 +96,7 @@ import numpy as np
 import pandas as pd
 
 from ..personas.traits import TRAIT_NAMES
+from ..run_identity import file_digest
 
 NOTEBOOK = "05_agent_training"
 REGIMES = ("No fine-tuning", "Default-only", "Default+PPol")
@@ -128,10 +129,6 @@ def check_training_rows(rows: list[dict]) -> None:
         raise ValueError(f"training lines must be train-task episodes of {TRAINING_CONDITIONS} without trait "
                          f"personas; got {len(bad)} other line(s), e.g. {bad[0].get('condition')!r} on task "
                          f"{bad[0].get('task_id')!r}")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -329,9 +326,9 @@ class AgentTrainingStudy:
             kinds = {k: sum(r["kind"] == k for r in rows) for k in ("default", "ppol")}
             info = {"domain": domain, "regime": regime, "seed": seed, **reader.describe(),
                     "n_default": kinds["default"], "n_ppol": kinds["ppol"],
-                    "trained_on": {"file": str(path), "sha256": _sha256(path), "lines": len(lines),
+                    "trained_on": {"file": str(path), "sha256": file_digest(path), "lines": len(lines),
                                    "rows": str(build.files[(builder_regime, "train", "rows")]),
-                                   "build_manifest": str(manifest_path), "build_manifest_sha256": _sha256(manifest_path),
+                                   "build_manifest": str(manifest_path), "build_manifest_sha256": file_digest(manifest_path),
                                    "builder_seed": build.manifest["seed"], "n_per_regime": build.manifest["n_per_regime"],
                                    "equal_size_rule": build.manifest["equal_size_rule"],
                                    "sources": [{"path": src["path"], "sha256": src["sha256"]}
@@ -379,7 +376,7 @@ class AgentTrainingStudy:
         self._results = pd.concat(frames, ignore_index=True)[keep]
         self._results.to_csv(self.out / "results.csv", index=False)
         manifest = {"notebook": NOTEBOOK, "parameters": self.parameters(), "results": "results.csv",
-                    "results_sha256": _sha256(self.out / "results.csv"),
+                    "results_sha256": file_digest(self.out / "results.csv"),
                     "readers": [{k: b[k] for k in ("domain", "regime", "seed", "fingerprint", "trained_on")}
                                 for b in self._budgets]}
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")

@@ -40,13 +40,14 @@ annotator id), so position tells nothing and is reproducible for resumption.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..run_identity import file_digest
 
 STUDY_FILE, KEY_FILE, MANIFEST_FILE = "study.json", "key.json", "manifest.json"
 ATTENTION_SOURCE = "attention_check"
@@ -153,10 +154,6 @@ def attention_conversation(rng: random.Random) -> tuple[dict, ...]:
     return tuple(turns)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -209,7 +206,7 @@ def build_study(sources: Mapping[str, object], out_dir: str | Path, per_source: 
     _write(out / MANIFEST_FILE, {
         "format": FORMAT_VERSION, "study_id": study["study_id"], "seed": seed, "per_source": k,
         "counts": counts, "n_items": len(chosen), "available": {n: len(p) for n, p in sorted(pools.items())},
-        "files": {STUDY_FILE: _sha256(out / STUDY_FILE), KEY_FILE: _sha256(out / KEY_FILE)},
+        "files": {STUDY_FILE: file_digest(out / STUDY_FILE), KEY_FILE: file_digest(out / KEY_FILE)},
         "tool_calls": "dropped", "note": "key.json holds the sources: never serve it to annotators"})
     return out
 
@@ -223,7 +220,7 @@ def load_study(study_dir: str | Path) -> dict:
     manifest = d / MANIFEST_FILE
     if manifest.is_file():
         want = json.loads(manifest.read_text(encoding="utf-8"))["files"][STUDY_FILE]
-        if _sha256(path) != want:
+        if file_digest(path) != want:
             raise StudyError(f"{path} does not match its manifest checksum (edited after building?)")
     study = json.loads(path.read_text(encoding="utf-8"))
     if not study.get("items"):

@@ -30,12 +30,12 @@ best step. See docs/training.md for serving and evaluating the adapter.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..provenance import provenance
+from ..run_identity import file_digest
 from .chat_formats import read_openai_jsonl
 
 TRAIN_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
@@ -150,10 +150,6 @@ def _config_kwargs(config_cls, recipe: LoraRecipe, gpu: bool, bf16: bool, out: P
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def train_lora(model, train_file, validation_file, out, recipe: LoraRecipe | None = None, tokenizer=None) -> dict:
     """Train a LoRA adapter on ``model`` (a local directory, a hub id, or a loaded causal LM) with the recipe.
 
@@ -202,8 +198,8 @@ def train_lora(model, train_file, validation_file, out, recipe: LoraRecipe | Non
     manifest = provenance({
         "command": "sft train", "recipe": asdict(recipe), "bf16": bf16, "gradient_checkpointing": gpu,
         "paper": "Persona Policies (arXiv:2605.12894) §5.5, App. B/F (App. B says 32 steps; App. F and configs 48)",
-        "data": {"train": {"path": str(train_file), "sha256": _sha256(train_file), "conversations": len(train_ds)},
-                 "validation": {"path": str(validation_file), "sha256": _sha256(validation_file),
+        "data": {"train": {"path": str(train_file), "sha256": file_digest(train_file), "conversations": len(train_ds)},
+                 "validation": {"path": str(validation_file), "sha256": file_digest(validation_file),
                                 "conversations": len(eval_ds)}},
         "base_model": getattr(getattr(model, "config", None), "_name_or_path", None) or type(model).__name__,
         "train_packages": {p: metadata.version(p) for p in TRAIN_PACKAGES}, **result,

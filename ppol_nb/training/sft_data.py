@@ -65,7 +65,6 @@ manifest names which.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -78,6 +77,7 @@ from pathlib import Path
 from .. import __version__
 from ..humans.licences import SOURCES, LicenceError
 from ..provenance import provenance
+from ..run_identity import file_digest
 from ..simulation.records import EpisodeRecord
 from ..simulation.store import EpisodeFileError, read_episodes
 from .chat_formats import (
@@ -329,7 +329,7 @@ def read_sources(paths) -> tuple[list[tuple[EpisodeRecord, str]], list[dict]]:
             raise SFTDataError(f"{path}: not a text episode file ({exc.reason})") from None
         checked = check_trainable_input(path, recs)
         records.extend((r, str(path)) for r in recs)
-        sources.append({**checked, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "records": len(recs),
+        sources.append({**checked, "sha256": file_digest(path), "records": len(recs),
                         "skipped_lines": len(report.skipped)})
     return records, sources
 
