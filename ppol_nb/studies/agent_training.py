@@ -217,6 +217,7 @@ class AgentTrainingStudy:
         self.timings: dict = {}
         self._results: pd.DataFrame | None = None
         self._budgets: list[dict] = []
+        self._programs: dict[str, tuple[str, dict]] = {}  # domain -> (source, info): read the run once
 
     def parameters(self) -> dict:
         return {"domains": list(self.domains), "seeds": list(self.seeds), "n_dialogues": self.n_dialogues,
@@ -233,12 +234,17 @@ class AgentTrainingStudy:
         from ..evolution.benchmark import evolved_program
         from ..personas.programs import program_source
 
+        if domain in self._programs:
+            return self._programs[domain]
         program = self.program.get(domain) if isinstance(self.program, dict) else self.program
         if program is None:
-            return program_source("seed"), {"program": "seed (shipped)"}
-        source, info = evolved_program(program)
-        return source, {"program": str(program), **{k: v for k, v in info.items() if k != "program"},
-                        "selected": info.get("program")}
+            chosen = program_source("seed"), {"program": "seed (shipped)"}
+        else:
+            source, info = evolved_program(program)
+            chosen = source, {"program": str(program), **{k: v for k, v in info.items() if k != "program"},
+                              "selected": info.get("program")}
+        self._programs[domain] = chosen
+        return chosen
 
     def _rollout_dirs(self, domain: str) -> dict[str, Path]:
         """The rollout folders of this configuration: the builder reads whole episode files, so a
