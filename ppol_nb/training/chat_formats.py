@@ -222,10 +222,6 @@ def to_sharegpt(conv: Conversation, system: str, tools: list[dict]) -> tuple[dic
     return record, forced
 
 
-def tool_schema_names(tools) -> list[str]:
-    return [t["function"]["name"] for t in tools]
-
-
 # ----------------------------------------------------------------------------------------- validators
 
 _ROLES = {"system", "user", "assistant", "tool"}
