@@ -17,7 +17,7 @@ reflector          ``OfflineReflection``                        ``LLMReflection`
 Either world can pair its user simulator with the do-nothing control agent
 (``agent="do-nothing"``, :mod:`ppol_nb.simulation.control_agent`), the floor a
 success rate is read against. Both expose the same methods (``make_user``, ``make_agent``, ``generator``,
-``mutator``, ``reflector``, ``max_workers``, ``describe``, ``identity``, ``recipe``
+``mutator``, ``reflector``, ``max_workers``, ``search_defaults``, ``describe``, ``identity``, ``recipe``
 — a :class:`BackendRecipe` that builds the same backend in a worker process) and attributes
 (``name``, ``ledger``, ``user_model``, ``agent_model``); nothing outside this
 module and :mod:`ppol_nb.offline` asks which world it runs in. Environment,
@@ -33,6 +33,7 @@ from .simulation.scenario import TaskScenario
 from .simulation.tau2_bridge import tau2_modules
 
 BACKENDS = ("offline", "openai")
+EPISODES_IN_FLIGHT = 32  # per run_episodes call on an endpoint (was 8); the limiter's window bounds requests
 AGENTS = ("llm", "do-nothing")
 
 
@@ -123,8 +124,17 @@ class LLMBackend:
         return LLMReflection(self.client)
 
     def max_workers(self, requested: int | None) -> int:
-        """Concurrent episodes: what was asked for (default 8); episodes wait on the network."""
-        return 8 if requested is None else max(1, int(requested))
+        """Concurrent episodes: what was asked for (default :data:`EPISODES_IN_FLIGHT`); episodes wait on the
+        network, and the LLM layer's window per endpoint and role bounds the requests they send."""
+        return EPISODES_IN_FLIGHT if requested is None else max(1, int(requested))
+
+    def search_defaults(self) -> dict:
+        """Candidates in flight for a search (:mod:`ppol_nb.evolution.config`): several candidates per
+        round, the incumbent's pairing started with each, validations in the background."""
+        from .evolution.config import ENDPOINT_CANDIDATES_IN_FLIGHT
+
+        return {"parallel_evaluations": ENDPOINT_CANDIDATES_IN_FLIGHT, "speculative_rescore": True,
+                "background_validation": True}
 
     def describe(self) -> dict:
         """Backend, LLM config and the response cache file used (its path, never its contents; None: none)."""

@@ -28,6 +28,8 @@ from .cli_checks import (
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
+DEFAULT_WINDOW = 32  # requests in flight per endpoint and role (LLMConfig.max_concurrency's default)
+
 
 def _backend(args):
     """The backend the flags name, built once per command (identity checks and the run share it)."""
@@ -41,7 +43,7 @@ def _backend(args):
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                            user_model=args.user_model, temperature=args.temperature,
                            cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
-                           max_concurrency=args.max_workers, agent=args.agent, timeout_s=args.timeout,
+                           max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
     set_default_deadline(args.episode_deadline)
     args.backend_object = backend
@@ -317,7 +319,9 @@ def _add_backend_args(p) -> None:
                             "notebook: $PPOL_CACHE_DIR/llm_responses.sqlite, else in the user cache directory, "
                             "e.g. ~/.cache/ppol_nb/llm_responses.sqlite)")
     cache.add_argument("--no-cache", action="store_true", help="read and write no response cache: send every request")
-    p.add_argument("--max-workers", type=positive_int, default=8, help="concurrent episodes (openai backend)")
+    p.add_argument("--max-workers", type=positive_int,
+                   help=f"concurrent episodes per batch and requests in flight per endpoint and role (openai "
+                        f"backend; default {DEFAULT_WINDOW})")
     p.add_argument("--timeout", type=positive_float, help="seconds per LLM request (default 120)")
     p.add_argument("--retries", type=non_negative_int, help="retries per LLM request (default 6)")
     p.add_argument("--episode-deadline", type=positive_float, help="seconds one episode may take; its LLM calls "

@@ -64,8 +64,10 @@ class ToyEvaluator:
         cost_usd: float = 0.0,
         with_validation: bool = False,
         flat: bool = False,
+        staggered: bool = False,
     ) -> None:
         self.delay_s = delay_s
+        self.staggered = staggered  # candidates of one round end at different times
         self.call_log = Path(call_log) if call_log else None
         self.cost_usd = cost_usd
         self.flat = flat  # every program scores the same: nothing ever improves
@@ -81,7 +83,7 @@ class ToyEvaluator:
                 with open(self.call_log, "a", encoding="utf-8") as fh:
                     fh.write(f"{program_id}@{iteration}\n")  # one line per (program, context) evaluated
         if self.delay_s:
-            time.sleep(self.delay_s)
+            time.sleep(self.delay_s * (1 + iteration % 3 if self.staggered else 1))
         x = parse_x(source)  # raises on broken programs -> failed record
         score = 0.5 if self.flat else quality(x)
         return Evaluation(
@@ -92,6 +94,8 @@ class ToyEvaluator:
         )
 
     def _validate(self, record) -> dict:
+        if self.delay_s:
+            time.sleep(3 * self.delay_s)  # a validation is a bigger batch than a minibatch
         x = parse_x(record.source)
         return {"score": 1.0 - abs(x[0] - TARGET[0]), "n": [5, 8, 10], "llm_calls": 2, "cost_usd": 0.001}
 
@@ -196,11 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-log")
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--with-validation", action="store_true")
+    ap.add_argument("--staggered", action="store_true")
     args = ap.parse_args(argv)
     config = EvolutionConfig.from_dict(json.loads(args.config), base="ci")
     engine = EvolutionEngine(
         config,
-        ToyEvaluator(delay_s=args.delay, call_log=args.eval_log),
+        ToyEvaluator(delay_s=args.delay, call_log=args.eval_log, with_validation=args.with_validation,
+                     staggered=args.staggered),
         ToyMutator(p_fail=0.1),
         args.run_dir,
         SEED_PROGRAM,

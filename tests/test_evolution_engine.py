@@ -266,6 +266,25 @@ def test_resume_guards(tmp_path):
     assert len(again.history()) == len(engine.history())
 
 
+def _wait_mid_round(db_path: Path, proc: subprocess.Popen, min_programs: int, timeout_s: float = 60.0):
+    """Poll the run database until a round has some, but not all, of its candidates stored."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run finished before it could be killed"
+        try:
+            with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0) as conn:
+                done = {row[0] for row in conn.execute("SELECT iteration FROM programs")}
+                rows = conn.execute("SELECT payload FROM events WHERE kind = 'round_start' ORDER BY seq").fetchall()
+        except sqlite3.OperationalError:
+            done, rows = set(), []  # not created yet
+        if rows and len(done) >= min_programs:
+            last = json.loads(rows[-1][0])["iterations"]
+            if len(last) > 1 and set(last) & done and not set(last) <= done:
+                return done, last
+        time.sleep(0.005)
+    raise AssertionError(f"no run state mid-round after {timeout_s} s")
+
+
 def _wait_for_programs(db_path: Path, n: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> int:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -325,6 +344,56 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
     assert set(logged) >= own | {f"{p}@{c}" for p, c in _evals(resumed)[["program_id", "context"]].values}
     assert len(logged) <= len(set(logged)) + 1  # only the evaluation in flight at the kill ran twice
     assert len(resumed.events("session_start")) == 2
+
+
+def _validations(engine) -> dict:
+    return {r.id: (r.validation.get("score"), r.validation.get("validated_at_iteration"))
+            for r in engine.records() if r.validation}
+
+
+IN_FLIGHT = {"islands": 3, "migration_interval": 4, "max_iterations": 24, "early_stop_patience": None,
+             "parallel_evaluations": 4, "speculative_rescore": True, "background_validation": True}
+
+
+def test_candidates_in_flight_change_no_decision_and_no_value(tmp_path):
+    """Speculative pairings and background validation only move work earlier: the history, the
+    validations and the final program equal those of the same rounds run one stage after another."""
+    cfg = EvolutionConfig.from_dict(IN_FLIGHT, base="ci")
+    sync_cfg = cfg.replace(speculative_rescore=False, background_validation=False)
+    fast, _ = run(tmp_path, "fast", cfg, ToyEvaluator(with_validation=True), ToyMutator(p_fail=0.1))
+    slow, _ = run(tmp_path, "slow", sync_cfg, ToyEvaluator(with_validation=True), ToyMutator(p_fail=0.1))
+    pd.testing.assert_frame_equal(fast.history(), slow.history())
+    assert _validations(fast) == _validations(slow) and len(_validations(fast)) >= 3
+    assert fast.best(by="validation").id == slow.best(by="validation").id
+    assert len(fast.events("validation_start")) == len(_validations(fast))  # each ran in the background
+    starts = [e for e in fast.events("round_start") if e["iteration"] > 0]
+    assert max(len(e["iterations"]) for e in starts) == 4
+
+
+def test_resume_after_kill_9_with_candidates_in_flight_matches_uninterrupted_run(tmp_path):
+    cfg = EvolutionConfig.from_dict(IN_FLIGHT, base="ci")
+    ref, _ = run(tmp_path, "ref", cfg, ToyEvaluator(with_validation=True), ToyMutator(p_fail=0.1))
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, str(TESTS_DIR / "evolution_toys.py"), str(run_dir), "--config", json.dumps(IN_FLIGHT),
+           "--delay", "0.1", "--with-validation", "--staggered"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        done, last_round = _wait_mid_round(run_dir / FILENAME, proc, min_programs=8)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert 8 <= len(done) < 25 and len(last_round) > 1 and not set(last_round) <= done  # killed mid-round
+
+    resumed, summary = run(tmp_path, "killed", cfg, ToyEvaluator(with_validation=True), ToyMutator(p_fail=0.1),
+                           resume=True)
+    assert summary.iterations_done == 24
+    pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    assert [r.source for r in ref.records()] == [r.source for r in resumed.records()]
+    assert _validations(ref) == _validations(resumed)
+    assert ref.best(by="validation").id == resumed.best(by="validation").id
 
 
 def _evals(engine) -> pd.DataFrame:
@@ -461,7 +530,10 @@ def test_profiles_yaml_overrides_and_unknown_keys(tmp_path):
     assert (paper.islands, paper.migration_interval, paper.migration_rate, paper.population_size) == (5, 5, 0.2, 50)
     assert (paper.feature_bins, paper.elite_selection_ratio, paper.num_inspirations) == (5, 0.2, 2)
     assert (paper.max_iterations, paper.early_stop_patience, paper.seed, paper.eval_timeout_s) == (70, 20, 42, 3600)
-    assert paper.island_capacity == 10 and paper.parallel_evaluations == 1
+    assert paper.island_capacity == 10 and paper.parallel_evaluations is None  # the world's choice
+    assert paper.for_world().parallel_evaluations == 1 and not paper.for_world().background_validation
+    assert paper.for_world({"parallel_evaluations": 4}).parallel_evaluations == 4
+    assert paper.replace(parallel_evaluations=2).for_world({"parallel_evaluations": 4}).parallel_evaluations == 2
     small = EvolutionConfig.profile("ci")
     assert small.islands == 2 and small.max_iterations == 6 and small.early_stop_patience == 4
 

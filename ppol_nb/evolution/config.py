@@ -3,8 +3,8 @@
 ``EvolutionConfig.profile("paper")`` is the PPol setup (App. B plus the authors'
 OpenEvolve YAML): 5 islands, ring migration of the top 20 % every 5 iterations,
 a 5x5 MAP-Elites grid per island on (human-likeness, coverage), 70 iterations,
-early stop after 20 iterations without a new best, seed 42, one candidate
-evaluated at a time with a 1-hour timeout, and the authors' rollout step caps:
+early stop after 20 iterations without a new best, seed 42, a 1-hour evaluation timeout, and the
+authors' rollout step caps:
 20 τ² steps per training episode, 30 per validation episode. ``profile("ci")`` is a tiny run for
 tests and smoke notebooks. ``from_yaml`` overrides either profile field by field
 and rejects keys it does not know, so a typo never silently falls back to a
@@ -24,11 +24,24 @@ critique for the mutator) and ``map_elites`` (grid elites per island; False
 keeps a plain elitist population). A run stored before these fields existed
 was made with their defaults.
 
+Candidates in flight (``parallel_evaluations``, ``speculative_rescore``,
+``background_validation``) default to None: *the world's choice*, filled in by
+:meth:`EvolutionConfig.for_world` from the backend's ``search_defaults()`` when a
+run is built (:func:`~ppol_nb.evolution.runs.build_run`). The offline world
+keeps one candidate at a time, synchronous validation and no speculation (its
+results are those of earlier releases); an endpoint world keeps
+:data:`ENDPOINT_CANDIDATES_IN_FLIGHT` candidates in flight, starts the
+incumbent's paired re-evaluation with the candidate, and validates new bests
+in the background (measured in ``benchmarks/bench_search_endpoint.py``). The
+resolved values are what a run records.
+
 Fields split in two groups. *Decision* fields shape which parent is sampled
 and what the archive holds; a resumed run must use the same values, or it
 would no longer reproduce the uninterrupted run. *Budget* fields
 (:data:`BUDGET_FIELDS`) only decide when to stop or how long to wait, so they
-may change on resume (e.g. raise ``max_iterations`` to extend a run).
+may change on resume (e.g. raise ``max_iterations`` to extend a run). The two
+*execution* fields ``speculative_rescore`` and ``background_validation`` change
+when work starts, never what is computed, so they are counted with the budgets.
 """
 
 from __future__ import annotations
@@ -54,8 +67,14 @@ BUDGET_FIELDS = frozenset(
         "propose_timeout_s",
         "validation_timeout_s",
         "validate_on_new_best",
+        # Execution: when work starts, not what is computed (see EvolutionConfig).
+        "speculative_rescore",
+        "background_validation",
     }
 )
+
+# Candidates an endpoint world keeps in flight by default (benchmarks/bench_search_endpoint.py).
+ENDPOINT_CANDIDATES_IN_FLIGHT = 4
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,15 @@ class EvolutionConfig:
         summed over mutator, evaluator and validation costs.
     Execution
         ``parallel_evaluations`` candidates per round, decided from the state at
-        the start of the round and evaluated concurrently in threads.
+        the start of the round and evaluated concurrently in threads (None:
+        the world's choice, see the module doc; an engine given None uses 1).
+        ``speculative_rescore`` starts the incumbent's paired re-evaluation on
+        a candidate's minibatch together with the candidate, instead of after
+        it (one re-evaluation is wasted when the candidate fails).
+        ``background_validation`` validates each new best in a thread while
+        the next rounds run; the run waits for every validation before it
+        returns. Neither changes any decision or value (None: the world's
+        choice; an engine given None uses False).
         ``eval_timeout_s`` / ``propose_timeout_s`` / ``validation_timeout_s``
         bound one evaluation (or re-evaluation) / one mutator call / one
         validation (PPol's validation runs the held-out slice at every N, about
@@ -130,7 +157,9 @@ class EvolutionConfig:
     seed: int = 42
     max_wall_time_s: float | None = None
     max_cost_usd: float | None = None
-    parallel_evaluations: int = 1
+    parallel_evaluations: int | None = None
+    speculative_rescore: bool | None = None
+    background_validation: bool | None = None
     eval_timeout_s: float | None = 3600.0
     propose_timeout_s: float | None = 600.0
     validation_timeout_s: float | None = 3600.0
@@ -188,9 +217,11 @@ class EvolutionConfig:
             value = getattr(self, name)
             need(value is None or (_is_num(value) and value > 0), f"{name} must be None or > 0")
         need(
-            _is_int(self.parallel_evaluations) and self.parallel_evaluations >= 1,
-            "parallel_evaluations must be an int >= 1",
+            self.parallel_evaluations is None or (_is_int(self.parallel_evaluations) and self.parallel_evaluations >= 1),
+            "parallel_evaluations must be None or an int >= 1",
         )
+        for name in ("speculative_rescore", "background_validation"):
+            need(getattr(self, name) is None or isinstance(getattr(self, name), bool), f"{name} must be None or a bool")
         for name in ("train_max_steps", "val_max_steps"):
             need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, f"{name} must be an int >= 1")
         need(self.comparison in ("paired", "raw"), "comparison must be 'paired' or 'raw'")
@@ -228,6 +259,14 @@ class EvolutionConfig:
             raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
         base = cls(profile_name=name, **PROFILES[name])
         return base.replace(**overrides) if overrides else base
+
+    def for_world(self, defaults: dict[str, Any] | None = None) -> EvolutionConfig:
+        """Fields left to the world (None) filled from ``defaults`` (a backend's
+        ``search_defaults()``), else one candidate, no speculation, synchronous validation."""
+        fallback = {"parallel_evaluations": 1, "speculative_rescore": False, "background_validation": False}
+        chosen = {**fallback, **{k: v for k, v in (defaults or {}).items() if k in fallback}}
+        fill = {k: chosen[k] for k in fallback if getattr(self, k) is None}
+        return self.replace(**fill) if fill else self
 
     def replace(self, **changes: Any) -> EvolutionConfig:
         """A copy with some fields changed (unknown names raise a clear error)."""

@@ -33,9 +33,20 @@ Semantics (what "iteration", "round" and "resume" mean here)
   total), ``max_wall_time_s`` (this session), in that order. A round in flight
   always finishes (confirmations included), so no paid-for evaluation is thrown
   away; a budget can therefore be overshot by at most one round.
+* **Candidates in flight** (endpoint worlds; :mod:`.config`): a round of
+  ``parallel_evaluations`` candidates overlaps every stage of each: the
+  mutator call, persona generation and episodes of the candidate, and, with
+  ``speculative_rescore``, the incumbent's paired re-evaluation on the
+  candidate's minibatch, started with the candidate rather than after it (it
+  is the same stored value either way; a failed candidate wastes it). With
+  ``background_validation`` the validation of a new best runs in a thread
+  while the next rounds go on; the run waits for every validation before it
+  stops. Neither setting changes a decision or a value: the history is the same
+  function of the seed, and so is the final program.
 * **Validation and the final program**: when the evaluator has ``validate``,
-  the seed program is always validated (first), then every new best when it
-  takes the crown. The final program is the best mean validation score
+  the seed program is always validated (first), then the incumbent at the end
+  of every round in which it changed (with one candidate per round: every new
+  best when it takes the crown). The final program is the best mean validation score
   (:meth:`EvolutionEngine.best` with ``by="validation"``, PPol's checkpoint
   rule) with ties going to the earliest program, so the result differs from the
   seed only when a candidate beat the seed on validation; otherwise it *is* the
@@ -46,8 +57,9 @@ Semantics (what "iteration", "round" and "resume" mean here)
   (even mid-confirmation), that round's finished candidates and
   re-evaluations are kept, its missing candidates are re-decided from the same
   round-start state with the same RNG (same parents), stored proposals are
-  re-used, and nothing finished is evaluated again. The resumed run's history
-  therefore equals the uninterrupted run's.
+  re-used, and nothing finished is evaluated again. A validation that was
+  started (event ``validation_start``) but not stored is run again. The
+  resumed run's history therefore equals the uninterrupted run's.
 
 Timeouts never hang the loop: see :mod:`.workers`. No asyncio is used, so
 ``run()`` and ``iterate()`` work inside a live Jupyter kernel.
@@ -62,6 +74,7 @@ import logging
 import math
 import numbers
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,12 +155,13 @@ class EvolutionEngine:
             raise TypeError("mutator must define propose(parent, inspirations, rng, iteration)")
         if not isinstance(seed_program, str) or not seed_program.strip():
             raise ValueError("seed_program must be a non-empty source string")
-        self.config = config
+        self.config = config = config.for_world()  # None (the world's choice) outside build_run: one at a time
         self.evaluator = evaluator
         self.mutator = mutator
         self.run_dir = Path(run_dir)
         self.seed_program = seed_program
         self.stop_reason: str | None = None
+        self._validations: dict[str, threading.Thread] = {}  # program id -> background validation
         self._session_wall_s = 0.0
         self._active: Iterator[Step] | None = None
 
@@ -206,6 +220,7 @@ class EvolutionEngine:
         self._pending_round: list[int] | None = None
         self._pending_records: dict[int, ProgramRecord] = {}
         self._scores: dict[tuple[str, int], float] = {}  # (program id, context) -> re-evaluation score
+        self._validation_started: list[str] = []  # program ids, from validation_start events
 
     def load_state(self) -> None:
         """Rebuild islands, archives, ratings, best and any unfinished round from the database."""
@@ -247,6 +262,7 @@ class EvolutionEngine:
                 self._pending_round, self._pending_records = list(last_round), tail
         if records[0].iteration == 0 and records[0].source != self.seed_program:
             raise ValueError(f"cannot resume {self.run_dir}: seed_program differs from the stored run's")
+        self._validation_started = [e["program_id"] for e in self.db.events("validation_start")]
         if self._best is not None:  # the process may have died before refreshing it
             _atomic_write(self.run_dir / BEST_PROGRAM_FILE, self._best.source)
 
@@ -323,6 +339,7 @@ class EvolutionEngine:
                     if self._pending_round is None:
                         reason, detail = self._stop_check(start)
                         if reason is not None:
+                            self.wait_validations()  # the final program needs every validation
                             self.stop_reason = reason
                             self.db.add_event("stop", iteration=self._last_iteration, reason=reason, detail=detail)
                             log.info("evolution stopped: %s (%s)", reason, detail)
@@ -461,6 +478,7 @@ class EvolutionEngine:
         return pd.DataFrame(self.db.ledger_rows())
 
     def close(self) -> None:
+        self.wait_validations()  # a background validation still writes to the database
         self.db.close()
 
     def __enter__(self) -> Self:
@@ -589,6 +607,8 @@ class EvolutionEngine:
             runner.submit(("propose", t), self._propose_fn(d), cfg.propose_timeout_s)
 
         self._submit_rescores(runner, incumbent, in_flight)  # resumed round: stored candidates first
+        if cfg.speculative_rescore:
+            self._submit_pairings(runner, incumbent, in_flight, todo)
         while len(runner):
             outcome = runner.next()
             _reraise_fatal(outcome)
@@ -636,6 +656,23 @@ class EvolutionEngine:
                 purpose = "pair" if ctx == t else "confirm"
                 runner.submit(("rescore", pid, ctx, t, purpose),
                               functools.partial(_evaluate_as, evaluate, source, ctx, pid), self.config.eval_timeout_s)
+
+    def _submit_pairings(self, runner: DeadlineRunner, incumbent: ProgramRecord | None,
+                         in_flight: set[tuple[str, int]], iterations: list[int]) -> None:
+        """Start the incumbent's re-evaluation on each candidate's own minibatch now, with the candidate
+        (``speculative_rescore``): the value a successful candidate's pairing will read, computed once."""
+        if self.config.comparison != cmp.RULE_PAIRED or incumbent is None:
+            return
+        rescore = getattr(self.evaluator, "rescore", None)
+        evaluate = rescore if callable(rescore) else self.evaluator.evaluate
+        for t in iterations:
+            key = (incumbent.id, t)
+            if key in in_flight or self._known(*key) is not None:
+                continue
+            in_flight.add(key)
+            runner.submit(("rescore", incumbent.id, t, t, "pair"),
+                          functools.partial(_evaluate_as, evaluate, incumbent.source, t, incumbent.id),
+                          self.config.eval_timeout_s)
 
     def _unpack(self, outcome: Outcome) -> tuple[Evaluation, str | None, dict]:
         """An evaluation outcome (finished, raised or timed out) as (evaluation, error, float metrics)."""
@@ -765,20 +802,47 @@ class EvolutionEngine:
 
     # ============================================================ validation
     def _maybe_validate(self) -> None:
-        """PPol validates the elite on a held-out slice whenever it changes; the seed always, first."""
+        """PPol validates the elite on a held-out slice whenever it changes; the seed always, first.
+
+        Synchronous by default; with ``background_validation`` each validation runs in
+        its own thread (committed from there) and :meth:`wait_validations` collects them.
+        A validation started before a crash but never stored is started again.
+        """
         validate = getattr(self.evaluator, "validate", None)
         if not (self.config.validate_on_new_best and callable(validate)):
             return
         seed = self._records[0] if self._records else None
-        for target in (seed, self._best):
-            if target is not None and target.ok and not target.validation:
-                self._validate(validate, target)
+        restarted = [self._by_id[i] for i in self._validation_started if i in self._by_id]
+        seen: set[str] = set()
+        for target in (seed, *restarted, self._best):
+            if target is None or target.id in seen or not target.ok or target.validation:
+                continue
+            seen.add(target.id)
+            if target.id in self._validations:
+                continue  # running in the background
+            requested_at = self._last_iteration
+            if not self.config.background_validation:
+                self._validate(validate, target, requested_at)
+                continue
+            self.db.add_event("validation_start", iteration=requested_at, program_id=target.id)
+            self._validation_started.append(target.id)
+            thread = threading.Thread(target=self._validate, args=(validate, target, requested_at, True),
+                                      name=f"ppol-validate-{target.id}", daemon=True)
+            self._validations[target.id] = thread
+            thread.start()
 
-    def _validate(self, validate, best: ProgramRecord) -> None:
+    def wait_validations(self) -> None:
+        """Block until every background validation has been stored (no-op when none runs)."""
+        for program, thread in list(self._validations.items()):
+            thread.join()
+            self._validations.pop(program, None)
+
+    def _validate(self, validate, best: ProgramRecord, requested_at: int, background: bool = False) -> None:
         snapshot = copy.deepcopy(best)
         timeout = self.config.validation_timeout_s
         outcome = call_with_timeout(lambda: validate(snapshot), timeout, name="validate")
-        _reraise_fatal(outcome)
+        if not background:
+            _reraise_fatal(outcome)
         if outcome.timed_out:
             result: dict = {"error": f"validation timed out after {timeout} s"}
         elif outcome.error is not None:
@@ -787,11 +851,11 @@ class EvolutionEngine:
             result = {"error": f"validate returned {type(outcome.value).__name__}, expected dict"}
         else:
             result = dict(outcome.value)
-        result["validated_at_iteration"] = self._last_iteration
+        result["validated_at_iteration"] = requested_at  # when it was asked for: the same in both modes
         spend = (ROLE_VALIDATION, int(result.get("llm_calls", 0) or 0), float(result.get("cost_usd", 0.0) or 0.0))
-        best.validation = result
         self.db.set_validation(best.id, result, [spend])
-        self.db.add_event("validation", iteration=self._last_iteration, program_id=best.id, score=result.get("score"))
+        best.validation = result  # after the store: a crash in between re-runs it, never loses it
+        self.db.add_event("validation", iteration=requested_at, program_id=best.id, score=result.get("score"))
 
     # ============================================================== stopping
     def _stop_check(self, session_start: float) -> tuple[str | None, str]:

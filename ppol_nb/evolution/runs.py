@@ -93,6 +93,21 @@ def run_identity(domain: str, backend, config: EvolutionConfig, corpus: str, fit
     })
 
 
+def _for_world(config: EvolutionConfig, backend, resumed_dir: Path | None) -> EvolutionConfig:
+    """Fields left to the world filled in: a resumed run keeps the candidates in flight it was made
+    with; a new one takes the backend's ``search_defaults()``."""
+    manifest = resumed_dir / "run_manifest.json" if resumed_dir is not None else None
+    if config.parallel_evaluations is None and manifest is not None and manifest.exists():
+        # The manifest, not the database: nothing of the run may be touched before its claim is checked.
+        try:
+            stored = json.loads(manifest.read_text(encoding="utf-8")).get("config") or {}
+        except (OSError, ValueError):
+            stored = {}
+        config = config.replace(parallel_evaluations=int(stored.get("parallel_evaluations") or 1))
+    defaults = getattr(backend, "search_defaults", None)
+    return config.for_world(defaults() if callable(defaults) else None)
+
+
 def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = None, corpus: str = "multiwoz",
               fitness_dir=None, baseline_limit: int | None = None, train_limit: int | None = None,
               resume: bool = False, mutator=None, world=None, reflection=None, seed_program: str | None = None,
@@ -119,6 +134,7 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     if not resume and (run_dir / FILENAME).exists():  # before the baseline, fitness or manifest is touched
         raise FileExistsError(f"{run_dir / FILENAME} already holds a run; pass resume=True to continue it, "
                               "or use a new run_dir")
+    config = _for_world(config, backend, run_dir if resume else None)
     claim = claim_run_dir(run_dir, run_identity(domain, backend, config, corpus, fitness_dir, train_limit,
                                                 baseline_limit, seed_program), "evolve")
     train = load_tasks(domain, "train")

@@ -111,6 +111,11 @@ class OfflineBackend:
         threads only add overhead; ``requested`` (sized for network waits) is ignored."""
         return 1
 
+    def search_defaults(self) -> dict:
+        """Candidates in flight for a search (:mod:`ppol_nb.evolution.config`): one at a time, no
+        speculation, synchronous validation. Offline work is CPU-bound, so overlapping it buys nothing."""
+        return {"parallel_evaluations": 1, "speculative_rescore": False, "background_validation": False}
+
     def recipe(self):
         """This backend for a worker process (same agent, styles and reader; a fresh ledger)."""
         from ..backends import BackendRecipe
