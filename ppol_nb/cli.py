@@ -39,13 +39,20 @@ def _backend(args):
     if getattr(args, "backend_object", None) is not None:
         return args.backend_object
     if args.backend == "openai" and not args.model:
-        raise SystemExit("--backend openai needs --model (and usually --base-url)")
+        raise CLIError("--backend openai needs --model (and usually --base-url)")
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                            user_model=args.user_model, temperature=args.temperature,
                            cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
                            max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
     set_default_deadline(args.episode_deadline)
+    from .llm.preflight import PreflightError
+
+    try:  # before any run directory exists (every caller builds the backend before claiming one)
+        if not getattr(args, "no_preflight", False):
+            backend.preflight()
+    except PreflightError as exc:
+        raise CLIError(f"preflight: {exc}") from None
     args.backend_object = backend
     return backend
 
@@ -322,6 +329,9 @@ def _add_backend_args(p) -> None:
     p.add_argument("--max-workers", type=positive_int,
                    help=f"concurrent episodes per batch and requests in flight per endpoint and role (openai "
                         f"backend; default {DEFAULT_WINDOW})")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the check of key, endpoint, models and the agent's tool calls before the run "
+                        "(openai backend; the check sends at most one small request, remembered once it passes)")
     p.add_argument("--timeout", type=positive_float, help="seconds per LLM request (default 120)")
     p.add_argument("--retries", type=non_negative_int, help="retries per LLM request (default 6)")
     p.add_argument("--episode-deadline", type=positive_float, help="seconds one episode may take; its LLM calls "
