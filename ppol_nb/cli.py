@@ -574,6 +574,16 @@ def cmd_ablate(args) -> int:
     return 1 if sweep.failures else 0
 
 
+def _stress_conditions(text: str) -> tuple[str, ...]:
+    from .studies.stress_test import CONDITIONS
+
+    names = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown conditions {unknown or text!r}; expected some of {','.join(CONDITIONS)}")
+    return tuple(c for c in CONDITIONS if c in names)  # the CSV keeps the canonical order
+
+
 def cmd_stress_test(args) -> int:
     """Stress-test one agent (a class, an endpoint model, or the offline one) on the test tasks x seven user
     conditions -> OUT/stress_test.csv, OUT/stress_test.json and a figure (ppol_nb.studies.stress_test)."""
@@ -612,12 +622,14 @@ def cmd_stress_test(args) -> int:
                                if args.run and (Path(args.run).is_file() or (Path(args.run) / "best_program.py").exists())
                                else None),
                 "n_personas": args.n_personas, "trials": args.trials, "limit": args.limit,
-                "max_steps": args.max_steps, "generation_seed": args.generation_seed, "backend": backend.identity()}
+                "max_steps": args.max_steps, "generation_seed": args.generation_seed,
+                "conditions": list(args.conditions) if args.conditions else None, "backend": backend.identity()}
     config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object")}
     with claim_run_dir(out, identity, "stress-test"):
         study = StressTest(backend, out, domain=args.domain, run=args.run, n_personas=args.n_personas,
                            trials=args.trials, limit=args.limit, max_steps=args.max_steps,
-                           generation_seed=args.generation_seed, progress=not args.quiet, config=config)
+                           generation_seed=args.generation_seed, progress=not args.quiet, config=config,
+                           **({"conditions": args.conditions} if args.conditions else {}))
         study.run_all()
         study.write()
         _, png = study.plot(notebook="ppol-nb stress-test")
@@ -741,6 +753,8 @@ def build_parser() -> argparse.ArgumentParser:
     if not any("--agent-model" in a.option_strings for a in stt._actions):  # per-role flags may come with the backend args
         stt.add_argument("--agent-model", help="the agent's model on the endpoint (--backend openai)")
     stt.add_argument("--run", help="evolution run directory or generator .py for 'ppol' (default: the shipped seed program)")
+    stt.add_argument("--conditions", type=_stress_conditions, default=None,
+                     help="comma-separated subset of base,dp,ppol,skeptical,incoherent,impatient,confusion (default: all)")
     stt.add_argument("--n-personas", type=positive_int, default=3, help="personas per task (dp, ppol)")
     stt.add_argument("--trials", type=positive_int, default=1, help="episodes per task and persona (seeds 0..k-1); "
                      "k > 1 adds pass^k")
