@@ -588,7 +588,7 @@ def cmd_stress_test(args) -> int:
     """Stress-test one agent (a class, an endpoint model, or the offline one) on the test tasks x seven user
     conditions -> OUT/stress_test.csv, OUT/stress_test.json and a figure (ppol_nb.studies.stress_test)."""
     from .run_identity import claim_run_dir, file_digest
-    from .studies.stress_test import AgentClassError, ClassAgentBackend, StressTest, load_agent_class
+    from .studies.stress_test import AgentClassError, StressTest, with_agent
 
     if args.agent_class and args.agent_model:
         raise CLIError("give one agent: --agent-class module:Class or --agent-model NAME, not both")
@@ -606,16 +606,10 @@ def cmd_stress_test(args) -> int:
     if args.backend == "openai" and not args.model:
         args.model = args.agent_model  # one model named: it plays every role
     backend = _backend(args)
-    if args.agent_model:
-        from .llm import RoleConfig
-
-        config = backend.client.config
-        config.roles["agent"] = RoleConfig(**{**config.role("agent").to_dict(), "model": args.agent_model})
-    if args.agent_class:
-        try:
-            backend = ClassAgentBackend(backend, load_agent_class(args.agent_class), args.agent_class)
-        except AgentClassError as exc:
-            raise CLIError(str(exc)) from None
+    try:
+        backend = with_agent(backend, agent_class=args.agent_class, agent_model=args.agent_model)
+    except AgentClassError as exc:
+        raise CLIError(str(exc)) from None
     out = Path(args.out)
     identity = {"domain": args.domain, "run": str(Path(args.run).resolve()) if args.run else None,
                 "run_sha256": (file_digest(args.run if Path(args.run).is_file() else Path(args.run) / "best_program.py")

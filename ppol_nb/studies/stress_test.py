@@ -132,6 +132,23 @@ class ClassAgentBackend:
         raise RuntimeError("an agent class runs in this process only (use the local executor)")
 
 
+def with_agent(backend, agent_class: str | None = None, agent_model: str | None = None):
+    """``backend`` with the agent under test: a class ``module:Class``, or the model of role ``agent``
+    on an openai backend (every other role keeps its model); neither: the backend's own agent."""
+    if agent_class and agent_model:
+        raise ValueError("give one agent: agent_class or agent_model, not both")
+    if agent_model:
+        if backend.name != "openai":
+            raise ValueError("agent_model names a model on an endpoint: use the openai backend")
+        from ..llm import RoleConfig
+
+        config = backend.client.config
+        config.roles["agent"] = RoleConfig(**{**config.role("agent").to_dict(), "model": agent_model})
+    if agent_class:
+        return ClassAgentBackend(backend, load_agent_class(agent_class), agent_class)
+    return backend
+
+
 def agent_label(backend) -> str:
     """What the pass rates measure: the gold-plan offline agent, a class, or a model."""
     model = backend.agent_model
@@ -356,11 +373,15 @@ class StressTest:
                          "paper's agent numbers.")
         base = table[table.condition == "base"]
         for row in table.itertuples():
-            drop = "" if row.condition == "base" or base.empty else f", {row.drop_from_base:+.3f} below base"
+            drop = "" if row.condition == "base" or base.empty else f", drop from base {row.drop_from_base:+.3f}"
             lines.append(f"{row.condition}: {row.success_rate:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
                          f"over {row.n} episodes{drop}.")
-        worst = beh.dropna(subset=["cost"]).head(3)
-        if len(worst):
+        worst = beh[beh.cost > 0].head(3)
+        if not len(beh):
+            lines.append("No persona episodes: no behaviour breakdown.")
+        elif not len(worst):
+            lines.append("No behaviour the reader found in the personas lowered the agent's success in this run.")
+        else:
             lines.append("Costliest behaviours: " + "; ".join(
                 f"{r.behaviour} ({r.success_with:.2f} with vs {r.success_without:.2f} without, "
                 f"{r.failures}/{r.episodes} failed)" for r in worst.itertuples()) + ".")
