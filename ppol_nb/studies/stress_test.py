@@ -45,11 +45,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..provenance import provenance
+from .figures import OFFLINE_AGENT_LABEL, agent_caption
 
 CONDITIONS = ("base", "dp", "ppol", "skeptical", "incoherent", "impatient", "confusion")
 TRAITS = ("skeptical", "incoherent", "impatient", "confusion")
 CSV_COLUMNS = ["condition", "n", "success_rate", "ci_low", "ci_high"]
-OFFLINE_AGENT_LABEL = "gold-plan offline agent"
 FAILURE_CAUSES = ("user_gave_up", "agent_gave_up", "agent_wrong", "max_steps", "error")
 
 
@@ -151,10 +151,7 @@ def with_agent(backend, agent_class: str | None = None, agent_model: str | None 
 
 def agent_label(backend) -> str:
     """What the pass rates measure: the gold-plan offline agent, a class, or a model."""
-    model = backend.agent_model
-    if model.startswith("offline-agent"):
-        return f"{OFFLINE_AGENT_LABEL} ({model})"
-    return model
+    return agent_caption(backend.agent_model)
 
 
 def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
