@@ -299,12 +299,12 @@ class BlindedEvaluationStudy:
         folder = self.baseline_dir / "episodes" / f"{self.domain}-{self.backend.name}"
         if folder.is_dir():
             sims = customer_texts(_records(folder, "base"))
-        if len(sims) < 4:
+        if len(sims) < 2:
             pool, _ = self._simulator_source("base")
             sims = customer_texts(pool)
         human_texts = customer_texts(humans)
-        if len(human_texts) < 4 or len(sims) < 4:
-            raise StudyError(f"blind simulated annotators need >= 4 human and 4 base-simulator conversations outside "
+        if len(human_texts) < 2 or len(sims) < 2:
+            raise StudyError(f"blind simulated annotators need >= 2 human and 2 base-simulator conversations outside "
                              f"the study to fit their judge; found {len(human_texts)} and {len(sims)} (use "
                              "simulated_annotators='known_truth', or run notebook 01 with more tasks)")
         judge = train_transfer_judge(fingerprints(human_texts), fingerprints(sims), family="logistic")
@@ -527,11 +527,11 @@ class BlindedEvaluationStudy:
         bullets = []
         if self.simulated and self.simulated_annotators == "blind":
             rates = ", ".join(f"{s} {r:.3f}" for s, r in self.model.rates.items())
-            bullets.append(f"**These answers are SIMULATED, blind** ({self.n_annotators} simulated annotators, "
-                           f"seeded): each judged the served text alone, never its source; P(human) is a judge the "
+            bullets.append(f"**These answers are SIMULATED** (blind: {self.n_annotators} simulated annotators, "
+                           f"seeded; each judged the served text alone, never its source; P(human) is a judge the "
                            f"search never optimised ({self.model.description}) plus annotator bias (sd "
                            f"{self.annotator_sd}) and per-judgement noise (sd {self.item_sd}); inattentive "
-                           f"{list(self.model.inattentive) or 'none'}. That judge's typical P(human) per source: "
+                           f"{list(self.model.inattentive) or 'none'}). That judge's typical P(human) per source: "
                            f"{rates}. They are not human judgements.")
         elif self.simulated:
             rates = ", ".join(f"{s} {r:.3f}" for s, r in self.model.rates.items())
