@@ -592,8 +592,11 @@ class BlindedEvaluationStudy:
             c = a.correlation
             bullets.append(f"Discriminator P(human) ({self.fitness_origin}) vs judgements: point-biserial r = "
                            f"{text.versus(c['r'], 0.49)}, p = {c['p_value']:.2e}, over {c['ratings']} ratings of "
-                           f"{c['items']} conversations" + (" — with simulated answers this only reflects the "
-                                                           "sources' known rates." if self.label == "simulated" else "."))
+                           f"{c['items']} conversations" + (
+                               " — with blind simulated answers this is how far the search's discriminator agrees "
+                               "with the simulated panel's text judge, not with people." if self.simulated
+                               and self.simulated_annotators == "blind" else " — with simulated answers this only "
+                               "reflects the sources' known rates." if self.label == "simulated" else "."))
         else:
             bullets.append("No discriminator P(human): no fitness model found, so no point-biserial correlation.")
         power = self.power().set_index("gap_from")

@@ -25,7 +25,7 @@ def setting(backend, corpus: str | None = None, compared_with_paper: bool = True
     lines = [f"**Setting:** {backend.name} backend — user simulator `{backend.user_model}`, "
              f"agent `{backend.agent_model}`" + (f"; human corpus {corpus_label(corpus)}." if corpus else ".")]
     if agent_caption(backend.agent_model) != str(backend.agent_model):
-        lines.append(f"Pass rates below are the {OFFLINE_AGENT_LABEL}'s: it follows each task's gold plan, so they "
+        lines.append(f"Any pass rate here is the {OFFLINE_AGENT_LABEL}'s: it follows each task's gold plan, so they "
                      "measure whether the user gave the facts, not agent reasoning, and are not comparable with the "
                      "paper's agent numbers.")
     if paper.simulator_for(backend.user_model) is None:
