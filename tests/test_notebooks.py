@@ -263,6 +263,7 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     for source, grp in kept.groupby("source"):  # the rates in the findings are those of the stored answers
         assert f"{source} {(grp.answer == 'human').mean():.3f}" in text04
     assert "excluded (sim-a03)" in text04 and "point-biserial r = " in text04  # 01's model gave P(human)
+    assert "each judged the served text alone, never its source" in text04  # blind simulated annotators
 
     # 05: readers trained on the SFT builder's exports (02's evolved program for retail); the table is the run's
     text05 = _findings(done[5])
