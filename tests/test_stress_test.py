@@ -11,7 +11,13 @@ import pytest
 from fake_openai_server import text_reply
 
 from ppol_nb.cli import main
-from ppol_nb.studies.stress_test import CONDITIONS, CSV_COLUMNS, load_agent_class, pass_hat_k, wilson
+from ppol_nb.studies.stress_test import (
+    CONDITIONS,
+    CSV_COLUMNS,
+    load_agent_class,
+    pass_hat_k,
+    wilson,
+)
 
 
 def _read(out):

@@ -245,7 +245,7 @@ class StressTest:
         base_rate = None
         for condition in self.conditions:
             df = self.episodes[self.episodes.stress_condition == condition] if len(self.episodes) else self.episodes
-            n, s = int(len(df)), int(df["success"].sum()) if len(df) else 0
+            n, s = len(df), int(df["success"].sum()) if len(df) else 0
             rate = s / n if n else float("nan")
             low, high = wilson(s, n)
             row = {"condition": condition, "n": n, "success_rate": rate, "ci_low": low, "ci_high": high}
@@ -277,7 +277,7 @@ class StressTest:
             has = [b in a for a in active]
             with_ = success[has]
             without = success[[not h for h in has]]
-            rows.append({"behaviour": b, "episodes": int(len(with_)), "failures": int((~with_).sum()),
+            rows.append({"behaviour": b, "episodes": len(with_), "failures": int((~with_).sum()),
                          "success_with": float(with_.mean()),
                          "success_without": float(without.mean()) if len(without) else float("nan")})
         out = pd.DataFrame(rows)
@@ -361,9 +361,11 @@ class StressTest:
     def findings(self) -> list[str]:
         """Sentences computed from this run's numbers."""
         table, beh, fails = self.table(), self.behaviours(), self.failures()
-        lines = [f"**Agent:** {agent_label(self.backend)} on {self.backend.name} backend; user simulator "
-                 f"`{self.backend.user_model}`; {self.domain} test tasks; PPol personas from "
-                 f"{self.program_info.get('program', 'n/a')}."]
+        source = self.program_info.get("program", "n/a")
+        if self.program_info.get("run"):
+            source = f"{source} of {self.program_info['run']}"
+        lines = [(f"**Agent:** {agent_label(self.backend)} on {self.backend.name} backend; user simulator "
+                  f"`{self.backend.user_model}`; {self.domain} test tasks; PPol personas from {source}.")]
         if self.backend.agent_model.startswith("offline-agent"):
             lines.append(f"The {OFFLINE_AGENT_LABEL} follows each task's gold plan: these pass rates measure whether "
                          "the user gave the facts the plan needs, not agent reasoning; never set them beside the "
