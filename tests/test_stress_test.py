@@ -57,6 +57,9 @@ def test_a_trivial_agent_fails_where_the_offline_one_succeeds_and_causes_are_cou
     assert rows["base"]["pass^2"] == 0.0
     causes = {r["condition"]: r for r in summary["failure_causes"]}
     assert sum(v for k, v in causes["base"].items() if k != "condition") == 4
+    # it offered "anything else" and never wrote: the dialogue completed, τ²'s DB check failed
+    assert causes["base"]["agent_wrong"] == 4
+    assert {"condition": "base", "check": "DB", "episodes": 4} in summary["failed_reward_checks"]
 
 
 def test_bad_agent_class_is_a_clear_error(tmp_path, capsys):

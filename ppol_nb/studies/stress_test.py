@@ -27,7 +27,8 @@ Guarantees:
   episodes, success with / without the behaviour and the failures it took part in;
 * failure causes from τ² termination reasons and the messages
   (:func:`ppol_nb.simulation.outcomes.failure_reason`: user gave up, agent gave up
-  (transfer), agent wrong, max steps, error);
+  (transfer), agent wrong, max steps, error), and which τ² reward checks (DB,
+  COMMUNICATE) the failed episodes missed (their reward breakdown);
 * ``out/stress_test.csv`` (exactly ``condition,n,success_rate,ci_low,ci_high``),
   ``out/stress_test.json`` (the citable summary with provenance) and one figure
   through :func:`ppol_nb.studies.figures.save_figure`.
@@ -299,6 +300,19 @@ class StressTest:
         table.index.name = "condition"
         return table.reset_index()
 
+    def failed_checks(self) -> pd.DataFrame:
+        """Per condition: failed episodes whose τ² reward breakdown failed each check (DB, COMMUNICATE, ...)."""
+        rows = []
+        for r in self.episodes.to_dict("records"):
+            if r.get("success") or not isinstance(r.get("reward_breakdown"), dict):
+                continue
+            for check, value in r["reward_breakdown"].items():
+                if value < 1.0:
+                    rows.append({"condition": r["stress_condition"], "check": check})
+        if not rows:
+            return pd.DataFrame(columns=["condition", "check", "episodes"])
+        return pd.DataFrame(rows).value_counts().rename("episodes").reset_index()
+
     # -- outputs ---------------------------------------------------------------------------
     def summary(self) -> dict:
         table = self.table()
@@ -316,6 +330,7 @@ class StressTest:
             "conditions": table.to_dict("records"),
             "behaviours": self.behaviours().to_dict("records"),
             "failure_causes": self.failures().to_dict("records"),
+            "failed_reward_checks": self.failed_checks().to_dict("records"),
             "generation_failures": self.generation_failures,
         })
 
