@@ -31,8 +31,9 @@ from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_S
 DEFAULT_WINDOW = 32  # requests in flight per endpoint and role (LLMConfig.max_concurrency's default)
 
 
-def _backend(args):
-    """The backend the flags name, built once per command (identity checks and the run share it)."""
+def _backend(args, check: bool = True):
+    """The backend the flags name, built once per command (identity checks and the run share it);
+    ``check`` runs its preflight (see :func:`_preflight`) before the caller writes anything."""
     from .backends import make_backend
     from .simulation.runner import set_default_deadline
 
@@ -46,15 +47,26 @@ def _backend(args):
                            max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
     set_default_deadline(args.episode_deadline)
-    from .llm.preflight import PreflightError
+    args.backend_object = backend
+    if check:
+        _preflight(args, backend)
+    return backend
 
-    try:  # before any run directory exists (every caller builds the backend before claiming one)
-        if not getattr(args, "no_preflight", False):
+
+def _preflight(args, backend, tool_calls: bool = True) -> None:
+    """Key, endpoint, models and the agent's tool calls, before any run directory exists (every caller
+    builds the backend before claiming one); a problem is one line and exit status 2."""
+    from .llm.preflight import PreflightError, preflight
+
+    if getattr(args, "no_preflight", False) or args.backend != "openai":
+        return
+    try:
+        if tool_calls:
             backend.preflight()
+        else:  # the agent is not an endpoint model (a class under test): only the other roles are checked
+            preflight(backend.client.config, tool_roles=())
     except PreflightError as exc:
         raise CLIError(f"preflight: {exc}") from None
-    args.backend_object = backend
-    return backend
 
 
 def backend_identity(args) -> dict:
@@ -619,11 +631,13 @@ def cmd_stress_test(args) -> int:
         require_sandbox()  # an evolved program is LLM-written
     if args.backend == "openai" and not args.model:
         args.model = args.agent_model  # one model named: it plays every role
-    backend = _backend(args)
+    backend = _backend(args, check=False)  # checked once the agent under test is in place
     try:
-        backend = with_agent(backend, agent_class=args.agent_class, agent_model=args.agent_model)
+        tested = with_agent(backend, agent_class=args.agent_class, agent_model=args.agent_model)
     except AgentClassError as exc:
         raise CLIError(str(exc)) from None
+    _preflight(args, backend, tool_calls=not args.agent_class)
+    backend = tested
     out = Path(args.out)
     identity = {"domain": args.domain, "run": str(Path(args.run).resolve()) if args.run else None,
                 "run_sha256": (file_digest(args.run if Path(args.run).is_file() else Path(args.run) / "best_program.py")
