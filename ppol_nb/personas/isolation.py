@@ -21,7 +21,19 @@ sandbox built here. Guarantees, when :func:`status` reports ``available``:
 * **no processes** — a seccomp filter (classic BPF, loaded by bubblewrap right
   before the exec) makes ``fork``/``vfork``/non-thread ``clone`` fail with
   EPERM (``clone3`` with ENOSYS, so threads fall back to ``clone``), and refuses
-  ``unshare``/``setns``; foreign syscall ABIs kill the process. So there is no
+  ``unshare``/``setns``; foreign syscall ABIs kill the process;
+* **memory counted** — the same filter refuses what RLIMIT_AS does not count
+  (SysV shared memory, semaphores and message queues, POSIX message queues,
+  ``memfd_create``, ``userfaultfd``, kernel keyrings) and every way into another
+  process (``ptrace``, ``process_vm_readv``/``writev``, ``kcmp``,
+  ``pidfd_getfd``). Files cannot hold memory either: RLIMIT_FSIZE is 0, also on
+  the scratch tmpfs and ``/dev/shm``. With these refused, RLIMIT_AS bounds
+  everything the program can hold (its address space plus at most the 16 MiB
+  scratch tmpfs, which FSIZE=0 keeps empty). No cgroup memory limit is set:
+  that needs a delegated cgroup v2 subtree, which neither this code nor the
+  preflight relies on, so the seccomp filter is required — a machine whose
+  architecture has no filter here reports ``seccomp no`` and the escape suite
+  fails there; So there is no
   fork bomb, no subprocess and no ``setsid`` survivor; RLIMIT_NPROC is kept as a
   second bound where the kernel honours it (non-root users);
 * **lifetime** — ``--die-with-parent``, ``--new-session`` and the pid namespace:
@@ -202,9 +214,24 @@ _ALLOW, _ERRNO, _KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
 _CLONE_THREAD = 0x00010000
 # arch: (AUDIT_ARCH, {syscall: action}, clone nr, first x32-style nr to refuse or None)
+# Memory the program could hold outside its address space (RLIMIT_AS counts neither detached SysV
+# segments nor message queues), and reaching into other processes: all refused with EPERM.
+_MEMORY_AND_TRACE = {
+    "x86_64": {"shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "msgget": 68,
+               "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "ptrace": 101, "mq_open": 240, "mq_timedsend": 242,
+               "process_vm_readv": 310, "process_vm_writev": 311, "memfd_create": 319, "memfd_secret": 447,
+               "semtimedop": 220, "kcmp": 312, "pidfd_getfd": 438, "userfaultfd": 323, "keyctl": 250,
+               "add_key": 248, "request_key": 249},
+    "aarch64": {"shmget": 194, "shmat": 196, "shmctl": 195, "semget": 190, "semop": 193, "semctl": 191,
+                "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187, "ptrace": 117, "mq_open": 180,
+                "mq_timedsend": 182, "process_vm_readv": 270, "process_vm_writev": 271, "memfd_create": 279,
+                "memfd_secret": 447, "semtimedop": 192, "kcmp": 272, "pidfd_getfd": 438, "userfaultfd": 282,
+                "keyctl": 219, "add_key": 217, "request_key": 218},
+}
 _ARCHES = {
-    "x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone3": 435, "unshare": 272, "setns": 308}, 56, 0x40000000),
-    "aarch64": (0xC00000B7, {"clone3": 435, "unshare": 97, "setns": 268}, 220, None),
+    "x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone3": 435, "unshare": 272, "setns": 308,
+                            **_MEMORY_AND_TRACE["x86_64"]}, 56, 0x40000000),
+    "aarch64": (0xC00000B7, {"clone3": 435, "unshare": 97, "setns": 268, **_MEMORY_AND_TRACE["aarch64"]}, 220, None),
 }
 
 
