@@ -31,9 +31,9 @@ sandbox built here. Guarantees, when :func:`status` reports ``available``:
   everything the program can hold (its address space plus at most the 16 MiB
   scratch tmpfs, which FSIZE=0 keeps empty). No cgroup memory limit is set:
   that needs a delegated cgroup v2 subtree, which neither this code nor the
-  preflight relies on, so the seccomp filter is required — a machine whose
-  architecture has no filter here reports ``seccomp no`` and the escape suite
-  fails there; So there is no
+  preflight relies on, so the seccomp filter is required: on an architecture
+  without one here (not x86_64 or aarch64) :func:`status` reports no isolation,
+  LLM-written programs are refused, and the escape suite fails in CI; So there is no
   fork bomb, no subprocess and no ``setsid`` survivor; RLIMIT_NPROC is kept as a
   second bound where the kernel honours it (non-root users);
 * **lifetime** — ``--die-with-parent``, ``--new-session`` and the pid namespace:
@@ -389,6 +389,9 @@ def status() -> Isolation:
         return Isolation(False, reason="bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install "
                                        "bubblewrap; scripts/setup.sh installs it when run as root)")
     filt = seccomp_filter()
+    if filt is None:  # without the filter neither process creation nor IPC memory is bounded
+        return Isolation(False, bwrap=bwrap, reason=f"no seccomp filter for the {platform.machine()} architecture "
+                                                     "(process creation and shared memory would be unbounded)")
     options = _known_options(bwrap)
     errors = []
     for userns in (True, False):
