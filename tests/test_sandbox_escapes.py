@@ -251,14 +251,42 @@ def test_constant_format_walks_are_refused():
     assert "format field {0.__class__.__init__.__globals__} walks a private attribute" in res.error
 
 
-def test_computed_format_walk_reads_only_the_sandbox_environment():
-    """A format string built at run time gets past the Python layer (it can read, not call):
-    what it reads is the sandbox's own environment."""
-    code = ("from ppol_nb.personas import toolkit\n"
+COMPUTED_FORMAT_WALK = ("from ppol_nb.personas import toolkit\n"
+                        "u = '_' * 2\n"
+                        "spec = '{0.' + u + 'globals' + u + '[json].codecs.sys.modules[os].environ}'\n"
+                        "obs['environ'] = spec.format(toolkit.parse_json)\n")
+
+
+def test_computed_format_walk_is_refused():
+    """A format string built at run time can walk to ``__globals__``: the static check refuses
+    ``.format`` on anything but a literal, and the run-time guard refuses it by name."""
+    res = run(payload(COMPUTED_FORMAT_WALK))
+    assert res.error_kind == "forbidden" and "'.format' is allowed only on a string literal" in res.error
+    res = run(payload("spec = '{0.' + '_' * 2 + 'class' + '_' * 2 + '}'\n"
+                      "obs['c'] = getattr(spec, 'for' + 'mat')(1)\n"))
+    assert res.error_kind == "forbidden" and "attribute 'format' is not accessible" in res.error
+    res = run(payload("import string\nobs['c'] = string.Formatter().vformat('{0.real}', (1,), {})\n"))
+    assert res.error_kind == "forbidden" and "attribute 'Formatter' is not allowed" in res.error
+
+
+def test_str_subclass_cannot_lie_to_getattr():
+    """A name whose own ``startswith`` says it is public: refused statically, and at run time
+    (class built with ``type``) the guard checks a plain copy of the name."""
+    res = run("class Liar(str):\n    def startswith(self, *a):\n        return False\n"
+              + payload("obs['g'] = getattr(json, Liar('_os'))\n"))
+    assert res.error_kind == "forbidden" and "class Liar derives from 'str'" in res.error
+    code = ("Liar = type('Liar', (str,), {'startswith': lambda self, *a: False, 'endswith': lambda self, *a: False,\n"
+            "            '__eq__': lambda self, o: False, '__hash__': lambda self: 1})\n"
             "u = '_' * 2\n"
-            "spec = '{0.' + u + 'globals' + u + '[json].codecs.sys.modules[os].environ}'\n"
-            "obs['environ'] = spec.format(toolkit.parse_json)\n")
-    obs = observed(run(payload(code)))
+            "obs['g'] = repr(getattr(json, Liar(u + 'spec' + u)))\n")
+    res = run(payload(code))
+    assert res.error_kind == "forbidden" and "attribute '__spec__' is not accessible" in res.error
+
+
+def test_computed_format_walk_without_the_python_layer_reads_only_the_sandbox_environment():
+    """The same walk with the Python layer off (it can read, not call): what it reads is the
+    sandbox's own environment."""
+    obs = observed(run(payload(COMPUTED_FORMAT_WALK), GUARD_OFF))
     assert obs["environ"].startswith("environ({") and "'PYTHONPATH': '/opt/ppol'" in obs["environ"]
     assert "OPENAI_API_KEY" not in obs["environ"] and "PPOL_PROBE_TOKEN" not in obs["environ"]
 

@@ -192,7 +192,7 @@ def _toolkit_package(name: str, fromlist) -> types.ModuleType:
 
 def _guarded_builtins() -> dict:
     """The program's builtins: no file/exec access, allow-listed imports, no private attributes."""
-    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, attr_allowed, module_allowed
+    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, FORMAT_METHODS, attr_allowed, module_allowed
 
     real_import = builtins.__import__
     safe = dict(builtins.__dict__)
@@ -216,8 +216,10 @@ def _guarded_builtins() -> dict:
 
     def checked(fn):
         def wrapper(obj, name, *rest):
-            if isinstance(name, str) and not attr_allowed(name):
-                raise SandboxViolation(f"attribute {name!r} is not accessible to a generator program")
+            if isinstance(name, str):
+                name = "".join([name])  # a plain str copy: a subclass's own startswith/__eq__ cannot lie
+                if not attr_allowed(name) or name in FORMAT_METHODS:
+                    raise SandboxViolation(f"attribute {name!r} is not accessible to a generator program")
             return fn(obj, name, *rest)
         wrapper.__name__ = fn.__name__
         return wrapper
