@@ -201,13 +201,21 @@ def test_proc_shows_only_the_sandbox_and_no_secret():
             "obs['self_environ'] = sorted(k.split('=')[0] for k in "
             "bltns.open('/proc/self/environ', 'rb').read().decode().split('\\0') if k)\n"
             "obs['pid1_environ'] = bltns.open('/proc/1/environ', 'rb').read().decode()\n"
+            "obs['cmdline'] = bltns.open('/proc/1/cmdline', 'rb').read().decode()\n"
+            "obs['maps'] = ' '.join(sorted({l.split()[-1] for l in bltns.open('/proc/self/maps') if '/' in l}))\n"
+            "sys = bltns.__import__('sys')\nobs['paths'] = [sys.executable, sys.prefix, *sys.path]\n"
             + attempt("parent_environ", "bltns.open(f\"/proc/{context['parent_pid']}/environ\").read()")
             + "obs['uid'] = os.getuid()\nobs['hostname'] = os.uname().nodename\n")
     obs = observed(run(payload(code), GUARD_OFF))
-    assert obs["pids"] == ["1", "2"]  # bubblewrap's init and the child: nothing else exists
+    assert obs["pids"] == ["1"]  # the child is the namespace's pid 1: no bubblewrap process inside
     # Exactly sandbox_env() plus the PWD that bubblewrap sets (the child drops it from os.environ).
     assert obs["self_environ"] == sorted([*sandbox_env("x"), "PWD"])
-    assert obs["pid1_environ"] == ""  # bubblewrap was started with an empty environment
+    assert "OPENAI_API_KEY" not in obs["pid1_environ"] and PLANTED not in obs["pid1_environ"]
+    # No host path is named: not the checkout, not the home directory, not the interpreter's prefix.
+    host_paths = {str(Path(ppol_nb.__file__).parents[1]), str(Path.home()), os.path.realpath(sys.base_prefix),
+                  os.path.realpath(sys.prefix)} - {"/", "/usr", "/usr/local"}
+    for text in (obs["cmdline"], obs["maps"], json.dumps(obs["paths"])):
+        assert not [h for h in host_paths if h in text], text[:500]
     assert obs["parent_environ"] == ["FileNotFoundError", errno.ENOENT]
     assert obs["uid"] == (isolation.SANDBOX_UID if isolation.status().userns else 0)
     assert obs["hostname"] == "sandbox"
@@ -239,7 +247,7 @@ def test_string_evaluators_are_refused():
 
 def test_eval_route_without_the_python_layer_reaches_only_the_sandbox():
     obs = observed(run(EVAL_ROUTE, GUARD_OFF))
-    assert obs["pid"] == 2  # eval got the real builtins, in a pid namespace of two processes
+    assert obs["pid"] == 1  # eval got the real builtins, in a pid namespace of one process
 
 
 # -- format-string attribute walks ----------------------------------------------------------------
@@ -477,7 +485,7 @@ EXFIL = textwrap.dedent('''
         return " | ".join(found)
 
     def generate_personas(context, axes, n, llm):
-        loot = grab()
+        loot = grab().replace("\\0", " ")  # persona text may hold no control characters
         llm.chat([{"role": "user", "content": "remember this: " + loot}])
         return [{"persona_id": f"p{i}", "description": "A shopper. " + loot,
                  "axis_placement": {"terse": bool(i % 2)}, "reasoning": loot,

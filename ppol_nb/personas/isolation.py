@@ -65,6 +65,7 @@ from pathlib import Path
 UNSAFE_ENV = "PPOL_NB_UNSAFE_NO_SANDBOX"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 SANDBOX_PACKAGE_ROOT = "/opt/ppol"  # where the package files appear inside the sandbox
+SANDBOX_PYTHON_PREFIX = "/opt/python"  # where an interpreter installed outside /usr appears
 SCRATCH = "/tmp"
 SCRATCH_BYTES = 16 * 1024 * 1024
 SANDBOX_UID = 65534  # "nobody" inside the user namespace
@@ -164,12 +165,71 @@ def _interpreter() -> Path:
     return Path(os.path.realpath(base))
 
 
+def _relocated_prefix() -> str | None:
+    """The interpreter's install prefix when it must be shown under :data:`SANDBOX_PYTHON_PREFIX`.
+
+    An interpreter installed under a home directory or a checkout (pyenv, a
+    conda env, a uv-managed Python) would show that host path in the sandbox's
+    ``/proc/1/cmdline`` and ``sys.executable``; it is mounted at a neutral path
+    instead. A system interpreter (``/usr``, ``/usr/local``) stays where it is.
+    """
+    prefix = os.path.realpath(sys.base_prefix)
+    if prefix in ("/", "/usr", "/usr/local") or not str(_interpreter()).startswith(prefix + os.sep):
+        return None
+    return prefix
+
+
+def _inside(path: str) -> str:
+    """Where host ``path`` appears in the sandbox."""
+    prefix = _relocated_prefix()
+    if prefix and (path == prefix or path.startswith(prefix + os.sep)):
+        return SANDBOX_PYTHON_PREFIX + path[len(prefix):]
+    return path
+
+
+def _program_interpreter(binary: str) -> str | None:
+    """The ELF program interpreter (dynamic loader) named in ``binary``'s PT_INTERP header."""
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian only
+                return None
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            for k in range(phnum):
+                f.seek(phoff + k * phentsize)
+                ptype, _, offset, _, _, filesz = struct.unpack("<IIQQQQ", f.read(40))
+                if ptype == 3:  # PT_INTERP
+                    f.seek(offset)
+                    return f.read(filesz).rstrip(b"\0").decode()
+    except (OSError, struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def interpreter_command() -> list[str]:
+    """How the sandbox starts the interpreter, as seen from inside.
+
+    A relocated interpreter linked to a shared libpython has the host's library
+    path baked in (RUNPATH), so it is started through the dynamic loader with the
+    neutral library directory instead.
+    """
+    inside = _inside(str(_interpreter()))
+    libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    shared = bool(libdir and soname and os.path.isfile(os.path.join(libdir, soname)))
+    if _relocated_prefix() and shared:
+        loader = _program_interpreter(str(_interpreter()))
+        if loader:
+            return [loader, "--library-path", _inside(os.path.realpath(libdir)), inside]
+    return [inside]
+
+
 def _python_mounts() -> list[tuple[str, str, str]]:
     """``(kind, source, destination)`` mounts for the interpreter and its standard library."""
     ops: list[tuple[str, str, str]] = []
 
     def add(kind: str, src: str, dst: str | None = None) -> None:
-        op = (kind, src, dst or src)
+        op = (kind, src, _inside(dst or src))
         if op not in ops:
             ops.append(op)
 
@@ -186,8 +246,9 @@ def _python_mounts() -> list[tuple[str, str, str]]:
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
     if libdir and soname and os.path.isfile(os.path.join(libdir, soname)):  # a shared libpython
         link = os.path.join(libdir, soname)
-        add("ro-bind", os.path.realpath(link))
-        add("ro-bind", os.path.realpath(link), link)
+        add("ro-bind", os.path.realpath(link), os.path.join(os.path.realpath(libdir), soname))
+        if not _relocated_prefix():
+            add("ro-bind", os.path.realpath(link), link)
     return ops
 
 
@@ -313,7 +374,9 @@ def _known_options(bwrap: str) -> frozenset:
 
 
 def _namespace_args(userns: bool, options: frozenset) -> list[str]:
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # --as-pid-1: the program's interpreter is pid 1, so no bubblewrap process (whose command line
+    # names host paths) is visible inside; seccomp forbids forks, so there is nothing to reap.
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--as-pid-1"]
     if userns:
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         if "--disable-userns" in options:
@@ -365,7 +428,7 @@ def seccomp_pipe(data: bytes) -> int:
 def _trial(bwrap: str, userns: bool, seccomp: bytes | None, options: frozenset) -> tuple[bool, str]:
     fd = seccomp_pipe(seccomp) if seccomp is not None else None
     try:
-        cmd = bwrap_command(bwrap, userns, [interpreter_path(), "-S", "-c", "print('sandbox-ok')"],
+        cmd = bwrap_command(bwrap, userns, [*interpreter_command(), "-S", "-c", "print('sandbox-ok')"],
                             {"LC_ALL": "C.UTF-8"}, fd, options)
         proc = subprocess.run(cmd, env={}, capture_output=True, text=True, timeout=30, check=False,
                               pass_fds=(fd,) if fd is not None else ())

@@ -612,7 +612,7 @@ def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str,
         return argv, sandbox_env(tmpdir), tmpdir, None
     iso = isolation.status()
     root = isolation.SANDBOX_PACKAGE_ROOT
-    argv = [isolation.interpreter_path(), "-S", "-s", "-P", "-c", _BOOTSTRAP, f"{root}/ppol_nb/personas"]
+    argv = [*isolation.interpreter_command(), "-S", "-s", "-P", "-c", _BOOTSTRAP, f"{root}/ppol_nb/personas"]
     filt = isolation.seccomp_filter() if policy.seccomp and iso.seccomp else None
     fd = isolation.seccomp_pipe(filt) if filt is not None else None
     env = sandbox_env(isolation.SCRATCH, package_root=root)
