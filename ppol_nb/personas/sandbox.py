@@ -590,7 +590,9 @@ def _after_result(run: _Run, final: dict) -> dict:
         run.kill()
         return {"type": "error", "kind": "output",
                 "message": f"protocol violation: a {str(msg.get('type'))[:20]!r} message after the result"}
-    return final
+    run.kill()
+    return {"type": "error", "kind": "output",
+            "message": f"protocol violation: the child kept running {_AFTER_RESULT_S:g} s after its result"}
 
 
 def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:

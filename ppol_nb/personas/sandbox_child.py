@@ -296,8 +296,10 @@ def _run(channel: Channel, init: dict) -> dict:
         return {"type": "error", "kind": "exception", "message": _short_traceback(exc)}
     try:
         personas = json.loads(json.dumps(personas))
-    except (TypeError, ValueError) as exc:
-        return {"type": "error", "kind": "output", "message": f"the personas are not JSON-serialisable: {exc}"}
+        json.dumps(personas, ensure_ascii=False).encode("utf-8")  # lone surrogates cannot be sent as UTF-8
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        return {"type": "error", "kind": "output",
+                "message": f"the personas are not plain JSON text: {type(exc).__name__}: {str(exc)[:300]}"}
     return {"type": "result", "personas": personas, "axes": axes_json}
 
 
