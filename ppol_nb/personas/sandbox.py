@@ -20,10 +20,21 @@ outermost first:
   pipe; the parent answers them with its ``llm_world`` (a real
   :class:`~ppol_nb.llm.LLMClient`, with its cache, retries and ledger, or the
   offline generator model), under a per-run call budget;
-* **resources** — RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NPROC in
+* **resources** — RLIMIT_AS (memory; the seccomp filter refuses the shared-memory and
+  IPC calls RLIMIT_AS does not count, see :mod:`.isolation`), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NPROC in
   the child, and a wall-clock deadline after which the whole sandbox is killed;
   the parent reads the child's pipes without ever blocking on them (a process
   that keeps a pipe open cannot hold the parent past its deadline);
+* **the protocol** — nothing the child sends is believed unchecked. Every line is
+  decoded defensively (:func:`decode_message`: strict UTF-8, at most 32 levels of
+  nesting checked before parsing, no lone surrogates, known kinds only, 16 MiB per
+  line); the first message must be the child's only ``hello`` (sent before the
+  program's code is loaded); LLM requests, error reports and the result are checked
+  field by field, the result's axes and personas with the very validators the child
+  uses (:func:`~.toolkit.validate_axes`, :meth:`~.record.Persona.validate`); the
+  child must exit right after its result, and nothing may follow it. Any breach is
+  an ``output`` failure of the candidate, recorded at once. What the run records
+  about the child's environment is the environment the parent built;
 * **friendly checks** — :mod:`.static_check` rejects, with a clear message,
   programs with syntax errors, imports outside the allow-list or known escape
   routes, and the child repeats the import/attribute rules at run time (modules
@@ -77,7 +88,8 @@ ERROR_KINDS = {
     "population": "the population call gave fewer valid members than asked for",
     "timeout": "wall-clock or CPU limit exceeded; the sandbox was killed",
     "memory": "the memory limit was exceeded",
-    "output": "the program returned the wrong number or shape of personas",
+    "output": "the program returned the wrong number or shape of personas, or its child broke the protocol "
+              "(undecodable, forged or pathological messages)",
     "persona": "a returned persona failed validation (PersonaError)",
     "crash": "the child process died without reporting",
     "sandbox": "the sandbox itself could not run the program",
