@@ -145,7 +145,7 @@ def test_control_characters_and_overlong_text_are_recorded_failures(tmp_path, mo
                   f"'axis_placement': {{'terse': True}}, 'instruction': {instruction}}}]\n")
         run_dir = tmp_path / label
         run_dir.mkdir()
-        code, failures, episodes, printed, took, out = _rollout(run_dir, source, monkeypatch, capsys)
+        code, failures, episodes, printed, _, out = _rollout(run_dir, source, monkeypatch, capsys)
         assert code != 0 and episodes == []
         assert len(failures) == 1 and failures[0]["error_kind"] == "persona", failures
         if label == "control":
@@ -157,7 +157,7 @@ def test_control_characters_and_overlong_text_are_recorded_failures(tmp_path, mo
 
 
 def test_persona_validate_bounds_text():
-    ok = dict(description="A shopper.", instruction="Keep every answer to one short sentence, please.")
+    ok = {"description": "A shopper.", "instruction": "Keep every answer to one short sentence, please."}
     assert Persona.create(**{**ok, "instruction": ok["instruction"] + "\n\tand be polite."})
     for bad in ("\x00", "\x1b[2J", "\r", "\x7f"):
         with pytest.raises(PersonaError, match="control character"):
@@ -182,8 +182,8 @@ def test_a_bad_candidate_never_raises_and_the_next_one_runs():
 
 def test_recorded_environment_is_the_one_the_parent_built():
     """A program that forges a hello before anything else still cannot choose what is recorded."""
-    res = run_program(FORGER % (AXES, b'{"type": "hello", "env_keys": ["OPENAI_API_KEY"], '
-                                      b'"heavy_modules": []}\n', "sleep"),
+    forged = b'{"type": "hello", "env_keys": ["OPENAI_API_KEY"], "heavy_modules": []}\n'
+    res = run_program(FORGER % (AXES, forged, "sleep"),
                       {"domain": "retail"}, 1, OfflineGeneratorWorld(0), policy=SandboxPolicy(python_guard=False))
     assert res.error_kind == "output"
     assert "OPENAI_API_KEY" not in res.child_env_keys
@@ -224,7 +224,7 @@ SHM_HOARD = textwrap.dedent('''
 
 
 def _shmem_kib() -> int:
-    return int(re.search(r"^Shmem:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M).group(1))
+    return int(re.search(r"^Shmem:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE).group(1))
 
 
 def test_shared_memory_cannot_hold_more_than_the_limit():

@@ -214,6 +214,8 @@ def decode_message(line: bytes) -> dict:
         return {"type": "_bad", "why": str(exc)}
     except (ValueError, RecursionError, MemoryError) as exc:
         return {"type": "_bad", "why": f"a message is not JSON ({type(exc).__name__})"}
+    except Exception as exc:  # noqa: BLE001 — whatever else a line can provoke, it is the child's bad output
+        return {"type": "_bad", "why": f"a message could not be read ({type(exc).__name__})"}
 
 
 def _parse_bounded(text: str):

@@ -217,7 +217,7 @@ def _guarded_builtins() -> dict:
     def checked(fn):
         def wrapper(obj, name, *rest):
             if isinstance(name, str):
-                name = "".join([name])  # a plain str copy: a subclass's own startswith/__eq__ cannot lie
+                name = "".join([name])  # noqa: FLY002 — a plain str copy: a subclass's own startswith/__eq__ cannot lie
                 if not attr_allowed(name) or name in FORMAT_METHODS:
                     raise SandboxViolation(f"attribute {name!r} is not accessible to a generator program")
             return fn(obj, name, *rest)
