@@ -35,7 +35,6 @@ def _backend(args, check: bool = True):
     """The backend the flags name, built once per command (identity checks and the run share it);
     ``check`` runs its preflight (see :func:`_preflight`) before the caller writes anything."""
     from .backends import make_backend
-    from .simulation.runner import set_default_deadline
 
     if getattr(args, "backend_object", None) is not None:
         return args.backend_object
@@ -46,10 +45,12 @@ def _backend(args, check: bool = True):
                            cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
                            max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
-    set_default_deadline(args.episode_deadline)
     args.backend_object = backend
     if check:
-        _preflight(args, backend)
+        _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
+    from .simulation.runner import set_default_deadline
+
+    set_default_deadline(args.episode_deadline)
     return backend
 
 
@@ -86,13 +87,14 @@ def _condition_specs(args, backend, out: Path):
 
 
 def _rollout_identity(args) -> dict:
+    backend = backend_identity(args)  # first: the preflight runs before anything heavy is imported
     from .personas.sandbox import program_hash
 
     program = Path(args.program).read_text(encoding="utf-8") if args.program else None
     return {"domain": args.domain, "split": args.split, "condition": args.condition,
             "program_sha256": program_hash(program) if program is not None else None,
             "n_personas": args.n_personas, "generation_seed": args.generation_seed, "seed": args.seed,
-            "max_steps": args.max_steps, "backend": backend_identity(args)}
+            "max_steps": args.max_steps, "backend": backend}
 
 
 def cmd_rollout(args) -> int:
