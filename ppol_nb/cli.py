@@ -399,9 +399,11 @@ def cmd_study_build(args) -> int:
         if "human" in sources:
             raise CLIError("--humans and --source human=... both given")
         sources["human"] = load_corpus(args.humans, domain=args.domain)
+    instructions = Path(args.instructions).read_text(encoding="utf-8") if args.instructions else None
     try:
         out = build_study(sources, args.out, per_source=args.per_source, seed=args.seed,
-                          n_attention=args.attention_checks)
+                          n_attention=args.attention_checks, instructions=instructions,
+                          practice=not args.no_practice)
     except StudyError as exc:
         raise CLIError(str(exc)) from None
     print(f"study written to {out} (serve study.json; keep key.json away from annotators)")
@@ -744,6 +746,10 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--per-source", type=positive_int, help="conversations per source (default: the smallest)")
     sb.add_argument("--attention-checks", type=non_negative_int, default=2)
     sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--instructions", type=existing_file, metavar="FILE",
+                    help="UTF-8 text of the instructions and consent page (default: a plain-words text with the "
+                         "estimated time and what is stored)")
+    sb.add_argument("--no-practice", action="store_true", help="no unscored practice conversation after consent")
     sb.add_argument("--out", required=True, help="study directory to write")
     sb.set_defaults(func=cmd_study_build)
     ss = stsub.add_parser("serve", help="serve the annotation app; every answer is appended to SQLite")
