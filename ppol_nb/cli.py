@@ -1,8 +1,10 @@
 """Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
 ``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions,
 ``ppol-nb ablate`` the fitness ablations (search variants x seeds, held-out evaluation),
-``ppol-nb data`` fetches the human corpora, ``ppol-nb cache`` locates and merges response caches and
-``ppol-nb sft`` builds the agent-training datasets (and trains a LoRA adapter with the ``train`` extra)."""
+``ppol-nb data`` fetches the human corpora, ``ppol-nb cache`` locates and merges response caches,
+``ppol-nb sft`` builds the agent-training datasets (and trains a LoRA adapter with the ``train`` extra) and
+``ppol-nb study`` builds, serves and exports a blinded human-vs-simulator study.
+A user's mistake (a missing or unreadable path, a refused value) is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
@@ -425,9 +427,11 @@ def cmd_study_build(args) -> int:
         if "human" in sources:
             raise CLIError("--humans and --source human=... both given")
         sources["human"] = load_corpus(args.humans, domain=args.domain)
+    instructions = Path(args.instructions).read_text(encoding="utf-8") if args.instructions else None
     try:
         out = build_study(sources, args.out, per_source=args.per_source, seed=args.seed,
-                          n_attention=args.attention_checks)
+                          n_attention=args.attention_checks, instructions=instructions,
+                          practice=not args.no_practice)
     except StudyError as exc:
         raise CLIError(str(exc)) from None
     print(f"study written to {out} (serve study.json; keep key.json away from annotators)")
@@ -665,8 +669,15 @@ def cmd_stress_test(args) -> int:
     return check_failures("stress-test", errors, len(study.episodes), args.failure_budget)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, with a wrong flag or value reported on one line (usage is one ``--help`` away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ppol-nb", description=__doc__)
+    p = _OneLineParser(prog="ppol-nb", description=__doc__)
     p.add_argument("--version", action="version", version=f"ppol_nb {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -848,6 +859,10 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--per-source", type=positive_int, help="conversations per source (default: the smallest)")
     sb.add_argument("--attention-checks", type=non_negative_int, default=2)
     sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--instructions", type=existing_file, metavar="FILE",
+                    help="UTF-8 text of the instructions and consent page (default: a plain-words text with the "
+                         "estimated time and what is stored)")
+    sb.add_argument("--no-practice", action="store_true", help="no unscored practice conversation after consent")
     sb.add_argument("--out", required=True, help="study directory to write")
     sb.set_defaults(func=cmd_study_build)
     ss = stsub.add_parser("serve", help="serve the annotation app; every answer is appended to SQLite")
@@ -864,6 +879,27 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--db", help="answers store (default STUDY/answers.sqlite)")
     se.set_defaults(func=cmd_study_export)
     return p
+
+
+# What a user's mistake raises below the CLI: one line on stderr and exit status 2, never a traceback.
+USER_MISTAKES = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, UnicodeDecodeError,
+                 json.JSONDecodeError, ValueError)
+
+
+def _user_error(args, exc: BaseException) -> int:
+    command = " ".join(str(v) for v in (getattr(args, "command", None), *(getattr(args, k, None) for k in
+                       sorted(vars(args)) if k.endswith("_command"))) if v)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        message = f"{exc.filename}: {exc.strerror or exc}"
+    elif isinstance(exc, UnicodeDecodeError):
+        message = f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    elif isinstance(exc, (CLIError,)) or type(exc).__module__.startswith("ppol_nb"):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    message = " ".join(message.split())  # one line, whatever the exception's text
+    print(f"ppol-nb {command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv=None) -> int:
@@ -883,8 +919,11 @@ def main(argv=None) -> int:
             previous = set_default_executor(executor)
         return args.func(args)
     except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
-        print(f"ppol-nb {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _user_error(args, exc)
+    except USER_MISTAKES as exc:
+        # The boundary of every subcommand: a path that is missing or unreadable, a file that is not
+        # UTF-8 or not JSON, a value the package refuses (ValueError) is the user's to fix, not a crash.
+        return _user_error(args, exc)
     finally:
         if executor is not None:
             from .execution import set_default_executor

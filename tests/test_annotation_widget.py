@@ -82,6 +82,7 @@ def test_widget_records_resumes_and_revises_in_the_shared_store(study):
 
     # The web app writes to the same store: the widget then resumes after what was answered in the browser.
     client = TestClient(create_app(study))
+    assert client.post(f"/a/{TOKEN}/consent", data={"agree": "yes"}).status_code == 200  # the web app asks first
     reply = client.post(f"/a/{TOKEN}/answer", data={"item": order[2], "answer": "bot", "confidence": "3"},
                         follow_redirects=False)
     assert reply.status_code == 303

@@ -105,7 +105,10 @@ def test_edited_study_file_is_refused(study):
 def client(study):
     app = create_app(study)
     tokens = app.state.store.ensure_annotators(2)
-    return TestClient(app), tokens
+    c = TestClient(app)
+    for token in tokens.values():
+        assert c.post(f"/a/{token}/consent", data={"agree": "yes"}, follow_redirects=False).status_code == 303
+    return c, tokens
 
 
 def current_item(page: str) -> str:
@@ -255,3 +258,46 @@ def test_cli_build_and_export(tmp_path, sources, study):
     for args in (["--tokens", str(tmp_path / "missing.txt")], ["--tokens", str(bad)], []):
         assert main(["study", "serve", str(out), "--port", "1", *args]) == 2
     assert main(["study", "serve", str(tmp_path / "nowhere"), "--annotators", "1"]) == 2
+
+
+def test_consent_comes_first_and_is_enforced_by_the_server(study):
+    app = create_app(study)
+    store = app.state.store
+    tokens = store.ensure_annotators(1)
+    token = tokens["a01"]
+    c = TestClient(app)
+    first = c.get(f"/a/{token}")
+    assert "I have read this and agree" in first.text and 'name="item"' not in first.text
+    assert "minutes" in first.text and "What is stored" in first.text
+    item = json.loads((study / "study.json").read_text())["items"][0]["id"]
+    assert 'name="item"' not in c.get(f"/a/{token}?item={item}").text  # no item by its id either
+    assert c.get(f"/a/{token}/practice").status_code == 200 and "I have read" in c.get(f"/a/{token}/practice").text
+    assert answer(c, token, item).status_code == 403  # a forged post before consent
+    assert c.post(f"/a/{token}/consent", data={}).status_code == 422  # box not ticked
+    assert store.revisions() == [] and store.consents() == {}
+    agreed = c.post(f"/a/{token}/consent", data={"agree": "yes"}, follow_redirects=False)
+    assert agreed.headers["location"] == f"/a/{token}/practice"  # the unscored practice item
+    practice = c.get(f"/a/{token}/practice").text
+    assert "not saved or scored" in practice and 'name="item"' not in practice
+    assert 'name="item"' in c.get(f"/a/{token}").text
+    when = store.consents()["a01"]["agreed_at"]
+    assert answer(c, token, current_item(c.get(f"/a/{token}").text)).status_code == 303
+    assert store.revisions()[0]["item"] != "practice"
+    table = export_answers(study)
+    assert abs(pd.Timestamp(table["consented_at"].iloc[0]).timestamp() - when) < 1e-3
+
+
+def test_a_stale_tab_is_told_and_stores_nothing(study):
+    c, tokens = client(study)
+    token = tokens["a01"]
+    tab1 = c.get(f"/a/{token}").text
+    tab2 = c.get(f"/a/{token}").text  # a second tab on the same link, same item
+    item = current_item(tab1)
+    assert current_item(tab2) == item
+    assert answer(c, token, item, "human", revision="0").status_code == 303
+    stale = answer(c, token, item, "bot", revision="0")
+    assert stale.status_code == 409 and "already answered in another tab" in stale.text
+    rows = c.app.state.store.revisions()
+    assert [(r["item"], r["answer"]) for r in rows] == [(item, "human")]
+    revision = re.search(r'name="revision" value="(\d+)"', c.get(f"/a/{token}?item={item}").text).group(1)
+    assert answer(c, token, item, "bot", revision=revision).status_code == 303  # a deliberate revision still works

@@ -1,7 +1,9 @@
 """The served blinded study in a real headless browser (Debian's Chromium, driven by selenium).
 
 ``ppol-nb study serve`` runs as a subprocess on a free port. Two annotators rate items, one
-reloads and resumes, the server is killed (SIGKILL) and restarted mid-study, and every answer
+agree on the consent page first (no item before it) and see the unscored practice item, the
+pages fit a 390 px phone window without sideways scrolling, a stale second tab is told its item
+was answered elsewhere, one reloads and resumes, the server is killed (SIGKILL) and restarted mid-study, and every answer
 is in the store exactly once; no page text or network response body contains a source label.
 Chromium and chromedriver come from ``scripts/setup.sh`` / ``.ci/run`` (apt); without them the
 test is skipped, except under CI (``CI=true``), where it fails.
@@ -146,12 +148,42 @@ def test_two_annotators_reload_and_server_kill_in_a_real_browser(tmp_path, brows
         WebDriverWait(browser, 20).until(staleness_of(form))
         return item
 
+    def consent() -> None:
+        """The first page is the instructions: no item until the box is ticked; then the practice item."""
+        text = page_text()
+        assert "Before you start" in text and "What is stored" in text and "minutes" in text
+        assert not browser.find_elements(By.CSS_SELECTOR, 'input[name="item"]')
+        form = browser.find_element(By.TAG_NAME, "form")
+        browser.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()  # unticked: the browser refuses
+        assert browser.find_element(By.TAG_NAME, "form") == form
+        browser.find_element(By.NAME, "agree").click()
+        browser.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+        WebDriverWait(browser, 20).until(staleness_of(form))
+        assert "not saved or scored" in page_text()  # the practice conversation
+        form = browser.find_element(By.TAG_NAME, "form")
+        browser.find_element(By.CSS_SELECTOR, 'input[name="practice_answer"][value="bot"]').click()
+        browser.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+        WebDriverWait(browser, 20).until(staleness_of(form))
+
+    def no_sideways_scroll() -> None:
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1] == 390, width
+
     n = len(json.loads((study / "study.json").read_text())["items"])
     server.start()
     try:
         rated = []
+        # A phone-sized window: 390 CSS px wide, as an iPhone 12-15.
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
         browser.get(f"{server.url}/a/{tokens['a01']}")
+        no_sideways_scroll()
+        shots = Path(os.environ.get("PPOL_SCREENSHOT_DIR") or tmp_path)  # =docs/screenshots refreshes the docs
+        shots.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(shots / "study-consent-390px.png"))
+        consent()
         assert f"Answered 0 of {n}" in page_text()
+        no_sideways_scroll()
         evil = "<script>window.__pwned = 1</script>"
         rated.append(("a01", rate("human", 4, evil)))
         assert f"Answered 1 of {n}" in page_text()
@@ -165,6 +197,7 @@ def test_two_annotators_reload_and_server_kill_in_a_real_browser(tmp_path, brows
 
         browser.delete_all_cookies()
         browser.get(f"{server.url}/a/{tokens['a02']}")
+        consent()
         assert f"Answered 0 of {n}" in page_text()
         rated.append(("a02", rate("not_sure", 1)))
         assert f"Answered 1 of {n}" in page_text()
@@ -178,6 +211,23 @@ def test_two_annotators_reload_and_server_kill_in_a_real_browser(tmp_path, brows
         assert f"Answered 2 of {n}" in page_text()
         rated.append(("a01", rate("bot", 3)))
         assert f"Answered 3 of {n}" in page_text()
+
+        # Two tabs on one link: the second, opened before the first saved, is told and offered the next item.
+        first = browser.current_window_handle
+        browser.switch_to.new_window("tab")
+        browser.get(f"{server.url}/a/{tokens['a01']}")
+        stale_item = browser.find_element(By.CSS_SELECTOR, 'input[name="item"]').get_attribute("value")
+        browser.switch_to.window(first)
+        browser.refresh()
+        rated.append(("a01", rate("human", 2)))
+        assert rated[-1][1] == stale_item
+        browser.switch_to.window(browser.window_handles[-1])
+        rate("bot", 5)  # saved from the stale tab: refused, nothing stored
+        text = page_text()
+        assert "already answered in another tab" in text and "not saved" in text
+        browser.find_element(By.ID, "next").click()
+        assert f"Answered 4 of {n}" in page_text()
+        assert browser.find_element(By.CSS_SELECTOR, 'input[name="item"]').get_attribute("value") != stale_item
     finally:
         server.kill()
 
@@ -186,6 +236,8 @@ def test_two_annotators_reload_and_server_kill_in_a_real_browser(tmp_path, brows
     assert len(set(rated)) == len(rated)
     table = export_answers(study)
     assert len(table) == len(rated)
+    assert table["consented_at"].notna().all()
+    assert sorted(AnswerStore(study / "answers.sqlite").consents()) == ["a01", "a02"]
     assert sum("Answered" in b for b in network_bodies) >= len(rated)
     for body in seen_bodies + network_bodies:
         assert_blind(body)

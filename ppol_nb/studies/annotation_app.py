@@ -1,6 +1,9 @@
 """The annotation app of a blinded study (:mod:`.blinded_study`), served with FastAPI.
 
-Each annotator has a link ``/a/TOKEN``. The page shows one conversation (customer and
+Each annotator has a link ``/a/TOKEN``. Its first page is the study's instructions and consent
+(text set at ``study build``); the agreement is recorded with its time (table ``consents``) and
+no item is served, nor any answer accepted (403), before it. An optional practice conversation
+follows, never stored. Then the page shows one conversation (customer and
 agent turns, nothing else), asks Human / Bot / Not sure, a confidence 1–5 and an optional
 comment, and shows progress. Opening the link again shows the first conversation not yet
 answered in that annotator's own order (:func:`~.blinded_study.display_order`): the
@@ -13,6 +16,9 @@ Guarantees:
   table (WAL journal, committed before the response is sent); nothing is ever updated or
   deleted. A second answer to an item is a new revision row; :func:`export_answers` takes
   the latest revision (highest row id) per (annotator, item).
+* **No silent overwrite from a stale tab.** The form carries the item's answer revision it was
+  shown with; if another tab saved since, nothing is stored and the page says so (409), offering
+  the next conversation.
 * **Blind.** Pages and JSON responses carry item ids, turns and progress only. The key
   (``key.json``) is read by :func:`export_answers` alone, never by the app.
 * **Bad input is refused, the store untouched**: unknown token → 403; an item id that is
@@ -29,6 +35,7 @@ Guarantees:
 """
 
 # No "from __future__ import annotations": FastAPI resolves handler annotations (Request) at runtime.
+import hashlib
 import secrets
 import sqlite3
 import time
@@ -37,7 +44,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from .blinded_stats import ANSWERS, COLUMNS
-from .blinded_study import StudyError, display_order, load_key, load_study
+from .blinded_study import StudyError, display_order, instructions_text, load_key, load_study
 
 MAX_COMMENT = 2000  # characters
 MAX_BODY = 16_384  # bytes: a form with a MAX_COMMENT comment of 4-byte characters, URL-encoded, is ~3x this;
@@ -63,6 +70,15 @@ CREATE TRIGGER IF NOT EXISTS answers_append_only_update BEFORE UPDATE ON answers
 BEGIN SELECT RAISE(ABORT, 'answers are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS answers_append_only_delete BEFORE DELETE ON answers
 BEGIN SELECT RAISE(ABORT, 'answers are append-only'); END;
+CREATE TABLE IF NOT EXISTS consents (
+    annotator TEXT PRIMARY KEY REFERENCES annotators(annotator),
+    agreed_at REAL NOT NULL,
+    instructions_sha256 TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS consents_append_only_update BEFORE UPDATE ON consents
+BEGIN SELECT RAISE(ABORT, 'consents are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS consents_append_only_delete BEFORE DELETE ON consents
+BEGIN SELECT RAISE(ABORT, 'consents are append-only'); END;
 """
 
 
@@ -124,6 +140,20 @@ class AnswerStore:
                 "INSERT INTO answers (annotator, item, answer, confidence, comment, answered_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (annotator, item, answer, confidence, comment, time.time()))
             return cur.lastrowid
+
+    def record_consent(self, annotator: str, instructions: str) -> float:
+        """Record that ``annotator`` agreed to ``instructions`` (once: agreeing again keeps the first time)."""
+        digest = hashlib.sha256(instructions.encode("utf-8")).hexdigest()
+        with closing(self._connect()) as con, con:
+            con.execute("INSERT OR IGNORE INTO consents (annotator, agreed_at, instructions_sha256) VALUES (?, ?, ?)",
+                        (annotator, time.time(), digest))
+        return self.consents()[annotator]["agreed_at"]
+
+    def consents(self) -> dict[str, dict]:
+        """annotator → ``{"agreed_at": unix time, "instructions_sha256"}``."""
+        with closing(self._connect()) as con:
+            rows = con.execute("SELECT annotator, agreed_at, instructions_sha256 FROM consents").fetchall()
+        return {a: {"agreed_at": t, "instructions_sha256": h} for a, t, h in rows}
 
     def latest(self, annotator: str | None = None) -> list[dict]:
         """The latest revision per (annotator, item), with ``revisions`` (how many were given)."""
@@ -195,8 +225,11 @@ _BASE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Conversation study</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.4}
+*{box-sizing:border-box}
+body{font-family:sans-serif;max-width:46em;margin:1em auto;padding:0 1em;line-height:1.4;overflow-wrap:anywhere}
 .turn{margin:.4em 0;padding:.5em .8em;border-radius:.5em;white-space:pre-wrap}
+textarea{width:100%;max-width:100%}label{display:inline-block;margin:.2em .6em .2em 0}
+.instructions{white-space:pre-wrap}.notice{background:#fff4d6;padding:.5em .8em;border-radius:.5em}
 .customer{background:#e8f0fe}.agent{background:#f1f3f4}
 .who{font-weight:bold;font-size:.85em;display:block}
 fieldset{margin:.8em 0}.error{color:#a00}
@@ -210,6 +243,7 @@ _ITEM = """{% extends "base" %}{% block body %}
 {% endfor %}</div>
 <form method="post" action="/a/{{ token }}/answer">
 <input type="hidden" name="item" value="{{ item }}">
+<input type="hidden" name="revision" value="{{ previous.revision if previous else 0 }}">
 <fieldset><legend>The customer was</legend>
 {% for value, label in labels.items() %}<label><input type="radio" name="answer" value="{{ value }}" required
 {% if previous and previous.answer == value %}checked{% endif %}> {{ label }}</label>
@@ -218,7 +252,7 @@ _ITEM = """{% extends "base" %}{% block body %}
 {% for c in range(1, 6) %}<label><input type="radio" name="confidence" value="{{ c }}" required
 {% if previous and previous.confidence == c %}checked{% endif %}> {{ c }}</label>
 {% endfor %}</fieldset>
-<label>Comment (optional)<br><textarea name="comment" rows="3" cols="60" maxlength="{{ max_comment }}">
+<label style="display:block">Comment (optional)<br><textarea name="comment" rows="3" maxlength="{{ max_comment }}">
 {{- previous.comment if previous else "" }}</textarea></label>
 <p><button type="submit">Save and continue</button>
 {% if prev_item %}<a href="/a/{{ token }}?item={{ prev_item }}">Back to the previous conversation</a>{% endif %}</p>
@@ -231,13 +265,42 @@ _DONE = """{% extends "base" %}{% block body %}
 {% for item in order %}<li><a href="/a/{{ token }}?item={{ item }}">Conversation {{ loop.index }}</a></li>
 {% endfor %}</ol>{% endblock %}"""
 
+_CONSENT = """{% extends "base" %}{% block body %}
+<h1>Before you start</h1>
+<div class="instructions" id="instructions">{{ instructions }}</div>
+<form method="post" action="/a/{{ token }}/consent">
+<p><label><input type="checkbox" name="agree" value="yes" required> I have read this and agree to take part.</label></p>
+<p><button type="submit">Start</button></p>
+</form>{% endblock %}"""
+
+_PRACTICE = """{% extends "base" %}{% block body %}
+<p class="notice" id="practice">Practice conversation: your answer here is not saved or scored.</p>
+<p>Was the <b>customer</b> in this conversation a human or a bot?</p>
+<div id="conversation">
+{% for turn in turns %}<div class="turn {{ turn.speaker }}"><span class="who">{{ speakers[turn.speaker] }}</span>{{ turn.text }}</div>
+{% endfor %}</div>
+<form method="get" action="/a/{{ token }}">
+<fieldset><legend>The customer was</legend>
+{% for value, label in labels.items() %}<label><input type="radio" name="practice_answer" value="{{ value }}"> {{ label }}</label>
+{% endfor %}</fieldset>
+<p><button type="submit">Start the study</button></p>
+</form>{% endblock %}"""
+
+_STALE = """{% extends "base" %}{% block body %}
+<h1 class="notice" id="stale">This conversation was already answered in another tab or window.</h1>
+<p>The answer from this page was not saved, so nothing was overwritten.</p>
+<p>{% if next_item %}<a id="next" href="/a/{{ token }}">Go to the next conversation</a>
+{% else %}<a id="next" href="/a/{{ token }}">See your answers</a>{% endif %}
+· <a href="/a/{{ token }}?item={{ item }}">Review the saved answer to this one</a></p>{% endblock %}"""
+
 _ERROR = """{% extends "base" %}{% block body %}<h1 class="error">{{ title }}</h1><p>{{ message }}</p>{% endblock %}"""
 
 
 def _templates():
     from jinja2 import DictLoader, Environment
 
-    return Environment(loader=DictLoader({"base": _BASE, "item": _ITEM, "done": _DONE, "error": _ERROR}),
+    return Environment(loader=DictLoader({"base": _BASE, "item": _ITEM, "done": _DONE, "error": _ERROR,
+                                            "consent": _CONSENT, "practice": _PRACTICE, "stale": _STALE}),
                        autoescape=True)
 
 
@@ -249,6 +312,8 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
 
     study = load_study(study_dir)
     items = {item["id"]: item for item in study["items"]}
+    # A study built before consent pages existed still gets one (the default text).
+    study.setdefault("instructions", instructions_text(None, len(items)))
     store = AnswerStore(db_path or default_db(study_dir))
     env = _templates()
     app = FastAPI(title="Conversation study", docs_url=None, redoc_url=None, openapi_url=None)
@@ -274,6 +339,8 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
         annotator = store.annotator_for(token)
         if annotator is None:
             return error(403, "Unknown link", "This link is not valid for this study.")
+        if annotator not in store.consents():
+            return page("consent", token=token, instructions=study["instructions"])
         order, answered = progress(annotator)
         if item is None:
             item = next((i for i in order if i not in answered), None)
@@ -286,6 +353,37 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
                     item=item, turns=items[item]["turns"], previous=answered.get(item), labels=LABELS,
                     speakers={"customer": "Customer", "agent": "Agent"}, max_comment=MAX_COMMENT,
                     prev_item=order[position - 1] if position > 0 else None)
+
+    @app.post("/a/{token}/consent")
+    async def consent(token: str, request: Request):
+        annotator = store.annotator_for(token)
+        if annotator is None:
+            return error(403, "Unknown link", "This link is not valid for this study.")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return error(413, "Too long", f"The request is too large (limit {MAX_BODY} bytes).")
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return error(400, "Unreadable request", "The request could not be read (expected a form).")
+        if form.get("agree") != ["yes"]:
+            return error(422, "Agreement needed", "Tick the box to agree before starting, or close the page to stop.")
+        first = annotator not in store.consents()
+        await run_in_threadpool(store.record_consent, annotator, study["instructions"])
+        target = f"/a/{token}/practice" if first and study.get("practice") else f"/a/{token}"
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/a/{token}/practice", response_class=HTMLResponse)
+    def practice(token: str):
+        annotator = store.annotator_for(token)
+        if annotator is None:
+            return error(403, "Unknown link", "This link is not valid for this study.")
+        if annotator not in store.consents():
+            return page("consent", token=token, instructions=study["instructions"])
+        if not study.get("practice"):
+            return RedirectResponse(f"/a/{token}", status_code=303)
+        return page("practice", token=token, turns=study["practice"], labels=LABELS,
+                    speakers={"customer": "Customer", "agent": "Agent"})
 
     @app.post("/a/{token}/answer")
     async def answer(token: str, request: Request):
@@ -306,7 +404,9 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
         except (UnicodeDecodeError, ValueError):
             return error(400, "Unreadable answer", "The answer could not be read (expected a form).")
         fields = {}
-        for name in ("item", "answer", "confidence", "comment"):
+        if annotator not in store.consents():  # enforced here, not only by which page is shown
+            return error(403, "Consent needed", "Read the instructions and agree before answering.")
+        for name in ("item", "answer", "confidence", "comment", "revision"):
             values = form.get(name, [])
             if len(values) > 1:
                 return error(422, "Invalid answer", f"The field {name!r} was sent more than once.")
@@ -315,6 +415,13 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
             checked = check_answer(items, fields["item"], fields["answer"], fields["confidence"], fields["comment"])
         except InvalidAnswer as exc:
             return error(exc.status, exc.title, str(exc))
+        seen = fields["revision"]
+        if seen is not None:  # the answer revision the form was shown with: another tab may have saved since
+            current = progress(annotator)[1].get(checked[0])
+            if str(current["revision"] if current else 0) != seen:
+                order, answered = progress(annotator)
+                return page("stale", 409, token=token, item=checked[0],
+                            next_item=next((i for i in order if i not in answered), None))
         await run_in_threadpool(store.record, annotator, *checked)
         return RedirectResponse(f"/a/{token}", status_code=303)
 
@@ -333,7 +440,7 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
 
 def export_answers(study_dir: str | Path, db_path: str | Path | None = None):
     """The statistics' answers table (:data:`~.blinded_stats.COLUMNS`, plus ``comment`` and
-    ``revisions``): the latest revision per (annotator, item) joined with the source key."""
+    ``revisions`` and ``consented_at``, the UTC time the annotator agreed): the latest revision per (annotator, item) joined with the source key."""
     import pandas as pd
 
     key = load_key(study_dir)
@@ -341,15 +448,23 @@ def export_answers(study_dir: str | Path, db_path: str | Path | None = None):
     if not path.is_file():
         raise StudyError(f"{path}: no answers store")
     rows = []
-    for row in AnswerStore(path).latest():
+    store = AnswerStore(path)
+    consents = store.consents()
+    for row in store.latest():
         entry = key.get(row["item"])
         if entry is None:
             raise StudyError(f"answer to item {row['item']!r} which is not in {study_dir}'s key")
         rows.append({"annotator": row["annotator"], "item": row["item"], "source": entry["source"],
                      "answer": row["answer"], "confidence": row["confidence"],
                      "is_attention_check": bool(entry["is_attention_check"]), "comment": row["comment"],
-                     "revisions": row["revisions"]})
-    return pd.DataFrame(rows, columns=[*COLUMNS, "comment", "revisions"])
+                     "revisions": row["revisions"], "consented_at": _iso(consents.get(row["annotator"]))})
+    return pd.DataFrame(rows, columns=[*COLUMNS, "comment", "revisions", "consented_at"])
+
+
+def _iso(consent: dict | None) -> str | None:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(consent["agreed_at"], timezone.utc).isoformat() if consent else None
 
 
 def read_tokens(path: str | Path) -> dict[str, str]:

@@ -34,6 +34,9 @@ Guarantees of :func:`build_study`:
   with a counter. They are shuffled in with the rest.
 * **Ids are opaque**: 16 hex digits from the seeded generator, unrelated to the source.
 
+* **Consent first.** ``study.json`` carries the ``instructions`` an annotator reads and agrees to
+  before any item is served (the app enforces it), and an optional unscored ``practice`` conversation.
+
 :func:`display_order` gives each annotator their own order (seeded by study seed and
 annotator id), so position tells nothing and is reproducible for resumption.
 """
@@ -154,13 +157,52 @@ def attention_conversation(rng: random.Random) -> tuple[dict, ...]:
     return tuple(turns)
 
 
+DEFAULT_INSTRUCTIONS = """\
+This is a research study about customer-service conversations. Some of the conversations you will read \
+were written by real people talking to a customer-service agent; in others, the customer was played by a \
+computer program (a bot). For each conversation, tell us whether you think the customer was a human \
+or a bot, and how confident you are. There are no right answers you are expected to know: give your best \
+impression.
+
+There are {n_items} conversations; reading and answering one takes about a minute, so the study takes about \
+{minutes} minutes. You can stop at any time and come back later with the same link: your answers are kept. \
+You can also stop for good without giving a reason.
+
+What is stored: for each conversation, your answer, your confidence, your optional comment and the time you \
+answered, under the anonymous annotator name of your link, and the time you agreed to take part. Nothing \
+else is recorded: no name, e-mail, IP address or cookies. Please do not write anything that identifies you \
+in the comments."""
+
+# The practice conversation: shown once after consent, never stored, never scored.
+PRACTICE_TURNS = (
+    {"speaker": "customer", "text": "Hi, I ordered a lamp last week and it arrived with a cracked shade."},
+    {"speaker": "agent", "text": "I'm sorry to hear that. Could you give me the order number?"},
+    {"speaker": "customer", "text": "Sure, it's on the receipt somewhere... here, it ends in 4471."},
+    {"speaker": "agent", "text": "Thanks. I can send a replacement shade or refund the lamp. Which would you prefer?"},
+)
+
+
+def instructions_text(instructions: str | None, n_items: int) -> str:
+    """The consent page's text: ``instructions`` as given, or :data:`DEFAULT_INSTRUCTIONS` filled in."""
+    if instructions is not None:
+        if not instructions.strip():
+            raise StudyError("the instructions are empty")
+        return instructions
+    return DEFAULT_INSTRUCTIONS.format(n_items=n_items, minutes=max(1, round(n_items * 1.0)))
+
+
 def _write(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def build_study(sources: Mapping[str, object], out_dir: str | Path, per_source: int | None = None,
-                seed: int = 0, n_attention: int = 2, study_id: str | None = None) -> Path:
+                seed: int = 0, n_attention: int = 2, study_id: str | None = None,
+                instructions: str | None = None, practice: bool = True) -> Path:
     """Write a blinded study into ``out_dir`` (see the module doc); returns the directory.
+
+    ``instructions`` is the text of the consent page every annotator reads and agrees to before the
+    first item (default: :data:`DEFAULT_INSTRUCTIONS`, with the number of items and the estimated time);
+    ``practice`` adds an unscored practice conversation shown once after consent.
 
     ``sources`` maps a source name (``"human"``, ``"base"``, ``"ppol"`` …, the names the
     statistics use) to anything :func:`conversations` reads.
@@ -196,6 +238,8 @@ def build_study(sources: Mapping[str, object], out_dir: str | Path, per_source: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     study = {"format": FORMAT_VERSION, "study_id": study_id or f"{rng.getrandbits(32):08x}", "seed": seed,
+             "instructions": instructions_text(instructions, len(chosen)),
+             "practice": list(PRACTICE_TURNS) if practice else None,
              "items": [{"id": i, "turns": list(turns)} for i, (_, turns, _, _) in zip(ids, chosen)]}
     key = {i: {"source": src, "is_attention_check": att, "origin": origin}
            for i, (src, _, origin, att) in zip(ids, chosen)}
