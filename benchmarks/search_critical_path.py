@@ -1,0 +1,160 @@
+"""The critical path of a PPol search, computed from the run's own records (issue 19, item 5).
+
+A search is a sequence of rounds (``round_start`` events list each round's
+iterations). Requests within one chain are sequential (a mutator conversation,
+one task's persona-generation calls, one episode's turns, a reflection); chains
+of different candidates, tasks and episodes may overlap. The shortest possible
+wall time at a fixed per-request latency ``L`` is therefore
+
+    CP = L × Σ_rounds [ max( max_{c in round} chain(c), pair_incumbent(round) ) + V(round) ]
+
+    chain(c) = mutator(c) + generation(c) + episode(c) + reflection(c) + confirm(c)
+
+* ``mutator(c)``     mutator calls of iteration c (ledger role ``mutator``);
+* ``generation(c)``  deepest per-task chain of persona-generation calls of c's evaluation;
+* ``episode(c)``     most LLM calls of any one episode of c's evaluation;
+* ``reflection(c)``  reflection calls of c (1 when a critique was written, else 0);
+* ``confirm(c)``     generation + deepest episode of c's confirmation re-evaluation
+                     (fitness_evals purpose ``confirm``), 0 if c did not win its pairing;
+* ``pair_incumbent`` generation + deepest episode of the incumbent's paired
+                     re-evaluation in that round (purpose ``pair``), run beside the candidates;
+* ``V(round)``       the validation chain requested in that round (generation + deepest
+                     episode); added when validation blocks (``validation="sync"``), 0 when
+                     it overlaps the next round (``"async"``) except after the last round.
+
+This is a lower bound: it assumes unlimited concurrency at the server and zero
+client-side time. ``wall / CP`` is the benchmark's efficiency ratio (1.0 ideal).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Chain:
+    """Sequential request counts of one candidate (see module docstring)."""
+
+    mutator: int = 0
+    generation: int = 0
+    episode: int = 0
+    reflection: int = 0
+    confirm: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.mutator + self.generation + self.episode + self.reflection + self.confirm
+
+
+@dataclass
+class Round:
+    iterations: list[int]
+    pair_incumbent: int = 0
+    validation: int = 0
+    chains: dict[int, Chain] = field(default_factory=dict)
+
+
+def critical_path(rounds: Sequence[Round], latency_s: float, validation: str = "sync") -> dict:
+    """``CP`` in seconds and per-round request depths (formula in the module docstring)."""
+    if validation not in ("sync", "async"):
+        raise ValueError(f"validation must be 'sync' or 'async', not {validation!r}")
+    depths = []
+    for i, rnd in enumerate(rounds):
+        cand = max((rnd.chains.get(it, Chain()).length for it in rnd.iterations), default=0)
+        depth = max(cand, rnd.pair_incumbent)
+        last = i == len(rounds) - 1
+        if validation == "sync" or last:
+            depth += rnd.validation
+        depths.append(depth)
+    return {"critical_path_s": latency_s * sum(depths), "requests_deep": sum(depths), "round_depths": depths,
+            "latency_s": latency_s, "validation": validation}
+
+
+def _deepest(episodes_jsonl: Path) -> tuple[int, int]:
+    """(deepest episode's LLM calls, deepest per-task generation chain) of one episodes.jsonl."""
+    if not episodes_jsonl.exists():
+        return 0, 0
+    deepest, per_task = 0, {}
+    for line in episodes_jsonl.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        deepest = max(deepest, int(row.get("llm_calls") or 0))
+        gen = int((row.get("persona") or {}).get("generation_llm_calls") or 0) if isinstance(row.get("persona"), dict) else 0
+        task = str(row.get("task_id"))
+        per_task[task] = max(per_task.get(task, 0), gen)
+    return deepest, max(per_task.values(), default=0)
+
+
+def rounds_from_run(run_dir: str | Path) -> list[Round]:
+    """Read ``Round`` records from a run directory (evolution.sqlite + episodes/ + validation/)."""
+    from ppol_nb.evolution.database import FILENAME, RunDatabase
+
+    run_dir = Path(run_dir)
+    db = RunDatabase(run_dir / FILENAME)
+    try:
+        programs = {p.iteration: p for p in db.programs()}
+        ledger = db.ledger_rows()
+        evals = db.fitness_evals()
+        validations = db.events("validation_start")
+        rounds = []
+        for ev in db.events("round_start"):
+            rnd = Round(iterations=[int(i) for i in ev["iterations"]])
+            its = set(rnd.iterations)
+            for it in rnd.iterations:
+                rec = programs.get(it)
+                ch = Chain()
+                ch.mutator = sum(r["llm_calls"] for r in ledger if r["iteration"] == it and r["role"] == "mutator")
+                ch.reflection = int(bool(rec and (rec.artifacts or {}).get("evaluator_reflection")
+                                         and (rec.artifacts or {}).get("reflection_source") not in (None, "none")))
+                if rec is not None:
+                    ep, gen = _deepest(run_dir / "episodes" / rec.id / f"context-{it:05d}" / "episodes.jsonl")
+                    ch.episode, ch.generation = ep, gen
+                    for e in evals:
+                        if e["program_id"] == rec.id and e["purpose"] == "confirm":
+                            ep, gen = _deepest(run_dir / "episodes" / rec.id / f"context-{e['context']:05d}" / "episodes.jsonl")
+                            ch.confirm = max(ch.confirm, ep + gen)
+                rnd.chains[it] = ch
+            for e in evals:
+                if e["purpose"] == "pair" and e["iteration"] in its:
+                    ep, gen = _deepest(run_dir / "episodes" / e["program_id"] / f"context-{e['context']:05d}" / "episodes.jsonl")
+                    rnd.pair_incumbent = max(rnd.pair_incumbent, ep + gen)
+            for v in validations:
+                if v.get("iteration") in its:
+                    ep, gen = _deepest(run_dir / "validation" / v["program_id"] / "episodes.jsonl")
+                    rnd.validation = max(rnd.validation, ep + gen)
+            rounds.append(rnd)
+        return rounds
+    finally:
+        db.close()
+
+
+def in_flight(intervals: Sequence[tuple[float, float]]) -> dict:
+    """Requests in flight from (arrival, end) times: time-weighted mean over first arrival → last end, and max."""
+    if not intervals:
+        return {"mean": 0.0, "max": 0, "span_s": 0.0}
+    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals], key=lambda p: (p[0], p[1]))
+    start, end = points[0][0], max(b for _, b in intervals)
+    area, level, peak, prev = 0.0, 0, 0, start
+    for t, d in points:
+        area += level * (t - prev)
+        level += d
+        peak = max(peak, level)
+        prev = t
+    span = end - start
+    return {"mean": area / span if span > 0 else float(peak), "max": peak, "span_s": span}
+
+
+def summarise(rounds: Sequence[Round]) -> list[dict]:
+    return [{"iterations": r.iterations, "pair_incumbent": r.pair_incumbent, "validation": r.validation,
+             "chains": {str(k): vars(v) for k, v in r.chains.items()}} for r in rounds]
+
+
+def counts_by_role(log: Sequence[Mapping]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in log:
+        out[row["role"]] = out.get(row["role"], 0) + 1
+    return dict(sorted(out.items()))

@@ -1,0 +1,77 @@
+"""The search benchmark's critical path and in-flight measure on hand-made records (fast, no server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.search_critical_path import Chain, Round, critical_path, in_flight, rounds_from_run
+from ppol_nb.evolution.database import FILENAME, RunDatabase
+from ppol_nb.evolution.interfaces import ProgramRecord, Proposal
+
+
+def _episodes(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_critical_path_sums_round_maxima_and_validation_policy():
+    rounds = [
+        Round([0], chains={0: Chain(generation=2, episode=6, reflection=1)}, validation=5),
+        Round([1, 2], pair_incumbent=9, chains={1: Chain(mutator=1, generation=2, episode=4, reflection=1),
+                                                 2: Chain(mutator=1, generation=3, episode=8, reflection=1,
+                                                          confirm=10)}, validation=4),
+        Round([3, 4], pair_incumbent=20, chains={3: Chain(mutator=1, episode=2)}),
+    ]
+    sync = critical_path(rounds, latency_s=0.5)
+    # round 0: 9 + 5; round 1: max(23, 9) + 4; round 2: max(3, 20) + 0
+    assert sync["round_depths"] == [14, 27, 20]
+    assert sync["critical_path_s"] == pytest.approx(0.5 * 61)
+    # async: validation overlaps the next round, except after the last one
+    assert critical_path(rounds, 2.0, validation="async")["round_depths"] == [9, 23, 20]
+    with pytest.raises(ValueError):
+        critical_path(rounds, 1.0, validation="later")
+
+
+def test_in_flight_is_time_weighted_over_the_span():
+    got = in_flight([(0.0, 2.0), (1.0, 3.0), (1.0, 2.0), (3.0, 4.0)])
+    # levels: 1 on [0,1), 3 on [1,2), 1 on [2,3), 1 on [3,4) -> area 6 over span 4
+    assert got["max"] == 3 and got["mean"] == pytest.approx(1.5) and got["span_s"] == 4.0
+    assert in_flight([])["max"] == 0
+
+
+def test_rounds_from_a_hand_made_run(tmp_path):
+    db = RunDatabase(tmp_path / FILENAME)
+    seed = ProgramRecord(id="p0", source="s", parent_id=None, island=0, iteration=0, generation=0,
+                         artifacts={"evaluator_reflection": "ok", "reflection_source": "llm"})
+    child = ProgramRecord(id="p1", source="s2", parent_id="p0", island=0, iteration=1, generation=1,
+                          artifacts={"evaluator_reflection": "ok", "reflection_source": "llm"})
+    db.add_event("round_start", iteration=0, iterations=[0])
+    db.add_program(seed)
+    db.add_event("round_start", iteration=1, iterations=[1], incumbent="p0")
+    db.add_proposal(1, "p0", 0, [], Proposal(source="s2", diff="d", kind="diff", llm_calls=2))
+    db.add_program(child)
+    row = {"program_id": "p0", "context": 1, "iteration": 1, "purpose": "pair", "score": 0.5, "metrics": {},
+           "minibatch": {}, "error": None, "llm_calls": 0, "cost_usd": 0.0, "duration_s": 0.0, "created_at": 0.0}
+    db.add_fitness_eval(row)
+    db.add_fitness_eval({**row, "program_id": "p1", "context": 2, "purpose": "confirm"})
+    db.add_event("validation_start", iteration=1, program_id="p1")
+    db.close()
+    ep = tmp_path / "episodes"
+    _episodes(ep / "p0" / "context-00000" / "episodes.jsonl",
+              [{"task_id": "a", "llm_calls": 6, "persona": {"generation_llm_calls": 2}},
+               {"task_id": "b", "llm_calls": 4, "persona": {"generation_llm_calls": 1}}])
+    _episodes(ep / "p1" / "context-00001" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 8}])
+    _episodes(ep / "p0" / "context-00001" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 7}])
+    _episodes(ep / "p1" / "context-00002" / "episodes.jsonl", [{"task_id": "c", "llm_calls": 5}])
+    _episodes(tmp_path / "validation" / "p1" / "episodes.jsonl", [{"task_id": "v", "llm_calls": 3}])
+
+    rounds = rounds_from_run(tmp_path)
+    assert [r.iterations for r in rounds] == [[0], [1]]
+    assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 2, "episode": 6, "reflection": 1, "confirm": 0}
+    c1 = rounds[1].chains[1]
+    assert (c1.mutator, c1.episode, c1.reflection, c1.confirm) == (2, 8, 1, 5)
+    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 3
+    cp = critical_path(rounds, 1.0)
+    assert cp["round_depths"] == [9, c1.length + 3]
