@@ -73,20 +73,26 @@ def critical_path(rounds: Sequence[Round], latency_s: float, validation: str = "
             "latency_s": latency_s, "validation": validation}
 
 
-def _deepest(episodes_jsonl: Path) -> tuple[int, int]:
-    """(deepest episode's LLM calls, deepest per-task generation chain) of one episodes.jsonl."""
+def _episodes(episodes_jsonl: Path) -> tuple[int, int, int]:
+    """(deepest episode's LLM calls, all episodes' LLM calls, distinct tasks) of one episodes.jsonl."""
     if not episodes_jsonl.exists():
-        return 0, 0
-    deepest, per_task = 0, {}
-    for line in episodes_jsonl.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        deepest = max(deepest, int(row.get("llm_calls") or 0))
-        gen = int((row.get("persona") or {}).get("generation_llm_calls") or 0) if isinstance(row.get("persona"), dict) else 0
-        task = str(row.get("task_id"))
-        per_task[task] = max(per_task.get(task, 0), gen)
-    return deepest, max(per_task.values(), default=0)
+        return 0, 0, 0
+    rows = [json.loads(line) for line in episodes_jsonl.read_text().splitlines() if line.strip()]
+    calls = [int(r.get("llm_calls") or 0) for r in rows]
+    return max(calls, default=0), sum(calls), len({str(r.get("task_id")) for r in rows})
+
+
+def _chain(episodes_jsonl: Path, evaluation_calls: int) -> tuple[int, int]:
+    """(generation depth, deepest episode) of one evaluation that made ``evaluation_calls`` generation+episode calls.
+
+    Persona generation is not logged per task, so its depth is its calls (the
+    evaluation's calls less its episodes') spread evenly over the tasks, which the
+    seed program does exactly (one population call plus one call per person, per
+    task); rounded up.
+    """
+    deepest, total, tasks = _episodes(episodes_jsonl)
+    generation = max(0, int(evaluation_calls) - total)
+    return (-(-generation // tasks) if tasks else 0), deepest
 
 
 def rounds_from_run(run_dir: str | Path) -> list[Round]:
@@ -97,37 +103,51 @@ def rounds_from_run(run_dir: str | Path) -> list[Round]:
     db = RunDatabase(run_dir / FILENAME)
     try:
         programs = {p.iteration: p for p in db.programs()}
+        by_id = {p.id: p for p in programs.values()}
         ledger = db.ledger_rows()
         evals = db.fitness_evals()
         validations = db.events("validation_start")
-        rounds = []
-        for ev in db.events("round_start"):
-            rnd = Round(iterations=[int(i) for i in ev["iterations"]])
-            its = set(rnd.iterations)
-            for it in rnd.iterations:
-                rec = programs.get(it)
-                ch = Chain()
-                ch.mutator = sum(r["llm_calls"] for r in ledger if r["iteration"] == it and r["role"] == "mutator")
-                ch.reflection = int(bool(rec and (rec.artifacts or {}).get("evaluator_reflection")
-                                         and (rec.artifacts or {}).get("reflection_source") not in (None, "none")))
-                if rec is not None:
-                    ep, gen = _deepest(run_dir / "episodes" / rec.id / f"context-{it:05d}" / "episodes.jsonl")
-                    ch.episode, ch.generation = ep, gen
-                    for e in evals:
-                        if e["program_id"] == rec.id and e["purpose"] == "confirm":
-                            ep, gen = _deepest(run_dir / "episodes" / rec.id / f"context-{e['context']:05d}" / "episodes.jsonl")
-                            ch.confirm = max(ch.confirm, ep + gen)
-                rnd.chains[it] = ch
-            for e in evals:
-                if e["purpose"] == "pair" and e["iteration"] in its:
-                    ep, gen = _deepest(run_dir / "episodes" / e["program_id"] / f"context-{e['context']:05d}" / "episodes.jsonl")
-                    rnd.pair_incumbent = max(rnd.pair_incumbent, ep + gen)
-            for v in validations:
-                if v.get("iteration") in its:
-                    ep, gen = _deepest(run_dir / "validation" / v["program_id"] / "episodes.jsonl")
-                    rnd.validation = max(rnd.validation, ep + gen)
-            rounds.append(rnd)
-        return rounds
+    finally:
+        db.close()
+    rounds = []
+    for ev in (e for e in _round_events(run_dir)):
+        rnd = Round(iterations=[int(i) for i in ev["iterations"]])
+        its = set(rnd.iterations)
+        for it in rnd.iterations:
+            rec, ch = programs.get(it), Chain()
+            ch.mutator = sum(r["llm_calls"] for r in ledger if r["iteration"] == it and r["role"] == "mutator")
+            if rec is not None:
+                art = rec.artifacts or {}
+                ch.reflection = int(bool(art.get("evaluator_reflection")) and art.get("reflection_source") == "llm")
+                ch.generation, ch.episode = _chain(run_dir / "episodes" / rec.id / "episodes.jsonl",
+                                                   rec.llm_calls - ch.mutator - ch.reflection)
+                for e in evals:
+                    if e["program_id"] == rec.id and e["purpose"] == "confirm":
+                        g, d = _chain(run_dir / "episodes" / rec.id / f"context-{e['context']:05d}" / "episodes.jsonl",
+                                      e["llm_calls"])
+                        ch.confirm = max(ch.confirm, g + d)
+            rnd.chains[it] = ch
+        for e in evals:
+            if e["purpose"] == "pair" and e["iteration"] in its:
+                g, d = _chain(run_dir / "episodes" / e["program_id"] / f"context-{e['context']:05d}" / "episodes.jsonl",
+                              e["llm_calls"])
+                rnd.pair_incumbent = max(rnd.pair_incumbent, g + d)
+        for v in validations:
+            target = by_id.get(v.get("program_id"))
+            if v.get("iteration") in its and target is not None:
+                g, d = _chain(run_dir / "validation" / target.id / "episodes.jsonl",
+                              int((target.validation or {}).get("llm_calls") or 0))
+                rnd.validation = max(rnd.validation, g + d)
+        rounds.append(rnd)
+    return rounds
+
+
+def _round_events(run_dir: Path) -> list[dict]:
+    from ppol_nb.evolution.database import FILENAME, RunDatabase
+
+    db = RunDatabase(run_dir / FILENAME)
+    try:
+        return db.events("round_start")
     finally:
         db.close()
 

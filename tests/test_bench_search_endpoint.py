@@ -43,35 +43,37 @@ def test_in_flight_is_time_weighted_over_the_span():
 
 def test_rounds_from_a_hand_made_run(tmp_path):
     db = RunDatabase(tmp_path / FILENAME)
+    art = {"evaluator_reflection": "ok", "reflection_source": "llm"}
+    # seed: 2 tasks x (3 generation calls) + episodes 6 + 4, + 1 reflection = 17
     seed = ProgramRecord(id="p0", source="s", parent_id=None, island=0, iteration=0, generation=0,
-                         artifacts={"evaluator_reflection": "ok", "reflection_source": "llm"})
+                         artifacts=art, llm_calls=17)
+    # child: mutator 2 + generation 2 (one task) + episode 8 + reflection 1 = 13
     child = ProgramRecord(id="p1", source="s2", parent_id="p0", island=0, iteration=1, generation=1,
-                          artifacts={"evaluator_reflection": "ok", "reflection_source": "llm"})
+                          artifacts=art, llm_calls=13, validation={"llm_calls": 3 + 4 + 5})
     db.add_event("round_start", iteration=0, iterations=[0])
     db.add_program(seed)
     db.add_event("round_start", iteration=1, iterations=[1], incumbent="p0")
     db.add_proposal(1, "p0", 0, [], Proposal(source="s2", diff="d", kind="diff", llm_calls=2))
     db.add_program(child)
     row = {"program_id": "p0", "context": 1, "iteration": 1, "purpose": "pair", "score": 0.5, "metrics": {},
-           "minibatch": {}, "error": None, "llm_calls": 0, "cost_usd": 0.0, "duration_s": 0.0, "created_at": 0.0}
-    db.add_fitness_eval(row)
-    db.add_fitness_eval({**row, "program_id": "p1", "context": 2, "purpose": "confirm"})
+           "minibatch": {}, "error": None, "llm_calls": 7, "cost_usd": 0.0, "duration_s": 0.0, "created_at": 0.0}
+    db.add_fitness_eval(row)  # cached personas: episodes only
+    db.add_fitness_eval({**row, "program_id": "p1", "context": 2, "purpose": "confirm", "llm_calls": 3 + 5})
     db.add_event("validation_start", iteration=1, program_id="p1")
     db.close()
     ep = tmp_path / "episodes"
-    _episodes(ep / "p0" / "context-00000" / "episodes.jsonl",
-              [{"task_id": "a", "llm_calls": 6, "persona": {"generation_llm_calls": 2}},
-               {"task_id": "b", "llm_calls": 4, "persona": {"generation_llm_calls": 1}}])
-    _episodes(ep / "p1" / "context-00001" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 8}])
+    _episodes(ep / "p0" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 6}, {"task_id": "b", "llm_calls": 4}])
+    _episodes(ep / "p1" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 8}])
     _episodes(ep / "p0" / "context-00001" / "episodes.jsonl", [{"task_id": "a", "llm_calls": 7}])
     _episodes(ep / "p1" / "context-00002" / "episodes.jsonl", [{"task_id": "c", "llm_calls": 5}])
-    _episodes(tmp_path / "validation" / "p1" / "episodes.jsonl", [{"task_id": "v", "llm_calls": 3}])
+    _episodes(tmp_path / "validation" / "p1" / "episodes.jsonl",
+              [{"task_id": "v", "llm_calls": 4}, {"task_id": "w", "llm_calls": 5}])
 
     rounds = rounds_from_run(tmp_path)
     assert [r.iterations for r in rounds] == [[0], [1]]
-    assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 2, "episode": 6, "reflection": 1, "confirm": 0}
-    c1 = rounds[1].chains[1]
-    assert (c1.mutator, c1.episode, c1.reflection, c1.confirm) == (2, 8, 1, 5)
-    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 3
-    cp = critical_path(rounds, 1.0)
-    assert cp["round_depths"] == [9, c1.length + 3]
+    assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 3, "episode": 6, "reflection": 1, "confirm": 0}
+    assert vars(rounds[1].chains[1]) == {"mutator": 2, "generation": 2, "episode": 8, "reflection": 1,
+                                         "confirm": 3 + 5}
+    # validation: 3 generation calls over 2 tasks -> 2 deep, + deepest episode 5
+    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 2 + 5
+    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 7]
