@@ -21,8 +21,9 @@ Per setting it reports wall time (``engine.run()`` only), requests in flight at
 the server (time-weighted mean over first arrival → last end, and max), calls per
 role, and ``wall / critical path`` with the critical path computed from the
 run's own records by :func:`benchmarks.search_critical_path.critical_path`
-(formula in that module's docstring; ``--validation sync|async`` says whether
-validation blocks a round).
+(formula in that module's docstring; whether validation blocks a round and
+whether the incumbent's re-evaluation runs beside the candidates are read from
+the run's resolved config, ``--validation`` overrides the former).
 
     python benchmarks/bench_search_endpoint.py [--latency 0.5] [--parallel 1 4] [--executors local ray2]
                                                [--iterations 8] [--domain airline]
@@ -138,14 +139,19 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
             set_default_executor(previous)
             ex.close()
     rounds = rounds_from_run(run_dir)
-    cp = critical_path(rounds, latency, validation=validation)
+    resolved = run.engine.config
+    if validation == "auto":  # what the run itself did (the world's choice, see EvolutionConfig.for_world)
+        validation = "async" if resolved.background_validation else "sync"
+    pairing = "parallel" if resolved.speculative_rescore else "after"
+    cp = critical_path(rounds, latency, validation=validation, pairing=pairing)
     from ppol_nb.evolution.database import FILENAME, RunDatabase
 
     db = RunDatabase(run_dir / FILENAME)
     programs = db.programs()
     db.close()
     return {
-        "executor": executor, "parallel_evaluations": parallel, "wall_s": round(wall, 2),
+        "executor": executor, "parallel_evaluations": parallel,
+        "background_validation": resolved.background_validation, "speculative_rescore": resolved.speculative_rescore, "wall_s": round(wall, 2),
         "in_flight": in_flight([(r["arrival"], r["end"]) for r in log]), "requests": len(log),
         "calls_by_role": counts_by_role(log), "critical_path": cp,
         "wall_over_critical_path": round(wall / cp["critical_path_s"], 3) if cp["critical_path_s"] else None,
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--domain", default="airline")
     ap.add_argument("--baseline-limit", type=int, default=8)
     ap.add_argument("--train-limit", type=int, default=None)
-    ap.add_argument("--validation", choices=["sync", "async"], default="sync")
+    ap.add_argument("--validation", choices=["auto", "sync", "async"], default="auto")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 

@@ -8,6 +8,8 @@ wall time at a fixed per-request latency ``L`` is therefore
 
     CP = L × Σ_rounds [ max( max_{c in round} chain(c), pair_incumbent(round) ) + V(round) ]
 
+(with ``pairing="after"``, i.e. no speculative re-evaluation, the ``max`` becomes a sum)
+
     chain(c) = mutator(c) + generation(c) + episode(c) + reflection(c) + confirm(c)
 
 * ``mutator(c)``     mutator calls of iteration c (ledger role ``mutator``);
@@ -17,7 +19,8 @@ wall time at a fixed per-request latency ``L`` is therefore
 * ``confirm(c)``     generation + deepest episode of c's confirmation re-evaluation
                      (fitness_evals purpose ``confirm``), 0 if c did not win its pairing;
 * ``pair_incumbent`` generation + deepest episode of the incumbent's paired
-                     re-evaluation in that round (purpose ``pair``), run beside the candidates;
+                     re-evaluation in that round (purpose ``pair``), run beside the candidates
+                     when speculative (``pairing="parallel"``), after them otherwise;
 * ``V(round)``       the validation chain requested in that round (generation + deepest
                      episode); added when validation blocks (``validation="sync"``), 0 when
                      it overlaps the next round (``"async"``) except after the last round.
@@ -57,20 +60,28 @@ class Round:
     chains: dict[int, Chain] = field(default_factory=dict)
 
 
-def critical_path(rounds: Sequence[Round], latency_s: float, validation: str = "sync") -> dict:
-    """``CP`` in seconds and per-round request depths (formula in the module docstring)."""
+def critical_path(rounds: Sequence[Round], latency_s: float, validation: str = "sync",
+                  pairing: str = "parallel") -> dict:
+    """``CP`` in seconds and per-round request depths (formula in the module docstring).
+
+    ``validation``: ``"sync"`` (blocks the round) or ``"async"`` (background, the
+    endpoint default); ``pairing``: ``"parallel"`` (the incumbent's re-evaluation
+    starts with the candidates: speculative) or ``"after"`` (it follows them).
+    """
     if validation not in ("sync", "async"):
         raise ValueError(f"validation must be 'sync' or 'async', not {validation!r}")
+    if pairing not in ("parallel", "after"):
+        raise ValueError(f"pairing must be 'parallel' or 'after', not {pairing!r}")
     depths = []
     for i, rnd in enumerate(rounds):
         cand = max((rnd.chains.get(it, Chain()).length for it in rnd.iterations), default=0)
-        depth = max(cand, rnd.pair_incumbent)
+        depth = max(cand, rnd.pair_incumbent) if pairing == "parallel" else cand + rnd.pair_incumbent
         last = i == len(rounds) - 1
         if validation == "sync" or last:
             depth += rnd.validation
         depths.append(depth)
     return {"critical_path_s": latency_s * sum(depths), "requests_deep": sum(depths), "round_depths": depths,
-            "latency_s": latency_s, "validation": validation}
+            "latency_s": latency_s, "validation": validation, "pairing": pairing}
 
 
 def _episodes(episodes_jsonl: Path) -> tuple[int, int, int]:

@@ -30,8 +30,12 @@ def test_critical_path_sums_round_maxima_and_validation_policy():
     assert sync["critical_path_s"] == pytest.approx(0.5 * 61)
     # async: validation overlaps the next round, except after the last one
     assert critical_path(rounds, 2.0, validation="async")["round_depths"] == [9, 23, 20]
+    # no speculation: the incumbent's re-evaluation follows the candidates
+    assert critical_path(rounds, 1.0, pairing="after")["round_depths"] == [14, 36, 23]
     with pytest.raises(ValueError):
         critical_path(rounds, 1.0, validation="later")
+    with pytest.raises(ValueError):
+        critical_path(rounds, 1.0, pairing="sometimes")
 
 
 def test_in_flight_is_time_weighted_over_the_span():
