@@ -22,8 +22,10 @@ wall time at a fixed per-request latency ``L`` is therefore
                      re-evaluation in that round (purpose ``pair``), run beside the candidates
                      when speculative (``pairing="parallel"``), after them otherwise;
 * ``V(round)``       the validation chain requested in that round (generation + deepest
-                     episode); added when validation blocks (``validation="sync"``), 0 when
-                     it overlaps the next round (``"async"``) except after the last round.
+                     episode); added when validation blocks (``validation="sync"``). In the
+                     background (``"async"``) it starts when its round ends and overlaps the
+                     next rounds, but the run cannot end before it does:
+                     CP = L × max( Σ_r depth(r), max_r [ Σ_{r' <= r} depth(r') + V(r) ] ).
 
 This is a lower bound: it assumes unlimited concurrency at the server and zero
 client-side time. ``wall / CP`` is the benchmark's efficiency ratio (1.0 ideal).
@@ -72,15 +74,17 @@ def critical_path(rounds: Sequence[Round], latency_s: float, validation: str = "
         raise ValueError(f"validation must be 'sync' or 'async', not {validation!r}")
     if pairing not in ("parallel", "after"):
         raise ValueError(f"pairing must be 'parallel' or 'after', not {pairing!r}")
-    depths = []
+    depths, finish = [], 0
     for i, rnd in enumerate(rounds):
         cand = max((rnd.chains.get(it, Chain()).length for it in rnd.iterations), default=0)
         depth = max(cand, rnd.pair_incumbent) if pairing == "parallel" else cand + rnd.pair_incumbent
-        last = i == len(rounds) - 1
-        if validation == "sync" or last:
+        if validation == "sync":
             depth += rnd.validation
         depths.append(depth)
-    return {"critical_path_s": latency_s * sum(depths), "requests_deep": sum(depths), "round_depths": depths,
+        # a background validation starts when its round ends and must finish before the run does
+        finish = max(finish, sum(depths) + (rnd.validation if validation == "async" else 0))
+    total = max(sum(depths), finish)
+    return {"critical_path_s": latency_s * total, "requests_deep": total, "round_depths": depths,
             "latency_s": latency_s, "validation": validation, "pairing": pairing}
 
 

@@ -28,8 +28,12 @@ def test_critical_path_sums_round_maxima_and_validation_policy():
     # round 0: 9 + 5; round 1: max(23, 9) + 4; round 2: max(3, 20) + 0
     assert sync["round_depths"] == [14, 27, 20]
     assert sync["critical_path_s"] == pytest.approx(0.5 * 61)
-    # async: validation overlaps the next round, except after the last one
-    assert critical_path(rounds, 2.0, validation="async")["round_depths"] == [9, 23, 20]
+    # async: validation overlaps the next rounds, but the run ends after the last one finishes
+    asyn = critical_path(rounds, 2.0, validation="async")
+    assert asyn["round_depths"] == [9, 23, 20] and asyn["requests_deep"] == 52
+    long_first = [Round([0], chains={0: Chain(episode=5)}, validation=80)] + rounds[1:]
+    # the seed's 80-deep validation outlasts the two later rounds: 5 + 80
+    assert critical_path(long_first, 1.0, validation="async")["requests_deep"] == 85
     # no speculation: the incumbent's re-evaluation follows the candidates
     assert critical_path(rounds, 1.0, pairing="after")["round_depths"] == [14, 36, 23]
     with pytest.raises(ValueError):
