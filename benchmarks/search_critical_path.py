@@ -21,8 +21,9 @@ wall time at a fixed per-request latency ``L`` is therefore
 * ``pair_incumbent`` generation + deepest episode of the incumbent's paired
                      re-evaluation in that round (purpose ``pair``), run beside the candidates
                      when speculative (``pairing="parallel"``), after them otherwise;
-* ``V(round)``       the validation chain requested in that round (generation + deepest
-                     episode); added when validation blocks (``validation="sync"``). In the
+* ``V(round)``       the validation chain requested in that round: its generation depth
+                     (all curriculum N, sequential) + deepest episode × number of N (one
+                     batch of episodes per N, one after another); added when validation blocks (``validation="sync"``). In the
                      background (``"async"``) it starts when its round ends and overlaps the
                      next rounds, but the run cannot end before it does:
                      CP = L × max( Σ_r depth(r), max_r [ Σ_{r' <= r} depth(r') + V(r) ] ).
@@ -150,9 +151,10 @@ def rounds_from_run(run_dir: str | Path) -> list[Round]:
         for v in validations:
             target = by_id.get(v.get("program_id"))
             if v.get("iteration") in its and target is not None:
-                g, d = _chain(run_dir / "validation" / target.id / "episodes.jsonl",
-                              int((target.validation or {}).get("llm_calls") or 0))
-                rnd.validation = max(rnd.validation, g + d)
+                val = target.validation or {}
+                g, d = _chain(run_dir / "validation" / target.id / "episodes.jsonl", int(val.get("llm_calls") or 0))
+                # validation runs generate-then-episodes once per curriculum N, one N after another
+                rnd.validation = max(rnd.validation, g + d * max(1, len(val.get("by_n") or {})))
         rounds.append(rnd)
     return rounds
 

@@ -57,7 +57,7 @@ def test_rounds_from_a_hand_made_run(tmp_path):
                          artifacts=art, llm_calls=17)
     # child: mutator 2 + generation 2 (one task) + episode 8 + reflection 1 = 13
     child = ProgramRecord(id="p1", source="s2", parent_id="p0", island=0, iteration=1, generation=1,
-                          artifacts=art, llm_calls=13, validation={"llm_calls": 3 + 4 + 5})
+                          artifacts=art, llm_calls=13, validation={"llm_calls": 3 + 4 + 5, "by_n": {"5": {}, "8": {}}})
     db.add_event("round_start", iteration=0, iterations=[0])
     db.add_program(seed)
     db.add_event("round_start", iteration=1, iterations=[1], incumbent="p0")
@@ -82,6 +82,6 @@ def test_rounds_from_a_hand_made_run(tmp_path):
     assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 3, "episode": 6, "reflection": 1, "confirm": 0}
     assert vars(rounds[1].chains[1]) == {"mutator": 2, "generation": 2, "episode": 8, "reflection": 1,
                                          "confirm": 3 + 5}
-    # validation: 3 generation calls over 2 tasks -> 2 deep, + deepest episode 5
-    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 2 + 5
-    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 7]
+    # validation: 3 generation calls over 2 tasks -> 2 deep, + deepest episode 5 for each of 2 N
+    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 2 + 2 * 5
+    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 12]
