@@ -192,8 +192,15 @@ def main(argv=None) -> int:
                                                         "calls_by_role", "wall_over_critical_path", "failed",
                                                         "mutation_kinds")}), flush=True)
                 results.append(row)
+                _write(args, fitness_s, results)  # after every setting: a later crash (e.g. Ray) loses nothing
     finally:
         endpoint.close()
+    _write(args, fitness_s, results)
+    bad = [r for r in results if r["failed"]]
+    return 1 if bad else 0
+
+
+def _write(args, fitness_s: float, results: list[dict]) -> None:
     payload = {"benchmark": "search_endpoint", "latency_s": args.latency, "domain": args.domain,
                "iterations": args.iterations, "profile": "paper", "baseline_limit": args.baseline_limit,
                "fitness": "trained once per invocation on the same server (base simulator), reused via fitness_dir",
@@ -205,8 +212,6 @@ def main(argv=None) -> int:
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
     existing[f"latency_{args.latency}"] = payload
     args.out.write_text(json.dumps(existing, indent=1, default=str) + "\n")
-    bad = [r for r in results if r["failed"]]
-    return 1 if bad else 0
 
 
 if __name__ == "__main__":
