@@ -44,8 +44,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.search_critical_path import (  # noqa: E402
-    counts_by_role, critical_path, in_flight, rounds_from_run, summarise)
+from benchmarks.search_critical_path import (
+    counts_by_role,
+    critical_path,
+    in_flight,
+    rounds_from_run,
+    summarise,
+)
 
 RESULTS = HERE / "results" / "search_endpoint.json"
 

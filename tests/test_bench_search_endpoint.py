@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from benchmarks.search_critical_path import Chain, Round, critical_path, in_flight, rounds_from_run
+from benchmarks.search_critical_path import (
+    Chain,
+    Round,
+    critical_path,
+    in_flight,
+    rounds_from_run,
+)
 from ppol_nb.evolution.database import FILENAME, RunDatabase
 from ppol_nb.evolution.interfaces import ProgramRecord, Proposal
 
