@@ -43,7 +43,7 @@ from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.quickstart import QuickstartStudy
 
 settings = {"model": model, "base_url": base_url, "api_key_env": api_key_env}
-study = QuickstartStudy(make_backend(backend, **settings),
+study = QuickstartStudy(make_backend(backend, preflight=True, **settings),
                         comparison=make_backend(backend, agent="do-nothing", **settings),
                         domains=tuple(domains), splits=tuple(splits), seed=seed, limit=limit,
                         run_dir=project_path(runs, "00_quickstart", backend), figures=project_path(figures)).run()

@@ -42,7 +42,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.studies.layout import project_path
 
-study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env),
+study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
                       domains=tuple(domains), corpus=corpus, seeds=tuple(seeds), limit=limit, max_steps=max_steps,
                       run_dir=project_path(runs, "01_baseline"), figures=project_path(figures)).run()
 pd.DataFrame({d: r.human_split_sizes for d, r in study.results.items()})  # humans per role and domain

@@ -46,7 +46,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.search import SearchStudy
 
-study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env),
+study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
                     domain=domain, profile=profile, max_iterations=max_iterations, corpus=corpus,
                     train_limit=train_limit, benchmark_limit=benchmark_limit, n_personas=n_personas,
                     train_max_steps=train_max_steps, eval_max_steps=eval_max_steps,

@@ -45,7 +45,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.ablation import AblationStudy
 from ppol_nb.studies.layout import project_path
 
-study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env),
+study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
                       domain=domain, variants=variants, seeds=seeds, profile=profile, max_iterations=max_iterations,
                       train_limit=train_limit, baseline_limit=baseline_limit, benchmark_limit=benchmark_limit,
                       n_personas=n_personas, corpus=corpus,

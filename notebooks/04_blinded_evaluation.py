@@ -22,10 +22,14 @@
 # **Answers.** Real judgements come from people: serve the study with `ppol-nb study serve STUDY --annotators N`
 # (each annotator gets a link) or annotate in this notebook (the widget below, same store), then
 # `ppol-nb study export STUDY --out answers.csv` and set `answers` to that file. With `answers = None` (the default,
-# and in CI) the answers come from **simulated annotators** with known rates — by default each source's mean
-# discriminator P(human) from notebook 01's judge, never the paper's numbers: every table, figure and finding is then
-# labelled simulated, and the numbers show whether the statistics recover a known truth — not how human the
-# simulator is.
+# and in CI) the answers come from **simulated annotators**, labelled simulated in every table, figure and finding.
+# What they are (`simulated_annotators = "blind"`, the default): each simulated annotator sees only the served text
+# of a conversation — never its source — and answers "human" with a probability from a judge the search never
+# optimised (a calibrated logistic transfer judge, fitted here on human and base-simulator conversations that are
+# not in the study, applied to the fingerprint of the conversation's customer turns), shifted by the annotator's own
+# bias and per-judgement noise; scripted attention checks are spotted from their text. They are a text classifier
+# with people-like spread, not people. `simulated_annotators = "known_truth"` instead draws answers from each item's
+# source at `simulated_rates` (a known truth, to check that the statistics recover it).
 
 # %% tags=["parameters"]
 domain = "retail"
@@ -40,7 +44,8 @@ attention_checks = 3
 seed = 0
 answers = None               # CSV from `ppol-nb study export`; None: simulated annotators (labelled so)
 n_annotators = 16            # simulated panel size (the paper kept 16)
-simulated_rates = "discriminator"  # known truth: per source, mean discriminator P(human) of its conversations; or {source: rate}
+simulated_annotators = "blind"     # "blind": judge the text alone (see above) | "known_truth": answer by source
+simulated_rates = "discriminator"  # known_truth only: per source, mean discriminator P(human) of its conversations; or {source: rate}
 margin = 0.10                # TOST: PPol and humans equivalent within ± this share
 annotator_token = None       # a token from `ppol-nb study serve`: annotate here, in the widget
 runs = "runs"                # relative paths are taken from the repository root, wherever this runs
@@ -58,7 +63,7 @@ study = BlindedEvaluationStudy(
     study_dir=project_path(runs, "04_blinded", f"{domain}-{backend}-{profile}"), sources=tuple(sources),
     per_source=per_source, n_attention=attention_checks, seed=seed,
     answers=project_path(answers) if answers else None, n_annotators=n_annotators,
-    simulated_rates=simulated_rates, margin=margin, figures=project_path(figures)).run()
+    simulated_rates=simulated_rates, simulated_annotators=simulated_annotators, margin=margin, figures=project_path(figures)).run()
 study.composition()
 
 # %% [markdown]

@@ -63,7 +63,7 @@ study = AgentTrainingStudy(
     n_dialogues=n_dialogues, ppol_share=ppol_share, n_personas=n_personas,
     default_rollout_seeds=tuple(default_rollout_seeds), program=programs, train_limit=train_limit,
     test_limit=test_limit, figures=project_path(figures),
-    backend=make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env))
+    backend=make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True))
 if backend == "offline":
     study.run()  # rollouts -> SFT files (build_sft) -> one reader per regime and seed -> test-task evaluation
 else:

@@ -136,6 +136,13 @@ class LLMBackend:
         return {"parallel_evaluations": ENDPOINT_CANDIDATES_IN_FLIGHT, "speculative_rescore": True,
                 "background_validation": True}
 
+    def preflight(self):
+        """Key, endpoint, models and the agent's tool calls of every role, checked before a run writes
+        anything (:mod:`ppol_nb.llm.preflight`); raises ``PreflightError`` naming the fix."""
+        from .llm.preflight import preflight
+
+        return preflight(self.client.config, tool_roles=() if self.agent == "do-nothing" else ("agent",))
+
     def describe(self) -> dict:
         """Backend, LLM config and the response cache file used (its path, never its contents; None: none)."""
         cache = self.client.cache_path
@@ -169,7 +176,8 @@ class LLMBackend:
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
                  temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
-                 timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None):
+                 timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None,
+                 preflight: bool = False):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
     ``cache_path`` None (default) is the per-user response cache every run and
@@ -184,7 +192,9 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     is how the offline agent reads user turns: None its hand rules, a trained
     :class:`ppol_nb.offline.understanding.DialogueReader` the learned agent of
     notebook 05 (an LLM agent learns by fine-tuning instead, so the openai
-    backend refuses one)."""
+    backend refuses one). ``preflight`` (notebooks and the CLI pass True) checks the
+    openai backend's key, endpoint, models and the agent's tool calls now, before a
+    study writes anything, and raises ``PreflightError`` with the fix."""
     if agent not in ("default", "do-nothing"):
         raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
     if backend == "offline":
@@ -208,7 +218,10 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
         config.timeout_s = timeout_s
     if max_retries is not None:
         config.max_retries = max_retries
-    return LLMBackend(LLMClient(config), agent="llm" if agent == "default" else agent)
+    made = LLMBackend(LLMClient(config), agent="llm" if agent == "default" else agent)
+    if preflight:
+        made.preflight()
+    return made
 
 
 def __getattr__(name: str):

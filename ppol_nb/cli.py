@@ -31,23 +31,43 @@ from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_S
 DEFAULT_WINDOW = 32  # requests in flight per endpoint and role (LLMConfig.max_concurrency's default)
 
 
-def _backend(args):
-    """The backend the flags name, built once per command (identity checks and the run share it)."""
+def _backend(args, check: bool = True):
+    """The backend the flags name, built once per command (identity checks and the run share it);
+    ``check`` runs its preflight (see :func:`_preflight`) before the caller writes anything."""
     from .backends import make_backend
-    from .simulation.runner import set_default_deadline
 
     if getattr(args, "backend_object", None) is not None:
         return args.backend_object
     if args.backend == "openai" and not args.model:
-        raise SystemExit("--backend openai needs --model (and usually --base-url)")
+        raise CLIError("--backend openai needs --model (and usually --base-url)")
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                            user_model=args.user_model, temperature=args.temperature,
                            cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
                            max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
                            max_retries=args.retries)
-    set_default_deadline(args.episode_deadline)
     args.backend_object = backend
+    if check:
+        _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
+    from .simulation.runner import set_default_deadline
+
+    set_default_deadline(args.episode_deadline)
     return backend
+
+
+def _preflight(args, backend, tool_calls: bool = True) -> None:
+    """Key, endpoint, models and the agent's tool calls, before any run directory exists (every caller
+    builds the backend before claiming one); a problem is one line and exit status 2."""
+    from .llm.preflight import PreflightError, preflight
+
+    if getattr(args, "no_preflight", False) or args.backend != "openai":
+        return
+    try:
+        if tool_calls:
+            backend.preflight()
+        else:  # the agent is not an endpoint model (a class under test): only the other roles are checked
+            preflight(backend.client.config, tool_roles=())
+    except PreflightError as exc:
+        raise CLIError(f"preflight: {exc}") from None
 
 
 def backend_identity(args) -> dict:
@@ -67,13 +87,14 @@ def _condition_specs(args, backend, out: Path):
 
 
 def _rollout_identity(args) -> dict:
+    backend = backend_identity(args)  # first: the preflight runs before anything heavy is imported
     from .personas.sandbox import program_hash
 
     program = Path(args.program).read_text(encoding="utf-8") if args.program else None
     return {"domain": args.domain, "split": args.split, "condition": args.condition,
             "program_sha256": program_hash(program) if program is not None else None,
             "n_personas": args.n_personas, "generation_seed": args.generation_seed, "seed": args.seed,
-            "max_steps": args.max_steps, "backend": backend_identity(args)}
+            "max_steps": args.max_steps, "backend": backend}
 
 
 def cmd_rollout(args) -> int:
@@ -322,6 +343,9 @@ def _add_backend_args(p) -> None:
     p.add_argument("--max-workers", type=positive_int,
                    help=f"concurrent episodes per batch and requests in flight per endpoint and role (openai "
                         f"backend; default {DEFAULT_WINDOW})")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="skip the check of key, endpoint, models and the agent's tool calls before the run "
+                        "(openai backend; the check sends at most one small request, remembered once it passes)")
     p.add_argument("--timeout", type=positive_float, help="seconds per LLM request (default 120)")
     p.add_argument("--retries", type=non_negative_int, help="retries per LLM request (default 6)")
     p.add_argument("--episode-deadline", type=positive_float, help="seconds one episode may take; its LLM calls "
@@ -578,6 +602,69 @@ def cmd_ablate(args) -> int:
     return 1 if sweep.failures else 0
 
 
+def _stress_conditions(text: str) -> tuple[str, ...]:
+    from .studies.stress_test import CONDITIONS
+
+    names = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown conditions {unknown or text!r}; expected some of {','.join(CONDITIONS)}")
+    return tuple(c for c in CONDITIONS if c in names)  # the CSV keeps the canonical order
+
+
+def cmd_stress_test(args) -> int:
+    """Stress-test one agent (a class, an endpoint model, or the offline one) on the test tasks x seven user
+    conditions -> OUT/stress_test.csv, OUT/stress_test.json and a figure (ppol_nb.studies.stress_test)."""
+    from .run_identity import claim_run_dir, file_digest
+    from .studies.stress_test import AgentClassError, StressTest, with_agent
+
+    if args.agent_class and args.agent_model:
+        raise CLIError("give one agent: --agent-class module:Class or --agent-model NAME, not both")
+    if args.agent_model and args.backend != "openai":
+        raise CLIError("--agent-model names a model on an endpoint: add --backend openai --base-url URL")
+    if args.agent_class and getattr(args, "executor", "local") != "local":
+        raise CLIError("--agent-class runs the class in this process: use --executor local")
+    if args.run:
+        run_path = Path(args.run)
+        if not run_path.exists():
+            raise CLIError(f"--run {run_path} does not exist (an evolution run directory or a program .py)")
+        if run_path.is_file():
+            program_file(run_path)
+        require_sandbox()  # an evolved program is LLM-written
+    if args.backend == "openai" and not args.model:
+        args.model = args.agent_model  # one model named: it plays every role
+    backend = _backend(args, check=False)  # checked once the agent under test is in place
+    try:
+        tested = with_agent(backend, agent_class=args.agent_class, agent_model=args.agent_model)
+    except AgentClassError as exc:
+        raise CLIError(str(exc)) from None
+    _preflight(args, backend, tool_calls=not args.agent_class)
+    backend = tested
+    out = Path(args.out)
+    identity = {"domain": args.domain, "run": str(Path(args.run).resolve()) if args.run else None,
+                "run_sha256": (file_digest(args.run if Path(args.run).is_file() else Path(args.run) / "best_program.py")
+                               if args.run and (Path(args.run).is_file() or (Path(args.run) / "best_program.py").exists())
+                               else None),
+                "n_personas": args.n_personas, "trials": args.trials, "limit": args.limit,
+                "max_steps": args.max_steps, "generation_seed": args.generation_seed,
+                "conditions": list(args.conditions) if args.conditions else None, "backend": backend.identity()}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object")}
+    with claim_run_dir(out, identity, "stress-test"):
+        study = StressTest(backend, out, domain=args.domain, run=args.run, n_personas=args.n_personas,
+                           trials=args.trials, limit=args.limit, max_steps=args.max_steps,
+                           generation_seed=args.generation_seed, progress=not args.quiet, config=config,
+                           **({"conditions": args.conditions} if args.conditions else {}))
+        study.run_all()
+        study.write()
+        _, png = study.plot(notebook="ppol-nb stress-test")
+    table = study.table()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\n".join(study.findings()))
+    print(f"-> {out / 'stress_test.csv'}, {out / 'stress_test.json'}, {png}")
+    errors = int(study.episodes["error"].notna().sum()) if len(study.episodes) else 0
+    return check_failures("stress-test", errors, len(study.episodes), args.failure_budget)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ppol-nb", description=__doc__)
     p.add_argument("--version", action="version", version=f"ppol_nb {__version__}")
@@ -681,6 +768,28 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_benchmark)
+
+    stt = sub.add_parser("stress-test", help="your agent (module:Class, or a model on an endpoint) on the test tasks "
+                         "against base, dp, ppol and the four τ-trait users -> DIR/stress_test.csv/.json + figure")
+    stt.add_argument("--domain", choices=["retail", "airline"], default="retail")
+    _add_backend_args(stt)
+    stt.add_argument("--agent-class", metavar="MODULE:CLASS", help="a τ²-compatible agent class (LocalAgent API)")
+    if not any("--agent-model" in a.option_strings for a in stt._actions):  # per-role flags may come with the backend args
+        stt.add_argument("--agent-model", help="the agent's model on the endpoint (--backend openai)")
+    stt.add_argument("--run", help="evolution run directory or generator .py for 'ppol' (default: the shipped seed program)")
+    stt.add_argument("--conditions", type=_stress_conditions, default=None,
+                     help="comma-separated subset of base,dp,ppol,skeptical,incoherent,impatient,confusion (default: all)")
+    stt.add_argument("--n-personas", type=positive_int, default=3, help="personas per task (dp, ppol)")
+    stt.add_argument("--trials", type=positive_int, default=1, help="episodes per task and persona (seeds 0..k-1); "
+                     "k > 1 adds pass^k")
+    stt.add_argument("--limit", type=positive_int, help="only the first K test tasks")
+    stt.add_argument("--generation-seed", type=int, default=0)
+    stt.add_argument("--max-steps", type=positive_int, default=EVAL_MAX_STEPS, help="τ² step cap of every episode")
+    stt.add_argument("--failure-budget", type=share, default=1.0, help="exit 3 when at least this share of "
+                     "episodes raised (default 1: all of them)")
+    stt.add_argument("--out", required=True)
+    stt.add_argument("--quiet", action="store_true")
+    stt.set_defaults(func=cmd_stress_test)
 
     a = sub.add_parser("ablate", help="fitness ablations: search variants x seeds as resumable runs, each judged "
                                       "on the test tasks -> DIR/ablation.csv (an extension of the paper)")

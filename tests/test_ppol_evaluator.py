@@ -242,6 +242,7 @@ def test_benchmark_writes_rows_episodes_and_provenance(setup, engine_run, tmp_pa
     csv = pd.read_csv(out)
     assert list(csv.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert list(csv.condition) == ["Humans", "Base-simulator", "DP Personas", "PPol: Initial", "PPol: Evolved"]
+    assert csv.agent.str.startswith("gold-plan offline agent").all()  # whose success_rate it is, on every row
     rows = csv.set_index("condition")
     assert rows.loc["Base-simulator", "n_episodes"] == 2 and rows.loc["PPol: Evolved", "n_episodes"] == 6
     assert (rows.loc[rows.index != "Humans", "n_tasks"] == 2).all()

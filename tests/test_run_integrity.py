@@ -313,7 +313,7 @@ def test_timeout_and_retries_reach_the_llm_client(fake_openai, tmp_path):
     server = fake_openai(lambda r: error_reply(500, "down"))
     args = build_parser().parse_args(["rollout", "--domain", "retail", "--backend", "openai", "--model", "m",
                                       "--base-url", server.url, "--api-key-env", "", "--timeout", "7",
-                                      "--retries", "0", "--out", str(tmp_path)])
+                                      "--retries", "0", "--no-preflight", "--out", str(tmp_path)])
     backend = _backend(args)
     assert backend.client.config.timeout_s == 7.0 and backend.client.config.max_retries == 0
     with pytest.raises(Exception, match="down"):

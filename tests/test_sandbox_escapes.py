@@ -201,13 +201,21 @@ def test_proc_shows_only_the_sandbox_and_no_secret():
             "obs['self_environ'] = sorted(k.split('=')[0] for k in "
             "bltns.open('/proc/self/environ', 'rb').read().decode().split('\\0') if k)\n"
             "obs['pid1_environ'] = bltns.open('/proc/1/environ', 'rb').read().decode()\n"
+            "obs['cmdline'] = bltns.open('/proc/1/cmdline', 'rb').read().decode()\n"
+            "obs['maps'] = ' '.join(sorted({l.split()[-1] for l in bltns.open('/proc/self/maps') if '/' in l}))\n"
+            "sys = bltns.__import__('sys')\nobs['paths'] = [sys.executable, sys.prefix, *sys.path]\n"
             + attempt("parent_environ", "bltns.open(f\"/proc/{context['parent_pid']}/environ\").read()")
             + "obs['uid'] = os.getuid()\nobs['hostname'] = os.uname().nodename\n")
     obs = observed(run(payload(code), GUARD_OFF))
-    assert obs["pids"] == ["1", "2"]  # bubblewrap's init and the child: nothing else exists
+    assert obs["pids"] == ["1"]  # the child is the namespace's pid 1: no bubblewrap process inside
     # Exactly sandbox_env() plus the PWD that bubblewrap sets (the child drops it from os.environ).
     assert obs["self_environ"] == sorted([*sandbox_env("x"), "PWD"])
-    assert obs["pid1_environ"] == ""  # bubblewrap was started with an empty environment
+    assert "OPENAI_API_KEY" not in obs["pid1_environ"] and PLANTED not in obs["pid1_environ"]
+    # No host path is named: not the checkout, not the home directory, not the interpreter's prefix.
+    host_paths = {str(Path(ppol_nb.__file__).parents[1]), str(Path.home()), os.path.realpath(sys.base_prefix),
+                  os.path.realpath(sys.prefix)} - {"/", "/usr", "/usr/local"}
+    for text in (obs["cmdline"], obs["maps"], json.dumps(obs["paths"])):
+        assert not [h for h in host_paths if h in text], text[:500]
     assert obs["parent_environ"] == ["FileNotFoundError", errno.ENOENT]
     assert obs["uid"] == (isolation.SANDBOX_UID if isolation.status().userns else 0)
     assert obs["hostname"] == "sandbox"
@@ -239,7 +247,7 @@ def test_string_evaluators_are_refused():
 
 def test_eval_route_without_the_python_layer_reaches_only_the_sandbox():
     obs = observed(run(EVAL_ROUTE, GUARD_OFF))
-    assert obs["pid"] == 2  # eval got the real builtins, in a pid namespace of two processes
+    assert obs["pid"] == 1  # eval got the real builtins, in a pid namespace of one process
 
 
 # -- format-string attribute walks ----------------------------------------------------------------
@@ -251,14 +259,42 @@ def test_constant_format_walks_are_refused():
     assert "format field {0.__class__.__init__.__globals__} walks a private attribute" in res.error
 
 
-def test_computed_format_walk_reads_only_the_sandbox_environment():
-    """A format string built at run time gets past the Python layer (it can read, not call):
-    what it reads is the sandbox's own environment."""
-    code = ("from ppol_nb.personas import toolkit\n"
+COMPUTED_FORMAT_WALK = ("from ppol_nb.personas import toolkit\n"
+                        "u = '_' * 2\n"
+                        "spec = '{0.' + u + 'globals' + u + '[json].codecs.sys.modules[os].environ}'\n"
+                        "obs['environ'] = spec.format(toolkit.parse_json)\n")
+
+
+def test_computed_format_walk_is_refused():
+    """A format string built at run time can walk to ``__globals__``: the static check refuses
+    ``.format`` on anything but a literal, and the run-time guard refuses it by name."""
+    res = run(payload(COMPUTED_FORMAT_WALK))
+    assert res.error_kind == "forbidden" and "'.format' is allowed only on a string literal" in res.error
+    res = run(payload("spec = '{0.' + '_' * 2 + 'class' + '_' * 2 + '}'\n"
+                      "obs['c'] = getattr(spec, 'for' + 'mat')(1)\n"))
+    assert res.error_kind == "forbidden" and "attribute 'format' is not accessible" in res.error
+    res = run(payload("import string\nobs['c'] = string.Formatter().vformat('{0.real}', (1,), {})\n"))
+    assert res.error_kind == "forbidden" and "attribute 'Formatter' is not allowed" in res.error
+
+
+def test_str_subclass_cannot_lie_to_getattr():
+    """A name whose own ``startswith`` says it is public: refused statically, and at run time
+    (class built with ``type``) the guard checks a plain copy of the name."""
+    res = run("class Liar(str):\n    def startswith(self, *a):\n        return False\n"
+              + payload("obs['g'] = getattr(json, Liar('_os'))\n"))
+    assert res.error_kind == "forbidden" and "class Liar derives from 'str'" in res.error
+    code = ("Liar = type('Liar', (str,), {'startswith': lambda self, *a: False, 'endswith': lambda self, *a: False,\n"
+            "            '__eq__': lambda self, o: False, '__hash__': lambda self: 1})\n"
             "u = '_' * 2\n"
-            "spec = '{0.' + u + 'globals' + u + '[json].codecs.sys.modules[os].environ}'\n"
-            "obs['environ'] = spec.format(toolkit.parse_json)\n")
-    obs = observed(run(payload(code)))
+            "obs['g'] = repr(getattr(json, Liar(u + 'spec' + u)))\n")
+    res = run(payload(code))
+    assert res.error_kind == "forbidden" and "attribute '__spec__' is not accessible" in res.error
+
+
+def test_computed_format_walk_without_the_python_layer_reads_only_the_sandbox_environment():
+    """The same walk with the Python layer off (it can read, not call): what it reads is the
+    sandbox's own environment."""
+    obs = observed(run(payload(COMPUTED_FORMAT_WALK), GUARD_OFF))
     assert obs["environ"].startswith("environ({") and "'PYTHONPATH': '/opt/ppol'" in obs["environ"]
     assert "OPENAI_API_KEY" not in obs["environ"] and "PPOL_PROBE_TOKEN" not in obs["environ"]
 
@@ -449,7 +485,7 @@ EXFIL = textwrap.dedent('''
         return " | ".join(found)
 
     def generate_personas(context, axes, n, llm):
-        loot = grab()
+        loot = grab().replace("\\0", " ")  # persona text may hold no control characters
         llm.chat([{"role": "user", "content": "remember this: " + loot}])
         return [{"persona_id": f"p{i}", "description": "A shopper. " + loot,
                  "axis_placement": {"terse": bool(i % 2)}, "reasoning": loot,

@@ -43,7 +43,7 @@ from .database import FILENAME, RunDatabase
 
 COLUMNS = ("domain", "condition", "n_tasks", "n_episodes", "hl", "hl_std", "coverage", "coverage_std", "score",
            "score_std", "d1", "d2", "d3", "d4", "usi", "success_rate")
-EXTRA_COLUMNS = ("backend", "simulator", "human_corpus", "source", "program", "n_personas",
+EXTRA_COLUMNS = ("backend", "simulator", "agent", "human_corpus", "source", "program", "n_personas",
                  "n_generation_failures", "episode_errors", "preservation_rate",
                  "d1_std", "d2_std", "d3_std", "d4_std", "usi_std")
 
@@ -191,6 +191,10 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         rows.append(row)
     table = pd.DataFrame(rows)
     table["domain"] = domain
+    from ..studies.figures import agent_caption
+
+    # success_rate is this agent's: offline, the gold-plan offline agent's (never an LLM agent's number)
+    table["agent"] = agent_caption(backend.agent_model)
     for column in (*COLUMNS, *EXTRA_COLUMNS):
         if column not in table:
             table[column] = np.nan

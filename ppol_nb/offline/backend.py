@@ -111,6 +111,10 @@ class OfflineBackend:
         threads only add overhead; ``requested`` (sized for network waits) is ignored."""
         return 1
 
+    def preflight(self) -> None:
+        """Nothing to check: no endpoint, key or model."""
+        return None
+
     def search_defaults(self) -> dict:
         """Candidates in flight for a search (:mod:`ppol_nb.evolution.config`): one at a time, no
         speculation, synchronous validation. Offline work is CPU-bound, so overlapping it buys nothing."""

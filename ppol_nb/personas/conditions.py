@@ -70,7 +70,7 @@ def condition_specs(condition: str, domain: str, split: str | None = "train", n_
         res = results[str(task.id)]
         if not res.ok:
             failures.append({"domain": domain, "task_id": task.id, "condition": condition,
-                             "error_kind": res.error_kind, "error": res.error})
+                             "error_kind": res.error_kind, "error": res.error, "duration_s": res.duration_s})
             continue
         for persona in res.personas:
             record = persona_record(persona, task, domain)

@@ -21,7 +21,19 @@ sandbox built here. Guarantees, when :func:`status` reports ``available``:
 * **no processes** — a seccomp filter (classic BPF, loaded by bubblewrap right
   before the exec) makes ``fork``/``vfork``/non-thread ``clone`` fail with
   EPERM (``clone3`` with ENOSYS, so threads fall back to ``clone``), and refuses
-  ``unshare``/``setns``; foreign syscall ABIs kill the process. So there is no
+  ``unshare``/``setns``; foreign syscall ABIs kill the process;
+* **memory counted** — the same filter refuses what RLIMIT_AS does not count
+  (SysV shared memory, semaphores and message queues, POSIX message queues,
+  ``memfd_create``, ``userfaultfd``, kernel keyrings) and every way into another
+  process (``ptrace``, ``process_vm_readv``/``writev``, ``kcmp``,
+  ``pidfd_getfd``). Files cannot hold memory either: RLIMIT_FSIZE is 0, also on
+  the scratch tmpfs and ``/dev/shm``. With these refused, RLIMIT_AS bounds
+  everything the program can hold (its address space plus at most the 16 MiB
+  scratch tmpfs, which FSIZE=0 keeps empty). No cgroup memory limit is set:
+  that needs a delegated cgroup v2 subtree, which neither this code nor the
+  preflight relies on, so the seccomp filter is required: on an architecture
+  without one here (not x86_64 or aarch64) :func:`status` reports no isolation,
+  LLM-written programs are refused, and the escape suite fails in CI; So there is no
   fork bomb, no subprocess and no ``setsid`` survivor; RLIMIT_NPROC is kept as a
   second bound where the kernel honours it (non-root users);
 * **lifetime** — ``--die-with-parent``, ``--new-session`` and the pid namespace:
@@ -53,6 +65,7 @@ from pathlib import Path
 UNSAFE_ENV = "PPOL_NB_UNSAFE_NO_SANDBOX"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 SANDBOX_PACKAGE_ROOT = "/opt/ppol"  # where the package files appear inside the sandbox
+SANDBOX_PYTHON_PREFIX = "/opt/python"  # where an interpreter installed outside /usr appears
 SCRATCH = "/tmp"
 SCRATCH_BYTES = 16 * 1024 * 1024
 SANDBOX_UID = 65534  # "nobody" inside the user namespace
@@ -152,12 +165,71 @@ def _interpreter() -> Path:
     return Path(os.path.realpath(base))
 
 
+def _relocated_prefix() -> str | None:
+    """The interpreter's install prefix when it must be shown under :data:`SANDBOX_PYTHON_PREFIX`.
+
+    An interpreter installed under a home directory or a checkout (pyenv, a
+    conda env, a uv-managed Python) would show that host path in the sandbox's
+    ``/proc/1/cmdline`` and ``sys.executable``; it is mounted at a neutral path
+    instead. A system interpreter (``/usr``, ``/usr/local``) stays where it is.
+    """
+    prefix = os.path.realpath(sys.base_prefix)
+    if prefix in ("/", "/usr", "/usr/local") or not str(_interpreter()).startswith(prefix + os.sep):
+        return None
+    return prefix
+
+
+def _inside(path: str) -> str:
+    """Where host ``path`` appears in the sandbox."""
+    prefix = _relocated_prefix()
+    if prefix and (path == prefix or path.startswith(prefix + os.sep)):
+        return SANDBOX_PYTHON_PREFIX + path[len(prefix):]
+    return path
+
+
+def _program_interpreter(binary: str) -> str | None:
+    """The ELF program interpreter (dynamic loader) named in ``binary``'s PT_INTERP header."""
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian only
+                return None
+            phoff, = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            for k in range(phnum):
+                f.seek(phoff + k * phentsize)
+                ptype, _, offset, _, _, filesz = struct.unpack("<IIQQQQ", f.read(40))
+                if ptype == 3:  # PT_INTERP
+                    f.seek(offset)
+                    return f.read(filesz).rstrip(b"\0").decode()
+    except (OSError, struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def interpreter_command() -> list[str]:
+    """How the sandbox starts the interpreter, as seen from inside.
+
+    A relocated interpreter linked to a shared libpython has the host's library
+    path baked in (RUNPATH), so it is started through the dynamic loader with the
+    neutral library directory instead.
+    """
+    inside = _inside(str(_interpreter()))
+    libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    shared = bool(libdir and soname and os.path.isfile(os.path.join(libdir, soname)))
+    if _relocated_prefix() and shared:
+        loader = _program_interpreter(str(_interpreter()))
+        if loader:
+            return [loader, "--library-path", _inside(os.path.realpath(libdir)), inside]
+    return [inside]
+
+
 def _python_mounts() -> list[tuple[str, str, str]]:
     """``(kind, source, destination)`` mounts for the interpreter and its standard library."""
     ops: list[tuple[str, str, str]] = []
 
     def add(kind: str, src: str, dst: str | None = None) -> None:
-        op = (kind, src, dst or src)
+        op = (kind, src, _inside(dst or src))
         if op not in ops:
             ops.append(op)
 
@@ -174,8 +246,9 @@ def _python_mounts() -> list[tuple[str, str, str]]:
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
     if libdir and soname and os.path.isfile(os.path.join(libdir, soname)):  # a shared libpython
         link = os.path.join(libdir, soname)
-        add("ro-bind", os.path.realpath(link))
-        add("ro-bind", os.path.realpath(link), link)
+        add("ro-bind", os.path.realpath(link), os.path.join(os.path.realpath(libdir), soname))
+        if not _relocated_prefix():
+            add("ro-bind", os.path.realpath(link), link)
     return ops
 
 
@@ -202,9 +275,24 @@ _ALLOW, _ERRNO, _KILL_PROCESS = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
 _CLONE_THREAD = 0x00010000
 # arch: (AUDIT_ARCH, {syscall: action}, clone nr, first x32-style nr to refuse or None)
+# Memory the program could hold outside its address space (RLIMIT_AS counts neither detached SysV
+# segments nor message queues), and reaching into other processes: all refused with EPERM.
+_MEMORY_AND_TRACE = {
+    "x86_64": {"shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "msgget": 68,
+               "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "ptrace": 101, "mq_open": 240, "mq_timedsend": 242,
+               "process_vm_readv": 310, "process_vm_writev": 311, "memfd_create": 319, "memfd_secret": 447,
+               "semtimedop": 220, "kcmp": 312, "pidfd_getfd": 438, "userfaultfd": 323, "keyctl": 250,
+               "add_key": 248, "request_key": 249},
+    "aarch64": {"shmget": 194, "shmat": 196, "shmctl": 195, "semget": 190, "semop": 193, "semctl": 191,
+                "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187, "ptrace": 117, "mq_open": 180,
+                "mq_timedsend": 182, "process_vm_readv": 270, "process_vm_writev": 271, "memfd_create": 279,
+                "memfd_secret": 447, "semtimedop": 192, "kcmp": 272, "pidfd_getfd": 438, "userfaultfd": 282,
+                "keyctl": 219, "add_key": 217, "request_key": 218},
+}
 _ARCHES = {
-    "x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone3": 435, "unshare": 272, "setns": 308}, 56, 0x40000000),
-    "aarch64": (0xC00000B7, {"clone3": 435, "unshare": 97, "setns": 268}, 220, None),
+    "x86_64": (0xC000003E, {"fork": 57, "vfork": 58, "clone3": 435, "unshare": 272, "setns": 308,
+                            **_MEMORY_AND_TRACE["x86_64"]}, 56, 0x40000000),
+    "aarch64": (0xC00000B7, {"clone3": 435, "unshare": 97, "setns": 268, **_MEMORY_AND_TRACE["aarch64"]}, 220, None),
 }
 
 
@@ -286,7 +374,9 @@ def _known_options(bwrap: str) -> frozenset:
 
 
 def _namespace_args(userns: bool, options: frozenset) -> list[str]:
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # --as-pid-1: the program's interpreter is pid 1, so no bubblewrap process (whose command line
+    # names host paths) is visible inside; seccomp forbids forks, so there is nothing to reap.
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--as-pid-1"]
     if userns:
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         if "--disable-userns" in options:
@@ -338,7 +428,7 @@ def seccomp_pipe(data: bytes) -> int:
 def _trial(bwrap: str, userns: bool, seccomp: bytes | None, options: frozenset) -> tuple[bool, str]:
     fd = seccomp_pipe(seccomp) if seccomp is not None else None
     try:
-        cmd = bwrap_command(bwrap, userns, [interpreter_path(), "-S", "-c", "print('sandbox-ok')"],
+        cmd = bwrap_command(bwrap, userns, [*interpreter_command(), "-S", "-c", "print('sandbox-ok')"],
                             {"LC_ALL": "C.UTF-8"}, fd, options)
         proc = subprocess.run(cmd, env={}, capture_output=True, text=True, timeout=30, check=False,
                               pass_fds=(fd,) if fd is not None else ())
@@ -362,6 +452,9 @@ def status() -> Isolation:
         return Isolation(False, reason="bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install "
                                        "bubblewrap; scripts/setup.sh installs it when run as root)")
     filt = seccomp_filter()
+    if filt is None:  # without the filter neither process creation nor IPC memory is bounded
+        return Isolation(False, bwrap=bwrap, reason=f"no seccomp filter for the {platform.machine()} architecture "
+                                                     "(process creation and shared memory would be unbounded)")
     options = _known_options(bwrap)
     errors = []
     for userns in (True, False):

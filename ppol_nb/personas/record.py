@@ -6,6 +6,13 @@ person, its ``axis_placement`` (axis name -> on/off), the generator's
 user-simulator prompt (how to talk, never what to want). ``source`` records
 which condition made it (``seed:<hash>``, ``dp``, ``trait:<name>``, ...).
 
+Text is bounded (:meth:`Persona.validate`): at least
+:data:`MIN_INSTRUCTION_CHARS` and at most :data:`MAX_INSTRUCTION_CHARS`
+characters of instruction, :data:`MAX_DESCRIPTION_CHARS` of description,
+:data:`MAX_REASONING_CHARS` of reasoning, and no C0 control character other
+than newline and tab in any field (a generator is untrusted; see
+:mod:`.sandbox`).
+
 There is no machine-readable side channel: every user simulator, the embedded
 offline one included (:mod:`ppol_nb.offline.reader`), decides how to talk from
 the instruction text alone.
@@ -19,6 +26,17 @@ import re
 from dataclasses import asdict, dataclass
 
 MIN_INSTRUCTION_CHARS = 40  # the paper's generator drops shorter persona strings
+# Upper bounds on persona text. The paper's expansion call allows 800 tokens (~3,200 characters of
+# English), so 8,000 leaves room for any honest instruction; a description is one or two sentences.
+MAX_INSTRUCTION_CHARS = 8_000
+MAX_DESCRIPTION_CHARS = 1_000
+MAX_REASONING_CHARS = 4_000
+MAX_ID_CHARS = 128
+# C0 controls (and DEL) other than newline and tab: NUL, ESC sequences, carriage returns and the like
+# would reach the run's records, terminals and the user simulator's prompt.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LIMITS = (("persona_id", MAX_ID_CHARS), ("description", MAX_DESCRIPTION_CHARS),
+           ("instruction", MAX_INSTRUCTION_CHARS), ("reasoning", MAX_REASONING_CHARS), ("source", MAX_ID_CHARS))
 
 class PersonaError(ValueError):
     """A persona (or a generator's output) that breaks the record's contract."""
@@ -59,6 +77,22 @@ class Persona:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise PersonaError(f"persona {self.persona_id!r}: field {name!r} is missing or empty")
+        for name, limit in _LIMITS:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise PersonaError(f"persona {self.persona_id!r}: field {name!r} is a {type(value).__name__}, "
+                                   "not text")
+            if len(value) > limit:
+                raise PersonaError(f"persona {str(self.persona_id)[:40]!r}: {name} has {len(value)} characters; "
+                                   f"the limit is {limit}")
+            bad = _CONTROL.search(value)
+            if bad:
+                raise PersonaError(f"persona {str(self.persona_id)[:40]!r}: {name} holds the control character "
+                                   f"{bad.group()!r} (only newline and tab are allowed)")
+        for axis in self.axis_placement:
+            if not isinstance(axis, str) or len(axis) > MAX_ID_CHARS or _CONTROL.search(axis):
+                raise PersonaError(f"persona {str(self.persona_id)[:40]!r}: axis name {str(axis)[:40]!r} is not "
+                                   "a short plain name")
         if len(self.instruction.strip()) < MIN_INSTRUCTION_CHARS:
             raise PersonaError(f"persona {self.persona_id!r}: instruction has {len(self.instruction.strip())} "
                                f"characters; at least {MIN_INSTRUCTION_CHARS} are required")

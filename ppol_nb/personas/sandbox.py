@@ -20,10 +20,21 @@ outermost first:
   pipe; the parent answers them with its ``llm_world`` (a real
   :class:`~ppol_nb.llm.LLMClient`, with its cache, retries and ledger, or the
   offline generator model), under a per-run call budget;
-* **resources** — RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NPROC in
+* **resources** — RLIMIT_AS (memory; the seccomp filter refuses the shared-memory and
+  IPC calls RLIMIT_AS does not count, see :mod:`.isolation`), RLIMIT_CPU, RLIMIT_FSIZE=0, RLIMIT_NPROC in
   the child, and a wall-clock deadline after which the whole sandbox is killed;
   the parent reads the child's pipes without ever blocking on them (a process
   that keeps a pipe open cannot hold the parent past its deadline);
+* **the protocol** — nothing the child sends is believed unchecked. Every line is
+  decoded defensively (:func:`decode_message`: strict UTF-8, at most 32 levels of
+  nesting checked before parsing, no lone surrogates, known kinds only, 16 MiB per
+  line); the first message must be the child's only ``hello`` (sent before the
+  program's code is loaded); LLM requests, error reports and the result are checked
+  field by field, the result's axes and personas with the very validators the child
+  uses (:func:`~.toolkit.validate_axes`, :meth:`~.record.Persona.validate`); the
+  child must exit right after its result, and nothing may follow it. Any breach is
+  an ``output`` failure of the candidate, recorded at once. What the run records
+  about the child's environment is the environment the parent built;
 * **friendly checks** — :mod:`.static_check` rejects, with a clear message,
   programs with syntax errors, imports outside the allow-list or known escape
   routes, and the child repeats the import/attribute rules at run time (modules
@@ -46,6 +57,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import select
 import selectors
 import signal
@@ -63,6 +75,8 @@ from .isolation import SandboxUnavailable
 from .record import Persona, PersonaError, slug, validate_population
 from .static_check import ProgramRejected, check_source
 
+_HEAVY_MODULES = ("tau2", "litellm", "numpy", "pandas", "openai", "sklearn")  # sandbox_child.HEAVY_MODULES
+
 ERROR_KINDS = {
     "syntax": "the source does not parse",
     "size": "the source is longer than the limit",
@@ -74,7 +88,8 @@ ERROR_KINDS = {
     "population": "the population call gave fewer valid members than asked for",
     "timeout": "wall-clock or CPU limit exceeded; the sandbox was killed",
     "memory": "the memory limit was exceeded",
-    "output": "the program returned the wrong number or shape of personas",
+    "output": "the program returned the wrong number or shape of personas, or its child broke the protocol "
+              "(undecodable, forged or pathological messages)",
     "persona": "a returned persona failed validation (PersonaError)",
     "crash": "the child process died without reporting",
     "sandbox": "the sandbox itself could not run the program",
@@ -145,6 +160,101 @@ class GenerationResult:
     def __repr__(self) -> str:
         state = f"{len(self.personas)} personas" if self.ok else f"{self.error_kind}: {(self.error or '')[:80]}"
         return f"GenerationResult(ok={self.ok}, {state}, {self.duration_s:.2f}s, {self.llm_calls} LLM calls)"
+
+
+# -- the protocol, as the parent reads it -----------------------------------------------------
+
+_MAX_DEPTH = 32  # the deepest a well-formed message nests (result -> personas -> persona -> placement)
+_MAX_ERROR_CHARS = 3000
+_CHILD_KINDS = frozenset({"hello", "llm", "result", "error"})
+
+
+class ProtocolError(ValueError):
+    """A message from the child that the parent cannot believe; the run is an ``output`` failure."""
+
+
+def _check_tree(value) -> None:
+    """Depth and text of a decoded message, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise ProtocolError(f"a message nests deeper than {_MAX_DEPTH} levels")
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ProtocolError("a message holds a lone surrogate (text that is not Unicode)") from None
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def decode_message(line: bytes) -> dict:
+    """One protocol line as a dict; anything else becomes ``{"type": "_bad", "why": ...}``.
+
+    Never raises: invalid UTF-8, JSON that is not an object, nesting past
+    :data:`_MAX_DEPTH` (checked on the raw bytes before parsing, so the parser
+    never recurses deeply), lone surrogates and unknown kinds are all reported.
+    """
+    try:
+        text = line.decode("utf-8")
+        msg = _parse_bounded(text)
+        _check_tree(msg)
+        if not isinstance(msg, dict):
+            raise ProtocolError(f"a message is a JSON {type(msg).__name__}, not an object")
+        if msg.get("type") not in _CHILD_KINDS:
+            raise ProtocolError(f"unknown message kind {str(msg.get('type'))[:40]!r}")
+        return msg
+    except UnicodeDecodeError:
+        return {"type": "_bad", "why": "a message is not valid UTF-8"}
+    except ProtocolError as exc:
+        return {"type": "_bad", "why": str(exc)}
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return {"type": "_bad", "why": f"a message is not JSON ({type(exc).__name__})"}
+    except Exception as exc:  # noqa: BLE001 — whatever else a line can provoke, it is the child's bad output
+        return {"type": "_bad", "why": f"a message could not be read ({type(exc).__name__})"}
+
+
+def _parse_bounded(text: str):
+    """``json.loads`` after refusing nesting deeper than :data:`_MAX_DEPTH` (brackets outside strings)."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > _MAX_DEPTH:
+            raise ProtocolError(f"a message nests deeper than {_MAX_DEPTH} levels")
+    return json.loads(text)
+
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: linear time
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _checked_llm_request(msg: dict) -> dict:
+    """An LLM call request with exactly the fields and types the child's proxy sends."""
+    call_id, messages = msg.get("id"), msg.get("messages")
+    if not isinstance(call_id, int) or isinstance(call_id, bool):
+        raise ProtocolError("an LLM request has no integer id")
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) and isinstance(m.get("role", "user"), str)
+            for m in messages):
+        raise ProtocolError("an LLM request's messages are not a list of {'role', 'content': str}")
+    temperature, max_tokens = msg.get("temperature"), msg.get("max_tokens")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))):
+        raise ProtocolError("an LLM request's temperature is not a number")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
+        raise ProtocolError("an LLM request's max_tokens is not an integer")
+    return {"id": call_id, "messages": [{"role": m.get("role", "user"), "content": m["content"]} for m in messages],
+            "temperature": temperature, "max_tokens": max_tokens}
+
+
+def _checked_error(msg: dict) -> dict:
+    kind, message = msg.get("kind"), msg.get("message")
+    if kind not in ERROR_KINDS or not isinstance(message, str):
+        raise ProtocolError(f"an error report has kind {str(kind)[:40]!r} and a {type(message).__name__} message")
+    return {"type": "error", "kind": kind, "message": message[:_MAX_ERROR_CHARS]}
 
 
 # -- environment ------------------------------------------------------------------------
@@ -316,47 +426,46 @@ class _Run:
         buf = bytearray()
         kept = 0
         try:
-            while sel.get_map() and not self._stop.is_set():
-                for key, _ in sel.select(timeout=0.05):
-                    try:
-                        data = os.read(key.fd, 1 << 16)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
-                        sel.unregister(key.fd)
-                        if key.data == "out":
-                            self.messages.put({"type": "_eof"})
-                        continue
-                    if key.data == "err":
-                        self.stderr_chunks.append(data.decode("utf-8", "replace"))
-                        kept += len(data)
-                        while kept > 4 * _STDERR_TAIL and len(self.stderr_chunks) > 1:
-                            kept -= len(self.stderr_chunks.pop(0))
-                        continue
-                    buf += data
-                    while True:
-                        cut = buf.find(b"\n")
-                        if cut < 0:
-                            break
-                        self._message(bytes(buf[:cut]))
-                        del buf[:cut + 1]
-                    if len(buf) >= _MAX_LINE:
-                        self.messages.put({"type": "_oversize"})
-                        sel.unregister(out_fd)
-                        buf.clear()
+            self._pump_loop(sel, out_fd, buf, kept)
+        except BaseException as exc:  # noqa: BLE001 — the pump must never die silently: report and stop
+            self.messages.put({"type": "_garbage", "why": f"the pipe reader failed: {type(exc).__name__}"})
         finally:
             sel.close()
 
+    def _pump_loop(self, sel, out_fd: int, buf: bytearray, kept: int) -> None:
+        while sel.get_map() and not self._stop.is_set():
+            for key, _ in sel.select(timeout=0.05):
+                try:
+                    data = os.read(key.fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fd)
+                    if key.data == "out":
+                        self.messages.put({"type": "_eof"})
+                    continue
+                if key.data == "err":
+                    self.stderr_chunks.append(data.decode("utf-8", "replace"))
+                    kept += len(data)
+                    while kept > 4 * _STDERR_TAIL and len(self.stderr_chunks) > 1:
+                        kept -= len(self.stderr_chunks.pop(0))
+                    continue
+                buf += data
+                while True:
+                    cut = buf.find(b"\n")
+                    if cut < 0:
+                        break
+                    self._message(bytes(buf[:cut]))
+                    del buf[:cut + 1]
+                if len(buf) >= _MAX_LINE:
+                    self.messages.put({"type": "_oversize"})
+                    sel.unregister(out_fd)
+                    buf.clear()
+
     def _message(self, line: bytes) -> None:
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
-            msg = {"type": "_garbage", "line": line[:200].decode("utf-8", "replace")}
-        self.messages.put(msg)
+        self.messages.put(decode_message(line))
 
     def stderr_tail(self) -> str:
         return "".join(self.stderr_chunks)[-_STDERR_TAIL:]
@@ -460,6 +569,46 @@ class _Run:
             self.info_fd = None
 
 
+def _child_message(run: _Run, result: GenerationResult, msg: dict, first: bool) -> dict | None:
+    """Act on one decoded message of a known kind; the final message, or None to go on."""
+    kind = msg["type"]
+    if (kind == "hello") != first:
+        raise ProtocolError("the child's first message, and only that one, must be its hello")
+    if kind == "hello":  # sent before the program's code is loaded
+        heavy = msg.get("heavy_modules")
+        if not isinstance(heavy, list) or not all(isinstance(m, str) and m in _HEAVY_MODULES for m in heavy):
+            raise ProtocolError("the hello's heavy_modules is not a list of known module names")
+        result.child_heavy_modules = list(heavy)
+        return None
+    if kind == "llm":
+        run.on_llm_request(_checked_llm_request(msg))
+        return None
+    if kind == "error":
+        return _checked_error(msg)
+    return msg  # a result: checked field by field once the child has exited
+
+
+_AFTER_RESULT_S = 2.0
+
+
+def _after_result(run: _Run, final: dict) -> dict:
+    """The child exits right after its result: anything else it sends first means a forged message."""
+    deadline = time.monotonic() + _AFTER_RESULT_S
+    while time.monotonic() < deadline:
+        try:
+            msg = run.messages.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if msg.get("type") == "_eof":
+            return final
+        run.kill()
+        return {"type": "error", "kind": "output",
+                "message": f"protocol violation: a {str(msg.get('type'))[:20]!r} message after the result"}
+    run.kill()
+    return {"type": "error", "kind": "output",
+            "message": f"protocol violation: the child kept running {_AFTER_RESULT_S:g} s after its result"}
+
+
 def _classify_death(returncode: int | None, stderr: str) -> tuple[str, str]:
     if "MemoryError" in stderr or "Cannot allocate memory" in stderr or "bad_alloc" in stderr:
         return "memory", "the child ran out of memory"
@@ -479,7 +628,7 @@ def _child_command(use_bwrap: bool, policy: SandboxPolicy, tmpdir: str,
         return argv, sandbox_env(tmpdir), tmpdir, None
     iso = isolation.status()
     root = isolation.SANDBOX_PACKAGE_ROOT
-    argv = [isolation.interpreter_path(), "-S", "-s", "-P", "-c", _BOOTSTRAP, f"{root}/ppol_nb/personas"]
+    argv = [*isolation.interpreter_command(), "-S", "-s", "-P", "-c", _BOOTSTRAP, f"{root}/ppol_nb/personas"]
     filt = isolation.seccomp_filter() if policy.seccomp and iso.seccomp else None
     fd = isolation.seccomp_pipe(filt) if filt is not None else None
     env = sandbox_env(isolation.SCRATCH, package_root=root)
@@ -531,6 +680,7 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
             "python_guard": policy.python_guard}
     run = _Run(llm_world, seed, max_llm_calls)
     final = None
+    n_messages = 0
     with tempfile.TemporaryDirectory(prefix="ppol-sandbox-") as tmpdir:
         seccomp_fd = info_write = None
         try:
@@ -538,6 +688,8 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
                 run.info_fd, info_write = os.pipe()
                 os.set_blocking(run.info_fd, False)
             argv, env, cwd, seccomp_fd = _child_command(use_bwrap, policy, tmpdir, info_write)
+            # What the run records about the child's environment is what the parent gave it.
+            result.child_env_keys = sorted(sandbox_env(tmpdir))
             run.start(argv, env, cwd, tuple(fd for fd in (seccomp_fd, info_write) if fd is not None), init)
         except OSError as exc:
             run.close()
@@ -558,13 +710,13 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
                 except queue.Empty:
                     continue
                 kind = msg.get("type")
-                if kind == "hello":
-                    result.child_env_keys = list(msg.get("env_keys") or [])
-                    result.child_heavy_modules = list(msg.get("heavy_modules") or [])
-                elif kind == "llm":
-                    run.on_llm_request(msg)
-                elif kind in ("result", "error"):
-                    final = msg
+                if kind in _CHILD_KINDS:
+                    try:
+                        final = _child_message(run, result, msg, first=n_messages == 0)
+                    except ProtocolError as exc:
+                        run.kill()
+                        final = {"type": "error", "kind": "output", "message": f"protocol violation: {exc}"}
+                    n_messages += 1
                 elif kind == "_eof":
                     exited = run.wait_exit(timeout=2)
                     run.kill()  # whatever is left of the group; reaps the child
@@ -578,27 +730,34 @@ def run_program(source: str, context: dict, n: int, llm_world, seed: int = 0, ti
                     run.kill()
                     final = {"type": "error", "kind": "output",
                              "message": f"a message from the program exceeded {_MAX_LINE // 2**20} MiB"}
-                else:  # garbage on the protocol channel
+                elif kind not in _CHILD_KINDS:  # undecodable or pathological: the candidate's output is bad
                     run.kill()
-                    final = {"type": "error", "kind": "crash", "message": f"protocol violation: {msg}"[:300]}
+                    final = {"type": "error", "kind": "output",
+                             "message": f"protocol violation: {msg.get('why') or 'unreadable message'}"[:300]}
+            if final.get("type") == "result":
+                final = _after_result(run, final)
         finally:
             run.close()
             result.llm_calls = run.llm_calls
             result.stderr_tail = run.stderr_tail()
 
     if final.get("type") == "error":
-        return finish(final.get("kind") or "crash", str(final.get("message") or ""))
+        return finish(final["kind"], final["message"])
+    # The parent believes only what it checks: the same validators as the child, before storing anything.
+    from .toolkit import AxesError, validate_axes
+
     try:
-        result.axes = final["axes"]
-        result.personas = finalise_personas(final.get("personas"), final["axes"], n, context, seed, phash,
-                                            source_label)
+        axes = validate_axes(final.get("axes"))
+        personas = finalise_personas(final.get("personas"), axes, n, context, seed, phash, source_label)
+    except AxesError as exc:
+        return finish("axes", f"the result's axes fail the axis contract: {exc}")
     except OutputError as exc:
         return finish("output", str(exc))
     except PersonaError as exc:
         return finish("persona", str(exc))
-    except (KeyError, TypeError) as exc:
-        return finish("output", f"malformed result from the program: {type(exc).__name__}: {exc}")
-    result.ok = True
+    except Exception as exc:  # noqa: BLE001 — any other surprise in the child's output is bad output
+        return finish("output", f"malformed result from the program: {type(exc).__name__}: {str(exc)[:300]}")
+    result.axes, result.personas, result.ok = axes, personas, True
     return finish()
 
 

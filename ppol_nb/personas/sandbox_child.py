@@ -192,7 +192,7 @@ def _toolkit_package(name: str, fromlist) -> types.ModuleType:
 
 def _guarded_builtins() -> dict:
     """The program's builtins: no file/exec access, allow-listed imports, no private attributes."""
-    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, attr_allowed, module_allowed
+    from ppol_nb.personas.static_check import FORBIDDEN_MEMBERS, FORMAT_METHODS, attr_allowed, module_allowed
 
     real_import = builtins.__import__
     safe = dict(builtins.__dict__)
@@ -216,8 +216,10 @@ def _guarded_builtins() -> dict:
 
     def checked(fn):
         def wrapper(obj, name, *rest):
-            if isinstance(name, str) and not attr_allowed(name):
-                raise SandboxViolation(f"attribute {name!r} is not accessible to a generator program")
+            if isinstance(name, str):
+                name = "".join([name])  # noqa: FLY002 — a plain str copy: a subclass's own startswith/__eq__ cannot lie
+                if not attr_allowed(name) or name in FORMAT_METHODS:
+                    raise SandboxViolation(f"attribute {name!r} is not accessible to a generator program")
             return fn(obj, name, *rest)
         wrapper.__name__ = fn.__name__
         return wrapper
@@ -294,8 +296,10 @@ def _run(channel: Channel, init: dict) -> dict:
         return {"type": "error", "kind": "exception", "message": _short_traceback(exc)}
     try:
         personas = json.loads(json.dumps(personas))
-    except (TypeError, ValueError) as exc:
-        return {"type": "error", "kind": "output", "message": f"the personas are not JSON-serialisable: {exc}"}
+        json.dumps(personas, ensure_ascii=False).encode("utf-8")  # lone surrogates cannot be sent as UTF-8
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        return {"type": "error", "kind": "output",
+                "message": f"the personas are not plain JSON text: {type(exc).__name__}: {str(exc)[:300]}"}
     return {"type": "result", "personas": personas, "axes": axes_json}
 
 

@@ -1,6 +1,9 @@
 """A static guard rail for generator programs, run before a program is executed.
 
-This is *not* the security boundary. Python cannot be sandboxed from the inside:
+This is a first layer, and *not* the security boundary: the OS sandbox
+(:mod:`.isolation`: bubblewrap namespaces and a seccomp filter) is the
+guarantee, and the escape suite (``tests/test_sandbox_escapes.py``) shows that
+it holds with this layer switched off. Python cannot be sandboxed from the inside:
 a determined program can reach ``os`` through object graphs that no AST rule
 anticipates. The real boundary is the sandbox process (:mod:`.sandbox`): a fresh
 interpreter with an environment stripped of secrets, memory/CPU/file-size rlimits,
@@ -15,7 +18,12 @@ program has no business doing: importing beyond a small allow-list, calling
 ``typing.sys``), reaching a module outside the allow-list through an allowed
 one (``from enum import bltns`` is the real ``builtins``; ``json.codecs.open``
 writes files), string evaluators (``typing.get_type_hints``), and format
-strings that walk private attributes (``"{0.__class__}".format(x)``).
+strings that walk private attributes (``"{0.__class__}".format(x)``,
+``"{0[_x]}"``), format strings it cannot read: ``.format``/``.format_map``
+on anything but a string literal (a format string built at run time can walk
+to ``__globals__``), ``string.Formatter``, and classes derived from ``str``
+(a ``str`` subclass can lie to the run-time guard of ``getattr`` and friends,
+which therefore also works on a plain copy of the name).
 """
 
 from __future__ import annotations
@@ -47,10 +55,12 @@ FORBIDDEN_ATTRS = frozenset({
 })
 # Public members of allowed modules that evaluate strings as code with whatever
 # globals they are given (an empty dict means the real builtins).
-FORBIDDEN_MEMBERS = {"typing": frozenset({"get_type_hints", "ForwardRef"})}
+FORBIDDEN_MEMBERS = {"typing": frozenset({"get_type_hints", "ForwardRef"}),
+                     "string": frozenset({"Formatter"})}  # vformat walks attributes of its arguments
 FORBIDDEN_ATTRS = FORBIDDEN_ATTRS | frozenset().union(*FORBIDDEN_MEMBERS.values())
 ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
-_FORMAT_CALLS = frozenset({"format", "format_map", "vformat"})
+FORMAT_METHODS = frozenset({"format", "format_map", "vformat"})
+_TEXT_TYPES = frozenset({"str", "bytes", "bytearray"})
 
 
 class ProgramRejected(Exception):
@@ -100,7 +110,7 @@ def _private_format_fields(text: str) -> list[str]:
         fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
     except ValueError:
         return []
-    return [f for f in fields if re.search(r"\.\s*_", f)]
+    return [f for f in fields if re.search(r"[.\[]\s*_", f)]
 
 
 def _where(node: ast.AST) -> str:
@@ -156,7 +166,16 @@ class _Guard(ast.NodeVisitor):
             self.bad(node, f"use of {node.id!r} is not allowed")
         self.generic_visit(node)
 
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in _TEXT_TYPES:
+                self.bad(node, f"class {node.name} derives from {base.id!r}, which is not allowed")
+        self.generic_visit(node)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in FORMAT_METHODS and not (isinstance(node.value, ast.Constant)
+                                                and isinstance(node.value.value, str)):
+            self.bad(node, f"'.{node.attr}' is allowed only on a string literal (use toolkit.fill or an f-string)")
         private_ok = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") \
             and node.attr.startswith("_") and not node.attr.startswith("__")
         if not private_ok and not attr_allowed(node.attr):

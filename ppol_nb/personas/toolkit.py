@@ -39,6 +39,10 @@ MAX_EXPANSION_WORKERS = 8
 AXIS_FIELDS = ("name", "definition", "on_playbook", "off_playbook")
 CONTEXT_FIELDS = ("domain", "reason_for_call", "known_info", "unknown_info", "task_instructions")
 _MIN_DESCRIPTION_CHARS = 10
+MAX_AXES = 32
+MAX_AXIS_TEXT_CHARS = 2_000
+MAX_AXES_JSON_CHARS = 100_000  # extra keys are allowed, but not to carry megabytes into the run's records
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # as in record.Persona.validate
 
 
 class ToolkitError(Exception):
@@ -73,6 +77,8 @@ def validate_axes(axes) -> list[dict]:
     """
     if not isinstance(axes, list) or not axes:
         raise AxesError("DIVERSITY_AXES must be a non-empty list of dicts")
+    if len(axes) > MAX_AXES:
+        raise AxesError(f"DIVERSITY_AXES has {len(axes)} axes; the limit is {MAX_AXES}")
     seen = set()
     for i, axis in enumerate(axes):
         if not isinstance(axis, dict):
@@ -89,9 +95,18 @@ def validate_axes(axes) -> list[dict]:
         for f in ("definition", "on_playbook", "off_playbook"):
             if not isinstance(axis[f], str) or not axis[f].strip():
                 raise AxesError(f"axis {name!r}: {f} must be a non-empty string")
+            if len(axis[f]) > MAX_AXIS_TEXT_CHARS or _CONTROL.search(axis[f]):
+                raise AxesError(f"axis {name!r}: {f} must be at most {MAX_AXIS_TEXT_CHARS} characters with no "
+                                "control characters other than newline and tab")
+    try:
+        size = len(json.dumps(axes, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise AxesError(f"DIVERSITY_AXES is not plain JSON data: {exc}") from None
+    if size > MAX_AXES_JSON_CHARS:
+        raise AxesError(f"DIVERSITY_AXES is {size} characters as JSON; the limit is {MAX_AXES_JSON_CHARS}")
     for axis in axes:
         clashes = axis.get("clashes_with", [])
-        if not isinstance(clashes, list) or any(c not in seen for c in clashes):
+        if not isinstance(clashes, list) or any(not isinstance(c, str) or c not in seen for c in clashes):
             raise AxesError(f"axis {axis['name']!r}: clashes_with must list names of other axes, got {clashes!r}")
     return axes
 

