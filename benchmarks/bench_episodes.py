@@ -22,8 +22,8 @@ import pstats
 import time
 from pathlib import Path
 
-from ppol_nb.backends import OfflineBackend
 from ppol_nb.provenance import provenance
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, _write_tools, run_episode
 from ppol_nb.simulation.scenario import build_scenario
 from ppol_nb.simulation.tau2_bridge import load_tasks, tau2_modules

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ppol_nb.fitness.fingerprint import FEATURE_VERSION, FEATURES, fingerprints
-from ppol_nb.humans.paths import find_corpus_file
-from ppol_nb.humans.text import detokenize
-from ppol_nb.provenance import provenance
+from ppol_nb.fitness.fingerprint import FEATURE_VERSION, FEATURES, fingerprints  # noqa: E402
+from ppol_nb.humans.paths import find_corpus_file  # noqa: E402
+from ppol_nb.humans.text import detokenize  # noqa: E402
+from ppol_nb.provenance import provenance  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "fingerprints.json"
 TARGET_TURNS_PER_S = 28_000

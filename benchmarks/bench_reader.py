@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ppol_nb.backends import make_backend
-from ppol_nb.offline import reader
-from ppol_nb.personas.conditions import condition_specs
-from ppol_nb.provenance import provenance
+from ppol_nb.backends import make_backend  # noqa: E402
+from ppol_nb.offline import reader  # noqa: E402
+from ppol_nb.personas.conditions import condition_specs  # noqa: E402
+from ppol_nb.provenance import provenance  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "reader.json"
 

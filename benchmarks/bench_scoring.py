@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from ppol_nb.backends import OfflineBackend
 from ppol_nb.fitness import FEATURES, fingerprint_frame
+from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.fitness.score import lambda_schedule
 from ppol_nb.provenance import provenance
+from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episode
 from ppol_nb.simulation.tau2_bridge import load_tasks
-from ppol_nb.studies.baseline import BaselineStudy
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback server lives with the tests
 
-from ppol_nb.backends import make_backend
-from ppol_nb.provenance import provenance
-from ppol_nb.simulation.runner import run_episodes, specs_for
+from ppol_nb.backends import make_backend  # noqa: E402
+from ppol_nb.provenance import provenance  # noqa: E402
+from ppol_nb.simulation.runner import run_episodes, specs_for  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "throughput.json"
 TARGET_RATIO_AT_16 = 0.8
