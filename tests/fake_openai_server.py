@@ -305,3 +305,61 @@ def scripted_world(lookup_arguments: str = '{"first_name": "Yusuf", "last_name":
                                    + ["You answer exactly what the agent asks and nothing more."] * 8))
 
     return respond
+
+
+_PLAYBOOK_LINE = re.compile(r'^\s*"(?:on|off)_playbook": ".*\.",\s*$', re.M)
+_CURRENT_PROGRAM = re.compile(r"## Current program.*?```python\n(.*?)\n```", re.S)
+
+
+def classify(request: dict) -> str:
+    """The PPol role a chat request belongs to, read from its prompt (for server-side logs)."""
+    messages = request.get("messages") or []
+    system = (messages[0].get("content") or "") if messages and messages[0]["role"] == "system" else ""
+    prompt = (messages[-1].get("content") or "") if messages else ""
+    if "<scenario>" in system:
+        return "user"
+    if request.get("tools"):
+        return "agent"
+    if "## Current program" in prompt:
+        return "mutator"
+    if _N_PEOPLE.search(prompt) and _AXES_LIST.search(prompt):
+        return "persona_population"
+    from ppol_nb.evolution.reflection import SYSTEM as REFLECTION_SYSTEM
+
+    if system == REFLECTION_SYSTEM:
+        return "reflection"
+    return "persona_other"
+
+
+def search_world() -> Responder:
+    """Every role of a PPol search answered validly, the mutator included.
+
+    Like :func:`scripted_world`, plus: a mutator request (its user message shows
+    ``## Current program`` in a fenced python block) gets one SEARCH/REPLACE
+    block that rewrites one playbook sentence of that program, the line and the
+    wording chosen from a hash of the request, so every candidate is a distinct,
+    valid program; reflection gets a short critique.
+    """
+    import hashlib
+
+    base = scripted_world()
+
+    def respond(request: dict) -> Any:
+        role = classify(request)
+        if role == "mutator":
+            prompt = request["messages"][-1]["content"]
+            digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+            found = _CURRENT_PROGRAM.search(prompt)
+            lines = _PLAYBOOK_LINE.findall(found.group(1)) if found else []
+            if not lines:
+                return text_reply("No change.")
+            line = lines[int(digest[:8], 16) % len(lines)]
+            new = line.replace('.",', f' (variant {digest[8:14]}).",', 1)
+            return text_reply(f"Sharpen one playbook sentence.\n\n<<<<<<< SEARCH\n{line}\n=======\n{new}\n"
+                              ">>>>>>> REPLACE\n", completion_tokens=60)
+        if role == "reflection":
+            return text_reply("The personas stay polite and cooperative; push the terse and skeptical axes "
+                              "harder in their playbooks so the conversations differ more from the baseline.")
+        return base(request)
+
+    return respond
