@@ -353,22 +353,42 @@ class PPolEvaluator:
         tasks = [self._tasks[t] for t in self.validation_ids]
         by_n: dict[str, dict] = {}
         calls, cost = 0, 0.0
-        for n in self.curriculum:
-            gen = self.generate(record.source, tasks, n, tag=f"validate:{record.id}:n{n}")
+
+        def generate(n: int) -> Generation:
+            return self.generate(record.source, tasks, n, tag=f"validate:{record.id}:n{n}")
+
+        # Every N's personas at once where episodes overlap (an endpoint): the generation chains are the
+        # deepest part of a validation; offline (one episode at a time) they stay one after another.
+        if self.backend.max_workers(self.max_workers) > 1 and len(self.curriculum) > 1:
+            with ThreadPoolExecutor(max_workers=len(self.curriculum), thread_name_prefix="ppol-validate") as pool:
+                gens = dict(zip(self.curriculum, pool.map(generate, self.curriculum)))
+        else:
+            gens = {n: generate(n) for n in self.curriculum}
+        specs: dict[int, list[EpisodeSpec]] = {}
+        for n, gen in gens.items():
             calls, cost = calls + gen.llm_calls, cost + gen.cost_usd
             failure = gen.failure
             if failure is not None:
                 by_n[str(n)] = {"score": 0.0, "hl": 0.0, "coverage": 0.0, "error_kind": failure.error_kind,
                                 "error": clip(failure.error or "", 2000)}
                 continue
-            episodes = run_episodes(self._specs(gen, tasks), self.backend, self.run_dir / "validation" / record.id,
-                                    max_workers=self.max_workers, max_steps=self.val_max_steps,
-                                    progress=self.progress, executor=self.executor)
-            batch = score_episodes(self.fitness_model, episodes, self.validation_ids, REPORT_LAMBDAS)
+            specs[n] = self._specs(gen, tasks)
+        # One batch for every N (episode ids are unique per persona), in N order as before.
+        if specs:
+            episodes = run_episodes([s for n in specs for s in specs[n]], self.backend,
+                                    self.run_dir / "validation" / record.id, max_workers=self.max_workers,
+                                    max_steps=self.val_max_steps, progress=self.progress, executor=self.executor)
+        for n in self.curriculum:
+            if n not in specs:
+                continue
+            ids = {s.episode_id for s in specs[n]}
+            batch = score_episodes(self.fitness_model, episodes[episodes["episode_id"].isin(ids)].reset_index(drop=True),
+                                   self.validation_ids, REPORT_LAMBDAS)
             calls, cost = calls + batch.llm_calls, cost + batch.cost_usd
             by_n[str(n)] = {"score": batch.score, "hl": batch.hl, "coverage": batch.coverage,
                             "n_episodes": batch.n_episodes, "episode_errors": batch.episode_errors,
                             "success_rate": batch.success_rate}
+        by_n = {str(n): by_n[str(n)] for n in self.curriculum}  # the order the record always had
         out = {"score": float(np.mean([v["score"] for v in by_n.values()])), "by_n": by_n,
                "n_tasks": len(tasks), "lambdas": list(REPORT_LAMBDAS), "llm_calls": int(calls),
                "cost_usd": float(cost)}
