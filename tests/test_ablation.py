@@ -42,7 +42,7 @@ EXPECTED = {"paper": set(), "hl_only": {"lambda_b_schedule"}, "coverage_only": {
 # -- variants ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", ["ci", "paper"])
+@pytest.mark.parametrize("profile", ["ci", "notebook", "paper"])
 def test_every_variant_differs_from_paper_exactly_in_its_name(profile):
     assert set(VARIANTS) == set(EXPECTED)
     paper = variant_config("paper", profile, seed=3)

@@ -344,6 +344,24 @@ def finished_runs(out) -> list[dict]:
     return sorted(markers, key=lambda m: (m["domain"], m["variant"], m["seed"]))
 
 
+def seed_choice_note(runs: list[dict]) -> str:
+    """How many finished runs chose the seed program, and which variants evolved on every seed (markdown)."""
+    if not runs:
+        return "No run has finished yet: no run has chosen a program."
+    chose_seed = [m for m in runs if m["program"].get("iteration") == 0]
+    by_variant: dict[str, list[bool]] = {}
+    for m in runs:
+        by_variant.setdefault(m["variant"], []).append(m["program"].get("iteration") != 0)
+    evolved = [v for v, flags in by_variant.items() if all(flags)]
+    note = (f"{len(chose_seed)} of {len(runs)} runs chose the seed program as their final program; "
+            f"{len(evolved)} of {len(by_variant)} variants chose an evolved program on every seed they ran")
+    if chose_seed:
+        note += (" (seed chosen by " + ", ".join(f"`{m['variant']}` seed {m['seed']}" for m in chose_seed)
+                 + "): in those runs no candidate beat the seed on validation within the budget, so their "
+                   "held-out numbers are the seed's")
+    return note + "."
+
+
 def tidy_table(out) -> pd.DataFrame:
     """variant, seed, domain, metric, value: held-out metrics, cost and search facts of every finished run."""
     rows = []
@@ -751,6 +769,7 @@ class AblationStudy:
                        f"{', '.join(map(str, self.seeds))}) on {self.domain}, {budget}; iterations per run "
                        f"{'–'.join(map(str, (iters[0], iters[-1]))) if len(iters) > 1 else (iters or ['n/a'])[0]}; "
                        f"{len(self.failures)} failed.")
+        bullets.append(seed_choice_note(runs))
         table = self.table()
         if len(table):
             score = table[table.metric == "score"].set_index("variant")

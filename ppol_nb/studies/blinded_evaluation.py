@@ -429,7 +429,8 @@ class BlindedEvaluationStudy:
         ax.set_xticks(x, sources)
         ax.set_ylim(0, 1)
         ax.set_ylabel("share of ratings 'Human'")
-        ax.legend(fontsize=8, loc="lower left")
+        # Outside the axes: inside, any corner can hide a source's estimate (base sits near 0).
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_title(self._title("Rated human per source"), fontsize=9)
         fig.tight_layout()
         save_figure(fig, name, self.provenance, self.figures)
