@@ -695,7 +695,7 @@ class AblationStudy:
         ax.errorbar(x, rows.estimate, yerr=np.nan_to_num(err), fmt="o", capsize=4)
         if "paper" in rows.index:
             ax.axhline(rows.loc["paper", "estimate"], color="0.6", ls="--", lw=1, label="paper variant")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_xticks(x, rows.index, rotation=30, ha="right")
         ax.set_ylabel("held-out score M (λ = 0.5/0.5)")
         ax.set_title(f"Score per variant, 95 % intervals · {self.domain} · {self.provenance.label}")
@@ -707,14 +707,16 @@ class AblationStudy:
 
         progs = program_metrics(self.out, self.domain)
         progs = progs[progs.variant.isin(self.variants) & progs.seed.isin(self.seeds)]
-        fig, ax = plt.subplots(figsize=(6, 4.5))
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for variant in self.variants:
             sub = progs[progs.variant == variant]
             if len(sub):
                 ax.scatter(sub.coverage, sub.hl, s=18, alpha=0.7, label=f"{variant} ({len(sub)})")
         ax.set_xlabel("coverage (training minibatch)")
         ax.set_ylabel("HL: mean P(human), search judge")
-        ax.legend(fontsize=7, title="variant (programs)")
+        # Outside the axes: inside it covers programs wherever it goes.
+        ax.legend(fontsize=7, title="variant (programs)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
         ax.set_title(f"Every evaluated program · {self.domain} · {self.provenance.label}")
         return self._save(fig, "programs")
 

@@ -450,7 +450,7 @@ class BlindedEvaluationStudy:
         ax.set_xlabel("annotators (each judging every conversation)")
         ax.set_ylabel("power, Welch PPol vs base at α 0.05")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # outside: no curve hidden
         gap = (f"fitted typical rates ppol {curve['rate_ppol'].iloc[0]:.2f} vs base {curve['rate_base'].iloc[0]:.2f}, "
                f"{self.power_simulations} simulations per point" if not curve.empty else "no ppol and base sources")
         ax.set_title(self._title("Power under the fitted model") + f"\n{gap}", fontsize=9)

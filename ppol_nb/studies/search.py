@@ -76,7 +76,8 @@ def plot_search(engine, title: str = ""):
     ax1.step(hist["iteration"], hist["best_score"], where="post", color="k", label="incumbent rating")
     ax1.set_xlabel("iteration")
     ax1.set_ylabel("fitness M (λ ramp) / rating")
-    ax1.legend(fontsize=8)
+    # Above the axes, not inside: a longer run fills every corner with points.
+    ax1.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=2, frameon=False)
     val = validation_frame(engine)
     for n, grp in val.groupby("n"):
         ax2.plot(grp["iteration"], grp["score"], marker="o", label=f"N = {n}")
@@ -84,7 +85,7 @@ def plot_search(engine, title: str = ""):
     for ax in (ax1, ax2):  # iterations are whole numbers
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_ylabel("validation score (λ = 0.5/0.5)")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
