@@ -442,7 +442,7 @@ class BlindedEvaluationStudy:
         import matplotlib.pyplot as plt
 
         curve = self.power_curve(panels, items)
-        fig, ax = plt.subplots(figsize=(6.5, 4))
+        fig, ax = plt.subplots(figsize=(9, 4))  # room for the legend beside the axes
         for m, grp in (curve.groupby("items_per_source") if not curve.empty else ()):
             mark = " (this study)" if m == self.built["per_source"] else ""
             ax.plot(grp["n_annotators"], grp["power"], marker="o", label=f"{m} conversations per source{mark}")
