@@ -184,7 +184,9 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     # notebook 05: one seed, 5 train tasks (3 default rollouts each), 2 test tasks, at most 12 conversations a regime
     params = {"figures": str(figures), "runs": str(runs), "limit": 2, "n_personas": 3, "max_iterations": 1,
               "train_limit": 5, "benchmark_limit": 2, "variants": ["paper", "hl_only"], "seeds": [0],
-              "test_limit": 2, "n_dialogues": 12, "default_rollout_seeds": [0, 1, 2]}
+              "test_limit": 2, "n_dialogues": 12, "default_rollout_seeds": [0, 1, 2],
+              # small sizes: profile ci (the notebooks' default is `notebook`, tested at full size below)
+              "profile": "ci", "program": {"retail": "02_evolution/retail-offline-ci"}}
     sources = {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()}
     done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params)
     assert [p.stem for p in done] == [p.stem for p in series(NOTEBOOKS)]
