@@ -19,7 +19,7 @@
 # rollouts after 30, as in the authors' code; the final program is the best by mean validation score. The
 # fitness model is notebook 01's when it fits this run (same corpus, same user simulator), else trained here.
 #
-# Offline (the default, profile `ci`), mutations are deterministic text edits of the program and the generator,
+# Offline (the default, profile `notebook`: 2 islands, 12 iterations, no early stop), mutations are deterministic text edits of the program and the generator,
 # users and agent are the embedded stand-ins: the whole machinery runs — sandboxed candidates, resumable run
 # database, validation, benchmark — but its numbers are offline-backend numbers. Profile `paper` with
 # `backend="openai"` and `corpus="tau-usi"` is the paper's setting (a cost estimate is printed first).
@@ -30,7 +30,7 @@ backend = "offline"          # "offline" | "openai"
 model = None                 # openai: model for every role (generator, mutator, reflection, user, agent)
 base_url = None
 api_key_env = "OPENAI_API_KEY"
-profile = "ci"               # "ci" (small) | "paper" (5 islands, 70 iterations, ...)
+profile = "notebook"         # "notebook" (2 islands, 12 iterations) | "ci" (tests) | "paper" (5 islands, 70 iterations)
 max_iterations = None        # None: the profile's budget; a number overrides it
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
 train_limit = None           # first K train tasks (smoke runs); None: all
@@ -38,14 +38,18 @@ benchmark_limit = 4          # first K test tasks in the benchmark; None: all (t
 n_personas = 10              # personas per test task in the benchmark
 train_max_steps = 20         # τ² step cap of training rollouts (paper)
 eval_max_steps = 30          # τ² step cap of validation and benchmark rollouts (paper)
+executor = "processes"       # "processes" (one worker per core) | "local" (threads)
 runs = "runs"                # relative paths are taken from the repository root, wherever this runs
 figures = "figures"
 
 # %%
 from ppol_nb.backends import make_backend
+from ppol_nb.execution import make_executor, set_default_executor
 from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.search import SearchStudy
 
+if executor != "local":  # offline episodes are CPU-bound: one worker process per core
+    set_default_executor(make_executor(executor))
 study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
                     domain=domain, profile=profile, max_iterations=max_iterations, corpus=corpus,
                     train_limit=train_limit, benchmark_limit=benchmark_limit, n_personas=n_personas,

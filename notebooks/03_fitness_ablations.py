@@ -20,7 +20,10 @@
 # number. Offline (the default) the mutator, generator, users and agent are deterministic stand-ins: the whole
 # machinery runs, but the numbers are offline-backend numbers and cost nothing. Profile `paper`,
 # `backend="openai"` and `corpus="tau-usi"` is the paper's setting (8 variants × seeds full searches: expensive).
-# The same sweep runs from the command line as `ppol-nb ablate` (resumable).
+# The same sweep runs from the command line as `ppol-nb ablate` (resumable). The default here is profile `notebook`
+# (2 islands, 12 iterations, no early stop) with one seed per variant, so that all eight variants run within the main
+# command's budget; the long study (paper profile, 48 runs) is in
+# [docs/results/03_ablations_offline_paper_profile.md](../docs/results/03_ablations_offline_paper_profile.md).
 
 # %% tags=["parameters"]
 domain = "retail"
@@ -28,23 +31,27 @@ backend = "offline"          # "offline" | "openai"
 model = None                 # openai: model for every role
 base_url = None
 api_key_env = "OPENAI_API_KEY"
-profile = "ci"               # "ci" (small) | "paper"
+profile = "notebook"         # "notebook" (2 islands, 12 iterations) | "ci" (tests) | "paper"
 variants = ["paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection", "no_map_elites", "no_curriculum", "one_island"]
-seeds = [0, 1]               # one run per variant and seed
+seeds = [0]                  # one run per variant and seed (the long study in docs/results/ uses 3)
 max_iterations = None        # None: the profile's budget; a number overrides it for every run
 train_limit = None           # first K train tasks (smoke runs); None: all
 baseline_limit = None        # fitness model trained on the first K tasks per split (smoke runs); None: all
 benchmark_limit = 4          # first K test tasks in the held-out evaluation; None: all
 n_personas = 10              # personas per test task
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
+executor = "processes"       # "processes" (one worker per core) | "local" (threads)
 runs = "runs"                # relative paths are taken from the repository root, wherever this runs
 figures = "figures"
 
 # %%
 from ppol_nb.backends import make_backend
+from ppol_nb.execution import make_executor, set_default_executor
 from ppol_nb.studies.ablation import AblationStudy
 from ppol_nb.studies.layout import project_path
 
+if executor != "local":  # offline episodes are CPU-bound: one worker process per core
+    set_default_executor(make_executor(executor))
 study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
                       domain=domain, variants=variants, seeds=seeds, profile=profile, max_iterations=max_iterations,
                       train_limit=train_limit, baseline_limit=baseline_limit, benchmark_limit=benchmark_limit,

@@ -35,7 +35,7 @@ n_dialogues = 200             # the equal budget: the builder's cap on conversat
 ppol_share = 0.5              # share of the mixed regime that is PPol
 n_personas = 10               # PPol personas per train task (the paper: 10)
 default_rollout_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]  # default-user rollouts per train task
-program = {"retail": "02_evolution/retail-offline-ci"}  # per domain: notebook 02's run (retail-<backend>-<profile>) under runs,
+program = {"retail": "02_evolution/retail-offline-notebook"}  # per domain: notebook 02's run (retail-<backend>-<profile>) under runs,
                                                         # or an absolute path / .py file; missing: the shipped seed program
 train_limit = None            # first K train tasks; None: all
 test_limit = None             # first K test tasks; None: all

@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
     e.add_argument("--domain", choices=["retail", "airline"], required=True)
     _add_backend_args(e)
-    e.add_argument("--profile", choices=["ci", "paper"], default="ci")
+    e.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
     e.add_argument("--max-iterations", type=positive_int, help="override max_iterations (may change on resume)")
     e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
@@ -810,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: paper, hl_only, coverage_only, fixed_lambda, no_reflection, "
                         "no_map_elites, no_curriculum, one_island")
     a.add_argument("--seeds", type=_int_list, default=[0], help="comma-separated search seeds, e.g. 0,1,2")
-    a.add_argument("--profile", choices=["ci", "paper"], default="ci")
+    a.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     a.add_argument("--max-iterations", type=positive_int, help="override the profile's max_iterations (all runs)")
     a.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     a.add_argument("--fitness", help="frozen fitness model directory shared by every run (default: trained once "

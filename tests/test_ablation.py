@@ -42,7 +42,7 @@ EXPECTED = {"paper": set(), "hl_only": {"lambda_b_schedule"}, "coverage_only": {
 # -- variants ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", ["ci", "paper"])
+@pytest.mark.parametrize("profile", ["ci", "notebook", "paper"])
 def test_every_variant_differs_from_paper_exactly_in_its_name(profile):
     assert set(VARIANTS) == set(EXPECTED)
     paper = variant_config("paper", profile, seed=3)
@@ -358,3 +358,17 @@ def test_study_findings_come_from_its_tables(tmp_path, monkeypatch):
     assert "Among the variants the gap is largest for `hl_only` (+0.400" in text
     assert "extension of the paper" in text and "offline backend" in text
     assert "0 finished runs" in text
+    assert "No run has finished yet: no run has chosen a program." in text
+
+
+def test_seed_choice_note_counts_runs_that_chose_the_seed_and_variants_that_always_evolved():
+    def run(variant, seed, iteration):
+        return {"variant": variant, "seed": seed, "program": {"iteration": iteration}}
+
+    runs = [run("paper", 0, 12), run("paper", 1, 5), run("hl_only", 0, 0), run("hl_only", 1, 3),
+            run("one_island", 0, 7)]
+    note = ablation.seed_choice_note(runs)
+    assert note.startswith("1 of 5 runs chose the seed program as their final program; "
+                           "2 of 3 variants chose an evolved program on every seed they ran")
+    assert "`hl_only` seed 0" in note and "no candidate beat the seed on validation within the budget" in note
+    assert "seed chosen" not in ablation.seed_choice_note([run("paper", 0, 4)])

@@ -536,6 +536,12 @@ def test_profiles_yaml_overrides_and_unknown_keys(tmp_path):
     assert paper.replace(parallel_evaluations=2).for_world({"parallel_evaluations": 4}).parallel_evaluations == 2
     small = EvolutionConfig.profile("ci")
     assert small.islands == 2 and small.max_iterations == 6 and small.early_stop_patience == 4
+    # The notebooks' default: ci's small archive, twice its iterations, and no early stop (a run that
+    # stalls for 4 iterations would end on the seed, which is what the notebooks must not show by default).
+    nb = EvolutionConfig.profile("notebook")
+    assert nb.profile_name == "notebook" and nb.islands == 2 and nb.population_size == 10
+    assert nb.max_iterations == 12 and nb.early_stop_patience is None
+    assert nb.decision_diff(small) == {}  # same search decisions as ci: only the budget differs
 
     path = tmp_path / "evo.yaml"
     path.write_text("profile: ci\nislands: 3\nfeature_keys: [hl, coverage]\nmax_cost_usd: 2\n")

@@ -184,7 +184,9 @@ def test_series_runs_offline_with_small_sizes_and_reports_its_own_numbers(tmp_pa
     # notebook 05: one seed, 5 train tasks (3 default rollouts each), 2 test tasks, at most 12 conversations a regime
     params = {"figures": str(figures), "runs": str(runs), "limit": 2, "n_personas": 3, "max_iterations": 1,
               "train_limit": 5, "benchmark_limit": 2, "variants": ["paper", "hl_only"], "seeds": [0],
-              "test_limit": 2, "n_dialogues": 12, "default_rollout_seeds": [0, 1, 2]}
+              "test_limit": 2, "n_dialogues": 12, "default_rollout_seeds": [0, 1, 2],
+              # small sizes: profile ci (the notebooks' default is `notebook`, tested at full size below)
+              "profile": "ci", "program": {"retail": "02_evolution/retail-offline-ci"}}
     sources = {p: p.read_bytes() for p in NOTEBOOKS.iterdir() if p.is_file()}
     done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params)
     assert [p.stem for p in done] == [p.stem for p in series(NOTEBOOKS)]
@@ -361,3 +363,43 @@ def test_every_notebook_runs_the_openai_backend_it_names(tmp_path, fake_openai, 
     for png in pngs:
         meta = json.loads(png.with_suffix(".json").read_text(encoding="utf-8"))
         assert meta["backend"] == "openai" and meta["models"]["user"] == "fake-model", png.name
+
+
+@pytest.mark.notebooks
+def test_default_budget_of_notebooks_02_and_03_evolves(tmp_path):
+    """At their defaults (profile `notebook`, processes executor, all eight variants; only the output
+    paths are changed) notebook 02's final program is not the seed and at least 6 of notebook 03's 8 variants
+    chose an evolved program on every seed they ran, with at least 4 distinct held-out scores; the findings
+    count the runs that chose the seed. This is the main command's own run of 02 and 03 (several minutes on
+    2 cores): the small-size series test above cannot show it, its searches run 1 iteration."""
+    figures, runs = tmp_path / "figures", tmp_path / "runs"
+    params = {"figures": str(figures), "runs": str(runs)}
+    done = run_series(NOTEBOOKS, tmp_path / "executed", parameters=params, only="02_") + run_series(
+        NOTEBOOKS, tmp_path / "executed", parameters=params, only="03_")
+    for path in done:
+        nb = nbformat.read(path, as_version=4)
+        assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"], path.name
+
+    text02 = _findings(done[0])
+    assert "The final program is the seed program" not in text02 and "is a `" in text02
+    assert "bootstrap intervals over the" in text02
+    assert "The evolved program beats the seed by more than the benchmark's own interval" in text02
+
+    from ppol_nb.studies.ablation import finished_runs
+
+    sweep = runs / "03_ablations" / "retail-offline-notebook"
+    markers = finished_runs(sweep)
+    assert {m["variant"] for m in markers} == set(EXPECTED_VARIANTS) and {m["profile"] for m in markers} == {"notebook"}
+    evolved = {v for v in EXPECTED_VARIANTS
+               if all(m["program"]["iteration"] != 0 for m in markers if m["variant"] == v)}
+    assert len(evolved) >= 6, sorted(set(EXPECTED_VARIANTS) - evolved)
+    assert len({round(m["metrics"]["score"], 6) for m in markers}) >= 4
+    chose_seed = sum(m["program"]["iteration"] == 0 for m in markers)
+    text03 = _findings(done[1])
+    assert f"{chose_seed} of {len(markers)} runs chose the seed program" in text03
+    assert f"{len(evolved)} of 8 variants chose an evolved program on every seed" in text03
+    assert "docs/results/03_ablations_offline_paper_profile.md" in (NOTEBOOKS / "03_fitness_ablations.py").read_text()
+
+
+EXPECTED_VARIANTS = ("paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection", "no_map_elites",
+                     "no_curriculum", "one_island")

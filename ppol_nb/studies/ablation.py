@@ -344,6 +344,24 @@ def finished_runs(out) -> list[dict]:
     return sorted(markers, key=lambda m: (m["domain"], m["variant"], m["seed"]))
 
 
+def seed_choice_note(runs: list[dict]) -> str:
+    """How many finished runs chose the seed program, and which variants evolved on every seed (markdown)."""
+    if not runs:
+        return "No run has finished yet: no run has chosen a program."
+    chose_seed = [m for m in runs if m["program"].get("iteration") == 0]
+    by_variant: dict[str, list[bool]] = {}
+    for m in runs:
+        by_variant.setdefault(m["variant"], []).append(m["program"].get("iteration") != 0)
+    evolved = [v for v, flags in by_variant.items() if all(flags)]
+    note = (f"{len(chose_seed)} of {len(runs)} runs chose the seed program as their final program; "
+            f"{len(evolved)} of {len(by_variant)} variants chose an evolved program on every seed they ran")
+    if chose_seed:
+        note += (" (seed chosen by " + ", ".join(f"`{m['variant']}` seed {m['seed']}" for m in chose_seed)
+                 + "): in those runs no candidate beat the seed on validation within the budget, so their "
+                   "held-out numbers are the seed's")
+    return note + "."
+
+
 def tidy_table(out) -> pd.DataFrame:
     """variant, seed, domain, metric, value: held-out metrics, cost and search facts of every finished run."""
     rows = []
@@ -677,7 +695,7 @@ class AblationStudy:
         ax.errorbar(x, rows.estimate, yerr=np.nan_to_num(err), fmt="o", capsize=4)
         if "paper" in rows.index:
             ax.axhline(rows.loc["paper", "estimate"], color="0.6", ls="--", lw=1, label="paper variant")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_xticks(x, rows.index, rotation=30, ha="right")
         ax.set_ylabel("held-out score M (λ = 0.5/0.5)")
         ax.set_title(f"Score per variant, 95 % intervals · {self.domain} · {self.provenance.label}")
@@ -689,14 +707,16 @@ class AblationStudy:
 
         progs = program_metrics(self.out, self.domain)
         progs = progs[progs.variant.isin(self.variants) & progs.seed.isin(self.seeds)]
-        fig, ax = plt.subplots(figsize=(6, 4.5))
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for variant in self.variants:
             sub = progs[progs.variant == variant]
             if len(sub):
                 ax.scatter(sub.coverage, sub.hl, s=18, alpha=0.7, label=f"{variant} ({len(sub)})")
         ax.set_xlabel("coverage (training minibatch)")
         ax.set_ylabel("HL: mean P(human), search judge")
-        ax.legend(fontsize=7, title="variant (programs)")
+        # Outside the axes: inside it covers programs wherever it goes.
+        ax.legend(fontsize=7, title="variant (programs)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)
         ax.set_title(f"Every evaluated program · {self.domain} · {self.provenance.label}")
         return self._save(fig, "programs")
 
@@ -751,6 +771,7 @@ class AblationStudy:
                        f"{', '.join(map(str, self.seeds))}) on {self.domain}, {budget}; iterations per run "
                        f"{'–'.join(map(str, (iters[0], iters[-1]))) if len(iters) > 1 else (iters or ['n/a'])[0]}; "
                        f"{len(self.failures)} failed.")
+        bullets.append(seed_choice_note(runs))
         table = self.table()
         if len(table):
             score = table[table.metric == "score"].set_index("variant")

@@ -492,7 +492,8 @@ class BlindedEvaluationStudy:
         ax.set_xticks(x, sources)
         ax.set_ylim(0, 1)
         ax.set_ylabel("share of ratings 'Human'")
-        ax.legend(fontsize=8, loc="lower left")
+        # Outside the axes: inside, any corner can hide a source's estimate (base sits near 0).
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_title(self._title("Rated human per source"), fontsize=9)
         fig.tight_layout()
         save_figure(fig, name, self.provenance, self.figures)
@@ -504,7 +505,7 @@ class BlindedEvaluationStudy:
         import matplotlib.pyplot as plt
 
         curve = self.power_curve(panels, items)
-        fig, ax = plt.subplots(figsize=(6.5, 4))
+        fig, ax = plt.subplots(figsize=(9, 4))  # room for the legend beside the axes
         for m, grp in (curve.groupby("items_per_source") if not curve.empty else ()):
             mark = " (this study)" if m == self.built["per_source"] else ""
             ax.plot(grp["n_annotators"], grp["power"], marker="o", label=f"{m} conversations per source{mark}")
@@ -512,7 +513,7 @@ class BlindedEvaluationStudy:
         ax.set_xlabel("annotators (each judging every conversation)")
         ax.set_ylabel("power, Welch PPol vs base at α 0.05")
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # outside: no curve hidden
         gap = (f"fitted typical rates ppol {curve['rate_ppol'].iloc[0]:.2f} vs base {curve['rate_base'].iloc[0]:.2f}, "
                f"{self.power_simulations} simulations per point" if not curve.empty else "no ppol and base sources")
         ax.set_title(self._title("Power under the fitted model") + f"\n{gap}", fontsize=9)
