@@ -102,11 +102,14 @@ class Endpoint:
         self._proc.join(timeout=10)
 
 
+WINDOW = {"requests": 32}  # requests in flight per endpoint and role (LLMConfig.max_concurrency); --window
+
+
 def backend_for(url: str):
     from ppol_nb.backends import make_backend
 
     return make_backend("openai", model="fake-model", base_url=url, api_key_env=None, cache_path=False,
-                        max_retries=5)
+                        max_retries=5, max_concurrency=WINDOW["requests"])
 
 
 def train_fitness(url: str, domain: str, out: Path, baseline_limit: int) -> Path:
@@ -176,8 +179,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-limit", type=int, default=8)
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--validation", choices=["auto", "sync", "async"], default="auto")
+    ap.add_argument("--window", type=int, default=32,
+                    help="requests in flight per endpoint and role, the client's ceiling (default 32)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    WINDOW["requests"] = args.window
 
     endpoint = Endpoint(args.latency)
     results = []
@@ -209,13 +215,13 @@ def _write(args, fitness_s: float, results: list[dict]) -> None:
     payload = {"benchmark": "search_endpoint", "latency_s": args.latency, "domain": args.domain,
                "iterations": args.iterations, "profile": "paper", "baseline_limit": args.baseline_limit,
                "fitness": "trained once per invocation on the same server (base simulator), reused via fitness_dir",
-               "fitness_train_s": round(fitness_s, 2), "validation": args.validation,
+               "fitness_train_s": round(fitness_s, 2), "validation": args.validation, "window": args.window,
                "critical_path_formula": "L * sum_rounds[max(max_c(mutator+generation+episode+reflection+confirm), "
                                         "pair_incumbent) + V(sync)]",
                "load_average": os.getloadavg(), "settings": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
-    existing[f"latency_{args.latency}"] = payload
+    existing[f"latency_{args.latency}" + (f"_window_{args.window}" if args.window != 32 else "")] = payload
     args.out.write_text(json.dumps(existing, indent=1, default=str) + "\n")
 
 

@@ -21,9 +21,11 @@ wall time at a fixed per-request latency ``L`` is therefore
 * ``pair_incumbent`` generation + deepest episode of the incumbent's paired
                      re-evaluation in that round (purpose ``pair``), run beside the candidates
                      when speculative (``pairing="parallel"``), after them otherwise;
-* ``V(round)``       the validation chain requested in that round: its generation depth
-                     (all curriculum N, sequential) + deepest episode × number of N (one
-                     batch of episodes per N, one after another); added when validation blocks (``validation="sync"``). In the
+* ``V(round)``       the validation chain requested in that round: on an endpoint every
+                     curriculum N's personas are generated at once, so the deepest N's
+                     generation chain (the per-task generation calls scaled by
+                     (max N + 1) / Σ (N + 1), exact for seed-shaped programs) + the deepest
+                     episode of the one batch; added when validation blocks (``validation="sync"``). In the
                      background (``"async"``) it starts when its round ends and overlaps the
                      next rounds, but the run cannot end before it does:
                      CP = L × max( Σ_r depth(r), max_r [ Σ_{r' <= r} depth(r') + V(r) ] ).
@@ -153,8 +155,10 @@ def rounds_from_run(run_dir: str | Path) -> list[Round]:
             if v.get("iteration") in its and target is not None:
                 val = target.validation or {}
                 g, d = _chain(run_dir / "validation" / target.id / "episodes.jsonl", int(val.get("llm_calls") or 0))
-                # validation runs generate-then-episodes once per curriculum N, one N after another
-                rnd.validation = max(rnd.validation, g + d * max(1, len(val.get("by_n") or {})))
+                # every N generates at once (the deepest N's chain counts), then one batch of episodes
+                ns = sorted(int(n) for n in (val.get("by_n") or {})) or [0]
+                share = (max(ns) + 1) / sum(n + 1 for n in ns)
+                rnd.validation = max(rnd.validation, round(g * share) + d)
         rounds.append(rnd)
     return rounds
 

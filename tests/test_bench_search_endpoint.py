@@ -89,5 +89,5 @@ def test_rounds_from_a_hand_made_run(tmp_path):
     assert vars(rounds[1].chains[1]) == {"mutator": 2, "generation": 2, "episode": 8, "reflection": 1,
                                          "confirm": 3 + 5}
     # validation: 3 generation calls over 2 tasks -> 2 deep, + deepest episode 5 for each of 2 N
-    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 2 + 2 * 5
-    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 12]
+    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == round(2 * 9 / 15) + 5  # N 5 and 8 at once
+    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 6]
