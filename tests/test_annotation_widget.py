@@ -35,6 +35,27 @@ def _visible(app: AnnotationWidget) -> str:
     return "\n".join(parts)
 
 
+def _agreed(app: AnnotationWidget) -> AnnotationWidget:
+    app.agree.value = True
+    app.start_button.click()
+    return app
+
+
+def test_instructions_and_consent_come_before_any_conversation(study):
+    store = AnswerStore(default_db(study))
+    app = AnnotationWidget(study, TOKEN)
+    assert app.item is None and app.consent_box in app.view.children and app.form not in app.view.children
+    assert "minute" in app.consent_text.value  # the study's instructions, with the time it takes
+    _answer(app, "human", 4)
+    assert app.save() is None and store.revisions() == [] and "Agree" in app.message.value  # refused, nothing stored
+    app.start_button.click()  # without ticking the box
+    assert store.consents() == {} and "Tick the box" in app.message.value
+    _agreed(app)
+    assert set(store.consents()) == {"w1"} and store.consents()["w1"]["agreed_at"] > 0
+    assert app.item is not None and app.form in app.view.children
+    assert AnnotationWidget(study, TOKEN).item == app.item  # agreed once: a reopened widget starts at the items
+
+
 def _answer(app, answer, confidence, comment=""):
     app.answer.value, app.confidence.value, app.comment.value = answer, confidence, comment
     app.save_button.click()
@@ -44,7 +65,7 @@ def _answer(app, answer, confidence, comment=""):
 def test_widget_records_resumes_and_revises_in_the_shared_store(study):
     store = AnswerStore(default_db(study))
     order = display_order(load_study(study), "w1")
-    app = AnnotationWidget(study, TOKEN)
+    app = _agreed(AnnotationWidget(study, TOKEN))
     assert_blind(_visible(app))
     assert app.item == order[0] and app.progress_bar.value == 0 and app.back_button.disabled
     app.comment.placeholder = "ppolevolvedzq"  # the check sees every widget's attributes
@@ -82,7 +103,7 @@ def test_widget_records_resumes_and_revises_in_the_shared_store(study):
 
     # The web app writes to the same store: the widget then resumes after what was answered in the browser.
     client = TestClient(create_app(study))
-    assert client.post(f"/a/{TOKEN}/consent", data={"agree": "yes"}).status_code == 200  # the web app asks first
+    assert client.post(f"/a/{TOKEN}/consent", data={"agree": "yes"}).status_code == 200  # already agreed: no-op
     reply = client.post(f"/a/{TOKEN}/answer", data={"item": order[2], "answer": "bot", "confidence": "3"},
                         follow_redirects=False)
     assert reply.status_code == 303
@@ -99,7 +120,7 @@ def test_widget_records_resumes_and_revises_in_the_shared_store(study):
 
 
 def test_conversation_is_escaped_and_never_interpreted(study):
-    app = AnnotationWidget(study, TOKEN)
+    app = _agreed(AnnotationWidget(study, TOKEN))
     shown = []
     while app.item is not None:
         shown.append(app.conversation.value)

@@ -12,6 +12,9 @@ The same study directory and the same append-only SQLite store as the web app
   through :func:`~.annotation_app.check_answer` (the web app's validation) and, when
   valid, is appended to the store at once (:meth:`~.annotation_app.AnswerStore.record`);
   a refused answer shows why and writes nothing;
+* the study's instructions and consent come first, as in the web app: no conversation
+  is shown and no answer is stored until the annotator has agreed; the agreement goes to
+  the same ``consents`` table, with its time (an agreement given in the browser counts here);
 * progress (answered of total) is shown; opening the widget again — or the web link —
   resumes at the first unanswered conversation (:func:`~.annotation_app.annotator_progress`);
   **Back** reopens the previous conversation with its answer filled in, and saving it
@@ -35,7 +38,7 @@ from .annotation_app import (
     check_answer,
     default_db,
 )
-from .blinded_study import StudyError, load_study
+from .blinded_study import StudyError, instructions_text, load_study
 
 SPEAKERS = {"customer": "Customer", "agent": "Agent"}
 _QUESTION = "<p>Was the <b>customer</b> in this conversation a human or a bot?</p>"
@@ -66,7 +69,13 @@ class AnnotationWidget:
             raise StudyError("unknown token: this token is not registered for this study")
         self.annotator = annotator
         self.item: str | None = None
+        self.instructions = self.study.get("instructions") or instructions_text(None, len(self.items))
 
+        self.consent_text = w.HTML(f'<div style="white-space:pre-wrap">{html.escape(self.instructions)}</div>')
+        self.agree = w.Checkbox(value=False, description="I have read this and agree to take part", indent=False)
+        self.start_button = w.Button(description="Start", button_style="primary")
+        self.start_button.on_click(lambda _: self.consent())
+        self.consent_box = w.VBox([self.consent_text, self.agree, self.start_button])
         self.progress_bar = w.IntProgress(min=0, max=len(self.items), description="Answered")
         self.progress_text = w.HTML()
         self.question = w.HTML(_QUESTION)
@@ -84,20 +93,40 @@ class AnnotationWidget:
         self.back_button.on_click(lambda _: self.back())
         self.form = w.VBox([self.question, self.conversation, self.answer, self.confidence, self.comment,
                             w.HBox([self.save_button, self.back_button])])
-        self.view = w.VBox([w.HBox([self.progress_bar, self.progress_text]), self.message, self.form])
+        self.main = [w.HBox([self.progress_bar, self.progress_text]), self.message, self.form]
+        self.view = w.VBox(self.main)
         self.show()
 
     # -- state: the store is the only state (as in the web app) --------------------------
     def _progress(self):
         return annotator_progress(self.store, self.study, self.annotator)
 
+    def consented(self) -> bool:
+        return self.annotator in self.store.consents()
+
+    def consent(self) -> bool:
+        """Record the agreement (the box must be ticked) and show the first conversation."""
+        if not self.agree.value:
+            self.message.value = '<p style="color:#a00">Tick the box to agree before you start.</p>'
+            return False
+        self.store.record_consent(self.annotator, self.instructions)
+        self.message.value = ""
+        self.show()
+        return True
+
     def show(self, item: str | None = None) -> None:
-        """Show ``item`` (None: the first conversation not yet answered, or the end page)."""
+        """Show ``item`` (None: the first conversation not yet answered, or the end page);
+        the instructions and consent instead while the annotator has not agreed."""
+        if item is not None and item not in self.items:
+            raise StudyError("that conversation is not part of this study")
+        if not self.consented():
+            self.item = None
+            self.view.children = [self.message, self.consent_box]
+            return
+        self.view.children = self.main
         order, answered = self._progress()
         if item is None:
             item = next((i for i in order if i not in answered), None)
-        elif item not in self.items:
-            raise StudyError("that conversation is not part of this study")
         self.item = item
         self.progress_bar.value = len(answered)
         if item is None:
@@ -124,6 +153,9 @@ class AnnotationWidget:
         """Validate and append the shown answer; then show the next unanswered conversation.
 
         Returns the revision number written, or None when the answer was refused (the reason is shown)."""
+        if not self.consented():  # enforced here too, not only by what is shown
+            self.message.value = '<p style="color:#a00">Agree to the instructions first.</p>'
+            return None
         try:
             checked = check_answer(self.items, self.item, self.answer.value, self.confidence.value,
                                    self.comment.value)
