@@ -37,6 +37,7 @@ of its parent?).
 from __future__ import annotations
 
 import ast
+from ..source_parsing import parse as parse_source
 import difflib
 import json
 import re
@@ -223,7 +224,7 @@ def extract_program(text: str) -> str | None:
     bare = (text or "").strip()
     if f"def {ENTRY_POINT}" in bare:
         try:
-            ast.parse(bare)
+            parse_source(bare)
         except SyntaxError:
             return None
         return bare + "\n"
@@ -288,7 +289,7 @@ def find_assignment(tree: ast.Module, name: str) -> ast.Assign | ast.AnnAssign |
 
 def read_constant(source: str, name: str, tree: ast.Module | None = None):
     """The value of top-level ``name = <literal>``; ``KeyError`` if absent, ``ValueError`` if not a literal."""
-    tree = tree or ast.parse(source)
+    tree = tree or parse_source(source)
     node = find_assignment(tree, name)
     if node is None:
         raise KeyError(name)
@@ -306,7 +307,7 @@ def replace_constant(source: str, name: str, value, tree: ast.Module | None = No
     ``name = <render_literal(value)>``. Raises ``KeyError`` if there is no such
     assignment or it shares a line with another statement.
     """
-    tree = tree or ast.parse(source)
+    tree = tree or parse_source(source)
     node = find_assignment(tree, name)
     if node is None:
         raise KeyError(name)
@@ -520,7 +521,7 @@ class _Blank(ast.NodeTransformer):
 
 
 def _shape(source: str) -> str:
-    return ast.dump(_Blank().visit(ast.parse(source)), annotate_fields=False)
+    return ast.dump(_Blank().visit(parse_source(source)), annotate_fields=False)
 
 
 def edit_kind(parent: str, child: str) -> str:
@@ -534,7 +535,7 @@ def edit_kind(parent: str, child: str) -> str:
     * ``"unparsable"`` — either side is not valid Python.
     """
     try:
-        if ast.dump(ast.parse(parent)) == ast.dump(ast.parse(child)):
+        if ast.dump(parse_source(parent)) == ast.dump(parse_source(child)):
             return "same"
         return "text" if _shape(parent) == _shape(child) else "structure"
     except SyntaxError:

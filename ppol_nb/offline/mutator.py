@@ -54,6 +54,7 @@ import math
 import random
 import re
 
+from ..source_parsing import parse as parse_source
 from . import axis_library as lib
 from . import prompt_library as prompts
 from ..evolution.interfaces import ProgramRecord, Proposal
@@ -100,7 +101,7 @@ class _Parent:
     def __init__(self, record: ProgramRecord) -> None:
         self.record = record
         self.source = record.source
-        self.tree = ast.parse(self.source)
+        self.tree = parse_source(self.source)
         self.axes = _literal_axes(self.source, self.tree)
         reflection = record.artifacts.get("evaluator_reflection") if record.artifacts else None
         self.reflection = str(reflection or "")
@@ -339,7 +340,7 @@ class OfflineMutator:
             if not record.source or record.error:
                 continue
             try:
-                axes = _literal_axes(record.source, ast.parse(record.source))
+                axes = _literal_axes(record.source, parse_source(record.source))
             except SyntaxError:
                 continue
             if axes and any(a["name"] not in mine or a != mine[a["name"]] for a in axes):

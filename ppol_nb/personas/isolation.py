@@ -49,6 +49,7 @@ plain child process, which keeps the rlimits and the empty environment.
 from __future__ import annotations
 
 import ast
+from ..source_parsing import parse as parse_source
 import functools
 import os
 import platform
@@ -121,7 +122,7 @@ def _imports_of(path: Path, module: str) -> set[str]:
     is_pkg = path.name == "__init__.py"
     package = module if is_pkg else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse_source(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):

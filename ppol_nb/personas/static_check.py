@@ -29,6 +29,7 @@ which therefore also works on a plain copy of the name).
 from __future__ import annotations
 
 import ast
+from ..source_parsing import parse as parse_source
 import importlib
 import re
 import string
@@ -211,7 +212,7 @@ def check_source(source: str, filename: str = "<generator>") -> ast.Module:
     if len(source) > MAX_SOURCE_CHARS:
         raise ProgramRejected("size", f"program is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}")
     try:
-        tree = ast.parse(source, filename=filename)
+        tree = parse_source(source, filename)
     except SyntaxError as exc:
         raise ProgramRejected("syntax", f"SyntaxError: {exc.msg} (line {exc.lineno}, column {exc.offset})") from None
     except ValueError as exc:  # e.g. null bytes
