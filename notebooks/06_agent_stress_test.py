@@ -26,7 +26,8 @@
 domain = "retail"
 agent_class = None            # "module:Class": a τ²-compatible agent class (None: the backend's own agent)
 agent_model = None            # openai: the agent's model on the endpoint (the other roles use `model`)
-program = "02_evolution/retail-offline-ci"  # notebook 02's run under runs (or an absolute path / .py); missing: seed program
+program = {"retail": "02_evolution/retail-offline-notebook"}  # per domain, as in 05: notebook 02's run under runs
+                                                        # (or an absolute path / .py); missing: the shipped seed program
 n_personas = 3                # personas per test task (dp, ppol)
 trials = 1                    # episodes per (task, persona); > 1 adds pass^k
 limit = None                  # first K test tasks; None: all
@@ -42,11 +43,13 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.stress_test import StressTest, with_agent
 
-run_path = project_path(runs, program) if program else None
+run_path = project_path(runs, program[domain]) if program.get(domain) else None
 run_path = run_path if run_path is not None and run_path.exists() else None
 print(f"PPol personas from {run_path or 'the shipped seed program'}")
 world = with_agent(make_backend(backend, model=model or agent_model, base_url=base_url, api_key_env=api_key_env),
                    agent_class=agent_class, agent_model=agent_model)
+if agent_class is None:
+    world.preflight()  # an openai endpoint: key, models and the agent model's tool calls, before anything runs
 study = StressTest(world, project_path(runs, "06_stress_test", f"{domain}-{backend}"), domain=domain, run=run_path,
                    n_personas=n_personas, trials=trials, limit=limit, figures=project_path(figures),
                    config={"program": str(run_path) if run_path else None, "agent_class": agent_class,
