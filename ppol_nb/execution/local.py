@@ -16,6 +16,7 @@ queued episodes with it.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 import weakref
 from collections import deque
@@ -31,6 +32,10 @@ _process_backend = None  # the backend of a pool process, built by _init_process
 
 def _init_process(recipe) -> None:
     global _process_backend
+    # Ctrl-C (or a kernel's shutdown, which papermill sends as SIGINT to the process group) is the
+    # parent's to handle: it shuts the pool down. A worker that took it would die mid-queue-read
+    # and print a traceback for nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _process_backend = recipe.build()
 
 
