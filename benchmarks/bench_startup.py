@@ -48,12 +48,13 @@ TARGET_REFUSAL_S = 5.0
 def _serve(conn, models) -> None:
     from fake_openai_server import FakeOpenAIServer, scripted_world, text_reply
 
+    from ppol_nb.llm.preflight import is_probe
+
     arrivals: list[tuple[float, bool, bool]] = []  # (wall time, is probe, offers tools)
     world = scripted_world()
 
     def respond(request):
-        tools = [t["function"]["name"] for t in request.get("tools") or []]
-        arrivals.append((time.time(), tools == ["get_order_status"], bool(tools)))
+        arrivals.append((time.time(), is_probe(request), bool(request.get("tools"))))
         if models == "no-tools":
             return text_reply("Your order is on its way.")
         return world(request)

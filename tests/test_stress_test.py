@@ -11,7 +11,7 @@ import pytest
 from fake_openai_server import text_reply, tool_call_reply
 
 from ppol_nb.cli import main
-from ppol_nb.llm.preflight import PROBE_TOOL_NAME
+from ppol_nb.llm.preflight import PROBE_TOOL_NAME, is_probe
 from ppol_nb.studies.stress_test import (
     CONDITIONS,
     CSV_COLUMNS,
@@ -74,7 +74,7 @@ def test_bad_agent_class_is_a_clear_error(tmp_path, capsys):
 
 def test_agent_model_on_an_endpoint_gets_the_agent_requests(fake_openai, tmp_path):
     def respond(request):
-        if [t["function"]["name"] for t in request.get("tools") or []] == [PROBE_TOOL_NAME]:
+        if is_probe(request):
             return tool_call_reply(PROBE_TOOL_NAME, {"order_id": "W1234567"})  # the preflight: it can call tools
         if "<scenario>" in request["messages"][0]["content"]:
             return text_reply("hi, I want to return something ###STOP###" if len(request["messages"]) > 2

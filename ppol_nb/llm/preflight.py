@@ -38,12 +38,12 @@ from pathlib import Path
 
 import httpx
 
+from .client import _SDK_DEFAULT_URL
 from .config import LLMConfig, RoleConfig, redact_url
 
 CONNECT_TIMEOUT_S = 3.0  # one endpoint's /models answer
 PROBE_TIMEOUT_S = 60.0  # one tool-call completion (a real model may think for a while)
 MEMO_FILE = "preflight.json"
-_SDK_DEFAULT_URL = "https://api.openai.com/v1"
 
 PROBE_TOOL_NAME = "get_order_status"  # how the probe is told apart in a server's log
 _PROBE_TOOL = {"type": "function", "function": {
@@ -53,6 +53,11 @@ _PROBE_MESSAGES = [
     {"role": "system", "content": "You are a customer-service agent. Use the tools to answer."},
     {"role": "user", "content": "What is the status of order #W1234567?"},
 ]
+
+
+def is_probe(request: dict) -> bool:
+    """Whether a chat-completions request body is this module's tool-call probe (for servers' logs)."""
+    return [t.get("function", {}).get("name") for t in request.get("tools") or []] == [PROBE_TOOL_NAME]
 
 
 class PreflightError(RuntimeError):
