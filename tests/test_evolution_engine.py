@@ -266,6 +266,20 @@ def test_resume_guards(tmp_path):
     assert len(again.history()) == len(engine.history())
 
 
+def _kill_9_when(cmd: list[str], wait):
+    """Start ``cmd``, SIGKILL it as soon as ``wait(proc)`` returns, and hand back what ``wait`` returned."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = wait(proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        return seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _wait_mid_round(db_path: Path, proc: subprocess.Popen, min_programs: int, timeout_s: float = 60.0):
     """Poll the run database until a round has some, but not all, of its candidates stored."""
     deadline = time.monotonic() + timeout_s
@@ -318,15 +332,7 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
         "--delay",
         "0.1",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_for_programs(run_dir / FILENAME, 8, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _kill_9_when(cmd, lambda proc: _wait_for_programs(run_dir / FILENAME, 8, proc))
     with sqlite3.connect(run_dir / FILENAME) as conn:
         completed = {row[0] for row in conn.execute("SELECT id FROM programs")}
         rescored = {f"{p}@{c}" for p, c in conn.execute("SELECT program_id, context FROM fitness_evals")}
@@ -376,15 +382,7 @@ def test_resume_after_kill_9_with_candidates_in_flight_matches_uninterrupted_run
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, str(TESTS_DIR / "evolution_toys.py"), str(run_dir), "--config", json.dumps(IN_FLIGHT),
            "--delay", "0.1", "--with-validation", "--staggered"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        done, last_round = _wait_mid_round(run_dir / FILENAME, proc, min_programs=8)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    done, last_round = _kill_9_when(cmd, lambda proc: _wait_mid_round(run_dir / FILENAME, proc, min_programs=8))
     assert 8 <= len(done) < 25 and len(last_round) > 1 and not set(last_round) <= done  # killed mid-round
 
     resumed, summary = run(tmp_path, "killed", cfg, ToyEvaluator(with_validation=True), ToyMutator(p_fail=0.1),
