@@ -30,8 +30,6 @@ from .cli_checks import (
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
-DEFAULT_WINDOW = 32  # requests in flight per endpoint and role (LLMConfig.max_concurrency's default)
-
 
 def _backend(args, check: bool = True):
     """The backend the flags name, built once per command (identity checks and the run share it);
@@ -45,7 +43,9 @@ def _backend(args, check: bool = True):
     backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
                            user_model=args.user_model, temperature=args.temperature,
                            cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
-                           max_concurrency=args.max_workers or DEFAULT_WINDOW, agent=args.agent, timeout_s=args.timeout,
+                           agent=args.agent, timeout_s=args.timeout,
+                           # None: the LLM layer's own default window (LLMConfig.max_concurrency)
+                           **({"max_concurrency": args.max_workers} if args.max_workers else {}),
                            max_retries=args.retries)
     args.backend_object = backend
     if check:
@@ -343,8 +343,8 @@ def _add_backend_args(p) -> None:
                             "e.g. ~/.cache/ppol_nb/llm_responses.sqlite)")
     cache.add_argument("--no-cache", action="store_true", help="read and write no response cache: send every request")
     p.add_argument("--max-workers", type=positive_int,
-                   help=f"concurrent episodes per batch and requests in flight per endpoint and role (openai "
-                        f"backend; default {DEFAULT_WINDOW})")
+                   help="concurrent episodes per batch and requests in flight per endpoint and role (openai "
+                        "backend; default: the LLM layer's window, 32)")
     p.add_argument("--no-preflight", action="store_true",
                    help="skip the check of key, endpoint, models and the agent's tool calls before the run "
                         "(openai backend; the check sends at most one small request, remembered once it passes)")
