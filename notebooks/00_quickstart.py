@@ -31,6 +31,7 @@ backend = "offline"           # "offline" | "openai"
 model = None                  # openai: model of the user simulator and the agent
 base_url = None               # openai: e.g. "http://localhost:8000/v1"
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 persona_domain = "retail"     # personas section: one task of this domain
 persona_task = "0"
 n_personas = 5
@@ -42,7 +43,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.quickstart import QuickstartStudy
 
-settings = {"model": model, "base_url": base_url, "api_key_env": api_key_env}
+settings = {"model": model, "base_url": base_url, "api_key_env": api_key_env, "llm_config": llm_config}
 study = QuickstartStudy(make_backend(backend, preflight=True, **settings),
                         comparison=make_backend(backend, agent="do-nothing", **settings),
                         domains=tuple(domains), splits=tuple(splits), seed=seed, limit=limit,

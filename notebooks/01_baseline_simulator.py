@@ -27,6 +27,7 @@ backend = "offline"          # "offline" | "openai"
 model = None                 # openai backend: user-simulator and agent model
 base_url = None              # openai backend: e.g. "http://localhost:8000/v1"
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
 seeds = [0]                  # one episode per task and seed
 limit = None                 # first K tasks per split; None: all
@@ -42,7 +43,8 @@ from ppol_nb.backends import make_backend
 from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.studies.layout import project_path
 
-study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
+study = BaselineStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
+                                   llm_config=llm_config, preflight=True),
                       domains=tuple(domains), corpus=corpus, seeds=tuple(seeds), limit=limit, max_steps=max_steps,
                       run_dir=project_path(runs, "01_baseline"), figures=project_path(figures)).run()
 pd.DataFrame({d: r.human_split_sizes for d, r in study.results.items()})  # humans per role and domain

@@ -30,6 +30,7 @@ backend = "offline"          # "offline" | "openai"
 model = None                 # openai: model for every role (generator, mutator, reflection, user, agent)
 base_url = None
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 profile = "notebook"         # "notebook" (2 islands, 12 iterations) | "ci" (tests) | "paper" (5 islands, 70 iterations)
 max_iterations = None        # None: the profile's budget; a number overrides it
 corpus = "multiwoz"          # "multiwoz" | "tau-usi" | "abcd" | path to a JSONL corpus
@@ -50,7 +51,8 @@ from ppol_nb.studies.search import SearchStudy
 
 if executor != "local":  # offline episodes are CPU-bound: one worker process per core
     set_default_executor(make_executor(executor))
-study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
+study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
+                                 llm_config=llm_config, preflight=True),
                     domain=domain, profile=profile, max_iterations=max_iterations, corpus=corpus,
                     train_limit=train_limit, benchmark_limit=benchmark_limit, n_personas=n_personas,
                     train_max_steps=train_max_steps, eval_max_steps=eval_max_steps,

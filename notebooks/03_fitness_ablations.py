@@ -31,6 +31,7 @@ backend = "offline"          # "offline" | "openai"
 model = None                 # openai: model for every role
 base_url = None
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 profile = "notebook"         # "notebook" (2 islands, 12 iterations) | "ci" (tests) | "paper"
 variants = ["paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection", "no_map_elites", "no_curriculum", "one_island"]
 seeds = [0]                  # one run per variant and seed (the long study in docs/results/ uses 3)
@@ -52,7 +53,8 @@ from ppol_nb.studies.layout import project_path
 
 if executor != "local":  # offline episodes are CPU-bound: one worker process per core
     set_default_executor(make_executor(executor))
-study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True),
+study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
+                                   llm_config=llm_config, preflight=True),
                       domain=domain, variants=variants, seeds=seeds, profile=profile, max_iterations=max_iterations,
                       train_limit=train_limit, baseline_limit=baseline_limit, benchmark_limit=benchmark_limit,
                       n_personas=n_personas, corpus=corpus,

@@ -37,6 +37,7 @@ backend = "offline"          # the backend of notebooks 01-02's runs: "offline" 
 model = None                 # openai backend: the model those runs used
 base_url = None
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 profile = "notebook"         # notebook 02's profile (names its run directory)
 sources = ["human", "base", "ppol"]   # add "dp" and/or "ppol_initial" for the benchmark's other personas
 per_source = 29              # conversations per source (the paper: 87 over three); capped by the smallest source
@@ -57,7 +58,8 @@ from ppol_nb.studies.blinded_evaluation import BlindedEvaluationStudy
 from ppol_nb.studies.layout import project_path
 
 study = BlindedEvaluationStudy(
-    make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env), domain=domain,
+    make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, llm_config=llm_config),
+    domain=domain,
     baseline_dir=project_path(runs, "01_baseline"),
     search_dir=project_path(runs, "02_evolution", f"{domain}-{backend}-{profile}"),
     study_dir=project_path(runs, "04_blinded", f"{domain}-{backend}-{profile}"), sources=tuple(sources),

@@ -43,6 +43,7 @@ backend = "offline"           # "offline": train and evaluate the reader | "open
 model = None                  # openai: the model of every role (the base model LoRA would train)
 base_url = None
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 runs = "runs"                 # relative paths are taken from the repository root, wherever this runs
 figures = "figures"
 
@@ -63,7 +64,8 @@ study = AgentTrainingStudy(
     n_dialogues=n_dialogues, ppol_share=ppol_share, n_personas=n_personas,
     default_rollout_seeds=tuple(default_rollout_seeds), program=programs, train_limit=train_limit,
     test_limit=test_limit, figures=project_path(figures),
-    backend=make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, preflight=True))
+    backend=make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env, llm_config=llm_config,
+                         preflight=True))
 if backend == "offline":
     study.run()  # rollouts -> SFT files (build_sft) -> one reader per regime and seed -> test-task evaluation
 else:

@@ -35,6 +35,7 @@ backend = "offline"
 model = None                  # openai: the model of every other role (user simulator, generator)
 base_url = None
 api_key_env = "OPENAI_API_KEY"
+llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 runs = "runs"                 # relative paths are taken from the repository root, wherever this runs
 figures = "figures"
 
@@ -46,7 +47,8 @@ from ppol_nb.studies.stress_test import StressTest, with_agent
 run_path = project_path(runs, program[domain]) if program.get(domain) else None
 run_path = run_path if run_path is not None and run_path.exists() else None
 print(f"PPol personas from {run_path or 'the shipped seed program'}")
-world = with_agent(make_backend(backend, model=model or agent_model, base_url=base_url, api_key_env=api_key_env),
+world = with_agent(make_backend(backend, model=model or (None if llm_config else agent_model), base_url=base_url,
+                                api_key_env=api_key_env, llm_config=llm_config),
                    agent_class=agent_class, agent_model=agent_model)
 if agent_class is None:
     world.preflight()  # an openai endpoint: key, models and the agent model's tool calls, before anything runs

@@ -113,15 +113,24 @@ class LLMBackend:
 
         return LLMGeneratorWorld(self.client)
 
+    def _role_sampling(self, role: str) -> dict:
+        """A role's temperature and max_tokens when the config names that role (an LLM config file, a recipe
+        or a per-role flag, :mod:`ppol_nb.llm.config_file`); empty otherwise, so the caller's own
+        sampling (the paper's) stands, as for a config that gives one model to every role."""
+        rc = self.client.config.roles.get(role)
+        if rc is None:
+            return {}
+        return {"temperature": rc.temperature, **({"max_tokens": rc.max_tokens} if rc.max_tokens else {})}
+
     def mutator(self, **kwargs):
         from .evolution.mutation import LLMMutator
 
-        return LLMMutator(self.client, **kwargs)
+        return LLMMutator(self.client, **{**self._role_sampling("mutator"), **kwargs})
 
     def reflector(self):
         from .evolution.reflection import LLMReflection
 
-        return LLMReflection(self.client)
+        return LLMReflection(self.client, **self._role_sampling("reflection"))
 
     def max_workers(self, requested: int | None) -> int:
         """Concurrent episodes: what was asked for (default :data:`EPISODES_IN_FLIGHT`); episodes wait on the
@@ -145,8 +154,15 @@ class LLMBackend:
 
     def describe(self) -> dict:
         """Backend, LLM config and the response cache file used (its path, never its contents; None: none)."""
+        from .llm.config import ROLES, redact_url
+
         cache = self.client.cache_path
-        return {"backend": self.name, "agent": self.agent, "llm": self.client.config.to_dict(),
+        config = self.client.config
+        # Role by role, what each one talked to (URL credentials scrubbed; the key only by its variable's name).
+        roles = {name: {"model": config.role(name).model,
+                        "base_url": redact_url(config.role(name).base_url) if config.role(name).base_url else None,
+                        "api_key_env": config.role(name).api_key_env} for name in ROLES}
+        return {"backend": self.name, "agent": self.agent, "roles": roles, "llm": config.to_dict(),
                 "response_cache": str(cache) if cache is not None else None}
 
     def recipe(self) -> BackendRecipe:
@@ -177,7 +193,7 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
                  temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None,
-                 preflight: bool = False):
+                 preflight: bool = False, llm_config=None, roles: dict | None = None):
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
 
     ``cache_path`` None (default) is the per-user response cache every run and
@@ -194,9 +210,18 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     notebook 05 (an LLM agent learns by fine-tuning instead, so the openai
     backend refuses one). ``preflight`` (notebooks and the CLI pass True) checks the
     openai backend's key, endpoint, models and the agent's tool calls now, before a
-    study writes anything, and raises ``PreflightError`` with the fix."""
+    study writes anything, and raises ``PreflightError`` with the fix.
+
+    ``llm_config`` (openai only) is an LLM config file, a recipe name (``"paper"``, ``"local"``), a mapping in
+    the file's format or an :class:`LLMConfig`; ``roles`` are per-role overrides, ``{"agent": {"model": ...,
+    "base_url": ..., "api_key_env": ...}}``. With either, every role is resolved field by field: ``roles`` >
+    the file's role > ``model``/``base_url``/``api_key_env``/``temperature`` given here > the file's defaults >
+    the built-in per-role sampling (:mod:`ppol_nb.llm.config_file`; docs/llm-config.md)."""
     if agent not in ("default", "do-nothing"):
         raise ValueError(f"unknown agent {agent!r}; expected 'default' or 'do-nothing'")
+    if backend == "offline" and (llm_config is not None or roles):
+        raise ValueError("an LLM config and per-role models name endpoints, and the offline backend calls none: "
+                         "use backend='openai' (CLI: --backend openai)")
     if backend == "offline":
         from .offline.backend import OfflineBackend
 
@@ -206,6 +231,13 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
                          "fine-tuning (serve the adapter and name its model instead)")
     if backend != "openai":
         raise ValueError(f"unknown backend {backend!r}; expected 'offline' or 'openai'")
+    if llm_config is not None or roles:
+        made = LLMBackend(LLMClient(_role_config(llm_config, roles, model, base_url, api_key_env, temperature,
+                                                 cache_path, max_concurrency, timeout_s, max_retries)),
+                          agent="llm" if agent == "default" else agent)
+        if preflight:
+            made.preflight()
+        return made
     if not model:
         raise ValueError("the openai backend needs a model name (and usually a base_url)")
     from .llm import RoleConfig
@@ -222,6 +254,31 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     if preflight:
         made.preflight()
     return made
+
+
+def _role_config(llm_config, roles, model, base_url, api_key_env, temperature, cache_path, max_concurrency,
+                 timeout_s, max_retries) -> LLMConfig:
+    """make_backend's arguments over an LLM config file or recipe, every role named (ppol_nb.llm.config_file).
+
+    make_backend's own defaults (``api_key_env="OPENAI_API_KEY"``, ``temperature=0.0``) are not flags: they
+    count only where they differ from the defaults, so the file's defaults and built-in sampling stand."""
+    from .llm.config_file import resolve
+
+    if isinstance(llm_config, LLMConfig):  # a config built in Python: its roles, then its default for the rest
+        llm_config = {"defaults": _file_fields(llm_config.default),
+                      "roles": {name: _file_fields(rc) for name, rc in llm_config.roles.items()}}
+    return resolve(llm_config, model=model, base_url=base_url,
+                   api_key_env=None if api_key_env == "OPENAI_API_KEY" else (api_key_env or ""),
+                   temperature=None if temperature == 0.0 else temperature, roles=roles,
+                   cache_path=cache_path, max_concurrency=None if max_concurrency == 32 else max_concurrency,
+                   timeout_s=timeout_s, max_retries=max_retries)
+
+
+def _file_fields(rc) -> dict:
+    """A RoleConfig in the file format's fields."""
+    return {"model": rc.model, "base_url": rc.base_url, "api_key_env": rc.api_key_env, "temperature": rc.temperature,
+            "max_tokens": rc.max_tokens, "top_p": rc.top_p, "extra": dict(rc.extra),
+            "prices": {"input": rc.price_in_per_mtok, "output": rc.price_out_per_mtok}}
 
 
 def __getattr__(name: str):

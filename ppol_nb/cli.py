@@ -38,15 +38,26 @@ def _backend(args, check: bool = True):
 
     if getattr(args, "backend_object", None) is not None:
         return args.backend_object
-    if args.backend == "openai" and not args.model:
-        raise CLIError("--backend openai needs --model (and usually --base-url)")
-    backend = make_backend(args.backend, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
-                           user_model=args.user_model, temperature=args.temperature,
-                           cache_path=False if args.no_cache else args.cache,  # None: the per-user cache
-                           agent=args.agent, timeout_s=args.timeout,
-                           # None: the LLM layer's own default window (LLMConfig.max_concurrency)
-                           **({"max_concurrency": args.max_workers} if args.max_workers else {}),
-                           max_retries=args.retries)
+    cache_path = False if args.no_cache else args.cache  # None: the per-user cache
+    if args.backend == "openai" and _role_settings(args) is not None:
+        from .backends import LLMBackend
+        from .llm import LLMClient
+
+        config = _llm_config(args)
+        config.cache_path = cache_path
+        backend = LLMBackend(LLMClient(config), agent="llm" if args.agent == "default" else args.agent)
+    else:
+        if args.backend == "openai" and not args.model:
+            raise CLIError("--backend openai needs --model (and usually --base-url), or --llm-config FILE")
+        if getattr(args, "llm_config", None):  # --backend offline given explicitly: the file would be ignored
+            raise CLIError("--llm-config names endpoints and --backend offline calls none: use --backend openai")
+        backend = make_backend(args.backend, model=args.model, base_url=args.base_url,
+                               api_key_env=_flag(args.api_key_env, "OPENAI_API_KEY"),
+                               user_model=args.user_model, temperature=_flag(args.temperature, 0.0),
+                               cache_path=cache_path, agent=args.agent, timeout_s=args.timeout,
+                               # None: the LLM layer's own default window (LLMConfig.max_concurrency)
+                               **({"max_concurrency": args.max_workers} if args.max_workers else {}),
+                               max_retries=args.retries)
     args.backend_object = backend
     if check:
         _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
@@ -54,6 +65,59 @@ def _backend(args, check: bool = True):
 
     set_default_deadline(args.episode_deadline)
     return backend
+
+
+def _flag(value, default):
+    return default if value is None else value
+
+
+# Per-role flags (the roles whose models a researcher most often sets apart); --user-model predates them.
+ROLE_FLAGS = {"agent": ("model", "base_url", "api_key_env"), "user": ("model", "base_url", "api_key_env")}
+
+
+def _role_settings(args) -> dict | None:
+    """The per-role flags given, ``{"agent": {"model": ...}}``, or None when neither they (beyond a lone
+    --user-model, which the one-model path has always handled) nor --llm-config were given."""
+    given = {role: {f: getattr(args, f"{role}_{f}", None) for f in fields
+                    if getattr(args, f"{role}_{f}", None) is not None} for role, fields in ROLE_FLAGS.items()}
+    given = {role: fields for role, fields in given.items() if fields}
+    if not getattr(args, "llm_config", None) and set(given) <= {"user"} and set(given.get("user", {})) <= {"model"}:
+        return None
+    return given
+
+
+def _llm_config(args):
+    """The openai LLM config of --llm-config and the flags, every role named; the order is
+    per-role flag > the file's role > --model/--base-url/--api-key-env/--temperature > the file's defaults >
+    built-in (ppol_nb.llm.config_file; docs/llm-config.md). Resolved once per command."""
+    if getattr(args, "llm_config_object", None) is not None:
+        return args.llm_config_object.config
+    from .llm.config_file import resolve
+
+    args.llm_config_object = _Resolved(resolve(
+        args.llm_config, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env,
+        temperature=args.temperature, roles=_role_settings(args), timeout_s=args.timeout, max_retries=args.retries,
+        max_concurrency=args.max_workers))
+    return args.llm_config_object.config
+
+
+class _Resolved:
+    """Holds the resolved config on ``args`` without showing it where ``vars(args)`` is written (manifests):
+    the backend's describe() records each role, with URL credentials scrubbed."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    def __repr__(self) -> str:
+        return "<LLM config: see the manifest's backend.roles>"
+
+
+def _endpoint_urls(args) -> list[str | None]:
+    """Every role's endpoint the flags name (None: the SDK default, api.openai.com), for the paid-endpoint check."""
+    if _role_settings(args) is None:
+        return [args.base_url]
+    config = _llm_config(args)
+    return list(dict.fromkeys(config.role(name).base_url for name in config.roles))
 
 
 def _preflight(args, backend, tool_calls: bool = True) -> None:
@@ -107,7 +171,7 @@ def cmd_rollout(args) -> int:
             raise CLIError("--condition program needs --program FILE.py")
         program_file(args.program)
         require_sandbox()
-    if args.backend == "openai" and paid_endpoint(args.base_url) and not args.yes:
+    if args.backend == "openai" and any(paid_endpoint(url) for url in _endpoint_urls(args)) and not args.yes:
         from .simulation.tau2_bridge import load_tasks
 
         n_tasks = len(load_tasks(args.domain, args.split)[:args.limit])
@@ -311,8 +375,13 @@ def cmd_data(args) -> int:
 def cmd_notebooks(args) -> int:
     from .notebooks import run_series
 
-    run_series(Path(args.notebooks), Path(args.out), parameters=json.loads(args.parameters or "{}"),
-               only=args.only)
+    parameters = json.loads(args.parameters or "{}")
+    if args.llm_config:
+        from .llm.config_file import RECIPES
+
+        parameters.setdefault("backend", "openai")
+        parameters["llm_config"] = args.llm_config if args.llm_config in RECIPES else str(Path(args.llm_config).resolve())
+    run_series(Path(args.notebooks), Path(args.out), parameters=parameters, only=args.only)
     return 0
 
 
@@ -325,17 +394,44 @@ def _cache_file(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _llm_config_arg(value: str) -> str:
+    from .llm.config_file import RECIPES
+
+    if value in RECIPES:
+        return value
+    existing_file(value, "--llm-config")
+    return value
+
+
+def _add_llm_args(p) -> None:
+    """The LLM layer's flags, defined once for every command that builds a backend (docs/llm-config.md).
+
+    Precedence, field by field and role by role: per-role flag (--agent-*, --user-*) > the --llm-config
+    file's role > --model/--base-url/--api-key-env/--temperature > the file's defaults > built-in."""
+    p.add_argument("--backend", choices=["offline", "openai"], default=None,
+                   help="offline (default) or openai; --llm-config or a per-role flag implies openai")
+    p.add_argument("--llm-config", metavar="FILE|RECIPE", type=_llm_config_arg,
+                   help="YAML of the LLM layer, role by role (model, endpoint, key variable, sampling, prices), "
+                        "or a shipped recipe: paper (the authors' three models and sampling), local (one server "
+                        "on localhost); see docs/llm-config.md")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint of every role, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", help="model name of every role (openai backend)")
+    p.add_argument("--api-key-env", default=None,
+                   help="name of the environment variable holding the key of every role (default OPENAI_API_KEY; "
+                        "'' for local servers)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="temperature of every role (default: each role's own: the paper's, or the file's)")
+    for role, what in (("agent", "the agent"), ("user", "the user simulator")):
+        p.add_argument(f"--{role}-model", help=f"model of {what} (beats --model and the file)")
+        p.add_argument(f"--{role}-base-url", help=f"endpoint of {what} (beats --base-url and the file)")
+        p.add_argument(f"--{role}-api-key-env", help=f"key variable of {what} ('' for none)")
+
+
 def _add_backend_args(p) -> None:
     """The backend options of ``rollout``, for the evolve and benchmark commands."""
-    p.add_argument("--backend", choices=["offline", "openai"], default="offline")
+    _add_llm_args(p)
     p.add_argument("--agent", choices=["default", "do-nothing"], default="default",
                    help="the backend's own agent, or the do-nothing control agent (never calls a tool)")
-    p.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    p.add_argument("--model", help="model name for every role (openai backend)")
-    p.add_argument("--user-model", help="separate model for the user simulator")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                   help="name of the environment variable holding the key ('' for local servers)")
-    p.add_argument("--temperature", type=float, default=0.0)
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="PATH", type=_cache_file,
                        help="SQLite response cache file (default: the per-user cache shared by every run and "
@@ -635,7 +731,7 @@ def cmd_stress_test(args) -> int:
         if run_path.is_file():
             program_file(run_path)
         require_sandbox()  # an evolved program is LLM-written
-    if args.backend == "openai" and not args.model:
+    if args.backend == "openai" and not args.model and args.agent_model and not args.llm_config:
         args.model = args.agent_model  # one model named: it plays every role
     backend = _backend(args, check=False)  # checked once the agent under test is in place
     try:
@@ -720,6 +816,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", default="runs/notebooks", help="where the executed .ipynb copies go")
     n.add_argument("--parameters", help='JSON of parameters given to every notebook, e.g. \'{"backend": "offline"}\'')
     n.add_argument("--only", help="run only notebooks whose name contains this")
+    n.add_argument("--llm-config", metavar="FILE|RECIPE", type=_llm_config_arg,
+                   help="LLM config file or recipe given to every notebook as its llm_config parameter "
+                        "(with backend openai unless --parameters says otherwise)")
     n.set_defaults(func=cmd_notebooks)
 
     d = sub.add_parser("data", help="human corpora: fetch from their public sources, show where they are found")
@@ -908,6 +1007,8 @@ def main(argv=None) -> int:
     from .simulation.store import EpisodeFileError
 
     args = build_parser().parse_args(argv)
+    if hasattr(args, "backend") and args.backend is None:  # a file or a per-role flag names endpoints
+        args.backend = "openai" if args.llm_config or _role_settings(args) else "offline"
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsandboxed()
     previous = executor = None

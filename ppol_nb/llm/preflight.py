@@ -90,14 +90,15 @@ def preflight(config: LLMConfig, roles=("user", "agent", "generator", "mutator",
     memo = _Memo(memo_dir if memo_dir is not None else _memo_dir(config))
     for (url, key_env), members in by_endpoint.items():
         key = _key(key_env, [n for n, _ in members], url)
-        listed = _models(url, key, key_env)
+        listed = _models(url, key, key_env, [n for n, _ in members])
         report.endpoints[redact_url(url)] = listed
         for name, rc in members:
             if listed is not None and rc.model not in listed:
                 shown = ", ".join(listed[:12]) + (" ..." if len(listed) > 12 else "")
+                flag = f"--{name}-model" if name in ("user", "agent") else "--model"
                 raise PreflightError(
                     f"model {rc.model!r} (role {name}) is not served by {redact_url(url)}; it serves: "
-                    f"{shown or 'no models'}. Fix --model (or that role's model in the LLM config)")
+                    f"{shown or 'no models'}. Fix {flag} (or roles.{name}.model in the LLM config)")
         for name, rc in members:
             if name not in tool_roles:
                 continue
@@ -132,24 +133,26 @@ def _headers(key: str | None) -> dict:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def _models(url: str, key: str | None, key_env: str | None) -> list[str] | None:
-    """The endpoint's model ids, or None when it has no /models (404/405)."""
+def _models(url: str, key: str | None, key_env: str | None, roles=()) -> list[str] | None:
+    """The endpoint's model ids, or None when it has no /models (404/405). ``roles`` name who uses it."""
+    where = f"the endpoint {redact_url(url)} (roles {', '.join(roles)})" if roles else f"the endpoint {redact_url(url)}"
+    flag = f"--{roles[0]}-base-url" if len(roles) == 1 and roles[0] in ("user", "agent") else "--base-url"
     try:
         reply = httpx.get(f"{url}/models", headers=_headers(key), timeout=CONNECT_TIMEOUT_S)
     except httpx.TimeoutException:
-        raise PreflightError(f"the endpoint {redact_url(url)} did not answer within {CONNECT_TIMEOUT_S:.0f} s: "
-                             "check that the server is running and --base-url is right") from None
+        raise PreflightError(f"{where} did not answer within {CONNECT_TIMEOUT_S:.0f} s: "
+                             f"check that the server is running and {flag} is right") from None
     except httpx.HTTPError as exc:
-        raise PreflightError(f"the endpoint {redact_url(url)} cannot be reached ({type(exc).__name__}: "
-                             f"{redact_url(str(exc))[:160]}): start the server or fix --base-url") from None
+        raise PreflightError(f"{where} cannot be reached ({type(exc).__name__}: "
+                             f"{redact_url(str(exc))[:160]}): start the server or fix {flag}") from None
     if reply.status_code in (401, 403):
         hint = f"check the key in {key_env}" if key_env else "this server needs a key: pass --api-key-env VAR"
-        raise PreflightError(f"the endpoint {redact_url(url)} refused the request ({reply.status_code}): {hint}")
+        raise PreflightError(f"{where} refused the request ({reply.status_code}): {hint}")
     if reply.status_code in (404, 405, 501):
         return None  # no model list on this server; the probe still checks the agent's model
     if reply.status_code >= 400:
-        raise PreflightError(f"the endpoint {redact_url(url)} answered GET /models with {reply.status_code}: "
-                             "check --base-url (it usually ends in /v1) or retry later")
+        raise PreflightError(f"{where} answered GET /models with {reply.status_code}: "
+                             f"check {flag} (it usually ends in /v1) or retry later")
     try:
         data = reply.json().get("data")
         return sorted(str(m["id"]) for m in data)
