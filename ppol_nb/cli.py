@@ -399,7 +399,10 @@ def _llm_config_arg(value: str) -> str:
 
     if value in RECIPES:
         return value
-    existing_file(value, "--llm-config")
+    try:
+        existing_file(value, "an LLM config file")
+    except CLIError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (nor is it a recipe: {', '.join(RECIPES)})") from None
     return value
 
 

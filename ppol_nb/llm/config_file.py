@@ -184,7 +184,10 @@ def read_layers(source: Any, _seen: tuple = ()) -> dict:
             raise LLMConfigFileError(f"{where}: base: expected a recipe name ({', '.join(RECIPES)}) or a path")
         if base not in RECIPES and folder is not None and not Path(base).expanduser().is_absolute():
             base = str(folder / base)  # relative to the file that names it
-        layers = read_layers(base, _seen)
+        try:
+            layers = read_layers(base, _seen)
+        except LLMConfigFileError as exc:
+            raise LLMConfigFileError(f"{where}: base: {exc}") from None
     layers["defaults"].update(_check_role_fields(f"{where}: defaults", data.get("defaults")))
     roles = data.get("roles") or {}
     if not isinstance(roles, dict):

@@ -95,7 +95,8 @@ def preflight(config: LLMConfig, roles=("user", "agent", "generator", "mutator",
         for name, rc in members:
             if listed is not None and rc.model not in listed:
                 shown = ", ".join(listed[:12]) + (" ..." if len(listed) > 12 else "")
-                flag = f"--{name}-model" if name in ("user", "agent") else "--model"
+                own = name in ("user", "agent") and rc.model != config.default.model  # set apart from the rest
+                flag = f"--{name}-model" if own else "--model"
                 raise PreflightError(
                     f"model {rc.model!r} (role {name}) is not served by {redact_url(url)}; it serves: "
                     f"{shown or 'no models'}. Fix {flag} (or roles.{name}.model in the LLM config)")
