@@ -320,3 +320,26 @@ def test_a_rollout_manifest_records_every_role_with_credentials_scrubbed(tmp_pat
     assert roles["user"] == {"model": "user-m", "base_url": other.url, "api_key_env": None}
     assert _by_role(agent.take())["agent"] == {("agent-m", 0.1, 700)}
     assert "agent" not in _by_role(other.take())
+
+
+@pytest.mark.notebooks
+def test_a_notebook_takes_an_llm_config_and_each_role_reaches_its_endpoint(tmp_path, two_servers):
+    """papermill -p backend openai -p llm_config FILE: notebook 00's agent requests go to the agent's server,
+    the user simulator's to the other, each with its model and sampling; nothing else in the notebook changes."""
+    import nbformat
+
+    from ppol_nb.notebooks import run_series
+    from ppol_nb.studies.layout import project_root
+
+    agent, other = two_servers
+    config = _config_file(tmp_path, agent.url, other.url)
+    run_series(project_root() / "notebooks", tmp_path / "executed", only="00_",
+               parameters={"backend": "openai", "llm_config": str(config), "domains": ["retail"], "limit": 1,
+                           "n_personas": 2, "runs": str(tmp_path / "runs"), "figures": str(tmp_path / "figures")})
+    nb = nbformat.read(tmp_path / "executed" / "00_quickstart.ipynb", as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    at_agent, at_other = _by_role(agent.take()), _by_role(other.take())
+    assert set(at_agent) == {"agent", "probe"} and at_agent["agent"] == {("agent-m", 0.1, 700)}
+    assert "agent" not in at_other and at_other["user"] == {("user-m", 0.3, 300)}
+    meta = json.loads((tmp_path / "figures" / "00_quickstart_success.json").read_text(encoding="utf-8"))
+    assert meta["models"]["agent"] == "agent-m", meta
