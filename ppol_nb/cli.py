@@ -423,7 +423,8 @@ def _add_llm_args(p) -> None:
                    help="name of the environment variable holding the key of every role (default OPENAI_API_KEY; "
                         "'' for local servers)")
     p.add_argument("--temperature", type=float, default=None,
-                   help="temperature of every role (default: each role's own: the paper's, or the file's)")
+                   help="one-model runs: temperature of the user simulator and agent (the search roles keep the "
+                        "paper's); with --llm-config or a per-role flag: of every role the file does not set")
     for role, what in (("agent", "the agent"), ("user", "the user simulator")):
         p.add_argument(f"--{role}-model", help=f"model of {what} (beats --model and the file)")
         p.add_argument(f"--{role}-base-url", help=f"endpoint of {what} (beats --base-url and the file)")

@@ -343,3 +343,33 @@ def test_a_notebook_takes_an_llm_config_and_each_role_reaches_its_endpoint(tmp_p
     assert "agent" not in at_other and at_other["user"] == {("user-m", 0.3, 300)}
     meta = json.loads((tmp_path / "figures" / "00_quickstart_success.json").read_text(encoding="utf-8"))
     assert meta["models"]["agent"] == "agent-m", meta
+
+
+def test_make_backend_takes_an_llmconfig_built_in_python():
+    config = LLMConfig.recipe("paper", roles={"agent": {"model": "my-agent", "base_url": "http://localhost:8000/v1",
+                                                        "api_key_env": ""}})
+    backend = make_backend("openai", llm_config=config, cache_path=False)
+    made = backend.client.config
+    assert {r: made.role(r).to_dict() for r in ROLES} == {r: config.role(r).to_dict() for r in ROLES}
+    assert made.role("agent").api_key_env is None and backend.mutator().max_tokens == 8192
+
+
+def test_the_notebooks_command_hands_the_file_to_every_notebook(tmp_path, monkeypatch):
+    import ppol_nb.notebooks
+
+    seen = {}
+    monkeypatch.setattr(ppol_nb.notebooks, "run_series", lambda folder, out, parameters, only: seen.update(parameters))
+    path = _write(tmp_path, "base: local\ndefaults: {model: m}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebooks", "--llm-config", "llm.yaml", "--only", "00"]) == 0
+    assert seen == {"backend": "openai", "llm_config": str(path.resolve())}
+    assert main(["notebooks", "--llm-config", "paper", "--parameters", '{"backend": "offline"}']) == 0
+    assert seen == {"backend": "offline", "llm_config": "paper"}  # a backend given is kept (and then refused)
+
+
+def test_a_rollout_whose_agent_alone_is_hosted_asks_for_yes(tmp_path, two_servers, capsys):
+    _, other = two_servers
+    config = _config_file(tmp_path, "https://api.example.com/v1", other.url)  # the agent leaves this machine
+    out = tmp_path / "run"
+    code = main(["rollout", "--domain", "retail", "--limit", "1", "--llm-config", str(config), "--out", str(out)])
+    assert code == 2 and "--yes" in capsys.readouterr().out and not out.exists()

@@ -20,6 +20,10 @@ config's roles, in order:
    ``preflight.json`` beside the response cache, so a rerun sends nothing; a
    failure is never remembered.
 
+Roles on different endpoints (an LLM config file, ``--agent-base-url`` ...; :mod:`ppol_nb.llm.config_file`)
+are checked endpoint by endpoint, each once, and a message names the roles that use the endpoint and the
+flag that sets it (``--agent-base-url`` for an endpoint only the agent uses).
+
 Keys are read from the environment and sent only in the ``Authorization``
 header; no message includes one. Guarantees: no file is written except the
 probe memo, nothing is retried (a transient 429 or 5xx on the probe is
