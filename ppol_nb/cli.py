@@ -4,6 +4,8 @@
 ``ppol-nb data`` fetches the human corpora, ``ppol-nb cache`` locates and merges response caches,
 ``ppol-nb sft`` builds the agent-training datasets (and trains a LoRA adapter with the ``train`` extra) and
 ``ppol-nb study`` builds, serves and exports a blinded human-vs-simulator study.
+Every command that runs episodes or a search takes ``--llm-config FILE|paper|local`` and per-role flags
+(``--agent-model`` ...; docs/llm-config.md).
 A user's mistake (a missing or unreadable path, a refused value) is one line on stderr and exit status 2."""
 
 from __future__ import annotations
@@ -380,7 +382,8 @@ def cmd_notebooks(args) -> int:
         from .llm.config_file import RECIPES
 
         parameters.setdefault("backend", "openai")
-        parameters["llm_config"] = args.llm_config if args.llm_config in RECIPES else str(Path(args.llm_config).resolve())
+        given = args.llm_config
+        parameters["llm_config"] = given if given in RECIPES else str(Path(given).resolve())  # kernels' cwd differs
     run_series(Path(args.notebooks), Path(args.out), parameters=parameters, only=args.only)
     return 0
 

@@ -15,7 +15,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.cli import main
 from ppol_nb.llm import LLMConfig
 from ppol_nb.llm.config import ROLES
-from ppol_nb.llm.config_file import BUILTIN_SAMPLING, LLMConfigFileError, read_layers, resolve
+from ppol_nb.llm.config_file import BUILTIN_SAMPLING, LLMConfigFileError, resolve
 from ppol_nb.llm.preflight import is_probe
 
 
