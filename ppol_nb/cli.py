@@ -127,14 +127,17 @@ def _rollout(args, out: Path) -> int:
 
     backend = _backend(args)
     specs, failures = _condition_specs(args, backend, out)
-    from .execution import default_executor
+    from .execution.local import LocalExecutor
 
-    manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
-                           "backend": backend.describe(), "executor": default_executor().describe(),
+    executor = _episode_executor(args)
+    manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items()
+                                                          if k not in ("func", "executor_object")},
+                           "backend": backend.describe(),
+                           "executor": (executor if executor is not None else LocalExecutor()).describe(),
                            "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     df = run_episodes(specs, backend, out, max_workers=args.max_workers,
-                      max_steps=args.max_steps, progress=not args.quiet)
+                      max_steps=args.max_steps, progress=not args.quiet, executor=executor)
     summary = summarize(df)
     _report_throughput(backend, out)
     if failures:
@@ -401,7 +404,7 @@ def cmd_evolve(args) -> int:
     try:
         run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
                         baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,
-                        progress=not args.quiet,
+                        progress=not args.quiet, executor=_episode_executor(args),
                         max_workers=args.max_workers)
     except FileExistsError as exc:
         raise SystemExit(f"{exc} (--resume)") from None
@@ -545,7 +548,7 @@ def _benchmark(args) -> int:
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
                           max_steps=args.max_steps,
-                          max_workers=args.max_workers,
+                          max_workers=args.max_workers, executor=_episode_executor(args),
                           progress=not args.quiet)
     print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -587,7 +590,8 @@ def cmd_ablate(args) -> int:
                           train_limit=args.train_limit, baseline_limit=args.baseline_limit,
                           benchmark_limit=args.benchmark_limit, n_personas=args.n_personas,
                           max_iterations=args.max_iterations, max_workers=args.max_workers,
-                          reference=not args.no_reference, progress=not args.quiet)
+                          reference=not args.no_reference, progress=not args.quiet,
+                          executor=_episode_executor(args))
     table = sweep.run()
     for failure in sweep.failures:
         print(f"run failed (rerun the command to retry it): {failure['variant']} seed {failure['seed']}: "
@@ -652,11 +656,12 @@ def cmd_stress_test(args) -> int:
                 "n_personas": args.n_personas, "trials": args.trials, "limit": args.limit,
                 "max_steps": args.max_steps, "generation_seed": args.generation_seed,
                 "conditions": list(args.conditions) if args.conditions else None, "backend": backend.identity()}
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object")}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object", "executor_object")}
     with claim_run_dir(out, identity, "stress-test"):
         study = StressTest(backend, out, domain=args.domain, run=args.run, n_personas=args.n_personas,
                            trials=args.trials, limit=args.limit, max_steps=args.max_steps,
                            generation_seed=args.generation_seed, progress=not args.quiet, config=config,
+                           executor=_episode_executor(args),
                            **({"conditions": args.conditions} if args.conditions else {}))
         study.run_all()
         study.write()
@@ -910,13 +915,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsandboxed()
-    previous = executor = None
+    executor = None
     try:
-        executor = _executor(args)
-        if executor is not None:
-            from .execution import set_default_executor
-
-            previous = set_default_executor(executor)
+        # Passed to whatever starts episodes (no process-wide default); None: threads of this process.
+        executor = args.executor_object = _executor(args)
         return args.func(args)
     except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
         return _user_error(args, exc)
@@ -926,10 +928,12 @@ def main(argv=None) -> int:
         return _user_error(args, exc)
     finally:
         if executor is not None:
-            from .execution import set_default_executor
-
-            set_default_executor(previous)
             executor.close()
+
+
+def _episode_executor(args):
+    """The executor ``main`` made from ``--executor`` for this command (None: threads of this process)."""
+    return getattr(args, "executor_object", None)
 
 
 def _executor(args):

@@ -85,6 +85,7 @@ class BaselineStudy:
     validation_task_ids: dict | None = None  # {domain: task ids} overrides the seeded slice
     figures: str | Path | None = None  # where plots are saved (None: the repository's figures/)
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     results: dict = field(default_factory=dict)
     corpus_name: str | None = None  # the loaded corpus's name, once run
 
@@ -103,7 +104,8 @@ class BaselineStudy:
     def _episodes(self, domain: str, split: str) -> pd.DataFrame:
         specs = specs_for(domain, split, condition="base", seeds=self.seeds, limit=self.limit)
         run = Path(self.run_dir) / "episodes" / f"{domain}-{self.backend.name}"
-        df = run_episodes(specs, self.backend, run, max_steps=self.max_steps, progress=self.progress)
+        df = run_episodes(specs, self.backend, run, max_steps=self.max_steps, progress=self.progress,
+                          executor=self.executor)
         ok = df[df["error"].isna()]
         fp = fingerprint_frame(ok.to_dict("records"))
         return fp.assign(split=split)

@@ -186,6 +186,7 @@ class StressTest:
     conditions: tuple = CONDITIONS
     figures: str | Path | None = None
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     config: dict = field(default_factory=dict)  # the invoking command's settings, recorded
     episodes: pd.DataFrame | None = None
     generation_failures: list = field(default_factory=list)
@@ -233,7 +234,8 @@ class StressTest:
                                               limit=self.limit, world=world, cache_dir=folder / "personas",
                                               program=program, generation_seed=self.generation_seed)
             self.generation_failures += [{**f, "condition": condition} for f in failures]
-            df = run_episodes(specs, self.backend, folder, max_steps=self.max_steps, progress=self.progress)
+            df = run_episodes(specs, self.backend, folder, max_steps=self.max_steps, progress=self.progress,
+                              executor=self.executor)
             if not df.empty:
                 frames.append(df.assign(stress_condition=condition))
         self.episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
