@@ -13,8 +13,8 @@ One run directory holds everything::
     DIR/run_manifest.json       provenance of the run's setup
 
 The fitness model is loaded from ``DIR/fitness/<domain>`` (or ``fitness_dir``)
-when present, else trained by :class:`~ppol_nb.studies.baseline.BaselineStudy`
-and frozen there, so a resumed run scores with exactly the model it started with.
+when present, else trained by :func:`~.fitness_training.train_baseline` (what notebook
+01's study calls too) and frozen there, so a resumed run scores with exactly the model it started with.
 A model trained here leaves out the humans of this run's validation slice and
 caps its base-simulator episodes at the run's validation cap; a loaded one must
 prove it left that slice's humans out (the evaluator checks, see
@@ -59,14 +59,14 @@ def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", f
     target = Path(run_dir) / "fitness" / domain
     if (target / "fitness.json").exists():
         return FitnessModel.load(target)
-    from ..studies.baseline import BaselineStudy
+    from .fitness_training import train_baseline
 
     extra = {"max_steps": max_steps} if max_steps is not None else {}
-    study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
-                          run_dir=str(Path(run_dir) / "baseline"), progress=progress, val_fraction=val_fraction,
-                          validation_task_ids=None if validation_task_ids is None else {domain: validation_task_ids},
-                          executor=executor, **extra).run()
-    model = study.results[domain].model
+    fit = train_baseline(backend, (domain,), corpus=corpus, limit=baseline_limit,
+                         run_dir=str(Path(run_dir) / "baseline"), progress=progress, val_fraction=val_fraction,
+                         validation_task_ids=None if validation_task_ids is None else {domain: validation_task_ids},
+                         executor=executor, **extra)
+    model = fit.results[domain].model
     model.save(target)
     return model
 

@@ -167,7 +167,7 @@ def shared_fitness(out, domain: str, backend, corpus: str = "multiwoz", train_li
     """``DIR/fitness/<domain>``: trained once (atomically) leaving out the runs' validation humans."""
     from ..evolution.curriculum import split_validation
     from ..simulation.tau2_bridge import load_tasks
-    from .baseline import BaselineStudy
+    from ..evolution.fitness_training import train_baseline
 
     target = Path(out) / "fitness" / domain
     if (target / "fitness.json").exists():
@@ -175,12 +175,12 @@ def shared_fitness(out, domain: str, backend, corpus: str = "multiwoz", train_li
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
     _, validation = split_validation([t.id for t in train])  # every run's evaluator uses this slice
-    study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
-                          run_dir=str(Path(out) / "baseline" / domain), progress=progress,
-                          validation_task_ids={domain: validation}, executor=executor).run()
+    fit = train_baseline(backend, (domain,), corpus=corpus, limit=baseline_limit,
+                         run_dir=str(Path(out) / "baseline" / domain), progress=progress,
+                         validation_task_ids={domain: validation}, executor=executor)
     tmp = target.with_name(f".{domain}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    study.results[domain].model.save(tmp)
+    fit.results[domain].model.save(tmp)
     os.replace(tmp, target)
     return target
 
