@@ -27,6 +27,8 @@ from .cli_checks import (
     require_sandbox,
     share,
 )
+from .domains import DEFAULT_DOMAIN, with_corpus
+from .domains import names as domain_names
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
@@ -687,7 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("rollout", help="run τ² episodes and write DIR/episodes.jsonl")
-    r.add_argument("--domain", choices=["retail", "airline"], required=True)
+    r.add_argument("--domain", choices=domain_names(), required=True)
     r.add_argument("--split", choices=["train", "test"], default="test")
     _add_backend_args(r)
     r.add_argument("--condition", default="base",
@@ -715,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("humans", help="19-feature fingerprints of a human corpus -> CSV")
     h.add_argument("--corpus", required=True, help="multiwoz | tau-usi | abcd | PATH (JSONL in the documented schema)")
-    h.add_argument("--domain", help="keep only this domain (TAU-USI: retail or airline)")
+    h.add_argument("--domain", help=f"keep only this domain (TAU-USI: {' or '.join(with_corpus('tau-usi'))})")
     h.add_argument("--out", required=True)
     h.set_defaults(func=cmd_humans)
 
@@ -749,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_cache)
 
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
-    e.add_argument("--domain", choices=["retail", "airline"], required=True)
+    e.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(e)
     e.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
@@ -774,7 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", help="Humans, Base, DP, PPol Initial and Evolved on the test tasks -> CSV")
     b.add_argument("--run", required=True, help="an evolution run directory, or a generator program .py")
-    b.add_argument("--domain", choices=["retail", "airline"], required=True)
+    b.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(b)
     b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
     b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
@@ -787,7 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stt = sub.add_parser("stress-test", help="your agent (module:Class, or a model on an endpoint) on the test tasks "
                          "against base, dp, ppol and the four τ-trait users -> DIR/stress_test.csv/.json + figure")
-    stt.add_argument("--domain", choices=["retail", "airline"], default="retail")
+    stt.add_argument("--domain", choices=domain_names(), default=DEFAULT_DOMAIN)
     _add_backend_args(stt)
     stt.add_argument("--agent-class", metavar="MODULE:CLASS", help="a τ²-compatible agent class (LocalAgent API)")
     if not any("--agent-model" in a.option_strings for a in stt._actions):  # per-role flags may come with the backend args
@@ -809,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ablate", help="fitness ablations: search variants x seeds as resumable runs, each judged "
                                       "on the test tasks -> DIR/ablation.csv (an extension of the paper)")
-    a.add_argument("--domain", choices=["retail", "airline"], required=True)
+    a.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(a)
     a.add_argument("--variants", type=_variant_list, default=["paper"],
                    help="comma-separated: paper, hl_only, coverage_only, fixed_lambda, no_reflection, "

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from fake_openai_server import scripted_world
 
+from ppol_nb import execution
 from ppol_nb.backends import OfflineBackend, make_backend
 from ppol_nb.evolution.database import RunDatabase
-import ppol_nb.execution as execution
 from ppol_nb.execution import EpisodeJob, Executor, make_executor
 from ppol_nb.execution.local import LocalExecutor
 from ppol_nb.personas import Persona

@@ -32,10 +32,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import pandas as pd
 
 from .. import __version__
-from .jobs import EpisodeJob, EpisodeResult, EpisodeSpec, Executor
 from ..llm.deadline import deadline_scope
 from ..personas import Persona
 from .environments import fast_domain, make_environment
+from .jobs import EpisodeJob, EpisodeResult, EpisodeSpec, Executor
 from .scenario import build_scenario
 from .step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS  # noqa: F401 — re-exported
 from .store import EpisodeStore

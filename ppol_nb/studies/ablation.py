@@ -76,6 +76,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN
 from ..evolution.variants import variant_config
 
 log = logging.getLogger(__name__)
@@ -166,8 +167,8 @@ def shared_fitness(out, domain: str, backend, corpus: str = "multiwoz", train_li
                    baseline_limit: int | None = None, progress: bool = False, executor=None) -> Path:
     """``DIR/fitness/<domain>``: trained once (atomically) leaving out the runs' validation humans."""
     from ..evolution.curriculum import split_validation
-    from ..simulation.tau2_bridge import load_tasks
     from ..evolution.fitness_training import train_baseline
+    from ..simulation.tau2_bridge import load_tasks
 
     target = Path(out) / "fitness" / domain
     if (target / "fitness.json").exists():
@@ -567,7 +568,7 @@ class AblationStudy:
     """
 
     backend: object
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     variants: tuple[str, ...] = ("paper",)
     seeds: tuple[int, ...] = (0, 1)
     profile: str = "ci"

@@ -95,6 +95,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..domains import PAPER_DOMAINS, PAPER_JOINT_DOMAINS, joint_key
 from ..personas.traits import TRAIT_NAMES
 from ..run_identity import file_digest
 
@@ -193,7 +194,7 @@ class AgentTrainingStudy:
     """Notebook 05: collect rollouts, train the reader per regime and seed, evaluate, tabulate."""
 
     out: str | Path
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     seeds: tuple = (0, 1, 2)
     n_dialogues: int = 200              # the equal budget: the builder's cap on conversations per regime
     ppol_share: float = 0.5
@@ -421,8 +422,8 @@ class AgentTrainingStudy:
         from .. import paper
 
         tables = [paper.agent_training(domain=d) for d in self.domains]
-        if {"retail", "airline"} <= set(self.domains):  # Table 8: both domains, one jointly trained model
-            tables.append(paper.agent_training(domain="retail+airline"))
+        if set(PAPER_JOINT_DOMAINS) <= set(self.domains):  # Table 8: both domains, one jointly trained model
+            tables.append(paper.agent_training(domain=joint_key(PAPER_JOINT_DOMAINS)))
         return pd.concat(tables, ignore_index=True)
 
     # -- figure and findings ---------------------------------------------------------------

@@ -43,8 +43,14 @@ from pathlib import Path
 import pandas as pd
 
 from .. import paper
+from ..domains import PAPER_DOMAINS, PAPER_SINGLE_DOMAIN
 from ..evolution.curriculum import VAL_FRACTION, VAL_SEED
-from ..evolution.fitness_training import BaselineFit, DomainResult, train_baseline, validation_slice
+from ..evolution.fitness_training import (
+    BaselineFit,
+    DomainResult,
+    train_baseline,
+    validation_slice,
+)
 from ..fitness.fingerprint import DIMENSIONS, FEATURES
 from ..simulation.step_caps import EVAL_MAX_STEPS
 from . import findings as text
@@ -52,7 +58,7 @@ from .figures import FigureProvenance, save_figure
 
 NOTEBOOK = "01_baseline_simulator"
 
-__all__ = ["BaselineStudy", "DomainResult", "NOTEBOOK"]
+__all__ = ["NOTEBOOK", "BaselineStudy", "DomainResult"]
 
 
 @dataclass
@@ -60,7 +66,7 @@ class BaselineStudy:
     """Humans vs base simulator for one or more domains; ``run()`` does everything."""
 
     backend: object  # an OfflineBackend or LLMBackend
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     corpus: str = "multiwoz"
     seeds: tuple = (0,)
     limit: int | None = None  # first K tasks per split (None = all)
@@ -212,6 +218,6 @@ class BaselineStudy:
             feats = list(imp[imp.domain == domain]["feature"])
             shared = [f for f in feats if f in paper_top]
             bullets.append(f"{domain}: top {top} features by Gini importance: {', '.join(feats)}; the paper's top "
-                           f"{top} (Table 6, retail / DeepSeek-V3.1): {', '.join(paper_top)} — "
+                           f"{top} (Table 6, {PAPER_SINGLE_DOMAIN} / DeepSeek-V3.1): {', '.join(paper_top)} — "
                            f"{len(shared)} in common" + (f" ({', '.join(shared)})." if shared else "."))
         return text.markdown("What this run shows", bullets)

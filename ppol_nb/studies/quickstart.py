@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN, PAPER_DOMAINS
 from ..simulation.runner import run_episodes, specs_for
 from . import findings as text
 from .figures import FigureProvenance, save_figure
@@ -28,7 +29,7 @@ from .figures import FigureProvenance, save_figure
 NOTEBOOK = "00_quickstart"
 
 
-def success_table(run_dir, backends, domains=("retail", "airline"), splits=("test",), seed: int = 0,
+def success_table(run_dir, backends, domains=PAPER_DOMAINS, splits=("test",), seed: int = 0,
                   limit: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Episodes for every (domain, split, backend); returns all episode rows."""
     frames = []
@@ -75,7 +76,7 @@ class QuickstartStudy:
 
     backend: object
     comparison: object | None = None
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     splits: tuple = ("test",)
     seed: int = 0
     limit: int | None = None
@@ -127,7 +128,7 @@ class QuickstartStudy:
             lines.append(f"[{m['role']:9}] {(m.get('content') or calls)[:160]}")
         return "\n".join(lines)
 
-    def personas(self, domain: str = "retail", task_id: str = "0", n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def personas(self, domain: str = DEFAULT_DOMAIN, task_id: str = "0", n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``n`` seed-program personas for one task, one episode each: (persona table, episode table)."""
         from ..personas.conditions import condition_specs
 

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
+from ..domains import DEFAULT_DOMAIN
 from ..fitness import FEATURES, fingerprint_frame
 from ..simulation.outcomes import outcome_table
 from . import findings as text
@@ -146,7 +147,7 @@ class SearchStudy:
     """One PPol search on one domain, its held-out benchmark and its findings."""
 
     backend: object
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     profile: str = "ci"
     max_iterations: int | None = None  # None: the profile's budget
     corpus: str = "multiwoz"

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN
 from ..provenance import provenance
 from .figures import OFFLINE_AGENT_LABEL, agent_caption
 
@@ -176,7 +177,7 @@ class StressTest:
 
     backend: object
     out: Path
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     run: str | Path | None = None      # evolution run dir or program .py (None: the shipped seed program)
     n_personas: int = 3                # personas per task (dp, ppol)
     trials: int = 1                    # episodes per (task, persona): seeds 0..k-1; pass^k when > 1
