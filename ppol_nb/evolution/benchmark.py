@@ -193,7 +193,7 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         rows.append(row)
     table = pd.DataFrame(rows)
     table["domain"] = domain
-    from ..studies.figures import agent_caption
+    from ..provenance import agent_caption
 
     # success_rate is this agent's: offline, the gold-plan offline agent's (never an LLM agent's number)
     table["agent"] = agent_caption(backend.agent_model)

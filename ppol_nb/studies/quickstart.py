@@ -30,13 +30,14 @@ NOTEBOOK = "00_quickstart"
 
 
 def success_table(run_dir, backends, domains=PAPER_DOMAINS, splits=("test",), seed: int = 0,
-                  limit: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """Episodes for every (domain, split, backend); returns all episode rows."""
+                  limit: int | None = None, progress: bool = True, executor=None) -> pd.DataFrame:
+    """Episodes for every (domain, split, backend); returns all episode rows (``executor``:
+    :mod:`ppol_nb.execution`, None: threads of this process)."""
     frames = []
     for backend in backends:
         sub = Path(run_dir) / f"{backend.name}-{backend.agent_model}".replace("/", "_")
         specs = [s for d in domains for sp in splits for s in specs_for(d, sp, seeds=(seed,), limit=limit)]
-        frames.append(run_episodes(specs, backend, sub, progress=progress))
+        frames.append(run_episodes(specs, backend, sub, progress=progress, executor=executor))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -83,6 +84,7 @@ class QuickstartStudy:
     run_dir: str | Path = "runs/00_quickstart"
     figures: str | Path | None = None
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     episodes: pd.DataFrame | None = field(default=None, repr=False)
     persona_runs: list = field(default_factory=list, repr=False)
 
@@ -107,7 +109,8 @@ class QuickstartStudy:
 
     def run(self) -> QuickstartStudy:
         self.episodes = success_table(self.run_dir, self.backends, domains=self.domains, splits=self.splits,
-                                      seed=self.seed, limit=self.limit, progress=self.progress)
+                                      seed=self.seed, limit=self.limit, progress=self.progress,
+                                      executor=self.executor)
         return self
 
     def table(self) -> pd.DataFrame:
@@ -138,7 +141,8 @@ class QuickstartStudy:
                                           split=None, task_ids=[task_id])
         if failures:
             raise RuntimeError(f"persona generation failed: {failures}")
-        episodes = run_episodes(specs, self.backend, run_dir / "episodes", progress=self.progress)
+        episodes = run_episodes(specs, self.backend, run_dir / "episodes", progress=self.progress,
+                                executor=self.executor)
         personas = pd.DataFrame([{
             "persona_id": s.persona["persona_id"], "description": s.persona["description"],
             "active axes": ", ".join(a for a, on in s.persona["axis_placement"].items() if on) or "(none)",
