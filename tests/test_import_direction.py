@@ -1,9 +1,8 @@
 """Import directions that issue 23 fixed stay fixed (grimp, import-linter's graph; function-level imports count).
 
 The full layer contracts come later (import-linter in pyproject.toml); these are the circles and
-upward imports removed so far: job types below runner and executors, fitness training (and the offline
-agent's caption) in the library,
-the domain registry at the bottom.
+upward imports removed so far: job types below runner and executors, fitness training (and the
+offline agent's caption) in the library, the domain registry at the bottom.
 """
 
 from __future__ import annotations
