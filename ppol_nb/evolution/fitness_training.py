@@ -128,8 +128,8 @@ def _train_domain(backend, domain: str, corpus, *, seeds, limit, run_dir, human_
     H_ref = fingerprints([d.user_turns for d in split.train])
     H_val = fingerprints([d.user_turns for d in split.validation])
     H_held = fingerprints([d.user_turns for d in split.heldout])
-    episodes = dict(seeds=seeds, limit=limit, run_dir=run_dir, max_steps=max_steps, progress=progress,
-                    executor=executor)
+    episodes = {"seeds": seeds, "limit": limit, "run_dir": run_dir, "max_steps": max_steps, "progress": progress,
+                "executor": executor}
     sim_train = _episodes(backend, domain, "train", **episodes)
     sim_test = _episodes(backend, domain, "test", **episodes)
     simulator = f"{backend.name}:{backend.user_model}"

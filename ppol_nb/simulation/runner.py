@@ -194,7 +194,8 @@ def run_episodes(
     # The executor asks the backend what concurrency suits one process (threads overlap network
     # waits; pure-Python stand-ins gain nothing from them under the GIL).
     jobs = [EpisodeJob(s, max_steps, deadline_s) for s in todo]
-    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {executor.name if executor else 'local'})")
+    where = "local" if executor is None else executor.name
+    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {where})")
     results = (executor.run(jobs, backend, max_workers) if executor is not None
                else run_in_threads(jobs, backend, backend.max_workers(max_workers)))
     try:
