@@ -126,15 +126,14 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
 
     run_dir = work / f"{executor}-p{parallel}"
     config = EvolutionConfig.profile("paper", max_iterations=iterations, parallel_evaluations=parallel)
-    previous = ex = None
+    ex = None
     if executor != "local":
-        from ppol_nb.execution import make_executor, set_default_executor
+        from ppol_nb.execution import make_executor
 
         ex = make_executor("ray", workers=int(executor.removeprefix("ray")))
-        previous = set_default_executor(ex)
     try:
         run = build_run(domain, backend_for(endpoint.url), run_dir, config=config, fitness_dir=fitness_dir,
-                        train_limit=train_limit, progress=False)
+                        train_limit=train_limit, progress=False, executor=ex)
         endpoint.take_log()  # drop anything before the clock
         t0 = time.perf_counter()
         summary = run.engine.run(progress=False)
@@ -142,9 +141,6 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
         log = endpoint.take_log()
     finally:
         if ex is not None:
-            from ppol_nb.execution import set_default_executor
-
-            set_default_executor(previous)
             ex.close()
     rounds = rounds_from_run(run_dir)
     resolved = run.engine.config

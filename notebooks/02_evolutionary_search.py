@@ -45,19 +45,18 @@ figures = "figures"
 
 # %%
 from ppol_nb.backends import make_backend
-from ppol_nb.execution import make_executor, set_default_executor
+from ppol_nb.execution import make_executor
 from ppol_nb.studies.layout import project_path
 from ppol_nb.studies.search import SearchStudy
 
-if executor != "local":  # offline episodes are CPU-bound: one worker process per core
-    set_default_executor(make_executor(executor))
 study = SearchStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
                                  llm_config=llm_config, preflight=True),
                     domain=domain, profile=profile, max_iterations=max_iterations, corpus=corpus,
                     train_limit=train_limit, benchmark_limit=benchmark_limit, n_personas=n_personas,
                     train_max_steps=train_max_steps, eval_max_steps=eval_max_steps,
                     run_dir=project_path(runs, "02_evolution", f"{domain}-{backend}-{profile}"),
-                    baseline_dir=project_path(runs, "01_baseline"), figures=project_path(figures))
+                    baseline_dir=project_path(runs, "01_baseline"), figures=project_path(figures),
+                    executor=make_executor(executor))  # offline episodes are CPU-bound: "processes", one per core
 print(study.prepare())
 
 # %% [markdown]

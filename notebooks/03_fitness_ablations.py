@@ -47,19 +47,18 @@ figures = "figures"
 
 # %%
 from ppol_nb.backends import make_backend
-from ppol_nb.execution import make_executor, set_default_executor
+from ppol_nb.execution import make_executor
 from ppol_nb.studies.ablation import AblationStudy
 from ppol_nb.studies.layout import project_path
 
-if executor != "local":  # offline episodes are CPU-bound: one worker process per core
-    set_default_executor(make_executor(executor))
 study = AblationStudy(make_backend(backend, model=model, base_url=base_url, api_key_env=api_key_env,
                                    llm_config=llm_config, preflight=True),
                       domain=domain, variants=variants, seeds=seeds, profile=profile, max_iterations=max_iterations,
                       train_limit=train_limit, baseline_limit=baseline_limit, benchmark_limit=benchmark_limit,
                       n_personas=n_personas, corpus=corpus,
                       out=project_path(runs, "03_ablations", f"{domain}-{backend}-{profile}"),
-                      figures=project_path(figures))
+                      figures=project_path(figures),
+                      executor=make_executor(executor))  # offline episodes are CPU-bound: "processes", one per core
 
 # %% [markdown]
 # Run (or resume) the sweep: every (variant, seed) is an evolution run directory; a finished run is skipped.

@@ -29,6 +29,8 @@ from .cli_checks import (
     require_sandbox,
     share,
 )
+from .domains import DEFAULT_DOMAIN, with_corpus
+from .domains import names as domain_names
 from .provenance import provenance
 from .simulation.step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 
@@ -193,14 +195,17 @@ def _rollout(args, out: Path) -> int:
 
     backend = _backend(args)
     specs, failures = _condition_specs(args, backend, out)
-    from .execution import default_executor
+    from .execution.local import LocalExecutor
 
-    manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items() if k != "func"},
-                           "backend": backend.describe(), "executor": default_executor().describe(),
+    executor = _episode_executor(args)
+    manifest = provenance({"command": "rollout", "args": {k: v for k, v in vars(args).items()
+                                                          if k not in ("func", "executor_object")},
+                           "backend": backend.describe(),
+                           "executor": (executor if executor is not None else LocalExecutor()).describe(),
                            "n_specs": len(specs)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     df = run_episodes(specs, backend, out, max_workers=args.max_workers,
-                      max_steps=args.max_steps, progress=not args.quiet)
+                      max_steps=args.max_steps, progress=not args.quiet, executor=executor)
     summary = summarize(df)
     _report_throughput(backend, out)
     if failures:
@@ -504,7 +509,7 @@ def cmd_evolve(args) -> int:
     try:
         run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
                         baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,
-                        progress=not args.quiet,
+                        progress=not args.quiet, executor=_episode_executor(args),
                         max_workers=args.max_workers)
     except FileExistsError as exc:
         raise SystemExit(f"{exc} (--resume)") from None
@@ -648,7 +653,7 @@ def _benchmark(args) -> int:
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
                           max_steps=args.max_steps,
-                          max_workers=args.max_workers,
+                          max_workers=args.max_workers, executor=_episode_executor(args),
                           progress=not args.quiet)
     print(table[["condition", "n_tasks", "n_episodes", "hl", "coverage", "score", "usi", "success_rate"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -690,7 +695,8 @@ def cmd_ablate(args) -> int:
                           train_limit=args.train_limit, baseline_limit=args.baseline_limit,
                           benchmark_limit=args.benchmark_limit, n_personas=args.n_personas,
                           max_iterations=args.max_iterations, max_workers=args.max_workers,
-                          reference=not args.no_reference, progress=not args.quiet)
+                          reference=not args.no_reference, progress=not args.quiet,
+                          executor=_episode_executor(args))
     table = sweep.run()
     for failure in sweep.failures:
         print(f"run failed (rerun the command to retry it): {failure['variant']} seed {failure['seed']}: "
@@ -755,11 +761,12 @@ def cmd_stress_test(args) -> int:
                 "n_personas": args.n_personas, "trials": args.trials, "limit": args.limit,
                 "max_steps": args.max_steps, "generation_seed": args.generation_seed,
                 "conditions": list(args.conditions) if args.conditions else None, "backend": backend.identity()}
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object")}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "backend_object", "executor_object")}
     with claim_run_dir(out, identity, "stress-test"):
         study = StressTest(backend, out, domain=args.domain, run=args.run, n_personas=args.n_personas,
                            trials=args.trials, limit=args.limit, max_steps=args.max_steps,
                            generation_seed=args.generation_seed, progress=not args.quiet, config=config,
+                           executor=_episode_executor(args),
                            **({"conditions": args.conditions} if args.conditions else {}))
         study.run_all()
         study.write()
@@ -785,7 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("rollout", help="run τ² episodes and write DIR/episodes.jsonl")
-    r.add_argument("--domain", choices=["retail", "airline"], required=True)
+    r.add_argument("--domain", choices=domain_names(), required=True)
     r.add_argument("--split", choices=["train", "test"], default="test")
     _add_backend_args(r)
     r.add_argument("--condition", default="base",
@@ -813,7 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("humans", help="19-feature fingerprints of a human corpus -> CSV")
     h.add_argument("--corpus", required=True, help="multiwoz | tau-usi | abcd | PATH (JSONL in the documented schema)")
-    h.add_argument("--domain", help="keep only this domain (TAU-USI: retail or airline)")
+    h.add_argument("--domain", help=f"keep only this domain (TAU-USI: {' or '.join(with_corpus('tau-usi'))})")
     h.add_argument("--out", required=True)
     h.set_defaults(func=cmd_humans)
 
@@ -850,7 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_cache)
 
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
-    e.add_argument("--domain", choices=["retail", "airline"], required=True)
+    e.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(e)
     e.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
@@ -875,7 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", help="Humans, Base, DP, PPol Initial and Evolved on the test tasks -> CSV")
     b.add_argument("--run", required=True, help="an evolution run directory, or a generator program .py")
-    b.add_argument("--domain", choices=["retail", "airline"], required=True)
+    b.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(b)
     b.add_argument("--fitness", help="frozen fitness model directory (default RUN/fitness/DOMAIN)")
     b.add_argument("--corpus", help="human corpus of the Humans row (default: the fitness model's)")
@@ -888,7 +895,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stt = sub.add_parser("stress-test", help="your agent (module:Class, or a model on an endpoint) on the test tasks "
                          "against base, dp, ppol and the four τ-trait users -> DIR/stress_test.csv/.json + figure")
-    stt.add_argument("--domain", choices=["retail", "airline"], default="retail")
+    stt.add_argument("--domain", choices=domain_names(), default=DEFAULT_DOMAIN)
     _add_backend_args(stt)
     stt.add_argument("--agent-class", metavar="MODULE:CLASS", help="a τ²-compatible agent class (LocalAgent API)")
     if not any("--agent-model" in a.option_strings for a in stt._actions):  # per-role flags may come with the backend args
@@ -910,7 +917,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ablate", help="fitness ablations: search variants x seeds as resumable runs, each judged "
                                       "on the test tasks -> DIR/ablation.csv (an extension of the paper)")
-    a.add_argument("--domain", choices=["retail", "airline"], required=True)
+    a.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(a)
     a.add_argument("--variants", type=_variant_list, default=["paper"],
                    help="comma-separated: paper, hl_only, coverage_only, fixed_lambda, no_reflection, "
@@ -1018,13 +1025,10 @@ def main(argv=None) -> int:
         args.backend = "openai" if args.llm_config or _role_settings(args) else "offline"
     if getattr(args, "unsafe_no_sandbox", False):
         allow_unsandboxed()
-    previous = executor = None
+    executor = None
     try:
-        executor = _executor(args)
-        if executor is not None:
-            from .execution import set_default_executor
-
-            previous = set_default_executor(executor)
+        # Passed to whatever starts episodes (no process-wide default); None: threads of this process.
+        executor = args.executor_object = _executor(args)
         return args.func(args)
     except (CLIError, RunDirError, SandboxUnavailable, EpisodeFileError) as exc:
         return _user_error(args, exc)
@@ -1034,10 +1038,12 @@ def main(argv=None) -> int:
         return _user_error(args, exc)
     finally:
         if executor is not None:
-            from .execution import set_default_executor
-
-            set_default_executor(previous)
             executor.close()
+
+
+def _episode_executor(args):
+    """The executor ``main`` made from ``--executor`` for this command (None: threads of this process)."""
+    return getattr(args, "executor_object", None)
 
 
 def _executor(args):

@@ -14,6 +14,8 @@ import io
 
 import pandas as pd
 
+from .domains import PAPER_SINGLE_DOMAIN
+
 _TABLES_3_4 = """domain,simulator,condition,hl,hl_std,coverage,coverage_std,score,score_std,D1,D1_std,D2,D2_std,D3,D3_std,D4,D4_std,USI,USI_std
 retail,DeepSeek-V3.1,Humans,0.956,0.076,0.614,0.091,0.785,0.051,84.3,2.4,97.6,2.2,87.2,6.2,82.2,12.8,87.8,3.5
 retail,DeepSeek-V3.1,Base-simulator,0.112,0.158,0.132,0.177,0.122,0.147,28.8,2.9,80.0,4.9,51.5,6.9,42.8,9.2,50.8,2.9
@@ -83,7 +85,7 @@ base,0.465,0.465,,True
 # §5.4 setup and statistics. The Welch test codes Human = 1, Bot / Not sure = 0 over ratings.
 HUMAN_EVALUATION_SETUP = {
     "source": "paper",
-    "domain": "retail",
+    "domain": PAPER_SINGLE_DOMAIN,
     "simulator": "DeepSeek-V3.1",
     "agent": "Gemma-4-31B",
     "annotators_recruited": 20,
@@ -120,7 +122,7 @@ def discriminator_table() -> pd.DataFrame:
 
 def importances() -> pd.DataFrame:
     """Table 6: top-10 Gini importances, Retail / DeepSeek-V3.1."""
-    return _frame(_TABLE_6).assign(domain="retail", simulator="DeepSeek-V3.1")
+    return _frame(_TABLE_6).assign(domain=PAPER_SINGLE_DOMAIN, simulator="DeepSeek-V3.1")
 
 
 def human_evaluation() -> pd.DataFrame:
@@ -129,7 +131,7 @@ def human_evaluation() -> pd.DataFrame:
     ``human`` is the paper's text (80.0 %, 80.4 %, 46.5 %); the bot / not-sure shares are
     figure readings (``from_figure``, approximate; NaN where none was read)."""
     df = pd.read_csv(io.StringIO(_HUMAN_EVALUATION))
-    return df.assign(from_figure=df.from_figure.astype(bool), source="paper", domain="retail",
+    return df.assign(from_figure=df.from_figure.astype(bool), source="paper", domain=PAPER_SINGLE_DOMAIN,
                      simulator="DeepSeek-V3.1")
 
 

@@ -75,3 +75,19 @@ def provenance(extra: dict | None = None) -> dict:
     from .llm.config import scrub_credentials  # endpoint URLs may embed keys: never written
 
     return scrub_credentials({**info, **(extra or {})})
+
+
+# How every offline pass rate is labelled (here, below the library and the studies, so that both label it
+# one way: the benchmark's table and the notebooks' captions and findings).
+OFFLINE_AGENT_LABEL = "gold-plan offline agent"
+
+
+def agent_caption(agent_model) -> str:
+    """How a caption or finding names the agent: the offline one always as the gold-plan offline agent.
+
+    It follows each task's gold plan, so its pass rates measure whether the user gave the
+    facts, not agent reasoning; every offline pass rate shown carries these words."""
+    text = str(agent_model)
+    if text.startswith("offline-agent") and OFFLINE_AGENT_LABEL not in text:
+        return f"{OFFLINE_AGENT_LABEL} ({text})"
+    return text

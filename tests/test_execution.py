@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 from fake_openai_server import scripted_world
 
+from ppol_nb import execution
 from ppol_nb.backends import OfflineBackend, make_backend
 from ppol_nb.evolution.database import RunDatabase
-from ppol_nb.execution import EpisodeJob, Executor, default_executor, make_executor, set_default_executor
+from ppol_nb.execution import EpisodeJob, Executor, make_executor
 from ppol_nb.execution.local import LocalExecutor
 from ppol_nb.personas import Persona
 from ppol_nb.simulation.runner import EpisodeSpec, run_episodes, specs_for
@@ -56,12 +57,10 @@ def test_make_executor_checks_its_arguments():
                 dict(kind="processes", address="auto"), dict(kind="processes", workers=2, retries=-1)]:
         with pytest.raises(ValueError):
             make_executor(**bad)
-    with pytest.raises(TypeError):
-        set_default_executor(object())
 
 
-def test_default_executor_is_threads_and_can_be_replaced(tmp_path):
-    assert default_executor().name == "local"
+def test_there_is_no_process_wide_executor_and_the_one_passed_runs_the_episodes(tmp_path):
+    assert not hasattr(execution, "set_default_executor") and not hasattr(execution, "default_executor")
     calls = []
 
     class Recording(LocalExecutor):
@@ -69,13 +68,34 @@ def test_default_executor_is_threads_and_can_be_replaced(tmp_path):
             calls.append((len(jobs), max_workers))
             return super().run(jobs, backend, max_workers)
 
-    previous = set_default_executor(Recording())
-    try:
-        run_episodes(specs_for("retail", "test", limit=2), OfflineBackend(), tmp_path, progress=False)
-    finally:
-        set_default_executor(previous)
+    specs = specs_for("retail", "test", limit=2)
+    passed = run_episodes(specs, OfflineBackend(), tmp_path / "passed", progress=False, executor=Recording())
     assert calls == [(2, None)]
-    assert default_executor().name == "local"
+    here = run_episodes(specs, OfflineBackend(), tmp_path / "none", progress=False)  # None: threads, here
+    assert calls == [(2, None)]  # the executor of the first call reached nothing else
+    assert comparable(here) == comparable(passed)
+
+
+def test_the_evaluator_and_the_benchmark_run_their_episodes_on_the_executor_they_are_given(tmp_path):
+    from ppol_nb.evolution.benchmark import run_benchmark
+    from ppol_nb.personas.programs import program_source
+
+    seen = []
+
+    class Recording(LocalExecutor):
+        def run(self, jobs, backend, max_workers):
+            seen.append(len(jobs))
+            return super().run(jobs, backend, max_workers)
+
+    backend = OfflineBackend()
+    model = BaselineStudy(backend, domains=("retail",), limit=2, run_dir=str(tmp_path / "b"), progress=False,
+                          executor=Recording()).run().results["retail"].model
+    assert len(seen) == 2  # the baseline's train and test episodes
+    program = tmp_path / "seed.py"
+    program.write_text(program_source("seed"), encoding="utf-8")
+    run_benchmark(program, "retail", backend, fitness_model=model, out_csv=tmp_path / "bench" / "b.csv",
+                  n_personas=1, limit=1, executor=Recording())
+    assert len(seen) == 3 and seen[-1] > 0
 
 
 def test_a_backend_without_recipe_is_refused_by_worker_executors():

@@ -139,14 +139,15 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
                   out_csv: str | Path = "runs/benchmark/benchmark.csv", n_personas: int = 10, world=None,
                   task_ids=None, limit: int | None = None, episode_seed: int = 0, generation_seed: int = 0,
                   max_steps: int = EVAL_MAX_STEPS, max_workers: int | None = None, human_corpus=None,
-                  progress: bool = False) -> pd.DataFrame:
+                  progress: bool = False, executor=None) -> pd.DataFrame:
     """Benchmark the five conditions on held-out test tasks; write the CSV, episodes and provenance.
 
     ``run`` is an evolution run directory or a generator program path (for PPol:
     Evolved). ``fitness_model`` defaults to ``run/fitness/<domain>``. ``world``
     answers generator calls (default: the backend's LLM client, else offline).
     ``task_ids`` / ``limit`` restrict the test tasks (all 40 retail / 20 airline by
-    default). ``max_steps`` caps every episode (the authors' 30). Returns the rows
+    default). ``max_steps`` caps every episode (the authors' 30). ``executor`` runs
+    the episodes (:mod:`ppol_nb.execution`; None: threads of this process). Returns the rows
     as a DataFrame with :data:`COLUMNS` first.
     """
     out_csv = Path(out_csv)
@@ -176,7 +177,8 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
             task_ids=ids)
         specs += cond_specs
         failures[label] = cond_failures
-    episodes = run_episodes(specs, backend, out_dir, max_workers=max_workers, max_steps=max_steps, progress=progress)
+    episodes = run_episodes(specs, backend, out_dir, max_workers=max_workers, max_steps=max_steps, progress=progress,
+                            executor=executor)
 
     simulator = f"{backend.name}:{backend.user_model}"
     rows = [{**_tidy(humans_row(fitness_model, domain, human_corpus)), "success_rate": float("nan"),
@@ -191,7 +193,7 @@ def run_benchmark(run, domain: str, backend, fitness_model: FitnessModel | None 
         rows.append(row)
     table = pd.DataFrame(rows)
     table["domain"] = domain
-    from ..studies.figures import agent_caption
+    from ..provenance import agent_caption
 
     # success_rate is this agent's: offline, the gold-plan offline agent's (never an LLM agent's number)
     table["agent"] = agent_caption(backend.agent_model)

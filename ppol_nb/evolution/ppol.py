@@ -227,8 +227,8 @@ class PPolEvaluator:
     max_steps, val_max_steps : τ² step caps of minibatch and validation episodes
         (default 20 and 30, the authors' settings).
     max_workers : concurrent episodes (None: the runner's default per backend).
-    executor : where the episodes run (:mod:`ppol_nb.execution`; None: the process default,
-        local threads unless ``set_default_executor`` or ``--executor`` chose another).
+    executor : where the episodes run (:mod:`ppol_nb.execution`, passed by the caller, e.g. the
+        CLI's ``--executor``; None: threads of this process).
     generation_workers : concurrent sandboxed generator runs (None: 2 offline, one per task otherwise).
     sandbox_timeout_s : a program's own time limit per task.
     """

@@ -13,8 +13,8 @@ One run directory holds everything::
     DIR/run_manifest.json       provenance of the run's setup
 
 The fitness model is loaded from ``DIR/fitness/<domain>`` (or ``fitness_dir``)
-when present, else trained by :class:`~ppol_nb.studies.baseline.BaselineStudy`
-and frozen there, so a resumed run scores with exactly the model it started with.
+when present, else trained by :func:`~.fitness_training.train_baseline` (what notebook
+01's study calls too) and frozen there, so a resumed run scores with exactly the model it started with.
 A model trained here leaves out the humans of this run's validation slice and
 caps its base-simulator episodes at the run's validation cap; a loaded one must
 prove it left that slice's humans out (the evaluator checks, see
@@ -46,7 +46,8 @@ from .ppol import PPolEvaluator
 
 def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", fitness_dir=None,
                       baseline_limit: int | None = None, progress: bool = True, validation_task_ids=None,
-                      val_fraction: float = VAL_FRACTION, max_steps: int | None = None) -> FitnessModel:
+                      val_fraction: float = VAL_FRACTION, max_steps: int | None = None,
+                      executor=None) -> FitnessModel:
     """The frozen fitness model of a run: loaded if saved, else trained once and saved.
 
     Training leaves out the humans of ``validation_task_ids`` (default: the seeded
@@ -58,14 +59,14 @@ def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", f
     target = Path(run_dir) / "fitness" / domain
     if (target / "fitness.json").exists():
         return FitnessModel.load(target)
-    from ..studies.baseline import BaselineStudy
+    from .fitness_training import train_baseline
 
     extra = {"max_steps": max_steps} if max_steps is not None else {}
-    study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
-                          run_dir=str(Path(run_dir) / "baseline"), progress=progress, val_fraction=val_fraction,
-                          validation_task_ids=None if validation_task_ids is None else {domain: validation_task_ids},
-                          **extra).run()
-    model = study.results[domain].model
+    fit = train_baseline(backend, (domain,), corpus=corpus, limit=baseline_limit,
+                         run_dir=str(Path(run_dir) / "baseline"), progress=progress, val_fraction=val_fraction,
+                         validation_task_ids=None if validation_task_ids is None else {domain: validation_task_ids},
+                         executor=executor, **extra)
+    model = fit.results[domain].model
     model.save(target)
     return model
 
@@ -111,12 +112,14 @@ def _for_world(config: EvolutionConfig, backend, resumed_dir: Path | None) -> Ev
 def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = None, corpus: str = "multiwoz",
               fitness_dir=None, baseline_limit: int | None = None, train_limit: int | None = None,
               resume: bool = False, mutator=None, world=None, reflection=None, seed_program: str | None = None,
-              progress: bool = True, **evaluator_kwargs) -> PPolRun:
+              progress: bool = True, executor=None, **evaluator_kwargs) -> PPolRun:
     """Everything a PPol search needs, ready for ``run.engine.run()``.
 
     ``train_limit`` keeps only the first K official train tasks (smoke runs);
     ``evaluator_kwargs`` go to :class:`PPolEvaluator` (curriculum, val_fraction,
-    ...); its step caps come from ``config`` unless given there.
+    ...); its step caps come from ``config`` unless given there. ``executor`` runs every
+    episode of the run — the fitness model's baseline and the evaluator's (:mod:`ppol_nb.execution`;
+    None: threads of this process).
     """
     from ..personas.programs import program_source
     from ..simulation.tau2_bridge import load_tasks
@@ -145,11 +148,12 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     _, validation = split_validation([t.id for t in train], val_fraction, evaluator_kwargs.get("val_seed", VAL_SEED))
     model = fitness_model_for(run_dir, domain, backend, corpus=corpus, fitness_dir=fitness_dir,
                               baseline_limit=baseline_limit, progress=progress, validation_task_ids=validation,
-                              val_fraction=val_fraction, max_steps=evaluator_kwargs["val_max_steps"])
+                              val_fraction=val_fraction, max_steps=evaluator_kwargs["val_max_steps"],
+                              executor=executor)
     evaluator = PPolEvaluator(domain, model, backend, world if world is not None else backend.generator(),
                               train_tasks=train, run_dir=run_dir,
                               reflection=reflection if reflection is not None else backend.reflector(),
-                              **evaluator_kwargs)
+                              executor=executor, **evaluator_kwargs)
     engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else backend.mutator(),
                              run_dir, seed_program, resume=resume)
     manifest = provenance({"command": "evolve", "domain": domain, "config": config.to_dict(),

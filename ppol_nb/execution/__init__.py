@@ -38,88 +38,21 @@ Worker processes get a fresh backend built from the caller's
 offline styles; no open connections, no ledger rows, never a secret: API keys
 stay in each machine's environment).
 
-:func:`set_default_executor` sets the executor of ``run_episodes`` calls that
-name none (the CLI's ``--executor``), so that it reaches the episodes the
-evolution evaluator and the benchmark run.
+There is no process-wide default: whoever starts episodes passes the executor
+(``run_episodes(..., executor=...)``, the ``executor`` of the evaluator, the
+benchmark and the studies; the CLI's ``--executor``); None means threads of this
+process. The job and result types are in :mod:`ppol_nb.simulation.jobs`, below
+both the runner and the executors.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from ..simulation.runner import EpisodeSpec
+# The job types live below the runner and the executors (no import circle); re-exported here.
+from ..simulation.jobs import EpisodeJob, EpisodeResult, Executor
 
 EXECUTORS = ("local", "processes", "ray")
-
-
-@dataclass(frozen=True)
-class EpisodeJob:
-    """One episode to run: what (spec), under which step cap and deadline."""
-
-    spec: EpisodeSpec
-    max_steps: int
-    deadline_s: float | None = None
-
-
-@dataclass
-class EpisodeResult:
-    """A finished episode: its record and, when it ran in another process, its ledger rows.
-
-    ``record`` is None when the episode was lost with its worker (``lost`` says why).
-    """
-
-    spec: EpisodeSpec
-    record: dict | None
-    ledger_rows: list[dict] = field(default_factory=list)
-    lost: str | None = None
-    attempts: int = 1
-
-
-@runtime_checkable
-class Executor(Protocol):
-    """Runs episode jobs for a backend and yields their results as they finish (any order)."""
-
-    name: str
-
-    def run(self, jobs: Sequence[EpisodeJob], backend, max_workers: int | None) -> Iterator[EpisodeResult]:
-        """Run ``jobs``: at most ``max_workers`` episodes in flight in all (None: as many as the
-        workers take), and at most ``backend.max_workers(max_workers)`` in any one process (what
-        one interpreter overlaps well: many that wait on an endpoint, one CPU-bound offline episode)."""
-        ...
-
-    def describe(self) -> dict:
-        """What runs the work (kind, workers, address), for manifests."""
-        ...
-
-    def close(self) -> None:
-        """Release workers (threads end with each run; processes and actors here)."""
-        ...
-
-
-_default: Executor | None = None
-
-
-def default_executor() -> Executor:
-    """The executor of ``run_episodes`` calls that name none (a :class:`LocalExecutor` unless set)."""
-    global _default
-    if _default is None:
-        from .local import LocalExecutor
-
-        _default = LocalExecutor()
-    return _default
-
-
-def set_default_executor(executor: Executor | None) -> Executor | None:
-    """Make ``executor`` the default (None: back to local threads); returns the previous one."""
-    global _default
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"not an executor: {executor!r}")
-    previous, _default = _default, executor
-    return previous
 
 
 def make_executor(kind: str = "local", workers: int | None = None, address: str | None = None,
@@ -154,5 +87,4 @@ def make_executor(kind: str = "local", workers: int | None = None, address: str 
     return RayExecutor(address=address, workers=workers, retries=retries)
 
 
-__all__ = ["EXECUTORS", "EpisodeJob", "EpisodeResult", "Executor", "default_executor", "make_executor",
-           "set_default_executor"]
+__all__ = ["EXECUTORS", "EpisodeJob", "EpisodeResult", "Executor", "make_executor"]

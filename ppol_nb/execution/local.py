@@ -21,10 +21,10 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from . import EpisodeJob, EpisodeResult
+from ..simulation.jobs import EpisodeJob, EpisodeResult
 from .worker import recipe_of, run_job
 
 _process_backend = None  # the backend of a pool process, built by _init_process
@@ -66,17 +66,9 @@ class LocalExecutor:
     # -- threads -----------------------------------------------------------------------------
     @staticmethod
     def _threads(jobs: list[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
-        from ..simulation.runner import run_episode
+        from ..simulation.runner import run_in_threads
 
-        # Rows stay in the shared ledger where they were recorded: results carry none.
-        if in_flight <= 1:
-            for job in jobs:
-                yield EpisodeResult(job.spec, run_episode(job.spec, backend, job.max_steps, job.deadline_s))
-            return
-        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="ppol-episode") as pool:
-            futures = {pool.submit(run_episode, j.spec, backend, j.max_steps, j.deadline_s): j for j in jobs}
-            for fut in as_completed(futures):
-                yield EpisodeResult(futures[fut].spec, fut.result())
+        return run_in_threads(jobs, backend, in_flight)
 
     # -- processes -----------------------------------------------------------------------------
     def _pool(self, backend, broken: ProcessPoolExecutor | None = None) -> ProcessPoolExecutor:

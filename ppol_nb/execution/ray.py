@@ -38,7 +38,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from . import EpisodeJob, EpisodeResult
+from ..simulation.jobs import EpisodeJob, EpisodeResult
 from .worker import recipe_of, run_job
 
 _WAIT_S = 0.2  # longest wait for results before looking at shared capacity again

@@ -7,7 +7,7 @@ ledger with the result, so a long-lived worker does not accumulate them.
 
 from __future__ import annotations
 
-from . import EpisodeJob, EpisodeResult
+from ..simulation.jobs import EpisodeJob, EpisodeResult
 
 
 def run_job(backend, job: EpisodeJob) -> EpisodeResult:

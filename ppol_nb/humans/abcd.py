@@ -16,11 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..domains import with_corpus
 from .licences import SOURCES
 from .paths import find_corpus_file
 from .schema import Corpus, Dialogue, Turn
 
 SOURCE = "abcd"
+(DOMAIN,) = with_corpus(SOURCE)  # the one τ² domain the registry (ppol_nb.domains) gives ABCD's dialogues
 ROLE_OF_SPEAKER = {"customer": "user", "agent": "agent"}
 
 
@@ -43,7 +45,7 @@ def parse_abcd(data: list[dict[str, Any]]) -> list[Dialogue]:
             Dialogue(
                 dialogue_id=f"abcd-{convo['convo_id']}",
                 source=SOURCE,
-                domain="retail",
+                domain=DOMAIN,
                 task_id=None,
                 split=None,
                 turns=turns,

@@ -29,6 +29,8 @@ task, and hence sometimes in the wrong split).
 
 from __future__ import annotations
 
+from ..domains import AIRLINE, RETAIL
+
 RETAIL_TAU_BENCH_TASKS = 115
 RETAIL_DROPPED_DUPLICATE = 95  # verbatim copy of τ-bench retail 93
 RETAIL_DUPLICATE_OF = 93
@@ -76,7 +78,7 @@ def tau2_task_id(domain: str, tau_bench_index: int, mode: str = "tau2") -> str |
         return None
     if mode == "index":
         return str(index)
-    if domain == "retail":
+    if domain == RETAIL:
         if index >= RETAIL_TAU_BENCH_TASKS:
             return None
         if index < RETAIL_DROPPED_DUPLICATE:
@@ -84,7 +86,7 @@ def tau2_task_id(domain: str, tau_bench_index: int, mode: str = "tau2") -> str |
         if index == RETAIL_DROPPED_DUPLICATE:
             return str(RETAIL_DUPLICATE_OF)
         return str(index - 1)
-    if domain == "airline":
+    if domain == AIRLINE:
         if index >= len(AIRLINE_TAU_BENCH_TO_TAU2):
             return None
         return str(AIRLINE_TAU_BENCH_TO_TAU2[index])

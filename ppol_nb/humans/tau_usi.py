@@ -72,6 +72,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..domains import with_corpus
 from .licences import SOURCES
 from .paths import fetch_command, find_corpus_file, locate_corpus_file, missing_corpus_message
 from .schema import Corpus, Dialogue, Turn
@@ -80,7 +81,7 @@ from .tau_bench_ids import TASK_ID_MODES, tau2_task_id
 SOURCE = "tau-usi"
 HF_REPO_ID = "cmu-lti/tau-usi"
 HF_FILENAME = "data/tau_bench_tasks_unified.json"
-TAU2_DOMAINS = ("retail", "airline")
+TAU2_DOMAINS = with_corpus(SOURCE)  # the registry's domains with TAU-USI dialogues (ppol_nb.domains)
 
 MESSAGE_KEYS = ("conversation", "messages", "turns", "dialogue")
 ID_KEYS = ("instance_id", "id", "key", "episode_id")

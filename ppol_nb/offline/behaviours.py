@@ -74,6 +74,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..domains import DEFAULT_DOMAIN, DOMAINS
+from ..domains import get as domain_entry
 from .vocabulary import BEHAVIOURS
 from .utterance import Part, Segment, Turn
 
@@ -144,7 +146,7 @@ class Context:
     strikes: int = 0  # agent re-asks and unproductive agent turns so far
     repeat: bool = False  # the agent's last message repeats an earlier request
     told: bool = False  # the user had already given what is asked again
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     label: str = ""  # the (first) fact label this message answers or withholds
     tangent: str = ""  # the side remark a digression would make now (the user's, never repeated)
 
@@ -220,22 +222,8 @@ ELABORATIONS = [
 # as a new request. Questions may fire the info-seeking lexicon (as people's side
 # questions do); nothing else may fire (checked in the tests).
 DIGRESSIONS = {
-    "retail": [
-        "By the way, do you have a mobile app, or is it all on the website?",
-        "Random question, how long does standard shipping usually take?",
-        "Unrelated, but is there a newsletter for new stuff?",
-        "Side note, your website kept logging me out earlier.",
-        "Do you guys have a physical store anywhere or just online?",
-        "My neighbour swears by your stuff, that is how I found you.",
-    ],
-    "airline": [
-        "By the way, is there wifi on most of your planes?",
-        "Random question, how early should I get to the airport these days?",
-        "Unrelated, but do you have lounges at most airports?",
-        "Side note, your app kept logging me out earlier.",
-        "Is the food on the longer flights any good these days?",
-        "My sister flies with you all the time, that is how I ended up here.",
-    ],
+    # Each domain's own remarks are its registry entry's (ppol_nb.domains, same rules).
+    **{d.name: list(d.offline.digressions) for d in DOMAINS.values()},
     "any": [
         "Oh, my dog just knocked my coffee over, one sec.",
         "Side note, the weather here has been wild lately.",
@@ -680,7 +668,7 @@ def vague_mentions(part: Part, level: float, rng: random.Random, domain: str, st
     I ordered'), each with probability ``level``. ``state`` remembers which item got
     which reference, so a second mention of the same item stays consistent.
     """
-    verb = "booked" if domain == "airline" else "ordered"
+    verb = domain_entry(domain).offline.item_verb
     seen: dict = state.setdefault("seen", {})
 
     def vague(m: re.Match) -> str:

@@ -22,6 +22,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from ..domains import get as domain_entry
 from ..simulation.scenario import tokens
 
 _ID = re.compile(r"#?[A-Z]\d{5,}|\b[A-Z0-9]{6}\b|[\w.+-]+@[\w-]+\.[\w.]+|\b[a-z]+_[a-z]+_\d{3,}\b")
@@ -48,9 +49,9 @@ def _catalogue(domain: str) -> tuple[str, ...]:
     from ..simulation.environments import make_environment
 
     db = make_environment(domain).tools.db
-    if domain == "retail":
+    if domain_entry(domain).catalogue == "products":
         names = {p.name for p in db.products.values()}
-    else:
+    else:  # "places": the cities and airports flights connect
         names = {f.origin for f in db.flights.values()} | {f.destination for f in db.flights.values()}
     return tuple(sorted(n for n in names if n))
 

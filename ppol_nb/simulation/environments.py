@@ -33,6 +33,7 @@ import functools
 import threading
 from typing import Any
 
+from ..domains import get as domain_entry
 from .copy_on_write import FastEnvironment, copy_on_write_class
 from .db_snapshot import PRISTINE_KEY, pristine_db
 from .tau2_bridge import DOMAINS, tau2_modules
@@ -44,6 +45,8 @@ _register_lock = threading.Lock()
 def _check_domain(domain: str) -> None:
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
+    if not domain_entry(domain).fast_environment:
+        raise NotImplementedError(f"{domain}: the registry (ppol_nb.domains) says the fast environment does not serve it")
 
 
 def fast_environment(domain: str, solo_mode: bool = False):

@@ -16,7 +16,8 @@ Step caps (:mod:`.step_caps`): a capped episode ends with termination reason
 ``max_steps`` and reward 0, and is recorded, fingerprinted and scored like any other.
 
 Where episodes run — threads of this process, worker processes, Ray — is the
-executor's business (:mod:`ppol_nb.execution`); :func:`run_episodes` writes
+executor's business (:mod:`ppol_nb.execution`, passed by the caller: no process-wide
+default; the job types are in :mod:`.jobs`); :func:`run_episodes` writes
 every record and merges every ledger row here, whichever ran them. An episode
 lost with its worker is recorded with a ``WorkerLost`` error (run again on resume).
 """
@@ -25,15 +26,16 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import pandas as pd
 
 from .. import __version__
-from ..execution import EpisodeJob, EpisodeResult, default_executor
 from ..llm.deadline import deadline_scope
 from ..personas import Persona
 from .environments import fast_domain, make_environment
+from .jobs import EpisodeJob, EpisodeResult, EpisodeSpec, Executor
 from .scenario import build_scenario
 from .step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS  # noqa: F401 — re-exported
 from .store import EpisodeStore
@@ -52,22 +54,6 @@ def set_default_deadline(seconds: float | None) -> None:
     if seconds is not None and not seconds > 0:
         raise ValueError(f"an episode deadline must be > 0 seconds, got {seconds!r}")
     _default_deadline_s = seconds
-
-
-@dataclass(frozen=True)
-class EpisodeSpec:
-    """What to run: a task under a condition with a seed (and later a persona)."""
-
-    domain: str
-    task_id: str
-    condition: str = "base"
-    seed: int = 0
-    persona: dict | None = None
-
-    @property
-    def episode_id(self) -> str:
-        persona = (self.persona or {}).get("persona_id", "none")
-        return f"{self.domain}-{self.task_id}-{self.condition}-{persona}-s{self.seed}"
 
 
 def specs_for(domain: str, split: str, condition: str = "base", seeds=(0,), limit: int | None = None) -> list[EpisodeSpec]:
@@ -179,13 +165,12 @@ def run_episodes(
     progress: bool = True,
     retry_errors: bool = True,
     deadline_s: float | None = None,
-    executor=None,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Run ``specs`` concurrently, appending each finished episode to ``run_dir``.
 
-    ``executor`` (:mod:`ppol_nb.execution`; None: the default, threads of this
-    process unless :func:`~ppol_nb.execution.set_default_executor` chose another)
-    runs them: ``max_workers`` at a time in all, and ``backend.max_workers(max_workers)``
+    ``executor`` (:mod:`ppol_nb.execution`; None: threads of this process, what
+    ``LocalExecutor()`` runs) runs them: ``max_workers`` at a time in all, and ``backend.max_workers(max_workers)``
     at a time in any one process.
 
     Episodes already in ``run_dir/episodes.jsonl`` with the same ``max_steps`` are
@@ -208,9 +193,11 @@ def run_episodes(
     todo = [s for s in specs if s.episode_id not in done]
     # The executor asks the backend what concurrency suits one process (threads overlap network
     # waits; pure-Python stand-ins gain nothing from them under the GIL).
-    executor = executor if executor is not None else default_executor()
-    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {executor.name})")
-    results = executor.run([EpisodeJob(s, max_steps, deadline_s) for s in todo], backend, max_workers)
+    jobs = [EpisodeJob(s, max_steps, deadline_s) for s in todo]
+    where = "local" if executor is None else executor.name
+    bar = _progress(len(todo), progress, desc=f"episodes ({backend.name}, {where})")
+    results = (executor.run(jobs, backend, max_workers) if executor is not None
+               else run_in_threads(jobs, backend, backend.max_workers(max_workers)))
     try:
         for result in results:
             if result.ledger_rows:  # ran in another process: its calls join this ledger
@@ -232,6 +219,20 @@ def run_episodes(
         return df
     df = df[df["episode_id"].isin(order)]
     return df.sort_values("episode_id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
+
+
+def run_in_threads(jobs: list[EpisodeJob], backend, in_flight: int) -> Iterator[EpisodeResult]:
+    """Run ``jobs`` on ``backend`` in threads of this process, ``in_flight`` at a time (what
+    ``run_episodes`` does with no executor, and ``LocalExecutor()``)."""
+    # Rows stay in the shared ledger where they were recorded: results carry none.
+    if in_flight <= 1:
+        for job in jobs:
+            yield EpisodeResult(job.spec, run_episode(job.spec, backend, job.max_steps, job.deadline_s))
+        return
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="ppol-episode") as pool:
+        futures = {pool.submit(run_episode, j.spec, backend, j.max_steps, j.deadline_s): j for j in jobs}
+        for fut in as_completed(futures):
+            yield EpisodeResult(futures[fut].spec, fut.result())
 
 
 def _progress(total: int, enabled: bool, desc: str):

@@ -14,7 +14,9 @@ import functools
 import os
 from types import SimpleNamespace
 
-DOMAINS = ("retail", "airline")
+from ..domains import names as domain_names
+
+DOMAINS = domain_names()  # the registry's (ppol_nb.domains)
 SPLITS = ("train", "test")
 
 

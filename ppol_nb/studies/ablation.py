@@ -76,6 +76,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN
 from ..evolution.variants import variant_config
 
 log = logging.getLogger(__name__)
@@ -163,11 +164,11 @@ def metrics_of(units: pd.DataFrame, human_mean) -> dict:
 
 # ----------------------------------------------------------------------------- the sweep
 def shared_fitness(out, domain: str, backend, corpus: str = "multiwoz", train_limit: int | None = None,
-                   baseline_limit: int | None = None, progress: bool = False) -> Path:
+                   baseline_limit: int | None = None, progress: bool = False, executor=None) -> Path:
     """``DIR/fitness/<domain>``: trained once (atomically) leaving out the runs' validation humans."""
     from ..evolution.curriculum import split_validation
+    from ..evolution.fitness_training import train_baseline
     from ..simulation.tau2_bridge import load_tasks
-    from .baseline import BaselineStudy
 
     target = Path(out) / "fitness" / domain
     if (target / "fitness.json").exists():
@@ -175,18 +176,18 @@ def shared_fitness(out, domain: str, backend, corpus: str = "multiwoz", train_li
     train = load_tasks(domain, "train")
     train = train[:train_limit] if train_limit else train
     _, validation = split_validation([t.id for t in train])  # every run's evaluator uses this slice
-    study = BaselineStudy(backend, domains=(domain,), corpus=corpus, limit=baseline_limit,
-                          run_dir=str(Path(out) / "baseline" / domain), progress=progress,
-                          validation_task_ids={domain: validation}).run()
+    fit = train_baseline(backend, (domain,), corpus=corpus, limit=baseline_limit,
+                         run_dir=str(Path(out) / "baseline" / domain), progress=progress,
+                         validation_task_ids={domain: validation}, executor=executor)
     tmp = target.with_name(f".{domain}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    study.results[domain].model.save(tmp)
+    fit.results[domain].model.save(tmp)
     os.replace(tmp, target)
     return target
 
 
 def heldout_evaluation(run_dir, domain: str, backend, model, n_personas: int = 10, limit: int | None = None,
-                       max_workers: int | None = None) -> tuple[dict, pd.DataFrame, dict, pd.DataFrame]:
+                       max_workers: int | None = None, executor=None) -> tuple[dict, pd.DataFrame, dict, pd.DataFrame]:
     """The run's chosen program on the test tasks: (metrics row, per-task sums, program info, episodes)."""
     from ..evolution.benchmark import condition_row, evolved_program
     from ..personas.conditions import condition_specs
@@ -200,7 +201,8 @@ def heldout_evaluation(run_dir, domain: str, backend, model, n_personas: int = 1
     specs, failures = condition_specs("program", domain, split=None, n_personas=n_personas, seeds=(0,),
                                       world=backend.generator(seed=0), cache_dir=out / "personas", program=source,
                                       generation_seed=0, task_ids=ids)
-    episodes = run_episodes(specs, backend, out, max_workers=max_workers, max_steps=EVAL_MAX_STEPS, progress=False)
+    episodes = run_episodes(specs, backend, out, max_workers=max_workers, max_steps=EVAL_MAX_STEPS, progress=False,
+                            executor=executor)
     row = condition_row(model, episodes, "PPol: Evolved")
     info = {**info, "n_generation_failures": len(failures), "task_ids": ids, "n_personas": n_personas}
     return row, per_task_frame(model, episodes, ids), info, episodes
@@ -233,6 +235,7 @@ class AblationSweep:
     max_workers: int | None = None
     reference: bool = True
     progress: bool = False
+    executor: object = None  # where episodes run (ppol_nb.execution; None: threads of this process)
     failures: list = field(default_factory=list)  # runs of the last run() that raised (no marker written)
 
     def identity(self, fitness: Path) -> dict:
@@ -250,7 +253,8 @@ class AblationSweep:
 
         out = Path(self.out)
         fitness = Path(self.fitness_dir) if self.fitness_dir else shared_fitness(
-            out, self.domain, self.backend, self.corpus, self.train_limit, self.baseline_limit, self.progress)
+            out, self.domain, self.backend, self.corpus, self.train_limit, self.baseline_limit, self.progress,
+            executor=self.executor)
         model = FitnessModel.load(fitness)
         with claim_run_dir(out / "runs" / self.domain, self.identity(fitness), "ablate"):
             if self.reference:
@@ -282,7 +286,7 @@ class AblationSweep:
         start, t0 = len(ledger), time.time()
         run = build_run(self.domain, self.backend, run_dir, config=config, corpus=self.corpus, fitness_dir=fitness,
                         train_limit=self.train_limit, resume=True, progress=self.progress,
-                        max_workers=self.max_workers)
+                        max_workers=self.max_workers, executor=self.executor)
         try:
             summary = run.engine.run(progress=self.progress)
             search_wall = time.time() - t0
@@ -291,7 +295,8 @@ class AblationSweep:
             iterations = max(r.iteration for r in run.engine.records())
             heldout_start, t1 = len(ledger), time.time()
             row, per_task, info, _ = heldout_evaluation(run_dir, self.domain, self.backend, model,
-                                                        self.n_personas, self.benchmark_limit, self.max_workers)
+                                                        self.n_personas, self.benchmark_limit, self.max_workers,
+                                                        executor=self.executor)
             rows = ledger.rows()
             heldout = _ledger_totals(rows[heldout_start:])
             session = _ledger_totals(rows[start:])
@@ -331,7 +336,8 @@ class AblationSweep:
         seed_file.write_text(program_source("seed"), encoding="utf-8")
         # The seed program stands in as "Evolved" too: only Humans, Base, DP and Initial are read.
         run_benchmark(seed_file, self.domain, self.backend, fitness_model=model, out_csv=folder / "benchmark.csv",
-                      n_personas=self.n_personas, limit=self.benchmark_limit, max_workers=self.max_workers)
+                      n_personas=self.n_personas, limit=self.benchmark_limit, max_workers=self.max_workers,
+                      executor=self.executor)
         _atomic_json(done, {"domain": self.domain, "finished_at": time.time()})
         return folder / "benchmark.csv"
 
@@ -562,7 +568,7 @@ class AblationStudy:
     """
 
     backend: object
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     variants: tuple[str, ...] = ("paper",)
     seeds: tuple[int, ...] = (0, 1)
     profile: str = "ci"
@@ -576,6 +582,7 @@ class AblationStudy:
     figures: str | Path | None = None
     n_resamples: int = 1000
     progress: bool = False
+    executor: object = None  # where episodes run (ppol_nb.execution; None: threads of this process)
     failures: list = field(default_factory=list)
     gaps: pd.DataFrame | None = None
     quality: dict | None = None
@@ -602,7 +609,7 @@ class AblationStudy:
         return AblationSweep(self.out, self.domain, self.backend, variants=self.variants, seeds=self.seeds,
                              profile=self.profile, corpus=self.corpus, train_limit=self.train_limit,
                              baseline_limit=self.baseline_limit, benchmark_limit=self.benchmark_limit, n_personas=self.n_personas,
-                             max_iterations=self.max_iterations, progress=self.progress)
+                             max_iterations=self.max_iterations, progress=self.progress, executor=self.executor)
 
     def run(self) -> pd.DataFrame:
         """Run (or resume) the sweep; returns this study's rows of the tidy table."""

@@ -95,6 +95,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..domains import PAPER_DOMAINS, PAPER_JOINT_DOMAINS, joint_key
 from ..personas.traits import TRAIT_NAMES
 from ..run_identity import file_digest
 
@@ -193,7 +194,7 @@ class AgentTrainingStudy:
     """Notebook 05: collect rollouts, train the reader per regime and seed, evaluate, tabulate."""
 
     out: str | Path
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     seeds: tuple = (0, 1, 2)
     n_dialogues: int = 200              # the equal budget: the builder's cap on conversations per regime
     ppol_share: float = 0.5
@@ -206,6 +207,9 @@ class AgentTrainingStudy:
     n_resamples: int = 2000
     figures: str | Path | None = None
     backend: object = None              # the rule agent's backend (None: make_backend("offline"))
+    # Where the rollout-collection episodes run (ppol_nb.execution; None: threads). The evaluation of a trained
+    # reader stays in this process: its backend holds the fitted reader object.
+    executor: object = field(default=None, repr=False)
 
     def __post_init__(self):
         from ..backends import make_backend
@@ -265,14 +269,14 @@ class AgentTrainingStudy:
 
         dirs = self._rollout_dirs(domain)
         specs, _ = condition_specs("base", domain, "train", seeds=self.default_rollout_seeds, limit=self.train_limit)
-        default = run_episodes(specs, self.backend, dirs["default"], progress=False)
+        default = run_episodes(specs, self.backend, dirs["default"], progress=False, executor=self.executor)
         source, _ = self._program(domain)
         specs, failures = condition_specs("program", domain, "train", n_personas=self.n_personas, seeds=(0,),
                                           limit=self.train_limit, world=self.backend.generator(0),
                                           cache_dir=dirs["persona-cache"], program=source)
         if failures:
             raise RuntimeError(f"{domain}: persona generation failed for {len(failures)} train task(s): {failures[:2]}")
-        ppol = run_episodes(specs, self.backend, dirs["ppol"], progress=False)
+        ppol = run_episodes(specs, self.backend, dirs["ppol"], progress=False, executor=self.executor)
         return default, ppol
 
     def export(self, domain: str, seed: int):
@@ -421,8 +425,8 @@ class AgentTrainingStudy:
         from .. import paper
 
         tables = [paper.agent_training(domain=d) for d in self.domains]
-        if {"retail", "airline"} <= set(self.domains):  # Table 8: both domains, one jointly trained model
-            tables.append(paper.agent_training(domain="retail+airline"))
+        if set(PAPER_JOINT_DOMAINS) <= set(self.domains):  # Table 8: both domains, one jointly trained model
+            tables.append(paper.agent_training(domain=joint_key(PAPER_JOINT_DOMAINS)))
         return pd.concat(tables, ignore_index=True)
 
     # -- figure and findings ---------------------------------------------------------------

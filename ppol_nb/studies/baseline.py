@@ -29,43 +29,36 @@ of the benchmark — the settings the discriminator's verdicts are reported unde
 rollouts (20 steps) are a little shorter still; the cap is recorded as
 ``info["max_steps"]``.
 
-Notebook 01 calls :class:`BaselineStudy` (``run()``, the tables, ``plot_*`` through
-:func:`~.figures.save_figure`, ``findings()``); ``ppol_nb.evolution.runs`` trains a
-search's fitness model with it when none is given.
+The training itself is the library's (:func:`ppol_nb.evolution.fitness_training.train_baseline`),
+which a search also calls to train its fitness model; this study adds the tables, figures and
+findings. Notebook 01 calls :class:`BaselineStudy` (``run()``, the tables, ``plot_*`` through
+:func:`~.figures.save_figure`, ``findings()``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .. import paper
-from ..evolution.curriculum import VAL_FRACTION, VAL_SEED, split_validation
-from ..fitness.coverage import CoverageReference
-from ..fitness.discriminator import train_discriminator, training_manifest
-from ..fitness.fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
-from ..fitness.score import FitnessModel
-from ..humans import attributions, load_corpus, split_humans
-from ..provenance import provenance
-from ..simulation.runner import EVAL_MAX_STEPS, run_episodes, specs_for
-from ..simulation.tau2_bridge import load_tasks
+from ..domains import PAPER_DOMAINS, PAPER_SINGLE_DOMAIN
+from ..evolution.curriculum import VAL_FRACTION, VAL_SEED
+from ..evolution.fitness_training import (
+    BaselineFit,
+    DomainResult,
+    train_baseline,
+    validation_slice,
+)
+from ..fitness.fingerprint import DIMENSIONS, FEATURES
+from ..simulation.step_caps import EVAL_MAX_STEPS
 from . import findings as text
 from .figures import FigureProvenance, save_figure
 
 NOTEBOOK = "01_baseline_simulator"
 
-
-@dataclass
-class DomainResult:
-    domain: str
-    model: FitnessModel
-    discriminator_metrics: dict
-    rows: pd.DataFrame
-    fingerprints: pd.DataFrame
-    human_split_sizes: dict
+__all__ = ["NOTEBOOK", "BaselineStudy", "DomainResult"]
 
 
 @dataclass
@@ -73,7 +66,7 @@ class BaselineStudy:
     """Humans vs base simulator for one or more domains; ``run()`` does everything."""
 
     backend: object  # an OfflineBackend or LLMBackend
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     corpus: str = "multiwoz"
     seeds: tuple = (0,)
     limit: int | None = None  # first K tasks per split (None = all)
@@ -85,6 +78,7 @@ class BaselineStudy:
     validation_task_ids: dict | None = None  # {domain: task ids} overrides the seeded slice
     figures: str | Path | None = None  # where plots are saved (None: the repository's figures/)
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     results: dict = field(default_factory=dict)
     corpus_name: str | None = None  # the loaded corpus's name, once run
 
@@ -93,98 +87,35 @@ class BaselineStudy:
         return f"{self.backend.name}:{self.backend.user_model}"
 
     def run(self) -> BaselineStudy:
-        corpus = load_corpus(self.corpus)
-        self.corpus_name = corpus.name
-        for domain in self.domains:
-            self.results[domain] = self._run_domain(domain, corpus)
-        self._write_outputs(corpus)
+        """Train the fitness models with the library (:func:`~ppol_nb.evolution.fitness_training.train_baseline`)."""
+        fit = train_baseline(self.backend, self.domains, corpus=self.corpus, seeds=self.seeds, limit=self.limit,
+                             run_dir=self.run_dir, human_seed=self.human_seed, max_steps=self.max_steps,
+                             val_fraction=self.val_fraction, val_seed=self.val_seed,
+                             validation_task_ids=self.validation_task_ids, progress=self.progress,
+                             executor=self.executor)
+        self.corpus_name = fit.corpus_name
+        self.results.update(fit.results)
         return self
-
-    def _episodes(self, domain: str, split: str) -> pd.DataFrame:
-        specs = specs_for(domain, split, condition="base", seeds=self.seeds, limit=self.limit)
-        run = Path(self.run_dir) / "episodes" / f"{domain}-{self.backend.name}"
-        df = run_episodes(specs, self.backend, run, max_steps=self.max_steps, progress=self.progress)
-        ok = df[df["error"].isna()]
-        fp = fingerprint_frame(ok.to_dict("records"))
-        return fp.assign(split=split)
 
     def validation_slice(self, domain: str) -> list[str]:
         """The validation task ids whose humans are kept out of training (the evaluator's default slice)."""
-        if self.validation_task_ids is not None and domain in self.validation_task_ids:
-            return [str(t) for t in self.validation_task_ids[domain]]
-        return split_validation([t.id for t in load_tasks(domain, "train")], self.val_fraction, self.val_seed)[1]
-
-    def _run_domain(self, domain: str, corpus) -> DomainResult:
-        split = split_humans(corpus, domain, self.validation_slice(domain), self.val_fraction, self.human_seed)
-        if len(split.train) < 2 or not split.heldout:
-            raise ValueError(f"corpus {corpus.name!r} gives {len(split.train)} training and {len(split.heldout)} "
-                             f"held-out humans for {domain!r}; need at least 2 and 1")
-        H_ref = fingerprints([d.user_turns for d in split.train])
-        H_val = fingerprints([d.user_turns for d in split.validation])
-        H_held = fingerprints([d.user_turns for d in split.heldout])
-        sim_train, sim_test = self._episodes(domain, "train"), self._episodes(domain, "test")
-        info = {"domain": domain, "simulator": self.simulator, "human_corpus": corpus.name,
-                "source": f"ppol_nb ({self.backend.name} backend)", "max_steps": self.max_steps}
-        humans = split.record()
-        disc = train_discriminator(H_ref, sim_train[list(FEATURES)])
-        manifest = {
-            **provenance(), **info, "attributions": attributions([corpus]),
-            "human_split": {k: v for k, v in humans.items() if k not in ("train", "validation", "heldout")},
-            "humans": {role: {k: humans[role][k] for k in ("n", "sha256")} for role in ("train", "validation",
-                                                                                       "heldout")},
-            "n_reference_dialogues": len(split.train), "n_validation_dialogues": len(split.validation),
-            "n_heldout_dialogues": len(split.heldout),
-            "simulator_train_episodes": len(sim_train), "seeds": list(self.seeds), "human_seed": self.human_seed,
-            **training_manifest(disc),
-        }
-        metrics = {**info, **disc.evaluate(H_held, sim_test[list(FEATURES)])}
-        model = FitnessModel(disc, CoverageReference.from_points(H_ref), H_ref.mean(axis=0), info=info,
-                             humans=humans, validation_humans=H_val, validation_groups=split.validation_groups,
-                             manifest=manifest)
-        model.check_humans()
-        rows = pd.DataFrame([
-            model.row(H_held, split.heldout_groups, label="Humans"),
-            model.row(sim_test[list(FEATURES)], sim_test["task_id"], label="Base-simulator"),
-        ])
-        fp = pd.concat([
-            pd.DataFrame(H_ref, columns=FEATURES).assign(kind="humans (reference)"),
-            pd.DataFrame(H_val, columns=FEATURES).assign(kind="humans (validation)"),
-            pd.DataFrame(H_held, columns=FEATURES).assign(kind="humans (held-out)"),
-            sim_train[list(FEATURES)].assign(kind="base simulator (train tasks)"),
-            sim_test[list(FEATURES)].assign(kind="base simulator (test tasks)"),
-        ], ignore_index=True).assign(domain=domain)
-        model.save(Path(self.run_dir) / "fitness" / domain)
-        return DomainResult(domain, model, metrics, rows, fp, split.sizes())
+        return validation_slice(domain, self.val_fraction, self.val_seed, self.validation_task_ids)
 
     # -- tables ----------------------------------------------------------------------
+    def _fit(self) -> BaselineFit:
+        return BaselineFit(self.corpus_name or self.corpus, self.results)
+
     def discriminator_table(self) -> pd.DataFrame:
-        return pd.DataFrame([r.discriminator_metrics for r in self.results.values()])
+        return self._fit().discriminator_table()
 
     def importances(self, top: int = 10) -> pd.DataFrame:
-        frames = [r.model.discriminator.importances().head(top).rename_axis("feature").reset_index()
-                  .assign(domain=d, **{k: r.model.info[k] for k in ("source", "simulator", "human_corpus")})
-                  for d, r in self.results.items()]
-        return pd.concat(frames, ignore_index=True)
+        return self._fit().importances(top)
 
     def rows(self) -> pd.DataFrame:
-        return pd.concat([r.rows for r in self.results.values()], ignore_index=True)
+        return self._fit().rows()
 
     def fingerprints(self) -> pd.DataFrame:
-        return pd.concat([r.fingerprints for r in self.results.values()], ignore_index=True)
-
-    def _write_outputs(self, corpus) -> None:
-        out = Path(self.run_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.discriminator_table().to_csv(out / "discriminator.csv", index=False)
-        self.rows().to_csv(out / "rows.csv", index=False)
-        self.importances().to_csv(out / "importances.csv", index=False)
-        (out / "manifest.json").write_text(json.dumps(provenance({
-            "study": "baseline", "backend": self.backend.describe(), "domains": list(self.domains),
-            "corpus": corpus.name, "attributions": attributions([corpus]), "seeds": list(self.seeds),
-            "limit": self.limit, "human_seed": self.human_seed, "max_steps": self.max_steps,
-            "val_fraction": self.val_fraction, "val_seed": self.val_seed,
-            "human_split_sizes": {d: r.human_split_sizes for d, r in self.results.items()},
-        }), indent=2, default=str))
+        return self._fit().fingerprints()
 
     # -- figures ---------------------------------------------------------------------
     def parameters(self) -> dict:
@@ -287,6 +218,6 @@ class BaselineStudy:
             feats = list(imp[imp.domain == domain]["feature"])
             shared = [f for f in feats if f in paper_top]
             bullets.append(f"{domain}: top {top} features by Gini importance: {', '.join(feats)}; the paper's top "
-                           f"{top} (Table 6, retail / DeepSeek-V3.1): {', '.join(paper_top)} — "
+                           f"{top} (Table 6, {PAPER_SINGLE_DOMAIN} / DeepSeek-V3.1): {', '.join(paper_top)} — "
                            f"{len(shared)} in common" + (f" ({', '.join(shared)})." if shared else "."))
         return text.markdown("What this run shows", bullets)

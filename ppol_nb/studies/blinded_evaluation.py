@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
+from ..domains import DEFAULT_DOMAIN, PAPER_SINGLE_DOMAIN
 from . import blinded_stats as bs
 from . import findings as text
 from .annotation_app import AnswerStore, default_db
@@ -90,10 +91,10 @@ class BlindedEvaluationStudy:
     """Build a blinded study from notebooks 01–02's runs, analyse its answers (module doc)."""
 
     backend: object                       # the backend of the runs (names them, labels the figures)
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     baseline_dir: str | Path = "runs/01_baseline"
-    search_dir: str | Path = "runs/02_evolution/retail-offline-ci"
-    study_dir: str | Path = "runs/04_blinded/retail-offline-ci"
+    search_dir: str | Path = f"runs/02_evolution/{DEFAULT_DOMAIN}-offline-ci"
+    study_dir: str | Path = f"runs/04_blinded/{DEFAULT_DOMAIN}-offline-ci"
     sources: tuple = ("human", "base", "ppol")
     episodes: dict | None = None          # {source: episode file or run dir} overrides
     humans: object = None                 # corpus name, path or Corpus replacing the fitness model's held-out humans
@@ -546,7 +547,7 @@ class BlindedEvaluationStudy:
         else:
             bullets.append(f"Answers: {self.answers} — {a.rates['annotators'].max()} annotators kept.")
         bullets += text.setting(self.backend, self.corpus_name, compared_with_paper=False)
-        bullets.append("The paper's values beside ours are its §5.4 study (τ² retail, DeepSeek-V3.1 personas, "
+        bullets.append(f"The paper's values beside ours are its §5.4 study (τ² {PAPER_SINGLE_DOMAIN}, DeepSeek-V3.1 personas, "
                        "TAU-USI humans, 16 annotators).")
         b = self.built
         capped = (f" ({b['requested']} asked for; the smallest source has {min(b['available'].values())})"

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..provenance import provenance
+from ..provenance import OFFLINE_AGENT_LABEL, agent_caption, provenance  # noqa: F401 — re-exported
 from .layout import project_path
 
 # Display names of the known human corpora (keys: ppol_nb.humans corpus names).
@@ -35,20 +35,6 @@ def corpus_label(name: str | None) -> str:
     if not name:
         return NO_CORPUS
     return CORPUS_LABELS.get(str(name).strip().lower(), str(name))
-
-
-OFFLINE_AGENT_LABEL = "gold-plan offline agent"
-
-
-def agent_caption(agent_model) -> str:
-    """How a caption or finding names the agent: the offline one always as the gold-plan offline agent.
-
-    It follows each task's gold plan, so its pass rates measure whether the user gave the
-    facts, not agent reasoning; every offline pass rate shown carries these words."""
-    text = str(agent_model)
-    if text.startswith("offline-agent") and OFFLINE_AGENT_LABEL not in text:
-        return f"{OFFLINE_AGENT_LABEL} ({text})"
-    return text
 
 
 def backend_models(backend) -> dict:

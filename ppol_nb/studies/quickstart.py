@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN, PAPER_DOMAINS
 from ..simulation.runner import run_episodes, specs_for
 from . import findings as text
 from .figures import FigureProvenance, save_figure
@@ -28,14 +29,15 @@ from .figures import FigureProvenance, save_figure
 NOTEBOOK = "00_quickstart"
 
 
-def success_table(run_dir, backends, domains=("retail", "airline"), splits=("test",), seed: int = 0,
-                  limit: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """Episodes for every (domain, split, backend); returns all episode rows."""
+def success_table(run_dir, backends, domains=PAPER_DOMAINS, splits=("test",), seed: int = 0,
+                  limit: int | None = None, progress: bool = True, executor=None) -> pd.DataFrame:
+    """Episodes for every (domain, split, backend); returns all episode rows (``executor``:
+    :mod:`ppol_nb.execution`, None: threads of this process)."""
     frames = []
     for backend in backends:
         sub = Path(run_dir) / f"{backend.name}-{backend.agent_model}".replace("/", "_")
         specs = [s for d in domains for sp in splits for s in specs_for(d, sp, seeds=(seed,), limit=limit)]
-        frames.append(run_episodes(specs, backend, sub, progress=progress))
+        frames.append(run_episodes(specs, backend, sub, progress=progress, executor=executor))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -75,13 +77,14 @@ class QuickstartStudy:
 
     backend: object
     comparison: object | None = None
-    domains: tuple = ("retail", "airline")
+    domains: tuple = PAPER_DOMAINS
     splits: tuple = ("test",)
     seed: int = 0
     limit: int | None = None
     run_dir: str | Path = "runs/00_quickstart"
     figures: str | Path | None = None
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     episodes: pd.DataFrame | None = field(default=None, repr=False)
     persona_runs: list = field(default_factory=list, repr=False)
 
@@ -106,7 +109,8 @@ class QuickstartStudy:
 
     def run(self) -> QuickstartStudy:
         self.episodes = success_table(self.run_dir, self.backends, domains=self.domains, splits=self.splits,
-                                      seed=self.seed, limit=self.limit, progress=self.progress)
+                                      seed=self.seed, limit=self.limit, progress=self.progress,
+                                      executor=self.executor)
         return self
 
     def table(self) -> pd.DataFrame:
@@ -127,7 +131,7 @@ class QuickstartStudy:
             lines.append(f"[{m['role']:9}] {(m.get('content') or calls)[:160]}")
         return "\n".join(lines)
 
-    def personas(self, domain: str = "retail", task_id: str = "0", n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def personas(self, domain: str = DEFAULT_DOMAIN, task_id: str = "0", n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``n`` seed-program personas for one task, one episode each: (persona table, episode table)."""
         from ..personas.conditions import condition_specs
 
@@ -137,7 +141,8 @@ class QuickstartStudy:
                                           split=None, task_ids=[task_id])
         if failures:
             raise RuntimeError(f"persona generation failed: {failures}")
-        episodes = run_episodes(specs, self.backend, run_dir / "episodes", progress=self.progress)
+        episodes = run_episodes(specs, self.backend, run_dir / "episodes", progress=self.progress,
+                                executor=self.executor)
         personas = pd.DataFrame([{
             "persona_id": s.persona["persona_id"], "description": s.persona["description"],
             "active axes": ", ".join(a for a, on in s.persona["axis_placement"].items() if on) or "(none)",

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
+from ..domains import DEFAULT_DOMAIN
 from ..fitness import FEATURES, fingerprint_frame
 from ..simulation.outcomes import outcome_table
 from . import findings as text
@@ -146,7 +147,7 @@ class SearchStudy:
     """One PPol search on one domain, its held-out benchmark and its findings."""
 
     backend: object
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     profile: str = "ci"
     max_iterations: int | None = None  # None: the profile's budget
     corpus: str = "multiwoz"
@@ -159,6 +160,7 @@ class SearchStudy:
     baseline_dir: str | Path | None = None  # notebook 01's run dir (its fitness/<domain> is reused when it fits)
     figures: str | Path | None = None
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     run: object | None = field(default=None, repr=False)
     summary: object | None = field(default=None, repr=False)
     table: pd.DataFrame | None = field(default=None, repr=False)
@@ -243,7 +245,7 @@ class SearchStudy:
                 fitness_dir, self.fitness_origin = None, f"trained in this run ({why})"
         self.run = build_run(self.domain, self.backend, self.run_dir, config=self.config, corpus=self.corpus,
                              train_limit=self.train_limit, fitness_dir=fitness_dir, resume=resume,
-                             progress=self.progress)
+                             progress=self.progress, executor=self.executor)
         lines = [f"run directory : {self.run_dir} ({'resuming' if resume else 'new run'})",
                  f"profile       : {self.profile}, {_count(self.config.max_iterations, 'iteration')}"]
         if self.max_iterations is not None:
@@ -296,7 +298,8 @@ class SearchStudy:
 
         self.table = run_benchmark(self.run_dir, self.domain, self.backend, fitness_model=self.run.fitness_model,
                                    out_csv=self.run_dir / "benchmark.csv", n_personas=self.n_personas,
-                                   limit=self.benchmark_limit, max_steps=self.eval_max_steps)
+                                   limit=self.benchmark_limit, max_steps=self.eval_max_steps,
+                                   executor=self.executor)
         reported = paper.fitness_rows(self.domain).rename(columns=str.lower)
         return pd.concat([self.table, reported], ignore_index=True).reindex(columns=BENCHMARK_COLUMNS).round(3)
 

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..domains import DEFAULT_DOMAIN
 from ..provenance import provenance
 from .figures import OFFLINE_AGENT_LABEL, agent_caption
 
@@ -176,7 +177,7 @@ class StressTest:
 
     backend: object
     out: Path
-    domain: str = "retail"
+    domain: str = DEFAULT_DOMAIN
     run: str | Path | None = None      # evolution run dir or program .py (None: the shipped seed program)
     n_personas: int = 3                # personas per task (dp, ppol)
     trials: int = 1                    # episodes per (task, persona): seeds 0..k-1; pass^k when > 1
@@ -186,6 +187,7 @@ class StressTest:
     conditions: tuple = CONDITIONS
     figures: str | Path | None = None
     progress: bool = True
+    executor: object = field(default=None, repr=False)  # where episodes run (ppol_nb.execution; None: threads)
     config: dict = field(default_factory=dict)  # the invoking command's settings, recorded
     episodes: pd.DataFrame | None = None
     generation_failures: list = field(default_factory=list)
@@ -233,7 +235,8 @@ class StressTest:
                                               limit=self.limit, world=world, cache_dir=folder / "personas",
                                               program=program, generation_seed=self.generation_seed)
             self.generation_failures += [{**f, "condition": condition} for f in failures]
-            df = run_episodes(specs, self.backend, folder, max_steps=self.max_steps, progress=self.progress)
+            df = run_episodes(specs, self.backend, folder, max_steps=self.max_steps, progress=self.progress,
+                              executor=self.executor)
             if not df.empty:
                 frames.append(df.assign(stress_condition=condition))
         self.episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

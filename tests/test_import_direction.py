@@ -1,0 +1,46 @@
+"""Import directions that issue 23 fixed stay fixed (grimp, import-linter's graph; function-level imports count).
+
+The full layer contracts come later (import-linter in pyproject.toml); these are the circles and
+upward imports removed so far: job types below runner and executors, fitness training (and the
+offline agent's caption) in the library, the domain registry at the bottom.
+"""
+
+from __future__ import annotations
+
+import grimp
+import pytest
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return grimp.build_graph("ppol_nb", cache_dir=None)
+
+
+def chains(graph, importer: str, imported: str) -> list[str]:
+    return [" > ".join(c) for c in graph.find_shortest_chains(importer=importer, imported=imported, as_packages=True)]
+
+
+def test_the_runner_and_the_job_types_import_no_executor(graph):
+    assert chains(graph, "ppol_nb.simulation", "ppol_nb.execution") == []
+    assert graph.find_modules_directly_imported_by("ppol_nb.simulation.jobs") == set()
+
+
+def test_the_executors_reach_the_runner_downwards_only(graph):
+    assert chains(graph, "ppol_nb.execution", "ppol_nb.simulation")  # they do use it ...
+    assert not graph.find_shortest_chain(importer="ppol_nb.simulation.runner", imported="ppol_nb.execution")
+
+
+@pytest.mark.parametrize("room", ["ppol_nb.evolution", "ppol_nb.execution",
+                                  "ppol_nb.fitness", "ppol_nb.simulation", "ppol_nb.humans", "ppol_nb.personas"])
+def test_the_library_imports_no_study(graph, room):
+    assert chains(graph, room, "ppol_nb.studies") == []
+
+
+def test_the_domain_registry_imports_nothing_of_the_package(graph):
+    assert {m for m in graph.find_modules_directly_imported_by("ppol_nb.domains") if m.startswith("ppol_nb")} == set()
+
+
+def test_no_module_level_circle_through_the_runner(graph):
+    upstream = graph.find_upstream_modules("ppol_nb.simulation.runner")
+    downstream = graph.find_downstream_modules("ppol_nb.simulation.runner")
+    assert not upstream & downstream
