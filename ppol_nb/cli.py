@@ -395,9 +395,9 @@ def cmd_evolve(args) -> int:
         if args.backend == "openai" and not args.yes:
             print("this run calls a paid endpoint: pass --yes to start it")
             return 2
+    backend = _backend(args)  # the preflight first: the search modules import τ² and litellm (seconds)
     from .evolution.runs import build_run
 
-    backend = _backend(args)
     try:
         run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
                         baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,
