@@ -5,12 +5,14 @@ litellm fetches a price list over the network, tau2 logs through loguru, and
 ``tau2.utils.utils`` calls ``load_dotenv()`` (which, from Jupyter, would read any
 ``.env`` in the working directory into the process environment). Everything in
 ppol_nb reaches tau2 through :func:`tau2_modules`, which imports it once with
-those effects switched off.
+those effects switched off, and with the cyclic garbage collector paused (the
+import is most of a command's start-up: issue 19, benchmarks/bench_startup.py).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from types import SimpleNamespace
 
@@ -28,6 +30,12 @@ def tau2_modules() -> SimpleNamespace:
     logger.disable("litellm")
     previous = os.environ.get("PYTHON_DOTENV_DISABLED")
     os.environ["PYTHON_DOTENV_DISABLED"] = "1"
+    # The import builds ~10^6 long-lived objects (litellm's and the OpenAI SDK's pydantic models):
+    # the cyclic GC's full passes over them during the import cost ~15-20% of its seconds, and
+    # later passes would walk them again. So: no collection during the import, then the modules'
+    # objects move to the permanent generation (gc.freeze), which later passes skip.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         import litellm
         from tau2.agent.base import LocalAgent
@@ -47,6 +55,9 @@ def tau2_modules() -> SimpleNamespace:
             os.environ.pop("PYTHON_DOTENV_DISABLED", None)
         else:
             os.environ["PYTHON_DOTENV_DISABLED"] = previous
+        if gc_was_enabled:
+            gc.enable()
+    gc.freeze()
     litellm.suppress_debug_info = True
     return SimpleNamespace(
         litellm=litellm,
