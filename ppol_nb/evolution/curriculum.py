@@ -26,6 +26,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from ..fitness.score import lambda_schedule
 
 PAPER_CURRICULUM = (5, 8, 10)
 MINIBATCH_SIZE = 5
@@ -87,8 +88,6 @@ def minibatch_for(pool, iteration: int, size: int = MINIBATCH_SIZE,
     epoch = start // len(pool)
     n = int(curriculum[min(epoch, len(curriculum) - 1)])
     if lambda_b_schedule is None:
-        from ..fitness.score import lambda_schedule  # here: fitness.score loads scikit-learn (~1 s)
-
         lam_h, lam_b = lambda_schedule(n, n_final=max(curriculum))
     else:
         if not lambda_b_schedule:

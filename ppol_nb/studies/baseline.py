@@ -44,8 +44,6 @@ import pandas as pd
 
 from .. import paper
 from ..evolution.curriculum import VAL_FRACTION, VAL_SEED, split_validation
-from ..fitness.coverage import CoverageReference
-from ..fitness.discriminator import train_discriminator, training_manifest
 from ..fitness.fingerprint import DIMENSIONS, FEATURES, fingerprint_frame, fingerprints
 from ..fitness.score import FitnessModel
 from ..humans import attributions, load_corpus, split_humans
@@ -123,6 +121,10 @@ class BaselineStudy:
         H_val = fingerprints([d.user_turns for d in split.validation])
         H_held = fingerprints([d.user_turns for d in split.heldout])
         sim_train, sim_test = self._episodes(domain, "train"), self._episodes(domain, "test")
+        # scikit-learn and SciPy (~1 s) load once there is something to train: not before the episodes
+        from ..fitness.coverage import CoverageReference
+        from ..fitness.discriminator import train_discriminator, training_manifest
+
         info = {"domain": domain, "simulator": self.simulator, "human_corpus": corpus.name,
                 "source": f"ppol_nb ({self.backend.name} backend)", "max_steps": self.max_steps}
         humans = split.record()
