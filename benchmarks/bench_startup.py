@@ -19,6 +19,10 @@ Reported per command, as medians over ``--repeats`` runs:
   own work (any request that is not the probe: the user simulator's or the agent's);
 * the command's wall time.
 
+A third case runs the rollout against a second server that answers the preflight's
+probe after 1 s (as a remote endpoint might): the τ² import, started in the
+background before the preflight, overlaps that wait.
+
 ``--before REV`` runs the same commands on the tree of git revision REV (exported
 with ``git archive`` into a temporary directory, same Python environment), the
 runs of both trees interleaved so that the machine's load falls on both alike, and
@@ -64,9 +68,12 @@ COMMANDS = {
     "evolve": ["evolve", "--domain", "airline", "--profile", "ci", "--baseline-limit", "1", "--train-limit", "2",
                "--max-iterations", "1"],
 }
+PROBE_DELAY_S = 1.0  # the third case: rollout against an endpoint that takes this long to answer the probe
+CASES = {"rollout": ("rollout", 0.0), "evolve": ("evolve", 0.0),
+         f"rollout, probe answered after {PROBE_DELAY_S:g} s": ("rollout", PROBE_DELAY_S)}
 
 
-def _serve(conn, models) -> None:
+def _serve(conn, models, probe_delay_s: float = 0.0) -> None:
     from fake_openai_server import FakeOpenAIServer, search_world, text_reply
 
     from ppol_nb.llm.preflight import is_probe
@@ -76,6 +83,8 @@ def _serve(conn, models) -> None:
 
     def respond(request):
         arrivals.append((time.time(), is_probe(request), bool(request.get("tools"))))
+        if probe_delay_s and is_probe(request):
+            time.sleep(probe_delay_s)  # a remote endpoint's latency, where the preflight waits
         if models == "no-tools":
             return text_reply("Your order is on its way.")
         return world(request)
@@ -93,10 +102,10 @@ def _serve(conn, models) -> None:
 
 
 class Endpoint:
-    def __init__(self, models=None) -> None:
+    def __init__(self, models=None, probe_delay_s: float = 0.0) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, models), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(child, models, probe_delay_s), daemon=True)
         self.proc.start()
         self.url = self.conn.recv()
 
@@ -117,7 +126,7 @@ def _command(url: str, model: str, out: Path, key_env: str = "", command: str = 
 
 def _run(cmd, env) -> tuple[float, float, subprocess.CompletedProcess]:
     start = time.time()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     return start, time.time() - start, done
 
 
@@ -157,34 +166,36 @@ def main() -> int:
     envs = {name: {**base_env, "PYTHONPATH": str(tree)} for name, tree in trees.items()}
     load_before = os.getloadavg()
 
-    endpoint = Endpoint()
-    samples = {(tree, cmd): {"first": [], "first_episode": [], "total": [], "probes": []}
-               for tree in trees for cmd in COMMANDS}
+    endpoints = {delay: Endpoint(probe_delay_s=delay) for delay in sorted({d for _, d in CASES.values()})}
+    samples = {(tree, case): {"first": [], "first_episode": [], "total": [], "probes": []}
+               for tree in trees for case in CASES}
     ok = True
     n = 0
     try:
         for _ in range(args.repeats):
-            for command in COMMANDS:
+            for case, (command, delay) in CASES.items():
                 for tree in trees:  # interleaved: before, after, before, after...
                     n += 1
                     env = {**envs[tree], "PPOL_CACHE_DIR": str(tmp / f"cache{n}")}
+                    endpoint = endpoints[delay]
                     cmd = _command(endpoint.url, "fake-model", tmp / f"run{n}", command=command) + ["--no-cache"]
                     start, elapsed, done = _run(cmd, env)
                     if done.returncode != 0:
-                        print(f"{tree} {command}: exit {done.returncode}\n{done.stderr[-2000:]}", file=sys.stderr)
+                        print(f"{tree} {case}: exit {done.returncode}\n{done.stderr[-2000:]}", file=sys.stderr)
                         ok = False
                     arrivals = endpoint.arrivals()
-                    s = samples[(tree, command)]
+                    s = samples[(tree, case)]
                     s["first"].append(arrivals[0][0] - start)
                     s["first_episode"].append(next(t for t, probe, _ in arrivals if not probe) - start)
                     s["probes"].append(sum(probe for _, probe, _ in arrivals))
                     s["total"].append(elapsed)
     finally:
-        endpoint.close()
+        for endpoint in endpoints.values():
+            endpoint.close()
 
     runs = {}
-    for (tree, command), s in samples.items():
-        runs.setdefault(command, {})[tree] = {
+    for (tree, case), s in samples.items():
+        runs.setdefault(case, {})[tree] = {
             "first_request_s": _median(s["first"]), "first_episode_request_s": _median(s["first_episode"]),
             "total_s": _median(s["total"]), "probes_per_run": s["probes"],
             "first_request_runs_s": [round(x, 3) for x in s["first"]],
@@ -229,7 +240,7 @@ def main() -> int:
         "repeats": args.repeats, "before_revision": args.before,
         "commands": {name: " ".join(["ppol-nb", *argv, "--backend openai --no-cache"])
                      for name, argv in COMMANDS.items()},
-        "runs": runs, **floors,
+        "probe_delay_s": PROBE_DELAY_S, "runs": runs, **floors,
         "target_first_request_s": TARGET_FIRST_REQUEST_S, "refusals": refusals, "target_refusal_s": TARGET_REFUSAL_S,
         "all_runs_as_expected": bool(ok)})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -237,10 +248,10 @@ def main() -> int:
     for command, r in runs.items():
         for tree in trees:
             x = r[tree]
-            print(f"{command:8s} {tree:6s} first request {x['first_request_s']:6.3f} s   first episode request "
+            print(f"{command:34s} {tree:6s} first request {x['first_request_s']:6.3f} s   first episode request "
                   f"{x['first_episode_request_s']:6.3f} s   total {x['total_s']:6.3f} s")
         if "ratio_before_over_after" in r:
-            print(f"{command:8s} before/after {r['ratio_before_over_after']}")
+            print(f"{command:34s} before/after {r['ratio_before_over_after']}")
     print(json.dumps(floors), f"load {load_before} -> {os.getloadavg()}")
     for name, r in refusals.items():
         print(f"{name:26s} {r['seconds']:6.2f} s  exit {r['exit_status']}  {r['message'][:110]}")

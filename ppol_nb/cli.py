@@ -49,6 +49,10 @@ def _backend(args, check: bool = True):
                            max_retries=args.retries)
     args.backend_object = backend
     if check:
+        if args.backend == "openai" and not getattr(args, "no_preflight", False):
+            from .simulation.tau2_bridge import import_in_background
+
+            import_in_background()  # every caller needs τ² next: its import overlaps the preflight's waits
         _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
     from .simulation.runner import set_default_deadline
 

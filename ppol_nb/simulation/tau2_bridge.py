@@ -14,15 +14,43 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import threading
 from types import SimpleNamespace
 
 DOMAINS = ("retail", "airline")
 SPLITS = ("train", "test")
 
 
+_import_lock = threading.Lock()  # functools.cache is no lock: a background import and a caller may race
+
+
 @functools.cache
 def tau2_modules() -> SimpleNamespace:
     """Import tau2 once, quietly, and return the pieces ppol_nb uses."""
+    with _import_lock:
+        return _import_tau2()
+
+
+def import_in_background() -> threading.Thread:
+    """Start :func:`tau2_modules` in a daemon thread, for a caller about to wait on the network.
+
+    The import is seconds of CPU under the GIL, so it gains only the time the caller
+    spends waiting (the CLI's preflight: the endpoint's answer to its probe). A failed
+    import is left for the caller's own :func:`tau2_modules` call to raise.
+    """
+
+    def run() -> None:
+        try:
+            tau2_modules()
+        except BaseException:  # noqa: BLE001, S110 — the caller's own call raises it
+            pass
+
+    thread = threading.Thread(target=run, name="ppol-tau2-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_tau2() -> SimpleNamespace:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from loguru import logger
 
