@@ -126,7 +126,9 @@ def _command(url: str, model: str, out: Path, key_env: str = "", command: str = 
 
 def _run(cmd, env) -> tuple[float, float, subprocess.CompletedProcess]:
     start = time.time()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    # cwd: neither tree, so that PYTHONPATH alone chooses the package ("-m" and "-c" put the cwd first)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False,
+                          cwd=tempfile.gettempdir())
     return start, time.time() - start, done
 
 
@@ -146,7 +148,8 @@ def _timed_import(statement: str, env: dict, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.time()
-        subprocess.run([sys.executable, "-c", statement], env=env, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", statement], env=env, check=True, capture_output=True,
+                       cwd=tempfile.gettempdir())
         times.append(time.time() - t0)
     return _median(times)
 
@@ -164,6 +167,10 @@ def main() -> int:
     if args.before:
         trees = {"before": _export(args.before, tmp / "before"), **trees}
     envs = {name: {**base_env, "PYTHONPATH": str(tree)} for name, tree in trees.items()}
+    for name, env in envs.items():  # each tree's runs import that tree's package
+        where = subprocess.run([sys.executable, "-c", "import ppol_nb; print(ppol_nb.__file__)"], env=env,
+                               cwd=tempfile.gettempdir(), check=True, capture_output=True, text=True).stdout
+        assert Path(where.strip()).is_relative_to(trees[name]), (name, where)
     load_before = os.getloadavg()
 
     endpoints = {delay: Endpoint(probe_delay_s=delay) for delay in sorted({d for _, d in CASES.values()})}

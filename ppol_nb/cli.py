@@ -53,7 +53,7 @@ def _backend(args, check: bool = True):
             from .simulation.tau2_bridge import import_in_background
 
             import_in_background()  # every caller needs τ² next: its import overlaps the preflight's waits
-        _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
+        _preflight(args, backend)  # on the main thread, waiting for no import: a refusal comes at once
     from .simulation.runner import set_default_deadline
 
     set_default_deadline(args.episode_deadline)
