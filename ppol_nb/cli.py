@@ -64,7 +64,11 @@ def _backend(args, check: bool = True):
                                max_retries=args.retries)
     args.backend_object = backend
     if check:
-        _preflight(args, backend)  # before τ² and litellm are imported (seconds): a refusal comes at once
+        if args.backend == "openai" and not getattr(args, "no_preflight", False):
+            from .simulation.tau2_bridge import import_in_background
+
+            import_in_background()  # every caller needs τ² next: its import overlaps the preflight's waits
+        _preflight(args, backend)  # on the main thread, waiting for no import: a refusal comes at once
     from .simulation.runner import set_default_deadline
 
     set_default_deadline(args.episode_deadline)
@@ -503,9 +507,9 @@ def cmd_evolve(args) -> int:
         if args.backend == "openai" and not args.yes:
             print("this run calls a paid endpoint: pass --yes to start it")
             return 2
+    backend = _backend(args)  # the preflight first: the search modules import τ² and litellm (seconds)
     from .evolution.runs import build_run
 
-    backend = _backend(args)
     try:
         run = build_run(args.domain, backend, args.out, config=config, corpus=args.corpus, fitness_dir=args.fitness,
                         baseline_limit=args.baseline_limit, train_limit=args.train_limit, resume=args.resume,

@@ -33,8 +33,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..fitness.coverage import CoverageReference
-from ..fitness.discriminator import train_discriminator, training_manifest
 from ..fitness.fingerprint import FEATURES, fingerprint_frame, fingerprints
 from ..fitness.score import FitnessModel
 from ..humans import attributions, load_corpus, split_humans
@@ -136,6 +134,10 @@ def _train_domain(backend, domain: str, corpus, *, seeds, limit, run_dir, human_
     info = {"domain": domain, "simulator": simulator, "human_corpus": corpus.name,
             "source": f"ppol_nb ({backend.name} backend)", "max_steps": max_steps}
     humans = split.record()
+    # scikit-learn and SciPy (~1 s) load once there is something to train: not before the episodes
+    from ..fitness.coverage import CoverageReference
+    from ..fitness.discriminator import train_discriminator, training_manifest
+
     disc = train_discriminator(H_ref, sim_train[list(FEATURES)])
     manifest = {
         **provenance(), **info, "attributions": attributions([corpus]),

@@ -22,14 +22,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.frozen import FrozenEstimator
 
 from ..humans.splits import check_record
 from .alignment import alignment
-from .coverage import CoverageReference
-from .discriminator import freeze, load_discriminator, save_discriminator
+
+if TYPE_CHECKING:  # scikit-learn and SciPy (~1 s) load with a model, not with the search's modules
+    from sklearn.frozen import FrozenEstimator
+
+    from .coverage import CoverageReference
 
 REPORT_LAMBDAS = (0.5, 0.5)
 
@@ -65,6 +68,8 @@ class FitnessModel:
     manifest: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        from .discriminator import freeze
+
         self.discriminator = freeze(self.discriminator)
 
     def check_humans(self, validation_task_ids=None) -> None:
@@ -109,6 +114,8 @@ class FitnessModel:
 
     # -- persistence: the search loads exactly what the baseline study froze ------------
     def save(self, directory) -> Path:
+        from .discriminator import save_discriminator
+
         d = Path(directory)
         save_discriminator(self.discriminator, d / "discriminator", self.manifest)
         np.save(d / "human_reference.npy", self.reference.points)
@@ -122,6 +129,9 @@ class FitnessModel:
 
     @classmethod
     def load(cls, directory) -> "FitnessModel":
+        from .coverage import CoverageReference
+        from .discriminator import load_discriminator
+
         d = Path(directory)
         meta = json.loads((d / "fitness.json").read_text())
         d_ref = meta.pop("d_ref")

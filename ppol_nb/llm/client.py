@@ -19,10 +19,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 
 from ppol_nb.llm import deadline
 from ppol_nb.llm.cache import ResponseCache, is_reply, request_key
@@ -32,6 +31,9 @@ from ppol_nb.llm.ledger import Ledger
 from ppol_nb.llm.limiter import Limits
 from ppol_nb.llm.reply import ChatResult, is_empty, parse_completion
 from ppol_nb.llm.retry import backoff_s, is_retryable_status, retry_after_s
+
+if TYPE_CHECKING:  # the SDK (~0.4 s to import) loads with the first request: the preflight needs only httpx
+    import openai
 
 # Local OpenAI-compatible servers ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
@@ -253,6 +255,8 @@ class LLMClient:
 
     def _sdk(self, rc: RoleConfig, api_key: str) -> openai.OpenAI:
         """One SDK client per (endpoint, key variable), rebuilt if the key changed."""
+        import openai
+
         slot = (_norm_url(rc.base_url), rc.api_key_env)
         with self._sdk_lock:
             sdk = self._sdk_clients.get(slot)
@@ -304,6 +308,8 @@ class LLMClient:
     @staticmethod
     def _attempt(sdk: openai.OpenAI, request: dict, api_key: str, timeout: float | None = None) -> tuple[dict, Any]:
         """One HTTP request; returns the normalized reply and the response headers, or raises _AttemptError."""
+        import openai
+
         # The request is already wire-shaped: posting it as the body skips the SDK's typed
         # transform of messages and tools (a few ms of GIL time per call, which caps how many
         # requests one process keeps in flight). ``extra`` fields join the body, as extra_body would.

@@ -19,8 +19,10 @@ import contextvars
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when a report is built, not with the client (start-up, issue 19)
+    import pandas as pd
 
 COLUMNS = (
     "time",
@@ -170,6 +172,8 @@ class Ledger:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per recorded call, columns as in :data:`COLUMNS`."""
+        import pandas as pd
+
         df = pd.DataFrame(self._snapshot(), columns=list(COLUMNS))
         df["time"] = pd.to_datetime(df["time"].astype(float), unit="s", utc=True)
         df = df.astype(
@@ -227,6 +231,8 @@ class Ledger:
         successful requests) are over that span, and ``attempts_per_s`` counts
         failed attempts too.
         """
+        import pandas as pd
+
         df = self.to_frame()
         df = df[df["backend"] != "offline"]
         cols = ["requests", "throttled", "failed", "cached_calls", "span_s", "requests_per_s", "attempts_per_s",

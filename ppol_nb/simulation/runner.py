@@ -28,8 +28,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..llm.deadline import deadline_scope
@@ -40,6 +39,9 @@ from .scenario import build_scenario
 from .step_caps import DEFAULT_MAX_STEPS, EVAL_MAX_STEPS, TRAIN_MAX_STEPS  # noqa: F401 — re-exported
 from .store import EpisodeStore
 from .tau2_bridge import get_task, load_tasks, split_of, tau2_modules
+
+if TYPE_CHECKING:  # pandas loads when a frame is built: not before an episode's first request
+    import pandas as pd
 
 _default_deadline_s: float | None = None
 
@@ -244,6 +246,8 @@ def _progress(total: int, enabled: bool, desc: str):
 def summarize(df: pd.DataFrame, by=("domain", "split", "agent_model")) -> pd.DataFrame:
     """Success rate per group; errored episodes count as failures and are listed."""
     if df.empty:
+        import pandas as pd
+
         return pd.DataFrame()
     by = [c for c in by if c in df.columns]
     out = df.assign(errored=df["error"].notna()).groupby(by, dropna=False).agg(

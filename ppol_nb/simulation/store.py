@@ -32,11 +32,14 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import ValidationError
 
 from .records import EpisodeRecord, NewerSchemaError, RecordError, describe, parse_line
+
+if TYPE_CHECKING:  # pandas loads when a frame is built, not with the CLI (start-up, issue 19)
+    import pandas as pd
 
 EPISODE_FIELDS = tuple(EpisodeRecord.model_fields)
 
@@ -161,6 +164,8 @@ class EpisodeStore:
 
     def frame(self) -> pd.DataFrame:
         """Episodes as a DataFrame (messages kept as a list column)."""
+        import pandas as pd
+
         df = pd.DataFrame(self.load())
         if df.empty:
             return pd.DataFrame(columns=list(EPISODE_FIELDS) + ["success"])

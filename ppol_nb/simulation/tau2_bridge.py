@@ -5,13 +5,16 @@ litellm fetches a price list over the network, tau2 logs through loguru, and
 ``tau2.utils.utils`` calls ``load_dotenv()`` (which, from Jupyter, would read any
 ``.env`` in the working directory into the process environment). Everything in
 ppol_nb reaches tau2 through :func:`tau2_modules`, which imports it once with
-those effects switched off.
+those effects switched off, and with the cyclic garbage collector paused (the
+import is most of a command's start-up: issue 19, benchmarks/bench_startup.py).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import os
+import threading
 from types import SimpleNamespace
 
 from ..domains import names as domain_names
@@ -20,9 +23,36 @@ DOMAINS = domain_names()  # the registry's (ppol_nb.domains)
 SPLITS = ("train", "test")
 
 
+_import_lock = threading.Lock()  # functools.cache is no lock: a background import and a caller may race
+
+
 @functools.cache
 def tau2_modules() -> SimpleNamespace:
     """Import tau2 once, quietly, and return the pieces ppol_nb uses."""
+    with _import_lock:
+        return _import_tau2()
+
+
+def import_in_background() -> threading.Thread:
+    """Start :func:`tau2_modules` in a daemon thread, for a caller about to wait on the network.
+
+    The import is seconds of CPU under the GIL, so it gains only the time the caller
+    spends waiting (the CLI's preflight: the endpoint's answer to its probe). A failed
+    import is left for the caller's own :func:`tau2_modules` call to raise.
+    """
+
+    def run() -> None:
+        try:
+            tau2_modules()
+        except BaseException:  # noqa: BLE001, S110 — the caller's own call raises it
+            pass
+
+    thread = threading.Thread(target=run, name="ppol-tau2-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_tau2() -> SimpleNamespace:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from loguru import logger
 
@@ -30,6 +60,12 @@ def tau2_modules() -> SimpleNamespace:
     logger.disable("litellm")
     previous = os.environ.get("PYTHON_DOTENV_DISABLED")
     os.environ["PYTHON_DOTENV_DISABLED"] = "1"
+    # The import builds ~10^6 long-lived objects (litellm's and the OpenAI SDK's pydantic models):
+    # the cyclic GC's full passes over them during the import cost ~15-20% of its seconds, and
+    # later passes would walk them again. So: no collection during the import, then the modules'
+    # objects move to the permanent generation (gc.freeze), which later passes skip.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         import litellm
         from tau2.agent.base import LocalAgent
@@ -49,6 +85,9 @@ def tau2_modules() -> SimpleNamespace:
             os.environ.pop("PYTHON_DOTENV_DISABLED", None)
         else:
             os.environ["PYTHON_DOTENV_DISABLED"] = previous
+        if gc_was_enabled:
+            gc.enable()
+    gc.freeze()
     litellm.suppress_debug_info = True
     return SimpleNamespace(
         litellm=litellm,
