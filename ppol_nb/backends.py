@@ -118,10 +118,10 @@ class LLMBackend:
 
         return LLMMutator(self.client, **kwargs)
 
-    def reflector(self):
+    def reflector(self, prompt: str = "authors"):
         from .evolution.reflection import LLMReflection
 
-        return LLMReflection(self.client)
+        return LLMReflection(self.client, prompt=prompt)
 
     def max_workers(self, requested: int | None) -> int:
         """Concurrent episodes: what was asked for (default :data:`EPISODES_IN_FLIGHT`); episodes wait on the
