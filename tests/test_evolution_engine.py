@@ -806,7 +806,7 @@ def test_run_stored_before_the_prompt_fields_resumes_with_its_old_decisions(tmp_
     with pytest.raises(ValueError, match="mutator_prompt: stored 'ppol_nb' vs given 'authors'"):
         EvolutionEngine(ci(max_iterations=8, early_stop_patience=None), ToyEvaluator(), ToyMutator(),
                         tmp_path / "old", SEED_PROGRAM, resume=True)
-    resumed, summary = run(tmp_path, "old", old_cfg, resume=True)
+    _, summary = run(tmp_path, "old", old_cfg, resume=True)
     assert summary.iterations_done == 8
     # A run identity leaves the fields out while they hold the values old runs were made with.
     ident = run_identity("retail", OfflineBackend(), old_cfg, "multiwoz", None, None, None, SEED_PROGRAM)["config"]

@@ -385,9 +385,9 @@ def test_paper_profile_requests_carry_history_and_task_text_and_a_failed_diff_sp
     from ppol_nb.personas.context import task_context
 
     edits = iter([
-        '<<<<<<< SEARCH\n        "definition": "Communicates in as few words as possible, leaving out greetings, '
-        'courtesy and elaboration.",\n=======\n        "definition": "Says as little as possible: fragments, no '
-        'courtesy.",\n>>>>>>> REPLACE\n',
+        ('<<<<<<< SEARCH\n        "definition": "Communicates in as few words as possible, leaving out greetings, '
+         'courtesy and elaboration.",\n=======\n        "definition": "Says as little as possible: fragments, no '
+         'courtesy.",\n>>>>>>> REPLACE\n'),
         "<<<<<<< SEARCH\nthis line is not in the program\n=======\nsomething else\n>>>>>>> REPLACE\n",
         "<<<<<<< SEARCH\nAnswer with JSON only.\n=======\nAnswer with JSON only, nothing else.\n>>>>>>> REPLACE\n",
     ])

@@ -90,9 +90,9 @@ from .config import BUDGET_FIELDS, LEGACY_DECISIONS, EvolutionConfig
 from .database import FILENAME, RunDatabase
 from .interfaces import (
     ROLE_EVALUATOR,
-    Attempt,
     ROLE_RESCORE,
     ROLE_VALIDATION,
+    Attempt,
     Evaluation,
     Evaluator,
     Mutator,

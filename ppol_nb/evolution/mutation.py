@@ -283,17 +283,18 @@ def build_authors_prompt(parent: ProgramRecord, inspirations: list[ProgramRecord
     ]
     if inspirations:
         for i, record in enumerate(inspirations, 1):
-            sections += [f"### Program {i} (fitness {record.metrics.get(metric_keys[0], float('nan')):.4f}; "
-                         f"{_metrics_line(record, metric_keys)})", _fenced(record.source)]
+            fitness = record.metrics.get(metric_keys[0], float("nan"))
+            sections += [f"### Program {i} (fitness {fitness:.4f}; {_metrics_line(record, metric_keys)})",
+                         _fenced(record.source)]
     else:
         sections.append("(no other programs yet)")
     sections += [
         "# Current program source",
         _fenced(parent.source),
         "# Task",
-        "Propose changes to the current program that raise its fitness score. The search keeps a variety of "
-        f"programs across these dimensions: {dimensions}. Programs with similar fitness but different features "
-        "are valuable.",
+        ("Propose changes to the current program that raise its fitness score. The search keeps a variety of "
+         f"programs across these dimensions: {dimensions}. Programs with similar fitness but different features "
+         "are valuable."),
         "# Focus for this change",
         angle.instruction,
         "# Answer format",

@@ -92,6 +92,8 @@ from ..fitness import FEATURES, fingerprint_frame
 from ..fitness.score import REPORT_LAMBDAS
 from ..personas.cache import generate_for_task
 from ..personas.conditions import persona_record
+from ..personas.context import task_context
+from ..personas.toolkit import format_context
 from ..simulation.runner import EVAL_MAX_STEPS, TRAIN_MAX_STEPS, EpisodeSpec, run_episodes
 from ..simulation.tau2_bridge import get_task, load_tasks
 from .curriculum import (
@@ -105,8 +107,6 @@ from .curriculum import (
     split_validation,
 )
 from .interfaces import Evaluation
-from ..personas.context import task_context
-from ..personas.toolkit import format_context
 from .reflection import (
     ARTIFACT_CHARS,
     TASK_TEXT_CHARS,
