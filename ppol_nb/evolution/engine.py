@@ -14,7 +14,9 @@ Semantics (what "iteration", "round" and "resume" mean here)
   each result is committed to the database the moment it ends; then the round's
   records enter the archive in iteration order. With the default of 1, a round
   is an iteration.
-* **Comparison** (:mod:`.comparison`): with ``comparison="paired"`` (default)
+* **Comparison** (:mod:`.comparison`): with ``comparison="raw"`` (every
+  profile's default, the authors' rule) a candidate's rating is its own
+  minibatch score. With ``comparison="paired"`` (the ``paired`` variant)
   each successful candidate of a round is paired with the round-start
   incumbent (the current best) on the candidate's own minibatch; the
   incumbent's re-evaluation there is computed once per (program, context) and
@@ -26,6 +28,10 @@ Semantics (what "iteration", "round" and "resume" mean here)
   a round's re-evaluations run (concurrently, under ``eval_timeout_s``) before
   its records enter the archive; their spend is ledger role ``rescore`` and
   counts towards ``max_cost_usd``.
+* **History**: a mutator whose ``propose`` takes ``history`` is given the
+  island's latest ``history_size`` candidates born before the round (failed
+  ones included, each with its parent's metrics), a function of the
+  round-start state like every other decision.
 * **Migration** runs right after iteration t enters the archive when
   ``t % migration_interval == 0`` (ring, top fraction; see :mod:`.archive`).
 * **Stopping** is checked between rounds: ``max_iterations``, early stop (no
