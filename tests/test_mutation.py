@@ -411,7 +411,10 @@ def test_authors_prompt_carries_history_diversity_note_and_top_programs(fake_ope
     assert "mixed against its parent" in user and "focus 'axes': 1 of 1 block(s) applied" in user
     assert "similar fitness but different features are valuable" in user
     assert "human-likeness=0.2200, coverage of human behaviour=0.5500" in user
-    assert "### Program 2 (fitness 0.3500" in user
+    assert "#### Program 2 (fitness 0.3500" in user
+    # The parent's source comes right after the one "## Current program" heading (loopback servers read it there).
+    assert user.count("## Current program\n") == 1
+    assert user.split("## Current program\n", 1)[1].lstrip().startswith("```python\n" + SEED[:40])
 
 
 def test_failed_diff_spends_the_call_without_a_follow_up(fake_openai):

@@ -256,7 +256,7 @@ def _attempt_block(attempt: Attempt) -> str:
     if attempt.notes:
         change += f": {attempt.notes}"
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in attempt.metrics.items()) or "none (no evaluation)"
-    return "\n".join([f"### Attempt of iteration {attempt.iteration}", f"- Change: {change}",
+    return "\n".join([f"#### Attempt of iteration {attempt.iteration}", f"- Change: {change}",
                       f"- Metrics: {metrics}", f"- Outcome: {_outcome(attempt)}"])
 
 
@@ -269,35 +269,35 @@ def build_authors_prompt(parent: ProgramRecord, inspirations: list[ProgramRecord
                        for k in feature_keys) if parent.metrics else "n/a"
     dimensions = ", ".join(FEATURE_NAMES.get(k, k) for k in feature_keys)
     sections = [
-        "# Current program",
+        "## Scores of the current program",
         f"- Fitness: {score:.4f}" if isinstance(score, (int, float)) else "- Fitness: n/a",
         f"- Behaviour coordinates: {coords}",
-        "## Metrics of the current program",
+        "### Metrics",
         _metrics_line(parent, metric_keys),
-        "## Evaluator reflection on the current program (evaluator_reflection)",
+        "### Evaluator reflection on the current program (evaluator_reflection)",
         _reflection_text(parent),
-        "# Evolution history",
-        "## Previous attempts on this island (most recent first)",
+        "## Evolution history",
+        "### Previous attempts on this island (most recent first)",
         "\n\n".join(_attempt_block(a) for a in history) if history else "(no earlier attempts on this island)",
-        "## Top programs of this island",
+        "### Top programs of this island",
     ]
     if inspirations:
         for i, record in enumerate(inspirations, 1):
             fitness = record.metrics.get(metric_keys[0], float("nan"))
-            sections += [f"### Program {i} (fitness {fitness:.4f}; {_metrics_line(record, metric_keys)})",
+            sections += [f"#### Program {i} (fitness {fitness:.4f}; {_metrics_line(record, metric_keys)})",
                          _fenced(record.source)]
     else:
         sections.append("(no other programs yet)")
     sections += [
-        "# Current program source",
+        "## Current program",  # right before its source, as in the "ppol_nb" wording
         _fenced(parent.source),
-        "# Task",
+        "## Task",
         ("Propose changes to the current program that raise its fitness score. The search keeps a variety of "
          f"programs across these dimensions: {dimensions}. Programs with similar fitness but different features "
          "are valuable."),
-        "# Focus for this change",
+        "## Focus for this change",
         angle.instruction,
-        "# Answer format",
+        "## Answer format",
         f"""Explain your reasoning briefly, then give your edits as one or more blocks of exactly this form:
 
 {SEARCH_MARK}
