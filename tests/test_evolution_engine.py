@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evolution_toys import SEED_PROGRAM, PhasedEvaluator, ToyEvaluator, ToyMutator, parse_x, quality
+from evolution_toys import SEED_PROGRAM, PhasedEvaluator, ToyEvaluator, ToyMutator, parse_x, quality, render
 
 from ppol_nb.evolution import (
     Archive,
@@ -814,3 +814,54 @@ def test_run_stored_before_the_prompt_fields_resumes_with_its_old_decisions(tmp_
     now = run_identity("retail", OfflineBackend(), ci(), "multiwoz", None, None, None, SEED_PROGRAM)["config"]
     assert {k: now[k] for k in new_fields if k in now} == {"mutator_prompt": "authors", "reflection_prompt": "authors",
                                                            "generation_failure": "skip_task"}
+
+
+from ppol_nb.evolution.program_edit import MutationError  # noqa: E402
+
+
+class HistoryMutator(ToyMutator):
+    """ToyMutator that takes the island's history and lets it steer the child (so a wrong history shows)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen: dict[int, list] = {}
+
+    def propose(self, parent, inspirations, rng, iteration, history=()):
+        self.seen[iteration] = [(a.iteration, a.error is None, round(a.metrics.get("score", -1.0), 6),
+                                 round(a.parent_metrics.get("score", -1.0), 6)) for a in history]
+        proposal = super().propose(parent, inspirations, rng, iteration)
+        if iteration % 5 == 0:  # an unusable reply: a failed candidate that spends its iteration
+            raise MutationError("the reply contains no SEARCH/REPLACE blocks")
+        x = parse_x(proposal.source)
+        x[0] = min(1.0, x[0] + 0.01 * sum(ok for _, ok, _, _ in self.seen[iteration]))
+        proposal.source = render(x)
+        return proposal
+
+
+def test_history_is_the_islands_latest_attempts_before_the_round_and_resumes_the_same(tmp_path):
+    cfg = ci(islands=2, max_iterations=16, early_stop_patience=None, parallel_evaluations=3)
+    ref_mutator = HistoryMutator()
+    ref, _ = run(tmp_path, "ref", cfg, mutator=ref_mutator)
+    records = {r.iteration: r for r in ref.records()}
+    by_id = {r.id: r for r in ref.records()}
+    rounds = [e["iterations"] for e in ref.events("round_start") if e["iteration"] > 0]
+    start_of = {t: r[0] for r in rounds for t in r}
+    assert any(not r.ok for r in records.values()) and len(ref_mutator.seen) == 16
+    for t, seen in ref_mutator.seen.items():
+        island = (t - 1) % cfg.islands
+        born = sorted((r for r in records.values() if r.island == island and 0 < r.iteration < start_of[t]),
+                      key=lambda r: -r.iteration)[: cfg.history_size]
+        assert [s[0] for s in seen] == [r.iteration for r in born], t  # never this round's own candidates
+        for (_, ok, score, parent_score), r in zip(seen, born):
+            assert ok == r.ok and (score == round(r.metrics["score"], 6) if r.ok else score == -1.0)
+            assert parent_score == round(by_id[r.parent_id].metrics["score"], 6)
+    assert any(len(s) == cfg.history_size for s in ref_mutator.seen.values())
+
+    part, _ = run(tmp_path, "resumed", cfg.replace(max_iterations=6), mutator=HistoryMutator())  # whole rounds
+    part.close()
+    resumed, _ = run(tmp_path, "resumed", cfg, mutator=HistoryMutator(), resume=True)
+    pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    assert [r.source for r in ref.records()] == [r.source for r in resumed.records()]
+    # A mutator without the keyword is never given one (ToyMutator above would raise TypeError).
+    plain, _ = run(tmp_path, "plain", cfg.replace(max_iterations=3))
+    assert all(r.ok or "TypeError" not in (r.error or "") for r in plain.records())
