@@ -816,7 +816,7 @@ def test_run_stored_before_the_prompt_fields_resumes_with_its_old_decisions(tmp_
                                                            "generation_failure": "skip_task"}
 
 
-from ppol_nb.evolution.program_edit import MutationError  # noqa: E402
+from ppol_nb.evolution.program_edit import MutationError
 
 
 class HistoryMutator(ToyMutator):
