@@ -11,17 +11,18 @@
 #
 # **Question.** The paper asserts, without showing it, that both terms of M = λ_h·P̄(human) + λ_b·coverage are
 # needed, that the λ ramp and the N curriculum help and that reflection-guided edits beat blind mutation. Run each
-# search variant (paper, HL only, coverage only, fixed λ, no reflection, no MAP-Elites, no N curriculum, one island)
-# with the same budget and seeds, evaluate each run's chosen program on held-out *test* tasks, and compare with the
+# search variant (paper, HL only, coverage only, fixed λ, no reflection, no MAP-Elites, no N curriculum, one island,
+# and `paired`: a new best by paired comparison with the incumbent plus one confirmation, this package's earlier
+# rule, where `paper` follows the authors' raw minibatch score) with the same budget and seeds, evaluate each run's chosen program on held-out *test* tasks, and compare with the
 # `paper` variant by paired differences with 95 % intervals. Then score every variant with a second judge the
 # search never saw (another model family, trained on other humans): a large drop in HL is discriminator hacking.
 #
 # This notebook is an **extension of the paper**, which reports no ablations: nothing here reproduces a paper
 # number. Offline (the default) the mutator, generator, users and agent are deterministic stand-ins: the whole
 # machinery runs, but the numbers are offline-backend numbers and cost nothing. Profile `paper`,
-# `backend="openai"` and `corpus="tau-usi"` is the paper's setting (8 variants × seeds full searches: expensive).
+# `backend="openai"` and `corpus="tau-usi"` is the paper's setting (9 variants × seeds full searches: expensive).
 # The same sweep runs from the command line as `ppol-nb ablate` (resumable). The default here is profile `notebook`
-# (2 islands, 12 iterations, no early stop) with one seed per variant, so that all eight variants run within the main
+# (2 islands, 12 iterations, no early stop) with one seed per variant, so that all nine variants run within the main
 # command's budget; the long study (paper profile, 48 runs) is in
 # [docs/results/03_ablations_offline_paper_profile.md](../docs/results/03_ablations_offline_paper_profile.md).
 
@@ -33,7 +34,8 @@ base_url = None
 api_key_env = "OPENAI_API_KEY"
 llm_config = None             # openai: LLM config file or recipe ("paper", "local"), role by role; docs/llm-config.md
 profile = "notebook"         # "notebook" (2 islands, 12 iterations) | "ci" (tests) | "paper"
-variants = ["paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection", "no_map_elites", "no_curriculum", "one_island"]
+variants = ["paper", "hl_only", "coverage_only", "fixed_lambda", "no_reflection", "no_map_elites", "no_curriculum", "one_island",
+            "paired"]
 seeds = [0]                  # one run per variant and seed (the long study in docs/results/ uses 3)
 max_iterations = None        # None: the profile's budget; a number overrides it for every run
 train_limit = None           # first K train tasks (smoke runs); None: all

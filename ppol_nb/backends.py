@@ -127,10 +127,10 @@ class LLMBackend:
 
         return LLMMutator(self.client, **{**self._role_sampling("mutator"), **kwargs})
 
-    def reflector(self):
+    def reflector(self, prompt: str = "authors"):
         from .evolution.reflection import LLMReflection
 
-        return LLMReflection(self.client, **self._role_sampling("reflection"))
+        return LLMReflection(self.client, prompt=prompt, **self._role_sampling("reflection"))
 
     def max_workers(self, requested: int | None) -> int:
         """Concurrent episodes: what was asked for (default :data:`EPISODES_IN_FLIGHT`); episodes wait on the

@@ -925,7 +925,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(a)
     a.add_argument("--variants", type=_variant_list, default=["paper"],
                    help="comma-separated: paper, hl_only, coverage_only, fixed_lambda, no_reflection, "
-                        "no_map_elites, no_curriculum, one_island")
+                        "no_map_elites, no_curriculum, one_island, paired")
     a.add_argument("--seeds", type=_int_list, default=[0], help="comma-separated search seeds, e.g. 0,1,2")
     a.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     a.add_argument("--max-iterations", type=positive_int, help="override the profile's max_iterations (all runs)")

@@ -36,7 +36,8 @@ SMALL = ["--domain", "retail", "--profile", "ci", "--max-iterations", "1", "--tr
 # What each variant changes, by name; nothing else may differ from the paper.
 EXPECTED = {"paper": set(), "hl_only": {"lambda_b_schedule"}, "coverage_only": {"lambda_b_schedule"},
             "fixed_lambda": {"lambda_b_schedule"}, "no_reflection": {"reflection"}, "no_map_elites": {"map_elites"},
-            "no_curriculum": {"curriculum", "lambda_b_schedule"}, "one_island": {"islands"}}
+            "no_curriculum": {"curriculum", "lambda_b_schedule"}, "one_island": {"islands"},
+            "paired": {"comparison", "confirm_evaluations"}}
 
 
 # -- variants ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from evolution_toys import SEED_PROGRAM, PhasedEvaluator, ToyEvaluator, ToyMutator, parse_x, quality
+from evolution_toys import SEED_PROGRAM, PhasedEvaluator, ToyEvaluator, ToyMutator, parse_x, quality, render
 
 from ppol_nb.evolution import (
     Archive,
@@ -33,8 +33,13 @@ from ppol_nb.evolution.seeding import derive_rng
 TESTS_DIR = Path(__file__).resolve().parent
 
 
+# The profiles follow the authors' raw minibatch rule; these tests exercise the engine's richer path, the
+# paired rule with confirmations (re-evaluations, their reuse and their resume), unless they ask for raw.
+PAIRED = {"comparison": "paired", "confirm_evaluations": 2}
+
+
 def ci(**overrides) -> EvolutionConfig:
-    return EvolutionConfig.profile("ci", **overrides)
+    return EvolutionConfig.profile("ci", **{**PAIRED, **overrides})
 
 
 def run(tmp_path, name, config, evaluator=None, mutator=None, resume=False):
@@ -316,7 +321,7 @@ def _wait_for_programs(db_path: Path, n: int, proc: subprocess.Popen, timeout_s:
 
 
 def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path):
-    overrides = {"islands": 3, "migration_interval": 4, "max_iterations": 24, "early_stop_patience": None}
+    overrides = {"islands": 3, "migration_interval": 4, "max_iterations": 24, "early_stop_patience": None, **PAIRED}
     cfg = EvolutionConfig.from_dict(overrides, base="ci")
     ref, _ = run(tmp_path, "ref", cfg, mutator=ToyMutator(p_fail=0.1))
 
@@ -539,7 +544,17 @@ def test_profiles_yaml_overrides_and_unknown_keys(tmp_path):
     nb = EvolutionConfig.profile("notebook")
     assert nb.profile_name == "notebook" and nb.islands == 2 and nb.population_size == 10
     assert nb.max_iterations == 12 and nb.early_stop_patience is None
-    assert nb.decision_diff(small) == {}  # same search decisions as ci: only the budget differs
+    # Same search decisions as ci but the follow-up after an unusable diff, which ci keeps for endpoint smoke runs.
+    assert nb.decision_diff(small) == {"rewrite_on_failed_diff": (False, True)}
+    # What the authors' code does, in every profile (docs/fidelity.md).
+    for cfg in (paper, small, nb):
+        assert (cfg.comparison, cfg.confirm_evaluations, cfg.mutator_prompt, cfg.reflection_prompt,
+                cfg.generation_failure, cfg.history_size) == ("raw", 1, "authors", "authors", "skip_task", 3)
+    assert not paper.rewrite_on_failed_diff and not nb.rewrite_on_failed_diff and small.rewrite_on_failed_diff
+    for bad in ({"mutator_prompt": "mine"}, {"reflection_prompt": ""}, {"generation_failure": "zero"},
+                {"rewrite_on_failed_diff": "yes"}, {"history_size": -1}):
+        with pytest.raises(ValueError, match="invalid EvolutionConfig"):
+            EvolutionConfig.profile("ci", **bad)
 
     path = tmp_path / "evo.yaml"
     path.write_text("profile: ci\nislands: 3\nfeature_keys: [hl, coverage]\nmax_cost_usd: 2\n")
@@ -767,3 +782,86 @@ def test_legacy_database_is_migrated_and_resumes_only_with_the_raw_rule(tmp_path
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="schema version 99"):
         EvolutionEngine(raw_cfg, ToyEvaluator(), ToyMutator(), tmp_path / "old", SEED_PROGRAM, resume=True)
+
+
+def test_run_stored_before_the_prompt_fields_resumes_with_its_old_decisions(tmp_path):
+    from ppol_nb.backends import OfflineBackend
+    from ppol_nb.evolution.config import LEGACY_DECISIONS
+    from ppol_nb.evolution.runs import run_identity
+
+    new_fields = ("mutator_prompt", "rewrite_on_failed_diff", "history_size", "reflection_prompt",
+                  "generation_failure")
+    old_rules = {k: LEGACY_DECISIONS[k] for k in new_fields}
+    assert old_rules == {"mutator_prompt": "ppol_nb", "rewrite_on_failed_diff": True, "history_size": 3,
+                         "reflection_prompt": "ppol_nb", "generation_failure": "fail_candidate"}
+    old_cfg = ci(max_iterations=8, early_stop_patience=None, **old_rules)
+    engine, _ = run(tmp_path, "old", old_cfg.replace(max_iterations=4))
+    engine.close()
+    path = tmp_path / "old" / FILENAME
+    with sqlite3.connect(path) as conn:  # as stored before the fields existed
+        config = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        for k in new_fields:
+            del config[k]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+    with pytest.raises(ValueError, match="mutator_prompt: stored 'ppol_nb' vs given 'authors'"):
+        EvolutionEngine(ci(max_iterations=8, early_stop_patience=None), ToyEvaluator(), ToyMutator(),
+                        tmp_path / "old", SEED_PROGRAM, resume=True)
+    _, summary = run(tmp_path, "old", old_cfg, resume=True)
+    assert summary.iterations_done == 8
+    # A run identity leaves the fields out while they hold the values old runs were made with.
+    ident = run_identity("retail", OfflineBackend(), old_cfg, "multiwoz", None, None, None, SEED_PROGRAM)["config"]
+    assert not set(new_fields) & set(ident)
+    now = run_identity("retail", OfflineBackend(), ci(), "multiwoz", None, None, None, SEED_PROGRAM)["config"]
+    assert {k: now[k] for k in new_fields if k in now} == {"mutator_prompt": "authors", "reflection_prompt": "authors",
+                                                           "generation_failure": "skip_task"}
+
+
+from ppol_nb.evolution.program_edit import MutationError
+
+
+class HistoryMutator(ToyMutator):
+    """ToyMutator that takes the island's history and lets it steer the child (so a wrong history shows)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen: dict[int, list] = {}
+
+    def propose(self, parent, inspirations, rng, iteration, history=()):
+        self.seen[iteration] = [(a.iteration, a.error is None, round(a.metrics.get("score", -1.0), 6),
+                                 round(a.parent_metrics.get("score", -1.0), 6)) for a in history]
+        proposal = super().propose(parent, inspirations, rng, iteration)
+        if iteration % 5 == 0:  # an unusable reply: a failed candidate that spends its iteration
+            raise MutationError("the reply contains no SEARCH/REPLACE blocks")
+        x = parse_x(proposal.source)
+        x[0] = min(1.0, x[0] + 0.01 * sum(ok for _, ok, _, _ in self.seen[iteration]))
+        proposal.source = render(x)
+        return proposal
+
+
+def test_history_is_the_islands_latest_attempts_before_the_round_and_resumes_the_same(tmp_path):
+    cfg = ci(islands=2, max_iterations=16, early_stop_patience=None, parallel_evaluations=3)
+    ref_mutator = HistoryMutator()
+    ref, _ = run(tmp_path, "ref", cfg, mutator=ref_mutator)
+    records = {r.iteration: r for r in ref.records()}
+    by_id = {r.id: r for r in ref.records()}
+    rounds = [e["iterations"] for e in ref.events("round_start") if e["iteration"] > 0]
+    start_of = {t: r[0] for r in rounds for t in r}
+    assert any(not r.ok for r in records.values()) and len(ref_mutator.seen) == 16
+    for t, seen in ref_mutator.seen.items():
+        island = (t - 1) % cfg.islands
+        born = sorted((r for r in records.values() if r.island == island and 0 < r.iteration < start_of[t]),
+                      key=lambda r: -r.iteration)[: cfg.history_size]
+        assert [s[0] for s in seen] == [r.iteration for r in born], t  # never this round's own candidates
+        for (_, ok, score, parent_score), r in zip(seen, born):
+            assert ok == r.ok and (score == round(r.metrics["score"], 6) if r.ok else score == -1.0)
+            assert parent_score == round(by_id[r.parent_id].metrics["score"], 6)
+    assert any(len(s) == cfg.history_size for s in ref_mutator.seen.values())
+
+    part, _ = run(tmp_path, "resumed", cfg.replace(max_iterations=6), mutator=HistoryMutator())  # whole rounds
+    part.close()
+    resumed, _ = run(tmp_path, "resumed", cfg, mutator=HistoryMutator(), resume=True)
+    pd.testing.assert_frame_equal(ref.history(), resumed.history())
+    assert [r.source for r in ref.records()] == [r.source for r in resumed.records()]
+    # A mutator without the keyword is never given one (ToyMutator above would raise TypeError).
+    plain, _ = run(tmp_path, "plain", cfg.replace(max_iterations=3))
+    assert all(r.ok or "TypeError" not in (r.error or "") for r in plain.records())

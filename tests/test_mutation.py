@@ -270,11 +270,11 @@ def _inspirations():
     return [a, b]
 
 
-def test_llm_diff_reply_and_prompt_contents(fake_openai):
+def test_llm_diff_reply_and_prompt_contents(fake_openai):  # the "ppol_nb" wording (a named variant)
     server = fake_openai(lambda req: text_reply(GOOD_BLOCK))
     parent = record(SEED, artifacts={"evaluator_reflection": REFLECTION})
     with _client(server) as client:
-        proposal = LLMMutator(client).propose(parent, _inspirations(), random.Random(4), 3)
+        proposal = LLMMutator(client, prompt="ppol_nb").propose(parent, _inspirations(), random.Random(4), 3)
     assert proposal.kind == "diff" and proposal.llm_calls == 1 and proposal.cost_usd > 0
     assert '"definition": "Says as little as possible: fragments, no courtesy, no elaboration.",' in proposal.source
     assert axes_of(proposal.source)[0]["definition"] == "Says as little as possible: fragments, no courtesy, no elaboration."
@@ -312,7 +312,7 @@ def test_llm_unmatched_search_falls_back_to_rewrite(fake_openai):
 
     server = fake_openai(respond)
     with _client(server) as client:
-        proposal = LLMMutator(client).propose(record(SEED), [], random.Random(1), 1)
+        proposal = LLMMutator(client, rewrite_fallback=True).propose(record(SEED), [], random.Random(1), 1)
     assert len(server.requests) == 2 and proposal.kind == "rewrite" and proposal.llm_calls == 2
     assert "none of the 1 SEARCH block(s) matches" in proposal.notes
     assert proposal.source == rewritten
@@ -327,7 +327,7 @@ def test_llm_child_importing_os_is_rejected(fake_openai):
     evil_program = "```python\nimport os\n" + SEED + "```"
     server = fake_openai(lambda req: text_reply(evil_block if len(req["messages"]) == 2 else evil_program))
     with _client(server) as client, pytest.raises(InvalidProgram) as info:
-        LLMMutator(client).propose(record(SEED), [], random.Random(2), 1)
+        LLMMutator(client, rewrite_fallback=True).propose(record(SEED), [], random.Random(2), 1)
     message = str(info.value)
     assert "static check" in message and "'os'" in message and "rewrite fallback" in message
     assert info.value.llm_calls == 2 and len(server.requests) == 2
@@ -347,14 +347,15 @@ def test_llm_oversize_child_is_rejected(fake_openai):
     server2 = fake_openai(lambda req: text_reply(big_block if len(req["messages"]) == 2
                                                   else "```python\n" + SEED + padding * 20 + "```"))
     with _client(server2) as client, pytest.raises(InvalidProgram, match="max_code_length"):
-        LLMMutator(client, max_code_length=len(SEED) + 1000).propose(record(SEED), [], random.Random(2), 1)
+        LLMMutator(client, max_code_length=len(SEED) + 1000, rewrite_fallback=True).propose(
+            record(SEED), [], random.Random(2), 1)
 
 
 def test_llm_full_program_reply_is_a_rewrite(fake_openai):
     rewritten = SEED.replace("150-250 words", "120-180 words")
     server = fake_openai(lambda req: text_reply("```python\n" + rewritten + "```"))
     with _client(server) as client:
-        proposal = LLMMutator(client).propose(record(SEED), [], random.Random(0), 1)
+        proposal = LLMMutator(client, rewrite_fallback=True).propose(record(SEED), [], random.Random(0), 1)
     assert proposal.kind == "rewrite" and proposal.llm_calls == 1 and "full program" in proposal.notes
     assert json.dumps(proposal.source) == json.dumps(rewritten)
     ast.parse(proposal.source)
@@ -370,3 +371,58 @@ def test_edit_kind_tells_text_edits_from_structural_ones():
     assert edit_kind(SEED, replace_constant(SEED, "DIVERSITY_AXES", axes)) == "structure"
     assert edit_kind(SEED, SEED.replace("def generate_personas(", "def generate_personas_(")) == "structure"
     assert edit_kind(SEED, "def broken(:\n") == "unparsable"
+
+
+# -- the authors' prompt and failure rule (EvolutionConfig.mutator_prompt / rewrite_on_failed_diff) -------------
+
+
+def test_authors_system_message_leaves_traits_and_fitness_to_the_reflection():
+    from ppol_nb.evolution.mutation import AUTHORS_SYSTEM_PROMPT
+
+    # The earlier wording describes the target customer and the fitness; the authors' does not.
+    for phrase in ("brief, vague, guarded", "over-cooperative", "fixed judge", "range of human behaviour"):
+        assert phrase in SYSTEM_PROMPT and phrase not in AUTHORS_SYSTEM_PROMPT, phrase
+    for phrase in ("DIVERSITY_AXES", "structural changes", "evaluator reflection", "generate_personas(context"):
+        assert phrase in AUTHORS_SYSTEM_PROMPT, phrase
+
+
+def test_authors_prompt_carries_history_diversity_note_and_top_programs(fake_openai):
+    from ppol_nb.evolution.interfaces import Attempt
+    from ppol_nb.evolution.mutation import AUTHORS_SYSTEM_PROMPT
+
+    history = [Attempt(7, None, None, None, {}, {"score": 0.3}, error="mutator raised MutationError: no blocks"),
+               Attempt(5, "diff", "axes", "1 of 1 block(s) applied", {"score": 0.4, "hl": 0.3, "coverage": 0.6},
+                       {"score": 0.3, "hl": 0.2, "coverage": 0.5}),
+               Attempt(3, "diff", "expansion", None, {"score": 0.2, "hl": 0.3, "coverage": 0.4},
+                       {"score": 0.3, "hl": 0.2, "coverage": 0.5})]
+    server = fake_openai(lambda req: text_reply(GOOD_BLOCK))
+    parent = record(SEED, artifacts={"evaluator_reflection": REFLECTION})
+    with _client(server) as client:
+        proposal = LLMMutator(client).propose(parent, _inspirations(), random.Random(4), 8, history=history)
+    assert proposal.kind == "diff"
+    (req,) = server.requests
+    system, user = req["messages"][0]["content"], req["messages"][1]["content"]
+    assert system == AUTHORS_SYSTEM_PROMPT
+    assert "MARKER-7731" in user and SEED.rstrip() in user and "stubborn" in user and "INSPIRATION-B" in user
+    assert user.index("Attempt of iteration 7") < user.index("Attempt of iteration 5") < user.index(
+        "Attempt of iteration 3")  # most recent first
+    assert "failed: mutator raised MutationError: no blocks" in user
+    assert "score=0.4000, hl=0.3000, coverage=0.6000" in user and "improved on every metric" in user
+    assert "mixed against its parent" in user and "focus 'axes': 1 of 1 block(s) applied" in user
+    assert "similar fitness but different features are valuable" in user
+    assert "human-likeness=0.2200, coverage of human behaviour=0.5500" in user
+    assert "#### Program 2 (fitness 0.3500" in user
+    # The parent's source comes right after the one "## Current program" heading (loopback servers read it there).
+    assert user.count("## Current program\n") == 1
+    assert user.split("## Current program\n", 1)[1].lstrip().startswith("```python\n" + SEED[:40])
+
+
+def test_failed_diff_spends_the_call_without_a_follow_up(fake_openai):
+    whole = "```python\n" + SEED.replace("150-250 words", "120-180 words") + "```"
+    for reply, reason in ((MISSING_BLOCK, "none of the 1 SEARCH block(s) matches"),
+                          (whole, "whole program instead of SEARCH/REPLACE blocks")):
+        server = fake_openai(lambda req, reply=reply: text_reply(reply))
+        with _client(server) as client, pytest.raises(MutationError) as info:
+            LLMMutator(client).propose(record(SEED), [], random.Random(1), 1)
+        assert reason in str(info.value) and "no follow-up" in str(info.value)
+        assert len(server.requests) == 1 and info.value.llm_calls == 1

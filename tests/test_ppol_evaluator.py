@@ -209,7 +209,10 @@ class CommentMutator:
 @pytest.fixture(scope="module")
 def engine_run(setup, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("engine")
-    config = EvolutionConfig.profile("ci", max_iterations=2, islands=1, early_stop_patience=None)
+    # The paired rule (the `paired` variant; the profiles' default is the authors' raw score) so that the
+    # incumbent's re-evaluations through the real evaluator are exercised too.
+    config = EvolutionConfig.profile("ci", max_iterations=2, islands=1, early_stop_patience=None,
+                                     comparison="paired", confirm_evaluations=2)
     engine = EvolutionEngine(config, _evaluator(setup, run_dir), CommentMutator(), run_dir, SEED)
     summary = engine.run(progress=False)
     return engine, summary, run_dir
@@ -307,10 +310,13 @@ def test_llm_reflection_call_settings_and_output_rules(setup, evaluated):
             calls.append((role, kw))
             return SimpleNamespace(content=f"In Task 3, {name} (p0) was too polite. " + "word " * 400, cost_usd=0.01)
 
-    critique = LLMReflection(StubClient()).reflect(inp)
+    critique = LLMReflection(StubClient(), prompt="ppol_nb").reflect(inp)  # the earlier rule: cut at 300 words
     assert calls == [("reflection", {"temperature": 0.25, "max_tokens": 2000})]
     assert name not in critique.text and not INDEX_LIKE.search(critique.text)
     assert len(critique.text.split()) <= 300 and (critique.llm_calls, critique.cost_usd) == (1, 0.01)
+    whole = LLMReflection(StubClient()).reflect(inp)  # the authors': kept whole up to 10,000 characters
+    assert name not in whole.text and not INDEX_LIKE.search(whole.text) and len(whole.text.split()) > 400
+    assert whole.text.startswith(critique.text.rstrip("…")) and len(whole.text) <= 10_000
 
 
 def test_llm_path_accounts_generator_episode_and_reflection_spend(setup, fake_openai, tmp_path):
@@ -360,3 +366,113 @@ def test_llm_path_accounts_generator_episode_and_reflection_spend(setup, fake_op
     assert ledger[ledger.role == "generator"].episode_id.str.startswith("generate:p00000-llm").all()
     assert result.cost_usd == pytest.approx(ledger.cost_usd.sum()) and result.cost_usd > 0
     assert result.llm_calls == len(ledger)
+
+
+def test_paper_profile_requests_carry_history_and_task_text_and_a_failed_diff_spends_its_iteration(
+        setup, fake_openai, tmp_path):
+    """A paper-profile search built by build_run, its mutator and reflector on a loopback endpoint (episodes
+    offline): the recorded requests show the evolution history in the mutator's prompt, each task's scenario
+    text in the reflector's, and an unusable diff answered by no follow-up, its iteration spent."""
+    from dataclasses import dataclass
+
+    from fake_openai_server import text_reply
+
+    from ppol_nb.backends import LLMBackend
+    from ppol_nb.evolution.mutation import AUTHORS_SYSTEM_PROMPT
+    from ppol_nb.evolution.reflection import TASK_TEXT_CHARS
+    from ppol_nb.evolution.runs import build_run
+    from ppol_nb.llm import LLMClient, LLMConfig
+    from ppol_nb.personas.context import task_context
+
+    edits = iter([
+        ('<<<<<<< SEARCH\n        "definition": "Communicates in as few words as possible, leaving out greetings, '
+         'courtesy and elaboration.",\n=======\n        "definition": "Says as little as possible: fragments, no '
+         'courtesy.",\n>>>>>>> REPLACE\n'),
+        "<<<<<<< SEARCH\nthis line is not in the program\n=======\nsomething else\n>>>>>>> REPLACE\n",
+        "<<<<<<< SEARCH\nAnswer with JSON only.\n=======\nAnswer with JSON only, nothing else.\n>>>>>>> REPLACE\n",
+    ])
+    critique = "The customers were too polite and handed everything over at once. " * 40 + "LAST-ADVICE-9931"
+
+    def respond(req):
+        if req["messages"][0]["content"].startswith("You review simulated customers"):
+            return text_reply(critique)
+        return text_reply(next(edits))
+
+    server = fake_openai(respond)
+    client = LLMClient(LLMConfig.openai("fake-model", base_url=server.url, api_key_env=None, max_retries=0))
+    llm = LLMBackend(client)
+
+    @dataclass
+    class OfflineEpisodesLLMSearch(OfflineBackend):  # what build_run asks of the backend goes to the endpoint
+        def mutator(self, **kwargs):
+            return llm.mutator(**kwargs)
+
+        def reflector(self, **kwargs):
+            return llm.reflector(**kwargs)
+
+    config = EvolutionConfig.profile("paper", islands=1, population_size=10, max_iterations=3,
+                                     early_stop_patience=None, curriculum=(2,), validate_on_new_best=False)
+    assert (config.mutator_prompt, config.rewrite_on_failed_diff, config.reflection_prompt,
+            config.comparison, config.confirm_evaluations) == ("authors", False, "authors", "raw", 1)
+    run = build_run("retail", OfflineEpisodesLLMSearch(), tmp_path / "run", config=config,
+                    fitness_dir=setup["fitness_dir"], train_limit=6, progress=False, minibatch_size=2)
+    run.engine.run(progress=False)
+
+    mutations = [r for r in server.requests if r["messages"][0]["content"] == AUTHORS_SYSTEM_PROMPT]
+    reflections = [r for r in server.requests if r not in mutations]
+    assert len(mutations) == 3 and all(len(r["messages"]) == 2 for r in mutations)  # no follow-up ever
+    records = {r.iteration: r for r in run.engine.records()}
+    assert sorted(records) == [0, 1, 2, 3]  # the failed diff took iteration 2; the budget of 3 is spent
+    assert records[2].mutation_kind == "failed" and "none of the 1 SEARCH block(s) matches" in records[2].error
+    assert records[1].ok and records[3].ok and len(reflections) == 3  # seed and the two children
+
+    first, second, third = (r["messages"][1]["content"] for r in mutations)
+    assert "(no earlier attempts on this island)" in first
+    assert "Attempt of iteration 1" in second and f"score={records[1].metrics['score']:.4f}" in second
+    assert third.index("Attempt of iteration 2") < third.index("Attempt of iteration 1")
+    assert "failed: mutator raised MutationError" in third and "none of the 1 SEARCH block(s)" in third
+    assert all("similar fitness but different features are valuable" in m for m in (first, second, third))
+    assert "LAST-ADVICE-9931" in first  # the parent's critique, kept whole past 300 words
+
+    for request, it in zip(reflections, (0, 1, 3)):
+        prompt = request["messages"][1]["content"]
+        tasks = run.evaluator.minibatch(it).task_ids
+        assert prompt.count("Scenario:") == len(tasks) == 2
+        for t in tasks:
+            reason = " ".join(task_context(run.evaluator._tasks[t], "retail")["reason_for_call"].split())
+            assert " ".join(reason.split()[:6]) in " ".join(prompt.split()), (t, reason[:80])
+        blocks = prompt.split("Scenario:\n")[1:]
+        assert all(len(b.split("\nHL ")[0]) <= TASK_TEXT_CHARS for b in blocks)
+    assert records[1].artifacts["evaluator_reflection"].endswith("LAST-ADVICE-9931")
+
+
+def test_a_task_whose_generation_fails_is_left_out_and_recorded(setup, tmp_path):
+    """The authors' rule (generation_failure="skip_task", every profile): the candidate is scored on the
+    minibatch's other tasks and the failure is recorded; the earlier rule zeroes the whole candidate."""
+    ev = _evaluator(setup, tmp_path / "skip")
+    mb = ev.minibatch(0)
+    bad_task = mb.task_ids[-1]
+    marker = " ".join(ev._tasks[bad_task].user_scenario.instructions.known_info.split())
+    assert not any(marker in " ".join(ev._tasks[t].user_scenario.instructions.known_info.split())
+                   for t in mb.task_ids if t != bad_task)
+    program = SEED.replace(
+        "def generate_personas(context, axes, n, llm):\n",
+        "def generate_personas(context, axes, n, llm):\n"
+        f"    if {marker!r} in ' '.join(str(context.get('known_info')).split()):\n"
+        "        raise ValueError('cannot write personas for this one')\n")
+    result = ev.evaluate(program, 0, "p00001-partial")
+    assert result.error is None, result.error
+    m = result.metrics
+    assert (m["n_tasks"], m["generation_failures"], m["n_episodes"]) == (4, 1, 20)
+    assert m["score"] == pytest.approx(m["lambda_h"] * m["hl"] + m["lambda_b"] * m["coverage"]) and m["score"] > 0
+    (failure,) = result.artifacts["generation_failures"]
+    assert failure["task_id"] == bad_task and "cannot write personas" in failure["error"]
+    assert bad_task not in {row["task_id"] for row in result.artifacts["per_task"]}
+    assert {e["task_id"] for e in result.artifacts["per_episode"]} == set(mb.task_ids) - {bad_task}
+
+    strict = _evaluator(setup, tmp_path / "strict", generation_failure="fail_candidate").evaluate(
+        program, 0, "p00001-partial")
+    assert strict.error and "cannot write personas" in strict.error and strict.metrics["score"] == 0.0
+    # Every task failing still fails the candidate under the authors' rule.
+    broken = _evaluator(setup, tmp_path / "all").evaluate("def generate_personas(:\n", 0, "p00002-bad")
+    assert broken.error and broken.metrics["score"] == 0.0

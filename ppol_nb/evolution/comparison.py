@@ -10,10 +10,10 @@ The problem (GitHub issue 8, item 6)
     0), and one episode per (task, persona) makes each value noisy. Comparing
     raw values ("new best", MAP-Elites cell replacement, parent selection,
     early stopping) lets an early or lucky candidate block the search. The
-    authors' OpenEvolve setup compares raw values; it is kept here as the
-    ``"raw"`` rule (for ablations and for runs made before this module).
+    authors' OpenEvolve setup compares raw values; that is the ``"raw"`` rule,
+    every profile's default (``docs/fidelity.md``).
 
-The ``"paired"`` rule (the default)
+The ``"paired"`` rule (the ``paired`` ablation variant, :mod:`.variants`)
     *Context.* Fitness call index ``t`` fixes the minibatch B_t, N_t and λ_t
     (:func:`.curriculum.minibatch_for`); ``s(p, t)`` is program p's M on it.
     A program that fails on a context scores 0 there (PPol's convention for a
@@ -30,7 +30,7 @@ The ``"paired"`` rule (the default)
 
     *Racing confirmation.* If ``d_t > 0`` (c is a *challenger*), both programs
     are also evaluated on the next ``K − 1`` contexts t+1, ..., t+K−1
-    (``K = confirm_evaluations``, default 2). Those contexts are exactly the
+    (``K = confirm_evaluations``, 2 in the variant). Those contexts are exactly the
     ones the next iterations use, so the winner's extra evaluations are re-used
     as the next candidates' pairings: confirmation costs little beyond the
     loser's K − 1 evaluations.

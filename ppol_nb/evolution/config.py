@@ -9,15 +9,37 @@ authors' rollout step caps:
 tests; ``profile("notebook")``, the default of notebooks 02 and 03, keeps ci's
 small archive (2 islands, 10 programs) but runs 12 iterations with no early
 stop, so that offline searches move off the seed within the main command's
-10 minutes (only budget fields differ from ci). ``from_yaml`` overrides either profile field by field
+10 minutes (only budget fields and ``rewrite_on_failed_diff`` differ from ci). ``from_yaml`` overrides either profile field by field
 and rejects keys it does not know, so a typo never silently falls back to a
 default.
 
-Comparison (not in the paper; see :mod:`.comparison`): ``comparison="paired"``
-(default) rates every candidate by paired differences with the incumbent on the
-same minibatch, N and λ, and crowns a new best only after it wins on the mean
-of ``confirm_evaluations`` (default 2) paired differences; ``"raw"`` compares
-raw minibatch scores across iterations, as the authors' OpenEvolve setup does.
+Comparison (:mod:`.comparison`): ``comparison="raw"`` with
+``confirm_evaluations=1`` (default, every profile) compares raw minibatch scores
+across iterations, as the authors' OpenEvolve setup does; ``"paired"`` (the
+``paired`` ablation variant, :mod:`.variants`; not in the paper) rates every
+candidate by paired differences with the incumbent on the same minibatch, N and
+λ, and crowns a new best only after it wins on the mean of
+``confirm_evaluations`` paired differences.
+
+What the LLM roles are sent (defaults: the authors' released code, ``ppol``
+0.1.1 on OpenEvolve; ``docs/fidelity.md`` compares every element):
+``mutator_prompt`` ``"authors"`` (the authors' system-message content and the
+evolution history with the diversity note) or ``"ppol_nb"`` (this package's
+earlier wording: a list of target traits and a description of the fitness in
+the system message, no history); ``rewrite_on_failed_diff`` False (a reply
+whose diff cannot be used is a failed candidate, recorded with the reason, and
+the iteration is spent) or True (one follow-up asks for the whole program, and
+a whole program given instead of blocks is accepted); ``reflection_prompt``
+``"authors"`` (each task's scenario text, up to 2,200 characters, in the
+reflection prompt; the reply kept whole up to 10,000 characters) or
+``"ppol_nb"`` (no scenario text; reply cut at 300 words);
+``generation_failure`` ``"skip_task"`` (a task whose persona generation fails
+is left out and the candidate is scored on the other tasks of the minibatch,
+the failure recorded in its artifacts; the candidate fails only when every
+task fails) or ``"fail_candidate"`` (one failed task fails the candidate).
+The ``ci`` and ``notebook`` profiles take the same values except
+``rewrite_on_failed_diff`` (True in ``ci``: the follow-up keeps small endpoint
+smoke runs from spending most iterations on failed diffs).
 
 Search components (decision fields whose defaults are the paper; the fitness
 ablations of :mod:`.variants` switch them): ``curriculum`` (N per epoch,
@@ -58,6 +80,10 @@ from typing import Any
 
 from ..simulation.step_caps import EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 from .curriculum import PAPER_CURRICULUM
+
+# Prompt wordings: the authors' released code, or this package's earlier one (docs/fidelity.md).
+PROMPT_STYLES = ("authors", "ppol_nb")
+GENERATION_FAILURE_RULES = ("skip_task", "fail_candidate")
 
 # Fields that may differ between a run and its resumption.
 BUDGET_FIELDS = frozenset(
@@ -104,7 +130,7 @@ class EvolutionConfig:
     Comparison
         ``comparison`` is ``"paired"`` (like-with-like ratings, see
         :mod:`.comparison`) or ``"raw"`` (raw minibatch scores, the authors'
-        rule). ``confirm_evaluations`` is K: a paired challenger must win on the
+        rule, the default). ``confirm_evaluations`` is K: a paired challenger must win on the
         mean of K paired differences (its own minibatch and the next K − 1) to
         become the new best; 1 disables confirmation.
     Budgets (first reached stops the run, recorded as an event)
@@ -144,6 +170,10 @@ class EvolutionConfig:
         ``map_elites`` False drops the behaviour grid: each island keeps its
         ``island_capacity`` best programs and parents come from tournaments
         only (``elite_selection_ratio`` is then unused).
+    Prompts and failures (defaults: the authors' code; see the module doc)
+        ``mutator_prompt``, ``rewrite_on_failed_diff``, ``reflection_prompt``,
+        ``generation_failure``, ``history_size`` (the island's latest attempts
+        shown to the mutator in the ``"authors"`` prompt; OpenEvolve's 3).
     """
 
     islands: int = 5
@@ -170,12 +200,17 @@ class EvolutionConfig:
     validate_on_new_best: bool = True
     train_max_steps: int = TRAIN_MAX_STEPS
     val_max_steps: int = EVAL_MAX_STEPS
-    comparison: str = "paired"
-    confirm_evaluations: int = 2
+    comparison: str = "raw"
+    confirm_evaluations: int = 1
     curriculum: tuple[int, ...] = PAPER_CURRICULUM
     lambda_b_schedule: tuple[float, ...] | None = None
     reflection: bool = True
     map_elites: bool = True
+    mutator_prompt: str = "authors"
+    rewrite_on_failed_diff: bool = False
+    history_size: int = 3
+    reflection_prompt: str = "authors"
+    generation_failure: str = "skip_task"
     profile_name: str = field(default="paper", compare=False)
 
     # ------------------------------------------------------------------ checks
@@ -239,6 +274,12 @@ class EvolutionConfig:
             "lambda_b_schedule must be None or a non-empty sequence of numbers in [0, 1]")
         need(isinstance(self.reflection, bool), "reflection must be a bool")
         need(isinstance(self.map_elites, bool), "map_elites must be a bool")
+        need(self.mutator_prompt in PROMPT_STYLES, f"mutator_prompt must be one of {PROMPT_STYLES}")
+        need(self.reflection_prompt in PROMPT_STYLES, f"reflection_prompt must be one of {PROMPT_STYLES}")
+        need(isinstance(self.rewrite_on_failed_diff, bool), "rewrite_on_failed_diff must be a bool")
+        need(_is_int(self.history_size) and self.history_size >= 0, "history_size must be an int >= 0")
+        need(self.generation_failure in GENERATION_FAILURE_RULES,
+             f"generation_failure must be one of {GENERATION_FAILURE_RULES}")
         if errors:
             raise ValueError("invalid EvolutionConfig: " + "; ".join(errors))
 
@@ -332,6 +373,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "population_size": 10,
         "max_iterations": 6,
         "early_stop_patience": 4,
+        # Small endpoint smoke runs: one follow-up for an unusable diff, so few iterations are spent on them.
+        "rewrite_on_failed_diff": True,
         "eval_timeout_s": 60.0,
         "propose_timeout_s": 60.0,
         # A retail validation (14 tasks x 23 personas) takes ~1 min offline on a busy laptop.
@@ -378,9 +421,15 @@ def _is_num(x: Any) -> bool:
 
 # Values of fields a run database made before they existed was decided with:
 # runs from before :mod:`.comparison` compared raw scores without confirmation.
-LEGACY_DECISIONS: dict[str, Any] = {"comparison": "raw", "confirm_evaluations": 1}
+# Runs from before the prompt and failure fields sent this package's earlier prompts, asked for a
+# whole program after an unusable diff, and failed a candidate on any failed generation.
+LEGACY_DECISIONS: dict[str, Any] = {"comparison": "raw", "confirm_evaluations": 1,
+                                    "mutator_prompt": "ppol_nb", "rewrite_on_failed_diff": True, "history_size": 3,
+                                    "reflection_prompt": "ppol_nb", "generation_failure": "fail_candidate"}
 
-# Search-component fields added for the ablations; a run identity leaves them out while
-# they hold these (the paper's) values, so runs made before they existed still resume.
+# Fields added after runs were first stored; a run identity leaves them out while they hold these
+# values (what runs made before them were made with), so those runs still resume.
 COMPONENT_DEFAULTS: dict[str, Any] = {"curriculum": list(PAPER_CURRICULUM), "lambda_b_schedule": None,
-                                      "reflection": True, "map_elites": True}
+                                      "reflection": True, "map_elites": True,
+                                      **{k: v for k, v in LEGACY_DECISIONS.items()
+                                         if k not in ("comparison", "confirm_evaluations")}}

@@ -14,7 +14,9 @@ Semantics (what "iteration", "round" and "resume" mean here)
   each result is committed to the database the moment it ends; then the round's
   records enter the archive in iteration order. With the default of 1, a round
   is an iteration.
-* **Comparison** (:mod:`.comparison`): with ``comparison="paired"`` (default)
+* **Comparison** (:mod:`.comparison`): with ``comparison="raw"`` (every
+  profile's default, the authors' rule) a candidate's rating is its own
+  minibatch score. With ``comparison="paired"`` (the ``paired`` variant)
   each successful candidate of a round is paired with the round-start
   incumbent (the current best) on the candidate's own minibatch; the
   incumbent's re-evaluation there is computed once per (program, context) and
@@ -26,6 +28,10 @@ Semantics (what "iteration", "round" and "resume" mean here)
   a round's re-evaluations run (concurrently, under ``eval_timeout_s``) before
   its records enter the archive; their spend is ledger role ``rescore`` and
   counts towards ``max_cost_usd``.
+* **History**: a mutator whose ``propose`` takes ``history`` is given the
+  island's latest ``history_size`` candidates born before the round (failed
+  ones included, each with its parent's metrics), a function of the
+  round-start state like every other decision.
 * **Migration** runs right after iteration t enters the archive when
   ``t % migration_interval == 0`` (ring, top fraction; see :mod:`.archive`).
 * **Stopping** is checked between rounds: ``max_iterations``, early stop (no
@@ -92,6 +98,7 @@ from .interfaces import (
     ROLE_EVALUATOR,
     ROLE_RESCORE,
     ROLE_VALIDATION,
+    Attempt,
     Evaluation,
     Evaluator,
     Mutator,
@@ -109,6 +116,16 @@ log = logging.getLogger(__name__)
 BEST_PROGRAM_FILE = "best_program.py"
 
 
+def _takes_history(mutator) -> bool:
+    """Whether ``mutator.propose`` accepts the ``history`` keyword (:class:`~.interfaces.Mutator`)."""
+    import inspect
+
+    try:
+        return "history" in inspect.signature(mutator.propose).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class SeedProgramError(RuntimeError):
     """The seed program failed to evaluate; the search has nothing to start from."""
 
@@ -119,6 +136,7 @@ class _Decision:
     island: int
     parent: ProgramRecord
     inspirations: list[ProgramRecord]
+    history: tuple = ()  # the island's latest Attempts, most recent first (mutators that take ``history``)
 
 
 class EvolutionEngine:
@@ -585,7 +603,25 @@ class EvolutionEngine:
         island = self.archive[(iteration - 1) % cfg.islands]
         rng = derive_rng(cfg.seed, iteration, STREAM_SELECT)
         parent = island.sample_parent(rng, cfg.elite_selection_ratio, cfg.tournament_size)
-        return _Decision(iteration, island.index, parent, island.top(cfg.num_inspirations, exclude=parent.id))
+        return _Decision(iteration, island.index, parent, island.top(cfg.num_inspirations, exclude=parent.id),
+                         self._history(island.index, iteration))
+
+    def _history(self, island: int, iteration: int) -> tuple[Attempt, ...]:
+        """The island's latest ``history_size`` candidates born before this round (failed ones included)."""
+        size = self.config.history_size
+        if not size or not _takes_history(self.mutator):
+            return ()
+        start = self._pending_round[0] if self._pending_round else iteration
+        born = sorted((r for r in self._by_id.values() if r.island == island and 0 < r.iteration < start),
+                      key=lambda r: r.iteration, reverse=True)[:size]
+
+        def terms(record: ProgramRecord | None) -> dict[str, float]:
+            if record is None or not record.ok:
+                return {}
+            return {k: float(record.metrics[k]) for k in ("score", *self.config.feature_keys) if k in record.metrics}
+
+        return tuple(Attempt(r.iteration, r.mutation_kind, r.mutation_angle, r.mutation_notes, terms(r),
+                             terms(self._by_id.get(r.parent_id)), r.error) for r in born)
 
     def _finish_round(self, incumbent: ProgramRecord | None) -> None:
         """Propose and evaluate the round's missing candidates, then the re-evaluations their
@@ -705,9 +741,10 @@ class EvolutionEngine:
 
         # Copies: the mutator runs in a worker thread and must not be able to edit the archive.
         parent, inspirations = copy.deepcopy(d.parent), copy.deepcopy(list(d.inspirations))
+        extra = {"history": list(d.history)} if _takes_history(self.mutator) else {}
 
         def propose() -> Proposal:
-            proposal = as_proposal(self.mutator.propose(parent, inspirations, rng, d.iteration))
+            proposal = as_proposal(self.mutator.propose(parent, inspirations, rng, d.iteration, **extra))
             if not isinstance(proposal.source, str):
                 raise TypeError(f"Proposal.source must be str, got {type(proposal.source).__name__}")
             proposal.llm_calls, proposal.cost_usd = int(proposal.llm_calls), float(proposal.cost_usd)

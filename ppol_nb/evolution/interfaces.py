@@ -97,6 +97,23 @@ class Proposal:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One earlier candidate of an island as the mutator's evolution history shows it.
+
+    ``metrics``/``parent_metrics`` are the candidate's and its parent's fitness
+    terms (empty for a failed candidate, whose ``error`` says why it failed).
+    """
+
+    iteration: int
+    kind: str | None
+    angle: str | None
+    notes: str | None
+    metrics: dict[str, float]
+    parent_metrics: dict[str, float]
+    error: str | None = None
+
+
 @dataclass
 class Evaluation:
     """An evaluator's answer for one source."""
@@ -117,6 +134,9 @@ class Mutator(Protocol):
     it) for every random choice, e.g. the mutation angle, so a resumed run makes
     the same choices. ``inspirations`` are the island's best programs other than
     the parent, best first. Raising an exception records a failed candidate.
+    A mutator whose ``propose`` takes a ``history`` keyword is also given the
+    island's latest attempts (:class:`Attempt`, most recent first), taken from
+    the archive as it stood when the round started.
     """
 
     def propose(

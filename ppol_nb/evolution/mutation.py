@@ -1,23 +1,48 @@
 """The LLM mutator: PPol's code-edit proposals (paper §2, "Mutation prompt").
 
 One proposal is one conversation with the ``"mutator"`` role of an
-:class:`~ppol_nb.llm.LLMClient`:
+:class:`~ppol_nb.llm.LLMClient`. Two prompt wordings exist (``prompt=``; the
+run's ``EvolutionConfig.mutator_prompt``; ``docs/fidelity.md`` compares them
+element by element with the authors' ``ppol`` 0.1.1 / OpenEvolve prompt):
 
-1. a static system message (what the program is for, the paper's program
-   contract, the rules) and a user message with the parent's
-   source, metrics and evaluator reflection (≤ 10,000 characters), up to two
-   inspiration programs with their metrics, and ONE of the five mutation angles,
-   drawn with the engine's ``rng``; the model answers with SEARCH/REPLACE blocks
-   (syntax in :mod:`.program_edit`);
-2. the blocks are applied (exact match, then whitespace-tolerant) and the child
-   is validated (:func:`.program_edit.validate_child`: size, the sandbox's
-   static check, the program contract);
-3. if the reply has no usable blocks, none applies, the edits change nothing or
-   the edited program is invalid, the conversation continues once: the model is
-   told why and asked for the complete program in one ```python block
-   (``kind="rewrite"``, the reason in ``notes``). A rewrite that is still
-   invalid raises :class:`~.program_edit.InvalidProgram`; the engine records a
-   failed candidate.
+* ``"authors"`` (default, every profile): a system message with what the
+  authors' system message says (evolve a generator of diverse, human-like
+  personas to improve its fitness metrics; grow, revise or prune
+  ``DIVERSITY_AXES`` with the domain's human behaviours; revise prompts or logic
+  but keep a valid program; prefer structural changes when progress stalls;
+  read the evaluator's reflection) plus this package's program contract, and no
+  list of target traits and no description of the fitness. The user message
+  carries the parent's fitness, behaviour coordinates and metrics, its
+  evaluator reflection (≤ 10,000 characters), the **evolution history** (the
+  island's latest attempts, most recent first, each with its change, metrics
+  and outcome against its own parent, failures with their reason), the
+  island's top programs with their scores, the parent's source, the note that
+  the search keeps diversity on (human-likeness, coverage) and that programs
+  with similar fitness but different features are valuable, and ONE of the five
+  mutation angles drawn with the engine's ``rng``;
+* ``"ppol_nb"`` (this package's earlier wording, kept as a variant): a system
+  message that also describes the target customer (brief, vague, guarded,
+  impatient, sloppy...) and the fitness (a fixed judge, coverage of human
+  behaviour); the user message has no evolution history and no diversity note.
+
+The model answers with SEARCH/REPLACE blocks (syntax in :mod:`.program_edit`);
+they are applied (exact match, then whitespace-tolerant) and the child is
+validated (:func:`.program_edit.validate_child`: size, the sandbox's static
+check, the program contract).
+
+If the reply has no usable blocks, none applies, the edits change nothing or
+the edited program is invalid:
+
+* ``rewrite_fallback=False`` (the authors' rule; the paper and notebook
+  profiles): :class:`~.program_edit.MutationError` with the reason; the engine
+  records a failed candidate and the iteration is spent. A whole program sent
+  instead of blocks is such a failure too (OpenEvolve's diff mode accepts
+  diffs only);
+* ``rewrite_fallback=True`` (the ``ci`` profile): a whole program sent instead
+  of blocks is accepted (``kind="rewrite"``), and otherwise the conversation
+  continues once: the model is told why and asked for the complete program in
+  one ```python block (``kind="rewrite"``, the reason in ``notes``). A rewrite
+  that is still invalid raises :class:`~.program_edit.InvalidProgram`.
 
 Sampling follows the paper's mutation settings: temperature 1.0 and max_tokens
 8192 (reasoning effort, if wanted, belongs in the role's ``extra`` config).
@@ -33,7 +58,7 @@ from dataclasses import dataclass
 
 from ppol_nb.personas.programs import CONTRACT
 
-from .interfaces import ProgramRecord, Proposal
+from .interfaces import Attempt, ProgramRecord, Proposal
 from .program_edit import (
     DIVIDER_MARK,
     REPLACE_MARK,
@@ -51,6 +76,9 @@ from .program_edit import (
 MAX_REFLECTION_CHARS = 10_000  # the paper's artifact truncation
 REFLECTION_KEY = "evaluator_reflection"
 METRIC_KEYS = ("score", "hl", "coverage")
+PROMPT_STYLES = ("authors", "ppol_nb")
+# How the behaviour coordinates are named to the mutator (the authors' feature_dimensions).
+FEATURE_NAMES = {"hl": "human-likeness", "coverage": "coverage of human behaviour"}
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,24 @@ where they looked unlike real people.
 - If scores have stopped improving, favour bold structural changes over small rewordings."""
 
 
+AUTHORS_SYSTEM_PROMPT = f"""You are evolving a Python program that writes diverse, human-like personas for a user \
+simulator that chats within a given task scenario. Your aim is to raise the program's fitness metrics.
+
+DIVERSITY_AXES should capture behaviours seen in real people in this domain, and the personas should act those \
+behaviours out in their conversations. Grow the list with further behaviours that fit the domain, or revise or \
+remove the ones it has.
+You may revise the population and roleplay instructions or change the program's logic. The result must stay \
+valid Python that follows the program contract below.
+
+When recent changes have stopped improving the scores, prefer structural changes to small rewordings.
+
+When the current program comes with an evaluator reflection, read it closely and let what it observed guide \
+where you change the program.
+
+The program contract:
+{CONTRACT}
+A run may make at most 3 * n + 10 LLM calls."""
+
 REWRITE_REQUEST = """Your edit could not be used: {reason}.
 
 Reply instead with the complete new program (the whole file, including your intended changes) in a single \
@@ -189,6 +235,85 @@ SEARCH long enough to be unique and otherwise short.
     return "\n\n".join(sections)
 
 
+def _outcome(attempt: Attempt) -> str:
+    """The attempt against its own parent: all terms up, all down, or mixed (failures: the reason)."""
+    if attempt.error:
+        return f"failed: {attempt.error}"
+    shared = [k for k in attempt.metrics if k in attempt.parent_metrics]
+    if not shared:
+        return "no parent metrics to compare with"
+    if all(attempt.metrics[k] > attempt.parent_metrics[k] for k in shared):
+        return "improved on every metric over its parent"
+    if all(attempt.metrics[k] < attempt.parent_metrics[k] for k in shared):
+        return "fell on every metric against its parent"
+    return "mixed against its parent"
+
+
+def _attempt_block(attempt: Attempt) -> str:
+    change = attempt.kind or "unknown change"
+    if attempt.angle:
+        change += f" with focus {attempt.angle!r}"
+    if attempt.notes:
+        change += f": {attempt.notes}"
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in attempt.metrics.items()) or "none (no evaluation)"
+    return "\n".join([f"#### Attempt of iteration {attempt.iteration}", f"- Change: {change}",
+                      f"- Metrics: {metrics}", f"- Outcome: {_outcome(attempt)}"])
+
+
+def build_authors_prompt(parent: ProgramRecord, inspirations: list[ProgramRecord], angle: MutationAngle,
+                         history: list[Attempt] = (), metric_keys: tuple[str, ...] = METRIC_KEYS,
+                         feature_keys: tuple[str, ...] = ("hl", "coverage")) -> str:
+    """The user message of a mutation request in the ``"authors"`` wording (see the module doc)."""
+    score = parent.metrics.get(metric_keys[0]) if parent.metrics else None
+    coords = ", ".join(f"{FEATURE_NAMES.get(k, k)}={parent.metrics.get(k, float('nan')):.4f}"
+                       for k in feature_keys) if parent.metrics else "n/a"
+    dimensions = ", ".join(FEATURE_NAMES.get(k, k) for k in feature_keys)
+    sections = [
+        "## Scores of the current program",
+        f"- Fitness: {score:.4f}" if isinstance(score, (int, float)) else "- Fitness: n/a",
+        f"- Behaviour coordinates: {coords}",
+        "### Metrics",
+        _metrics_line(parent, metric_keys),
+        "### Evaluator reflection on the current program (evaluator_reflection)",
+        _reflection_text(parent),
+        "## Evolution history",
+        "### Previous attempts on this island (most recent first)",
+        "\n\n".join(_attempt_block(a) for a in history) if history else "(no earlier attempts on this island)",
+        "### Top programs of this island",
+    ]
+    if inspirations:
+        for i, record in enumerate(inspirations, 1):
+            fitness = record.metrics.get(metric_keys[0], float("nan"))
+            sections += [f"#### Program {i} (fitness {fitness:.4f}; {_metrics_line(record, metric_keys)})",
+                         _fenced(record.source)]
+    else:
+        sections.append("(no other programs yet)")
+    sections += [
+        "## Current program",  # right before its source, as in the "ppol_nb" wording
+        _fenced(parent.source),
+        "## Task",
+        ("Propose changes to the current program that raise its fitness score. The search keeps a variety of "
+         f"programs across these dimensions: {dimensions}. Programs with similar fitness but different features "
+         "are valuable."),
+        "## Focus for this change",
+        angle.instruction,
+        "## Answer format",
+        f"""Explain your reasoning briefly, then give your edits as one or more blocks of exactly this form:
+
+{SEARCH_MARK}
+lines copied from the current program
+{DIVIDER_MARK}
+the lines that replace them
+{REPLACE_MARK}
+
+- Copy the SEARCH lines character for character from the current program, indentation included; each SEARCH \
+must match the current program exactly.
+- Blocks are applied in order, each to the result of the ones before it, and each replaces one occurrence.
+- You may give several blocks. Make targeted changes: do not rewrite the whole program.""",
+    ]
+    return "\n\n".join(sections)
+
+
 class LLMMutator:
     """PPol's mutation operator: an LLM proposes SEARCH/REPLACE edits (full rewrite as fallback).
 
@@ -200,13 +325,19 @@ class LLMMutator:
     temperature, max_tokens : mutation sampling (the paper's 1.0 and 8192).
     role : the client role to call.
     num_inspirations : how many of the engine's inspirations go into the prompt (the paper's 2).
-    rewrite_fallback : ask once for a full program when the diff cannot be used.
+    rewrite_fallback : accept a whole program instead of blocks, and ask once for one when the diff cannot
+        be used (False: the authors' rule, an unusable diff is a failed candidate).
+    prompt : ``"authors"`` or ``"ppol_nb"`` (see the module doc).
     seed_requests : send a per-iteration seed (drawn from ``rng``) with each request.
     """
 
     def __init__(self, client, max_code_length: int = 65_536, temperature: float = 1.0, max_tokens: int = 8192,
-                 role: str = "mutator", num_inspirations: int = 2, rewrite_fallback: bool = True,
-                 metric_keys: tuple[str, ...] = METRIC_KEYS, seed_requests: bool = True) -> None:
+                 role: str = "mutator", num_inspirations: int = 2, rewrite_fallback: bool = False,
+                 metric_keys: tuple[str, ...] = METRIC_KEYS, seed_requests: bool = True,
+                 prompt: str = "authors") -> None:
+        if prompt not in PROMPT_STYLES:
+            raise ValueError(f"prompt must be one of {PROMPT_STYLES}, got {prompt!r}")
+        self.prompt = prompt
         self.client = client
         self.max_code_length = max_code_length
         self.temperature = temperature
@@ -217,13 +348,22 @@ class LLMMutator:
         self.metric_keys = tuple(metric_keys)
         self.seed_requests = seed_requests
 
+    def messages(self, parent: ProgramRecord, inspirations: list[ProgramRecord], angle: MutationAngle,
+                 history: list[Attempt] = ()) -> list[dict]:
+        """The request of one proposal: system and user message in this mutator's wording."""
+        chosen = [r for r in inspirations if r.source and r.ok][: self.num_inspirations]
+        if self.prompt == "authors":
+            return [{"role": "system", "content": AUTHORS_SYSTEM_PROMPT},
+                    {"role": "user", "content": build_authors_prompt(parent, chosen, angle, list(history),
+                                                                     self.metric_keys)}]
+        return [{"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": build_user_prompt(parent, chosen, angle, self.metric_keys)}]
+
     def propose(self, parent: ProgramRecord, inspirations: list[ProgramRecord], rng: random.Random,
-                iteration: int) -> Proposal:
+                iteration: int, history: list[Attempt] = ()) -> Proposal:
         angle = rng.choice(ANGLES)
         seed = rng.randrange(2**31) if self.seed_requests else None
-        chosen = [r for r in inspirations if r.source and r.ok][: self.num_inspirations]
-        messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": build_user_prompt(parent, chosen, angle, self.metric_keys)}]
+        messages = self.messages(parent, inspirations, angle, history)
         spend = _Spend()
         reply, truncated = self._ask(messages, seed, spend)
         child, kind, notes, reason = self._from_reply(parent.source, reply)
@@ -232,7 +372,8 @@ class LLMMutator:
         if truncated:
             reason += " (the reply was cut off at max_tokens)"
         if not self.rewrite_fallback:
-            raise spend.tag(MutationError(f"unusable mutation reply: {reason}"))
+            raise spend.tag(MutationError(f"unusable mutation reply (focus {angle.name!r}; the iteration is "
+                                          f"spent, no follow-up): {reason}"))
 
         follow_up = REWRITE_REQUEST.format(reason=reason, angle=angle.instruction)
         messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": follow_up}]
@@ -270,6 +411,8 @@ class LLMMutator:
             program = extract_program(reply)
             if program is None:
                 return None, "", "", "the reply contains no SEARCH/REPLACE blocks"
+            if not self.rewrite_fallback:  # the authors' diff mode takes diffs only
+                return None, "", "", "the reply gave a whole program instead of SEARCH/REPLACE blocks"
             try:  # a whole program instead of blocks is still a usable answer
                 validate_child(program, self.max_code_length)
             except InvalidProgram as exc:

@@ -9,9 +9,15 @@ protocol for one τ² domain.
    tasks by sliding window, N = 5 → 8 → 10 by epoch, λ = λ(N));
 2. run the candidate program in the sandbox for every task
    (:func:`~ppol_nb.personas.cache.generate_for_task`, cached under
-   ``run_dir/personas``); any generation failure makes the whole call a failed
-   evaluation (score 0) whose artifacts carry the error kind and text, so the
-   mutator can see what broke;
+   ``run_dir/personas``). With ``generation_failure="skip_task"`` (default, the
+   authors' rule) a task whose generation fails is left out: the candidate is
+   scored on the other tasks of the minibatch (``metrics["generation_failures"]``
+   counts the left-out tasks, ``artifacts["generation_failures"]`` says which
+   and why, and the reflection is told how many). Only when every task fails,
+   or with ``"fail_candidate"`` (this package's earlier rule) on any failure, is
+   the call a failed evaluation (score 0) whose artifacts carry the error kind
+   and text, so the mutator can see what broke. Validation applies the same
+   rule per N;
 3. run one episode per (task, persona) with the fixed agent
    (:func:`~ppol_nb.simulation.runner.run_episodes`, stored under
    ``run_dir/episodes/<program_id>``);
@@ -21,7 +27,9 @@ protocol for one τ² domain.
 5. write the reflection critique (:mod:`.reflection`) into
    ``artifacts["evaluator_reflection"]`` — unless ``reflect=False`` (the
    no-reflection ablation, :mod:`.variants`): then no critique is written and
-   the mutator edits blind.
+   the mutator edits blind. With ``reflection_prompt="authors"`` (default) the
+   reflector is given each task's scenario text (the generator's context,
+   names redacted, ≤ 2,200 characters); with ``"ppol_nb"`` it is not.
 
 The minibatch's N and λ follow ``curriculum`` and ``lambda_b_schedule``
 (defaults: the paper's; :func:`.curriculum.minibatch_for`).
@@ -84,6 +92,8 @@ from ..fitness import FEATURES, fingerprint_frame
 from ..fitness.score import REPORT_LAMBDAS
 from ..personas.cache import generate_for_task
 from ..personas.conditions import persona_record
+from ..personas.context import task_context
+from ..personas.toolkit import format_context
 from ..simulation.runner import EVAL_MAX_STEPS, TRAIN_MAX_STEPS, EpisodeSpec, run_episodes
 from ..simulation.tau2_bridge import get_task, load_tasks
 from .curriculum import (
@@ -99,6 +109,7 @@ from .curriculum import (
 from .interfaces import Evaluation
 from .reflection import (
     ARTIFACT_CHARS,
+    TASK_TEXT_CHARS,
     Critique,
     ReflectionInput,
     TaskView,
@@ -106,6 +117,7 @@ from .reflection import (
     customer_names,
     episode_view,
     extremes,
+    redact,
 )
 
 CONDITION = "program"  # the episode-store condition label of evolved candidates
@@ -154,6 +166,15 @@ class Generation:
     @property
     def failed_task(self) -> str | None:
         return next((t for t, r in self.results.items() if not r.ok), None)
+
+    @property
+    def ok_ids(self) -> list[str]:
+        return [t for t, r in self.results.items() if r.ok]
+
+    def failures(self) -> list[dict]:
+        """Each failed task: its id, error kind and (clipped) error, in task order."""
+        return [{"task_id": t, "error_kind": r.error_kind, "error": clip(r.error or "", 1000)}
+                for t, r in self.results.items() if not r.ok]
 
 
 @dataclass
@@ -220,6 +241,8 @@ class PPolEvaluator:
     lambda_b_schedule : λ_b per epoch (None: the paper's λ(N); :func:`.curriculum.minibatch_for`).
     reflect : write the reflection critique in ``evaluate`` (False: the no-reflection ablation;
         the mutator then sees no critique).
+    reflection_prompt : ``"authors"`` (each task's scenario text goes to the reflector) or ``"ppol_nb"``.
+    generation_failure : ``"skip_task"`` (score the tasks whose generation worked) or ``"fail_candidate"``.
     run_dir : where personas, episodes and validation episodes go.
     reflection : a reflector with ``reflect(ReflectionInput, seed) -> Critique``
         (default ``backend.reflector()``).
@@ -240,7 +263,13 @@ class PPolEvaluator:
                  max_workers: int | None = None, generation_seed: int = 0, generation_workers: int | None = None,
                  max_steps: int = TRAIN_MAX_STEPS, val_max_steps: int = EVAL_MAX_STEPS,
                  sandbox_timeout_s: float = 120.0, progress: bool = False, executor=None,
-                 lambda_b_schedule=None, reflect: bool = True) -> None:
+                 lambda_b_schedule=None, reflect: bool = True, reflection_prompt: str = "authors",
+                 generation_failure: str = "skip_task") -> None:
+        if reflection_prompt not in ("authors", "ppol_nb"):
+            raise ValueError(f"reflection_prompt must be 'authors' or 'ppol_nb', got {reflection_prompt!r}")
+        if generation_failure not in ("skip_task", "fail_candidate"):
+            raise ValueError(f"generation_failure must be 'skip_task' or 'fail_candidate', got {generation_failure!r}")
+        self.reflection_prompt, self.generation_failure = reflection_prompt, generation_failure
         self.domain = domain
         self.fitness_model = fitness_model
         self.backend = backend
@@ -284,7 +313,8 @@ class PPolEvaluator:
                 "val_seed": self.val_seed, "minibatch_size": self.minibatch_size,
                 "curriculum": list(self.curriculum),
                 "lambda_b_schedule": None if self.lambda_b_schedule is None else list(self.lambda_b_schedule),
-                "reflect": self.reflect, "episode_seed": self.episode_seed,
+                "reflect": self.reflect, "reflection_prompt": self.reflection_prompt,
+                "generation_failure": self.generation_failure, "episode_seed": self.episode_seed,
                 "generation_seed": self.generation_seed, "max_steps": self.max_steps,
                 "val_max_steps": self.val_max_steps, "world": self.world.key,
                 "reflection": type(self.reflection).__name__, "fitness_model": dict(self.fitness_model.info),
@@ -307,12 +337,14 @@ class PPolEvaluator:
         mb = self.minibatch(iteration)
         tasks = [self._tasks[t] for t in mb.task_ids]
         gen = self.generate(source, tasks, mb.n, tag=f"generate:{program_id}:{iteration}")
-        if gen.failure is not None:
+        if gen.failure is not None and not self._partial(gen):
             return self._generation_failed(gen, mb, t0)
+        tasks = [t for t in tasks if str(t.id) in set(gen.ok_ids)]  # the authors score the tasks that worked
+        scored_ids = [str(t.id) for t in tasks]
         specs = self._specs(gen, tasks)
         episodes = run_episodes(specs, self.backend, episodes_dir, max_workers=self.max_workers,
                                 max_steps=self.max_steps, progress=self.progress, executor=self.executor)
-        batch = score_episodes(self.fitness_model, episodes, mb.task_ids, mb.lambdas)
+        batch = score_episodes(self.fitness_model, episodes, scored_ids, mb.lambdas)
         spend_calls, spend_cost = gen.llm_calls + batch.llm_calls, gen.cost_usd + batch.cost_usd
         if batch.frame.empty:
             return Evaluation(metrics=self._zero_metrics(mb), error=f"every episode failed: {batch.first_error}",
@@ -324,22 +356,25 @@ class PPolEvaluator:
             "score": batch.score, "hl": batch.hl, "coverage": batch.coverage, "n": mb.n,
             "lambda_h": mb.lambda_h, "lambda_b": mb.lambda_b, "success_rate": batch.success_rate,
             "preservation_rate": float(np.mean(preserved)) if preserved else 0.0,
-            "n_episodes": batch.n_episodes, "n_tasks": len(mb.task_ids), "epoch": mb.epoch,
-            "episode_errors": batch.episode_errors,
+            "n_episodes": batch.n_episodes, "n_tasks": len(scored_ids), "epoch": mb.epoch,
+            "episode_errors": batch.episode_errors, "generation_failures": len(gen.failures()),
         }
+        failed = {"generation_failures": gen.failures()} if gen.failure is not None else {}
         if not reflect:
             return Evaluation(metrics=metrics, artifacts={"minibatch": self._mb_artifact(mb),
-                                                          "episodes_dir": str(episodes_dir)},
+                                                          "episodes_dir": str(episodes_dir), **failed},
                               llm_calls=spend_calls, cost_usd=spend_cost, duration_s=time.perf_counter() - t0)
-        critique, reflection_error = self._reflect(batch, episodes, tasks, mb, iteration)
+        critique, reflection_error = self._reflect(batch, episodes, tasks, mb, iteration,
+                                                   failed_tasks=len(gen.failures()))
         artifacts = {
             "evaluator_reflection": clip(critique.text, ARTIFACT_CHARS),
             "reflection_source": critique.source,
             "minibatch": self._mb_artifact(mb),
             "episodes_dir": str(episodes_dir),
             "per_task": [{"task_id": t, "hl": batch.hl_by_task.get(t), "coverage": batch.coverage_by_task[t]}
-                         for t in mb.task_ids],
+                         for t in scored_ids],
             "per_episode": self._per_episode(batch, episodes),
+            **failed,
         }
         if reflection_error:
             artifacts["reflection_error"] = reflection_error
@@ -368,11 +403,13 @@ class PPolEvaluator:
         for n, gen in gens.items():
             calls, cost = calls + gen.llm_calls, cost + gen.cost_usd
             failure = gen.failure
-            if failure is not None:
+            if failure is not None and not self._partial(gen):
                 by_n[str(n)] = {"score": 0.0, "hl": 0.0, "coverage": 0.0, "error_kind": failure.error_kind,
                                 "error": clip(failure.error or "", 2000)}
                 continue
-            specs[n] = self._specs(gen, tasks)
+            specs[n] = self._specs(gen, [t for t in tasks if str(t.id) in set(gen.ok_ids)])
+            if failure is not None:
+                by_n[str(n)] = {"generation_failures": gen.failures()}
         # One batch for every N (episode ids are unique per persona), in N order as before.
         if specs:
             episodes = run_episodes([s for n in specs for s in specs[n]], self.backend,
@@ -382,10 +419,11 @@ class PPolEvaluator:
             if n not in specs:
                 continue
             ids = {s.episode_id for s in specs[n]}
+            scored = [t for t in self.validation_ids if t in set(gens[n].ok_ids)]
             batch = score_episodes(self.fitness_model, episodes[episodes["episode_id"].isin(ids)].reset_index(drop=True),
-                                   self.validation_ids, REPORT_LAMBDAS)
+                                   scored, REPORT_LAMBDAS)
             calls, cost = calls + batch.llm_calls, cost + batch.cost_usd
-            by_n[str(n)] = {"score": batch.score, "hl": batch.hl, "coverage": batch.coverage,
+            by_n[str(n)] = {**by_n.get(str(n), {}), "score": batch.score, "hl": batch.hl, "coverage": batch.coverage,
                             "n_episodes": batch.n_episodes, "episode_errors": batch.episode_errors,
                             "success_rate": batch.success_rate}
         by_n = {str(n): by_n[str(n)] for n in self.curriculum}  # the order the record always had
@@ -432,14 +470,19 @@ class PPolEvaluator:
         return Generation(results, llm_calls=sum(r.llm_calls for r in results.values()), cost_usd=world.cost_usd(),
                           duration_s=time.perf_counter() - t0)
 
+    def _partial(self, gen: Generation) -> bool:
+        """Whether a generation with failures is still scored (on its tasks that worked)."""
+        return self.generation_failure == "skip_task" and bool(gen.ok_ids)
+
     def _specs(self, gen: Generation, tasks: list) -> list[EpisodeSpec]:
         return [EpisodeSpec(self.domain, str(task.id), CONDITION, self.episode_seed,
                             persona_record(persona, task, self.domain))
                 for task in tasks for persona in gen.results[str(task.id)].personas]
 
     def _reflect(self, batch: BatchScore, episodes: pd.DataFrame, tasks: list, mb: Minibatch,
-                 iteration: int) -> tuple[Critique, str | None]:
+                 iteration: int, failed_tasks: int = 0) -> tuple[Critique, str | None]:
         inp = self.reflection_input(batch, episodes, tasks, mb)
+        inp.failed_tasks = failed_tasks
         try:
             return self.reflection.reflect(inp, seed=iteration), None
         except Exception as exc:  # noqa: BLE001 — a failed critique must not fail the fitness call
@@ -466,10 +509,13 @@ class PPolEvaluator:
 
         best, worst = extremes(p)
         task_views = []
-        for t in mb.task_ids:
+        for task in tasks:
+            t = str(task.id)
             idx = [i for i, r in enumerate(rows) if str(r["task_id"]) == t]
+            scenario = (clip(redact(format_context(task_context(task, self.domain)), names), TASK_TEXT_CHARS)
+                        if self.reflection_prompt == "authors" else "")
             task_views.append(TaskView(hl=batch.hl_by_task.get(t, 0.0), coverage=batch.coverage_by_task[t],
-                                       personas=[(float(p[i]), active[i]) for i in idx]))
+                                       personas=[(float(p[i]), active[i]) for i in idx], scenario=scenario))
         return ReflectionInput(score=batch.score, hl=batch.hl, coverage=batch.coverage, n=mb.n,
                                lambda_h=mb.lambda_h, lambda_b=mb.lambda_b, tasks=task_views,
                                best=[view(i) for i in best], worst=[view(i) for i in worst], banned_names=names,

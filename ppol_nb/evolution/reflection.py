@@ -1,10 +1,12 @@
-"""Reflection: a ≤ 300-word critique of a minibatch for the mutation prompt (PPol App. C.2).
+"""Reflection: a critique of a minibatch for the mutation prompt (PPol App. C.2).
 
 What a reflector sees (:class:`ReflectionInput`), as in the paper:
 
 * the fitness summary — M, mean human-likeness (HL), mean coverage, N and λ;
-* per-task context: each persona's P(human) and active behaviours (tasks are
-  listed without ids);
+* per-task context: each task's scenario text (the text the persona generator
+  is given, customer names redacted, up to 2,200 characters as in the authors'
+  code; ``"authors"`` prompt only), each persona's P(human) and active
+  behaviours (tasks are listed without ids);
 * the **2 highest- and 2 lowest-P(human)** episodes, each with its persona text
   (clipped to 1,200 characters), its 19-D fingerprint and a dialogue excerpt:
   the first 20 text turns, at most 2,400 characters, agent turns longer than 250
@@ -17,8 +19,14 @@ your personas 31", a mutator learns to hit the numbers (cap message length,
 sprinkle 'maybe') rather than to write people. So no reflector here is given a
 human reference value; the fingerprints of the best and worst episodes are the
 only feature numbers it sees. Customer names are also scrubbed from what a
-reflector sees and from what it writes (:func:`sanitise`), and the critique is cut
-to 300 words.
+reflector sees and from what it writes (:func:`sanitise`).
+
+Length: the prompt asks for at most 300 words. With the ``"authors"`` prompt
+(default; ``EvolutionConfig.reflection_prompt``) the reply is kept whole up to
+the 10,000-character artifact limit, as the authors' code keeps it, so the
+recommendations that come last survive a long answer; with ``"ppol_nb"`` (this
+package's earlier rule, kept as a variant) it is cut at 300 words and the
+prompt carries no scenario text.
 
 Two reflectors share that input:
 
@@ -43,6 +51,7 @@ EXCERPT_CHARS = 2400
 AGENT_TURN_CHARS = 250
 AGENT_KEEP_CHARS = 100
 PERSONA_CHARS = 1200
+TASK_TEXT_CHARS = 2200  # the authors' cut of each task's context in the reflection prompt
 MAX_WORDS = 300
 ARTIFACT_CHARS = 10_000
 TEMPERATURE = 0.25
@@ -124,13 +133,16 @@ def limit_words(text: str, max_words: int = MAX_WORDS) -> str:
     return "\n".join(out).strip()
 
 
-def sanitise(text: str, names=(), max_words: int = MAX_WORDS) -> str:
-    """Enforce the output rules: no task/persona indices, no customer names, ≤ ``max_words``."""
+def sanitise(text: str, names=(), max_words: int | None = MAX_WORDS) -> str:
+    """Enforce the output rules: no task/persona indices, no customer names, ≤ ``max_words``
+    (None: no word cut, at most :data:`ARTIFACT_CHARS` characters)."""
     for pattern, replacement in _INDEX_PATTERNS:
         text = pattern.sub(replacement, text)
     text = redact(text, names).replace("[customer]", "the customer")
     text = re.sub(r"\b(the customer)(?:\s+the customer)+", r"\1", text, flags=re.IGNORECASE)  # "the customer <Name>"
     text = re.sub(r"(^|[.!?]\s+)the customer", r"\1The customer", text, flags=re.MULTILINE)
+    if max_words is None:
+        return clip(text.strip(), ARTIFACT_CHARS)
     return limit_words(text, max_words)
 
 
@@ -208,6 +220,7 @@ class TaskView:
     hl: float
     coverage: float
     personas: list[tuple[float, list[str]]] = field(default_factory=list)
+    scenario: str = ""  # the task's scenario text, names redacted (empty: not given to the reflector)
 
 
 @dataclass
@@ -225,6 +238,7 @@ class ReflectionInput:
     all_fingerprints: np.ndarray | None = None  # every episode of the batch (for relative statements)
     all_p_human: np.ndarray | None = None
     all_active: list[list[str]] = field(default_factory=list)
+    failed_tasks: int = 0  # minibatch tasks left out because their persona generation failed
 
 
 @dataclass
@@ -274,17 +288,25 @@ Return only the critique."""
 
 
 def render_prompt(inp: ReflectionInput) -> str:
-    """The user message of the reflection call."""
+    """The user message of the reflection call (task scenarios included when the views carry them)."""
+    with_text = any(task.scenario for task in inp.tasks)
     parts = [
         "## Fitness of this batch",
         (f"M = {inp.score:.3f} = {inp.lambda_h:.2f} x HL + {inp.lambda_b:.2f} x coverage; mean HL = {inp.hl:.3f}; "
          f"mean coverage = {inp.coverage:.3f}; {inp.n} personas per task, {len(inp.tasks)} tasks."),
-        "",
-        "## Per task: each persona's P(human) and active behaviours",
     ]
+    if inp.failed_tasks:
+        parts.append(f"({inp.failed_tasks} more task(s) of the batch were left out: the program failed to write "
+                     "their personas.)")
+    parts += ["", ("## Per task: the scenario, then each persona's P(human) and active behaviours" if with_text
+                   else "## Per task: each persona's P(human) and active behaviours")]
     for task in inp.tasks:
         personas = "; ".join(f"{p:.2f} [{', '.join(a) or 'none'}]" for p, a in task.personas)
-        parts.append(f"- HL {task.hl:.2f}, coverage {task.coverage:.2f}: {personas}")
+        if with_text:
+            parts += ["### A task of this batch", "Scenario:", task.scenario or "(no scenario text)",
+                      f"HL {task.hl:.2f}, coverage {task.coverage:.2f}; personas: {personas}"]
+        else:
+            parts.append(f"- HL {task.hl:.2f}, coverage {task.coverage:.2f}: {personas}")
     for title, views in (("Most human-like episodes", inp.best), ("Least human-like episodes", inp.worst)):
         parts += ["", f"## {title}"]
         for view in views:
@@ -299,11 +321,24 @@ def render_prompt(inp: ReflectionInput) -> str:
     return "\n".join(parts)
 
 
+def reply_words(prompt: str) -> int | None:
+    """The word cut of a critique under a reflection prompt style (None: kept whole up to ARTIFACT_CHARS)."""
+    return None if prompt == "authors" else MAX_WORDS
+
+
 class LLMReflection:
-    """The paper's reflector: one ``client.chat("reflection", ...)`` call, then :func:`sanitise`."""
+    """The paper's reflector: one ``client.chat("reflection", ...)`` call, then :func:`sanitise`.
+
+    ``prompt="authors"`` (default) keeps the reply whole up to :data:`ARTIFACT_CHARS`;
+    ``"ppol_nb"`` cuts it at :data:`MAX_WORDS` words. Which task text the prompt carries is
+    the evaluator's choice (:attr:`TaskView.scenario`).
+    """
 
     def __init__(self, client, role: str = "reflection", temperature: float = TEMPERATURE,
-                 max_tokens: int = MAX_TOKENS) -> None:
+                 max_tokens: int = MAX_TOKENS, prompt: str = "authors") -> None:
+        if prompt not in ("authors", "ppol_nb"):
+            raise ValueError(f"prompt must be 'authors' or 'ppol_nb', got {prompt!r}")
+        self.prompt = prompt
         self.client = client
         self.role = role
         self.temperature = temperature
@@ -315,7 +350,7 @@ class LLMReflection:
     def reflect(self, inp: ReflectionInput, seed: int = 0) -> Critique:
         result = self.client.chat(self.role, self.messages(inp), seed=seed, temperature=self.temperature,
                                   max_tokens=self.max_tokens)
-        text = sanitise(result.content or "", inp.banned_names)
+        text = sanitise(result.content or "", inp.banned_names, max_words=reply_words(self.prompt))
         return Critique(text, llm_calls=1, cost_usd=float(result.cost_usd), source="llm")
 
 

@@ -18,8 +18,10 @@ when present, else trained by :func:`~.fitness_training.train_baseline` (what no
 A model trained here leaves out the humans of this run's validation slice and
 caps its base-simulator episodes at the run's validation cap; a loaded one must
 prove it left that slice's humans out (the evaluator checks, see
-:mod:`.ppol`). The config's ``train_max_steps`` / ``val_max_steps`` go to the
-evaluator.
+:mod:`.ppol`). The config's ``train_max_steps`` / ``val_max_steps``,
+``reflection_prompt`` and ``generation_failure`` go to the evaluator, its
+``mutator_prompt`` and ``rewrite_on_failed_diff`` to the backend's mutator and
+its ``reflection_prompt`` to the backend's reflector.
 
 Before anything is written, :func:`build_run` locks the directory and checks its
 identity (:mod:`ppol_nb.run_identity`: domain, corpus, backend and models,
@@ -129,7 +131,8 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
     config = config or EvolutionConfig.profile("paper")
     seed_program = seed_program or program_source("seed")
     for name, value in (("curriculum", config.curriculum), ("lambda_b_schedule", config.lambda_b_schedule),
-                        ("reflect", config.reflection)):
+                        ("reflect", config.reflection), ("reflection_prompt", config.reflection_prompt),
+                        ("generation_failure", config.generation_failure)):
         given = evaluator_kwargs.setdefault(name, value)
         if (tuple(given) if isinstance(given, (list, tuple)) else given) != value:
             raise ValueError(f"{name}={given!r} contradicts the EvolutionConfig ({value!r}); set it in the config, "
@@ -152,9 +155,11 @@ def build_run(domain: str, backend, run_dir, config: EvolutionConfig | None = No
                               executor=executor)
     evaluator = PPolEvaluator(domain, model, backend, world if world is not None else backend.generator(),
                               train_tasks=train, run_dir=run_dir,
-                              reflection=reflection if reflection is not None else backend.reflector(),
+                              reflection=reflection if reflection is not None
+                              else backend.reflector(prompt=config.reflection_prompt),
                               executor=executor, **evaluator_kwargs)
-    engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else backend.mutator(),
+    engine = EvolutionEngine(config, evaluator, mutator if mutator is not None else backend.mutator(
+        prompt=config.mutator_prompt, rewrite_fallback=config.rewrite_on_failed_diff),
                              run_dir, seed_program, resume=resume)
     manifest = provenance({"command": "evolve", "domain": domain, "config": config.to_dict(),
                            "backend": backend.describe(), "corpus": corpus, "evaluator": evaluator.describe(),

@@ -20,6 +20,10 @@ caps), same islands' total population, and the seed given to
 ``no_curriculum`` N = 10 throughout; λ keeps the paper's ramp by sweep (0.25 → 0.4 → 0.5), so
                 only N changes (the paper's λ(N) rule would also fix λ at 0.5)
 ``one_island``  one island holding the whole population (no migration)
+``paired``      a new best by paired comparison with the incumbent on the same minibatch,
+                confirmed on the next minibatch (``comparison="paired"``,
+                ``confirm_evaluations=2``; this package's earlier rule) instead of the
+                authors' raw minibatch score: costs the incumbent's re-evaluations
 ==============  ==========================================================================
 
 What stays the paper's in every variant: the checkpoint rule. Each run's final
@@ -49,6 +53,7 @@ VARIANTS = MappingProxyType({
     "no_map_elites": {"map_elites": False},
     "no_curriculum": {"curriculum": (10,), "lambda_b_schedule": PAPER_LAMBDA_B},
     "one_island": {"islands": 1},
+    "paired": {"comparison": "paired", "confirm_evaluations": 2},
 })
 """Variant name -> the EvolutionConfig fields it changes."""
 

@@ -101,10 +101,10 @@ class OfflineBackend:
         allowed = {"max_code_length", "weights", "max_axes", "min_axes", "use_reflection"}
         return OfflineMutator(**{k: v for k, v in kwargs.items() if k in allowed})
 
-    def reflector(self):
+    def reflector(self, prompt: str = "authors"):
         from .reflection import OfflineReflection
 
-        return OfflineReflection()
+        return OfflineReflection(prompt=prompt)
 
     def max_workers(self, requested: int | None) -> int:
         """Concurrent episodes: one. Offline episodes are pure Python, so under the GIL

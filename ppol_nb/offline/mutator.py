@@ -4,7 +4,9 @@ It stands in for the mutation LLM when no model is configured (CI, notebooks
 run offline, tests of the whole loop), and it sees exactly what the LLM would:
 the parent's and the inspirations' sources, their metrics and the parent's
 evaluator reflection — never the human corpus, the discriminator or the fitness
-internals. Every random choice comes from the ``rng`` the engine passes, so the
+internals. (It reads no prompt text, so neither of the LLM mutator's wordings
+changes what it does; the island's evolution history, which the ``"authors"``
+prompt also shows, it does not use: ``propose`` takes no ``history``.) Every random choice comes from the ``rng`` the engine passes, so the
 same (run seed, iteration) always yields the same child.
 
 Operators (``Proposal.angle``) and their base weights:

@@ -1,7 +1,9 @@
 """The offline reflector: a deterministic critique written from the batch's own dialogues.
 
 Stands in for the reflection LLM (:class:`ppol_nb.evolution.reflection.LLMReflection`)
-and obeys the same rules (paper §2, "Reflection"): at most 300 words, no customer
+and obeys the same rules (paper §2, "Reflection"): the same length rule as the LLM
+reflector (kept whole up to 10,000 characters under the ``"authors"`` prompt, cut at
+300 words under ``"ppol_nb"``; it writes well under 300 words either way), no customer
 names, no per-feature numeric targets against humans. It reads the dialogues'
 behavioural fingerprints (computed from the dialogue text by
 :mod:`ppol_nb.fitness.fingerprint`, as a careful reader would tally them) and
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evolution.reflection import Critique, ReflectionInput, sanitise
+from ..evolution.reflection import Critique, ReflectionInput, reply_words, sanitise
 from ..fitness import FEATURES
 
 DESCRIPTORS: dict[str, tuple[str, str]] = {
@@ -76,6 +78,11 @@ class OfflineReflection:
     top_features = 4
     min_effect = 0.3  # in batch standard deviations: smaller contrasts are not worth a sentence
 
+    def __init__(self, prompt: str = "authors") -> None:
+        # The same length rule as the LLM reflector under that prompt style (reflection.reply_words).
+        # It writes from the batch's numbers, so the tasks' scenario text does not change what it says.
+        self.prompt = prompt
+
     def reflect(self, inp: ReflectionInput, seed: int = 0) -> Critique:
         lines = [self._summary(inp)]
         contrast = self._contrast(inp)
@@ -88,7 +95,8 @@ class OfflineReflection:
         advice = self._advice(inp)
         if advice:
             lines.append(advice)
-        return Critique(sanitise("\n".join(lines), inp.banned_names), source="offline")
+        return Critique(sanitise("\n".join(lines), inp.banned_names, max_words=reply_words(self.prompt)),
+                        source="offline")
 
     # pieces ----------------------------------------------------------------------------
     @staticmethod

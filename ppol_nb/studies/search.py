@@ -59,9 +59,11 @@ def plot_search(engine, title: str = ""):
     """Training score and rating per iteration (and the incumbent's rating) next to validation curves.
 
     Raw scores (grey) come from a different minibatch, N and λ at every
-    iteration; ratings (blue) put them on one scale through paired differences
-    with the incumbent (:mod:`ppol_nb.evolution.comparison`); the black step line is the
-    incumbent's rating.
+    iteration. Under ``comparison="paired"`` ratings (blue) put them on one scale
+    through paired differences with the incumbent (:mod:`ppol_nb.evolution.comparison`)
+    and the black step line is the incumbent's rating; under the authors' raw rule
+    (every profile's default) the rating is the raw score, so only the scores and
+    the incumbent's score are drawn.
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -69,14 +71,17 @@ def plot_search(engine, title: str = ""):
     hist = engine.history()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
     ok = hist[hist["error"].isna()]
+    paired = engine.config.comparison == "paired"
     ax1.scatter(ok["iteration"], ok["score"], s=10, alpha=0.5, color="0.6", label="raw score (own minibatch)")
-    ax1.scatter(ok["iteration"], ok["rating"], s=14, alpha=0.8, label="rating (paired, common scale)")
+    if paired:
+        ax1.scatter(ok["iteration"], ok["rating"], s=14, alpha=0.8, label="rating (paired, common scale)")
     failed = hist[hist["error"].notna()]
     if len(failed):
         ax1.scatter(failed["iteration"], np.zeros(len(failed)), marker="x", color="red", s=14, label="failed candidate")
-    ax1.step(hist["iteration"], hist["best_score"], where="post", color="k", label="incumbent rating")
+    ax1.step(hist["iteration"], hist["best_score"], where="post", color="k",
+             label="incumbent rating" if paired else "incumbent score (raw, its own minibatch)")
     ax1.set_xlabel("iteration")
-    ax1.set_ylabel("fitness M (λ ramp) / rating")
+    ax1.set_ylabel("fitness M (λ ramp) / rating" if paired else "fitness M (λ ramp)")
     # Above the axes, not inside: a longer run fills every corner with points.
     ax1.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=2, frameon=False)
     val = validation_frame(engine)
