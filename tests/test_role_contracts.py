@@ -66,19 +66,19 @@ class Harness:
     def __init__(self, kind: str, fake_openai, monkeypatch):
         self.kind = kind
         self.server = None
-        if kind == "offline":
-            from ppol_nb.offline.backend import OfflineBackend
-
-            self.world = OfflineBackend()
-        else:
-            from ppol_nb.backends import LLMBackend
-            from ppol_nb.llm import LLMClient, LLMConfig
-
+        if kind == "llm":
             monkeypatch.setenv("PPOL_CONTRACT_KEY", SECRET)  # a key the world holds and must never write out
             self.server = fake_openai(_loopback)
-            config = LLMConfig.openai("fake-model", base_url=self.server.url, api_key_env="PPOL_CONTRACT_KEY",
-                                      max_retries=0)
-            self.world = LLMBackend(LLMClient(config))
+        self.world = self.make()
+
+    def make(self, agent: str = "default"):
+        """This world from the registry (what notebooks and the CLI get); ``agent="do-nothing"``: the control."""
+        from ppol_nb.backends import make_backend
+
+        if self.kind == "offline":
+            return make_backend("offline", agent=agent)
+        return make_backend("openai", model="fake-model", base_url=self.server.url, api_key_env="PPOL_CONTRACT_KEY",
+                            max_retries=0, agent=agent)
 
     def requests(self) -> int:
         return len(self.server.requests) if self.server is not None else 0
@@ -204,10 +204,11 @@ def check_agent_satisfies_the_protocol(h):
     assert isinstance(agent, contracts.Agent)
 
 
-def check_agent_answers_in_tau2_format(h):
+def check_agent_answers_in_tau2_format(h, world=None):
     m = _m()
     task, env, scenario = h.episode()
-    agent = h.world.make_agent(env, task, scenario)
+    agent = (world or h.world).make_agent(env, task, scenario)
+    assert isinstance(agent, contracts.Agent)
     state = agent.get_init_state()
     opening = m.messages.UserMessage(
         role="user", content="hi, i'm Yusuf Rossi, zip 19122. i want to exchange a keyboard i got")
@@ -221,7 +222,15 @@ def check_agent_answers_in_tau2_format(h):
         _assert_tau2_agent_message(reply, env)
 
 
-AGENT_CHECKS = (check_agent_satisfies_the_protocol, check_agent_answers_in_tau2_format)
+def check_control_agent_answers_in_tau2_format(h):
+    control = h.make(agent="do-nothing")  # the floor a success rate is read against, in either world
+    assert control.agent_model == "do-nothing"
+    check_agent_answers_in_tau2_format(h, control)
+    assert h.requests() == 0  # the control agent asks no model
+
+
+AGENT_CHECKS = (check_agent_satisfies_the_protocol, check_agent_answers_in_tau2_format,
+                check_control_agent_answers_in_tau2_format)
 
 
 # -- generator world ----------------------------------------------------------------------------
@@ -322,7 +331,7 @@ def check_mutator_raises_a_mutation_error_when_it_cannot(h):
     broken = _parent("def generate_personas(context, axes, n, llm:\n    return [\n")
     with pytest.raises(MutationError) as caught:
         h.world.mutator().propose(broken, [], random.Random(0), 1)
-    assert caught.value.llm_calls >= 0 and str(caught.value)
+    assert str(caught.value) and caught.value.llm_calls == h.requests()  # what the failed attempt spent
 
 
 MUTATOR_CHECKS = (check_mutator_satisfies_the_engine_protocol, check_mutator_proposes_a_valid_child,
