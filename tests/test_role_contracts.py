@@ -100,11 +100,11 @@ def _task(task_id: str):
     return get_task("retail", task_id)
 
 
-def _persona(instruction: str):
+def _persona(instruction: str, axis_placement=None, description: str = "A customer writing from a phone on the bus."):
     from ppol_nb.personas import Persona
 
-    return Persona.create(description="A customer writing from a phone on the bus.", instruction=instruction,
-                          axis_placement={"terse": True}, source="test")
+    return Persona.create(description=description, instruction=instruction,
+                          axis_placement={"terse": True} if axis_placement is None else axis_placement, source="test")
 
 
 def _m():
@@ -177,9 +177,19 @@ def check_user_reacts_to_the_persona_text(h):
     assert said["terse"] != said["formal"], said
 
 
+def check_user_reads_only_the_instruction_text(h):
+    # No side channel: the placement and the description are the generator's bookkeeping, not the user's prompt.
+    said = set()
+    for placement, description in (({"terse": True, "skeptical": False}, "A nurse on a night shift."),
+                                   ({"terse": False, "skeptical": True}, "A retired teacher at home.")):
+        user, state = _user(h, _persona(TERSE, placement, description))
+        said.add(user.generate_next_message(_greeting(), state)[0].content)
+    assert len(said) == 1, said
+
+
 USER_CHECKS = (check_user_satisfies_the_protocol, check_user_opens_and_answers_in_text,
                check_user_stops_with_the_stop_token_when_done, check_user_is_reproducible_for_the_same_text_and_seed,
-               check_user_reacts_to_the_persona_text)
+               check_user_reacts_to_the_persona_text, check_user_reads_only_the_instruction_text)
 
 
 # -- agent --------------------------------------------------------------------------------------
@@ -264,6 +274,19 @@ def check_generator_answers_the_same_request_identically(h):
     assert h.requests() == asked  # LLM: replayed from the cache
 
 
+def check_generator_reads_only_the_messages_text(h):
+    gen = h.world.generator(0)
+    plain = {"messages": [{"role": "user", "content": "Write how this customer talks, in 150-250 words. "
+                                                      "Who this customer is: a retired teacher."}]}
+    first = gen.answer(plain, seed=2)
+    asked = h.requests()
+    # Metadata a program might attach, beside and inside the messages, reaches no model.
+    noisy = {"messages": [{**plain["messages"][0], "axis": "terse", "name": "p0"}],
+             "purpose": "expansion", "axes": [{"name": "terse"}]}
+    assert gen.answer(noisy, seed=2) == first
+    assert h.requests() == asked  # LLM: the very same request, so the cache answered
+
+
 def check_generator_runs_the_seed_program_to_valid_personas(h):
     from ppol_nb.personas.context import task_context
     from ppol_nb.personas.programs import program_source
@@ -280,7 +303,7 @@ def check_generator_runs_the_seed_program_to_valid_personas(h):
 
 
 GENERATOR_CHECKS = (check_generator_satisfies_the_protocol, check_generator_refuses_a_malformed_request,
-                    check_generator_answers_the_same_request_identically,
+                    check_generator_answers_the_same_request_identically, check_generator_reads_only_the_messages_text,
                     check_generator_runs_the_seed_program_to_valid_personas)
 
 
