@@ -166,8 +166,10 @@ class World(Protocol):
 
     Roles: ``make_user(task, scenario, seed, persona=None)`` → :class:`UserSimulator`;
     ``make_agent(env, task, scenario)`` → :class:`Agent`; ``generator(seed=0)`` →
-    :class:`GeneratorWorld`; ``mutator(**kwargs)`` → :class:`Mutator` (keywords
-    a world does not use are ignored); ``reflector()`` → :class:`Reflector`.
+    :class:`GeneratorWorld`; ``mutator(**kwargs)`` → :class:`Mutator` (the keywords are
+    its settings: the offline world drops those it has no use for, such as sampling;
+    the LLM world refuses an unknown one with ``TypeError``); ``reflector()`` →
+    :class:`Reflector`.
 
     Running: ``max_workers(requested)`` is how many episodes to run at once
     (≥ 1); ``search_defaults()`` the search settings that suit the world
