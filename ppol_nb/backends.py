@@ -27,10 +27,14 @@ orchestrator, evaluator and episode store are the same τ² code path for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .llm import Ledger, LLMClient, LLMConfig
 from .simulation.scenario import TaskScenario
 from .simulation.tau2_bridge import tau2_modules
+
+if TYPE_CHECKING:
+    from .worlds.contracts import World
 
 BACKENDS = ("offline", "openai")
 EPISODES_IN_FLIGHT = 32  # per run_episodes call on an endpoint (was 8); the limiter's window bounds requests
@@ -193,8 +197,11 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
                  temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None,
-                 preflight: bool = False, llm_config=None, roles: dict | None = None):
+                 preflight: bool = False, llm_config=None, roles: dict | None = None) -> World:
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
+
+    Either satisfies :class:`ppol_nb.worlds.contracts.World` (checked for both by
+    ``tests/test_role_contracts.py``).
 
     ``cache_path`` None (default) is the per-user response cache every run and
     notebook shares (``$PPOL_CACHE_DIR`` or the user cache directory), a path
