@@ -449,12 +449,23 @@ def _save_measured(backend, run_dir: Path) -> None:
         path.write_text(json.dumps({"rows": rows}, indent=0) + "\n", encoding="utf-8")
 
 
+def _measure(llm, roles, **kw) -> dict:
+    """Per-call latency and size of each role (:func:`ppol_nb.llm.latency.measure`); a failed probe is one line, exit 2."""
+    from .llm.latency import measure
+    from .llm.preflight import PreflightError
+
+    try:
+        return measure(llm, roles, **kw)
+    except PreflightError as exc:
+        raise CLIError(f"estimate: {exc}") from None
+
+
 def _estimate(args, config, backend, probe: bool) -> dict:
     """The estimate for a search of ``config`` on ``backend`` (:mod:`ppol_nb.evolution.estimate`):
     measured history from ``--from-run`` (or a resumed ``--out``) first, then a probe of each endpoint."""
     from .evolution.curriculum import split_validation
     from .evolution.estimate import ROLES, Scenario, estimate_run, scenario_from_run
-    from .llm.latency import MEASURED_FILE, load_measured, measure
+    from .llm.latency import MEASURED_FILE, load_measured
     from .simulation.tau2_bridge import load_tasks
 
     run_dir = getattr(args, "from_run", None) or (args.out if getattr(args, "resume", False) else None)
@@ -477,7 +488,7 @@ def _estimate(args, config, backend, probe: bool) -> dict:
         return estimate_run(config, pool, len(val), {}, scenario=scenario, offline=True)
     llm = backend.client.config
     history = load_measured(run_dir / MEASURED_FILE) if run_dir is not None else []
-    measures = measure(llm, ROLES, history_rows=history, send_probe=probe)
+    measures = _measure(llm, ROLES, history_rows=history, send_probe=probe)
     prices = {r: (llm.role(r).price_in_per_mtok, llm.role(r).price_out_per_mtok) for r in ROLES}
     return estimate_run(config, pool, len(val), measures, prices=prices, window=llm.max_concurrency,
                         scenario=scenario)
@@ -623,6 +634,16 @@ def _benchmark(args) -> int:
     from .fitness.score import FitnessModel
 
     backend = _backend(args)
+    if args.backend == "openai" and not args.no_estimate:
+        from .evolution.estimate import ROLES, estimate_benchmark, format_estimate
+        from .simulation.tau2_bridge import load_tasks
+
+        tasks = load_tasks(args.domain, "test")
+        llm = backend.client.config
+        prices = {r: (llm.role(r).price_in_per_mtok, llm.role(r).price_out_per_mtok) for r in ROLES}
+        print(format_estimate(estimate_benchmark(len(tasks[:args.limit] if args.limit else tasks), args.n_personas,
+                                                 _measure(llm, ROLES), prices=prices, window=llm.max_concurrency)),
+              flush=True)
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
@@ -880,6 +901,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=positive_int, help="only the first K test tasks")
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")
+    b.add_argument("--no-estimate", action="store_true",
+                   help="on an endpoint, start without printing the estimate (and without its latency probe)")
     b.set_defaults(func=cmd_benchmark)
 
     stt = sub.add_parser("stress-test", help="your agent (module:Class, or a model on an endpoint) on the test tasks "

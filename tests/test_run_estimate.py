@@ -13,7 +13,15 @@ from fake_openai_server import classify, search_world
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.cli import main
 from ppol_nb.evolution.config import EvolutionConfig
-from ppol_nb.evolution.estimate import Scenario, count_calls, estimate_run, progress_fields, scenario_from_run, wall_time
+from ppol_nb.evolution.estimate import (
+    Scenario,
+    count_calls,
+    estimate_benchmark,
+    estimate_run,
+    progress_fields,
+    scenario_from_run,
+    wall_time,
+)
 from ppol_nb.llm.latency import CallMeasure, is_latency_probe
 from ppol_nb.llm.preflight import is_probe
 from ppol_nb.studies.baseline import BaselineStudy
@@ -23,8 +31,8 @@ ROLES = ("mutator", "reflection", "generator", "user", "agent")
 
 
 def small(**kw) -> EvolutionConfig:
-    base = dict(max_iterations=3, parallel_evaluations=1, speculative_rescore=False, background_validation=False,
-                curriculum=(2, 3), confirm_evaluations=2, early_stop_patience=None)
+    base = {"max_iterations": 3, "parallel_evaluations": 1, "speculative_rescore": False,
+            "background_validation": False, "curriculum": (2, 3), "confirm_evaluations": 2, "early_stop_patience": None}
     return EvolutionConfig.profile("ci", **{**base, **kw})
 
 
@@ -60,12 +68,16 @@ def test_wall_time_is_the_critical_path_and_the_window_bounds_it():
     plan = count_calls(small(comparison="raw"), POOL, 2, Scenario(user_per_episode=1, agent_per_episode=2,
                                                                  new_best_rate=0.0))
     one = dict.fromkeys(ROLES, 1.0)
-    # seed 3 + 1 + 2 + 1 = 7, its validation 4 + 3 = 7 (blocking); then 1+3+3+1, 1+4+3+1, 1+4+3+1
-    assert wall_time(plan, one, 10_000, False, False)["wall_s"] == 7 + 7 + 8 + 9 + 9
+    # seed: generation 3 + episode 1 + 2 + reflection 1 = 7, its validation 4 + 3 = 7 (blocking);
+    # then mutator 1 + 3 + 3 + 1, and 1 + 4 + 3 + 1 twice (N = 3)
+    assert wall_time(plan, one, 10_000, False)["wall_s"] == 7 + 7 + 8 + 9 + 9
     # background: the seed's validation overlaps the later rounds
-    assert wall_time(plan, one, 10_000, True, False)["wall_s"] == 7 + 8 + 9 + 9
-    # one request in flight per role: every round takes its busiest role's calls (agent: 2 per episode)
-    assert wall_time(plan, one, 1, False, False)["round_s"] == [20 + 20, 20, 30, 30]
+    assert wall_time(plan, one, 10_000, True)["wall_s"] == 7 + 8 + 9 + 9
+    # one request in flight per role: 5 tasks generate one after another; 10 episodes (15 at N = 3) queue
+    # with a third of their time on the user, two thirds on the agent
+    eps10, eps15 = 10 / 3 + 2 * 20 / 3, 5 + 2 * 10
+    assert wall_time(plan, one, 1, False)["round_s"] == pytest.approx(
+        [15 + eps10 + 1 + 4 * 4 + eps10, 1 + 15 + eps10 + 1, 1 + 20 + eps15 + 1, 1 + 20 + eps15 + 1])
     est = estimate_run(small(comparison="raw"), POOL, 2, {r: CallMeasure(1.0, 1000, 100, "probe") for r in ROLES},
                        prices={"agent": (1.0, 10.0)}, scenario=Scenario(user_per_episode=1, agent_per_episode=2,
                                                                        new_best_rate=0.0), window=10_000)
@@ -74,6 +86,15 @@ def test_wall_time_is_the_critical_path_and_the_window_bounds_it():
     assert est["wall_s"] == 40 and not est["upper_bound"]
     capped = estimate_run(small(comparison="raw", early_stop_patience=2), POOL, 2, {}, offline=True)
     assert capped["upper_bound"] and capped["wall_s"] is None and capped["usd"] == 0.0
+
+
+def test_benchmark_estimate_counts_its_conditions():
+    # per task: 1 base + 3 persona conditions x 3 personas; DP 1 generator call, two programs 3 + 1 each
+    est = estimate_benchmark(2, 3, {r: CallMeasure(1.0, 100, 10, "probe") for r in ROLES}, window=10_000,
+                             scenario=Scenario(user_per_episode=1, agent_per_episode=2))
+    assert est["episodes"] == 20 and est["roles"]["generator"]["calls"] == 2 * (1 + 2 * 4)
+    assert (est["roles"]["user"]["calls"], est["roles"]["agent"]["calls"]) == (20, 40)
+    assert est["wall_s"] == 4 + 1 + 2  # the programs' generation chain, then one episode
 
 
 def test_progress_fields():
@@ -126,7 +147,7 @@ def test_counted_calls_match_a_loopback_search(fake_openai, fitness_dir, tmp_pat
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "estimate (endpoint; 4 iterations, 4 candidate(s) in flight" in printed  # printed before the run
-    assert sum(is_latency_probe(r) for r in server.requests) == 2  # one endpoint+model: two probes
+    assert sum(is_latency_probe(r) for r in server.requests) == 3  # one endpoint+model: three probes
     measured = _server_roles(server)
     config = EvolutionConfig.from_dict(json.loads((out / "run_manifest.json").read_text())["config"])
     from ppol_nb.evolution.curriculum import split_validation
@@ -148,7 +169,7 @@ def test_estimate_command_probes_the_endpoint(fake_openai, tmp_path, capsys):
     assert main(["estimate", "--domain", "retail", "--profile", "ci", "--train-limit", "10", *backend, "--json"]) == 0
     est = json.loads(capsys.readouterr().out)
     assert [r for r in server.requests if not is_probe(r)] == [r for r in server.requests if is_latency_probe(r)]
-    assert len([r for r in server.requests if is_latency_probe(r)]) == 2
+    assert len([r for r in server.requests if is_latency_probe(r)]) == 3
     for role in ROLES:
         row = est["roles"][role]
         assert row["measured"] == "probe" and row["latency_s"] >= 0.2 and row["usd"] is None and row["calls"] > 0
@@ -158,7 +179,7 @@ def test_estimate_command_probes_the_endpoint(fake_openai, tmp_path, capsys):
                  "--no-probe"]) == 0
     table = capsys.readouterr().out
     assert "wall unknown (no latency measured)" in table and "mutator" in table
-    assert len([r for r in server.requests if is_latency_probe(r)]) == 2
+    assert len([r for r in server.requests if is_latency_probe(r)]) == 3
 
 
 def test_estimate_command_refuses_bad_flags(tmp_path, capsys):

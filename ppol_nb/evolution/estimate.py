@@ -37,23 +37,32 @@ call (:mod:`ppol_nb.llm.latency`: measured history or assumed sizes) × the
 role's configured prices; a role with both prices 0 on an endpoint is
 ``unknown`` (no price configured), offline costs 0.
 
-**Wall time** (critical-path style, per role latency L_r from measurement):
+**Wall time** (critical-path style, per-role latency L_r from measurement,
+W = the in-flight window: the LLM layer's requests in flight per endpoint and
+role, ``--max-workers``, default 32). A round runs as stages, one after another;
+within a stage everything runs side by side, and a stage whose ready calls
+exceed W queues behind it, slow(D) = max(1, D / W) for D calls ready at once:
 
-    T(chain) = Σ_r depth_r(chain) · L_r
-    round    = max( max_c T(chain c) ∥ T(pair),  max_r calls_r(round) · L_r / W )
-    total    = Σ_rounds round   (+ each validation, when validations block: not ``background_validation``)
+    round = (1 + ρ) · L_mutator · slow(P)                                  the P mutator calls
+          + gen(main) + eps(main)                                          own evaluations (+ pairings
+                                                                           when ``speculative_rescore``)
+          + gen(pair) + eps(pair)                                          pairings otherwise
+          + gen(confirm) + eps(confirm)                                    confirmations
+          + L_reflection · slow(P)                                         critiques
+          + validation, when validations block (no ``background_validation``)
+    gen(S) = (max N + 1 of S) · L_generator · slow(tasks generating in S)  (a seed-shaped program's chain
+                                                                            per task; tasks run at once)
+    eps(S) = Σ_{r ∈ user, agent} c_r · L_r · slow(E_S · c_r / (u + a))     (E_S episodes at once, each
+                                                                            c_user = u, c_agent = a calls deep)
+    total  = Σ_rounds round
 
-with chain c = mutator (1 + ρ) → generation (N + 1, the per-task chain; tasks
-run concurrently) → one episode (u + a sequential calls) → reflection →
-confirmations (generation + episode each); ``∥`` is ``max`` when the incumbent's
-pairing starts with the candidates (``speculative_rescore``), else a sum; W
-is the in-flight window, the LLM layer's requests in flight per endpoint and
-role (``--max-workers``, default 32), so a round can be no shorter than its
-busiest role's calls pushed through W. A background validation (depth: one
-N's generation chain + one episode, every N at once) overlaps later rounds but
-the run ends after it: total = max(Σ rounds, max_r [Σ_{r' ≤ r} round + V_r]).
-Mean episode depth is used, so a run whose longest episodes are much longer
-than the mean takes longer than this.
+A background validation (every N's personas at once, then one batch of
+episodes) adds its episodes to the next round's E_main (they share the
+window) and the run ends only after it: total = max(Σ rounds, max_r [Σ_{r' ≤ r}
+round + V_r]). Mean episode depth is used and client-side CPU time (τ²
+environments, the sandbox, fitness scoring) is not modelled, so a run whose
+episodes vary a lot, or a busy machine, takes longer than this;
+``benchmarks/bench_estimate.py`` measures the gap.
 
 Early stop (``early_stop_patience``) and the ``max_cost_usd`` /
 ``max_wall_time_s`` budgets can only end a run earlier: the estimate is for
@@ -99,15 +108,33 @@ class Scenario:
 
 
 @dataclass
+class Stage:
+    """Fitness calls that run side by side: the deepest generation chain, how many tasks generate
+    at once, and how many episodes run at once."""
+
+    gen_depth: float = 0.0
+    gen_tasks: float = 0.0
+    episodes: float = 0.0
+
+    def add(self, gen_depth: float, gen_tasks: float, episodes: float) -> None:
+        self.gen_depth = max(self.gen_depth, gen_depth)
+        self.gen_tasks += gen_tasks
+        self.episodes += episodes
+
+
+@dataclass
 class Round:
-    """Work of one round: calls per role, the candidates' chains and the pairing as role depths."""
+    """Work of one round: calls per role (for tokens and dollars) and its stages (for wall time)."""
 
     iterations: list[int]
     calls: dict[str, float] = field(default_factory=dict)
-    chains: list[dict[str, float]] = field(default_factory=list)
-    pair: dict[str, float] = field(default_factory=dict)
+    mutator_depth: float = 0.0
+    main: Stage = field(default_factory=Stage)  # candidates' own evaluations (+ speculative pairings)
+    pair_after: Stage = field(default_factory=Stage)  # pairings that wait for the candidates
+    confirm: Stage = field(default_factory=Stage)
+    reflection: bool = False
+    validation: Stage | None = None
     validation_calls: dict[str, float] = field(default_factory=dict)
-    validation_depth: dict[str, float] = field(default_factory=dict)
 
 
 def _event(rate: float, i: int) -> bool:
@@ -132,7 +159,7 @@ def count_calls(config: EvolutionConfig, train_pool, n_val: int, scenario: Scena
     fitness = {"evaluate": 0, "rescore": 0, "validate": 0}
     episodes = 0.0
 
-    def fitness_call(pid: str, t: int, own: bool) -> tuple[dict, dict]:
+    def fitness_call(rnd: Round, stage: Stage, pid: str, t: int, own: bool) -> None:
         nonlocal episodes
         mb = minibatch_for(pool, t, minibatch_size, cfg.curriculum, cfg.lambda_b_schedule)
         new = [task for task in mb.task_ids if (pid, task, mb.n) not in generated]
@@ -141,72 +168,61 @@ def count_calls(config: EvolutionConfig, train_pool, n_val: int, scenario: Scena
         fitness["evaluate" if own else "rescore"] += 1
         n_eps = mb.n_episodes
         episodes += n_eps
-        reflect = 1.0 if (own and cfg.reflection) else 0.0
-        calls = {"generator": float(len(new) * (mb.n + 1)), "user": n_eps * u, "agent": n_eps * a,
-                 "reflection": reflect}
-        depth = {"generator": float(mb.n + 1) if new else 0.0, "user": u, "agent": a, "reflection": reflect}
-        return calls, depth
+        reflect = bool(own and cfg.reflection)
+        _add(rnd.calls, {"generator": float(len(new) * (mb.n + 1)), "user": n_eps * u, "agent": n_eps * a,
+                         "reflection": float(reflect)})
+        stage.add(float(mb.n + 1) if new else 0.0, float(len(new)), float(n_eps))
+        rnd.reflection = rnd.reflection or reflect
 
-    def validation() -> tuple[dict, dict]:
+    def validation(rnd: Round) -> None:
         nonlocal episodes
         fitness["validate"] += 1
         eps = n_val * sum(cfg.curriculum)
         episodes += eps
-        calls = {"generator": float(n_val * sum(n + 1 for n in cfg.curriculum)), "user": eps * u, "agent": eps * a}
-        return calls, {"generator": float(max(cfg.curriculum) + 1), "user": u, "agent": a}
+        rnd.validation_calls = {"generator": float(n_val * sum(n + 1 for n in cfg.curriculum)),
+                                "user": eps * u, "agent": eps * a}
+        # every N's personas at once, then one batch of episodes (PPolEvaluator.validate on an endpoint)
+        rnd.validation = Stage(float(max(cfg.curriculum) + 1), float(n_val * len(cfg.curriculum)), float(eps))
 
     validate = cfg.validate_on_new_best and n_val > 0
     rounds: list[Round] = []
     seed = Round([0])
-    calls, depth = fitness_call("p0", 0, own=True)
-    _add(seed.calls, calls)
-    seed.chains.append(depth)
+    fitness_call(seed, seed.main, "p0", 0, own=True)
     if validate:
-        seed.validation_calls, seed.validation_depth = validation()
+        validation(seed)
     rounds.append(seed)
     incumbent, challengers, new_bests = "p0", 0, 0
+    pairing = cfg.comparison == "paired"
     t = 1
     while t <= cfg.max_iterations:
         rnd = Round(list(range(t, min(t + cfg.parallel_evaluations, cfg.max_iterations + 1))))
+        rnd.mutator_depth = 1.0 + scenario.rewrite_rate
         round_incumbent, changed = incumbent, False
         for it in rnd.iterations:
             pid = f"p{it}"
-            chain = {"mutator": 1.0 + scenario.rewrite_rate}
             _add(rnd.calls, {"mutator": 1.0 + scenario.rewrite_rate})
             failed = _event(scenario.failure_rate, it)
-            pairing = cfg.comparison == "paired"
             if pairing and (cfg.speculative_rescore or not failed) and (round_incumbent, it) not in known:
-                calls, depth = fitness_call(round_incumbent, it, own=False)
-                _add(rnd.calls, calls)
-                # the round's pairings run side by side: the deepest of each kind of call bounds them
-                rnd.pair = {r: max(rnd.pair.get(r, 0.0), d) for r, d in depth.items()}
-            if not failed:
-                calls, depth = fitness_call(pid, it, own=True)
-                _add(rnd.calls, calls)
-                _add(chain, depth)
+                stage = rnd.main if cfg.speculative_rescore else rnd.pair_after
+                fitness_call(rnd, stage, round_incumbent, it, own=False)
+            if failed:
+                continue
+            fitness_call(rnd, rnd.main, pid, it, own=True)
+            if pairing:
                 won = False
-                if pairing:
-                    if _event(scenario.challenger_rate, it):
-                        challengers += 1
-                        deepest: dict = {}
-                        for ctx in range(it + 1, it + max(1, cfg.confirm_evaluations)):
-                            for who in (pid, round_incumbent):
-                                if (who, ctx) in known:
-                                    continue
-                                calls, depth = fitness_call(who, ctx, own=False)
-                                _add(rnd.calls, calls)
-                                if who == pid:
-                                    _add(deepest, depth)
-                        _add(chain, deepest)
-                        share = min(1.0, scenario.new_best_rate / scenario.challenger_rate)
-                        won = _event(share, challengers)
-                else:
-                    won = _event(scenario.new_best_rate, it)
-                if won:
-                    incumbent, changed, new_bests = pid, True, new_bests + 1
-            rnd.chains.append(chain)
+                if _event(scenario.challenger_rate, it):
+                    challengers += 1
+                    for ctx in range(it + 1, it + max(1, cfg.confirm_evaluations)):
+                        for who in (pid, round_incumbent):
+                            if (who, ctx) not in known:
+                                fitness_call(rnd, rnd.confirm, who, ctx, own=False)
+                    won = _event(min(1.0, scenario.new_best_rate / scenario.challenger_rate), challengers)
+            else:
+                won = _event(scenario.new_best_rate, it)
+            if won:
+                incumbent, changed, new_bests = pid, True, new_bests + 1
         if changed and validate:
-            rnd.validation_calls, rnd.validation_depth = validation()
+            validation(rnd)
         rounds.append(rnd)
         t = rnd.iterations[-1] + 1
     total: dict[str, float] = {r: 0.0 for r in ROLES}
@@ -224,44 +240,46 @@ def count_calls(config: EvolutionConfig, train_pool, n_val: int, scenario: Scena
             "scenario": asdict(scenario)}
 
 
-def _time(depth: Mapping, latency: Mapping) -> float:
-    return sum(n * latency[r] for r, n in depth.items() if n)
-
-
-def wall_time(plan: dict, latency: Mapping[str, float], window: int, background_validation: bool,
-              speculative_rescore: bool) -> dict:
-    """Critical-path wall time of a :func:`count_calls` plan at per-role ``latency`` (module doc)."""
+def wall_time(plan: dict, latency: Mapping[str, float], window: int, background_validation: bool) -> dict:
+    """Wall time of a :func:`count_calls` plan at per-role ``latency`` through an in-flight ``window``
+    (the stage model of the module doc)."""
     if window < 1:
         raise ValueError("window must be >= 1")
-    depths, finish, elapsed = [], 0.0, 0.0
+    u, a = plan["scenario"]["user_per_episode"], plan["scenario"]["agent_per_episode"]
+
+    def slow(demand: float) -> float:  # a stage's calls queue behind the window when more are ready at once
+        return max(1.0, demand / window)
+
+    def stage(st: Stage | None, extra_episodes: float = 0.0) -> float:
+        if st is None:
+            return 0.0
+        out = st.gen_depth * latency["generator"] * slow(st.gen_tasks) if st.gen_depth else 0.0
+        eps = st.episodes + extra_episodes
+        if st.episodes and u + a:
+            out += sum(k * latency[role] * slow(eps * k / (u + a)) for role, k in (("user", u), ("agent", a)) if k)
+        return out
+
+    times, finish, elapsed, carried = [], 0.0, 0.0, 0.0
     for rnd in plan["rounds"]:
-        cand = max((_time(c, latency) for c in rnd.chains), default=0.0)
-        pair = _time(rnd.pair, latency)
-        chain = max(cand, pair) if speculative_rescore else cand + pair
-        busiest = max((n * latency[r] / window for r, n in rnd.calls.items()), default=0.0)
-        depth = max(chain, busiest)
-        v = 0.0
-        if rnd.validation_calls:
-            v = max(_time(rnd.validation_depth, latency),
-                    max(n * latency[r] / window for r, n in rnd.validation_calls.items()))
+        n = len(rnd.iterations)
+        depth = rnd.mutator_depth * latency["mutator"] * slow(n) if rnd.mutator_depth else 0.0
+        depth += stage(rnd.main, carried) + stage(rnd.pair_after) + stage(rnd.confirm)
+        depth += latency["reflection"] * slow(n) if rnd.reflection else 0.0
+        carried = 0.0
+        v = stage(rnd.validation)
         if not background_validation:
             depth += v
+        elif rnd.validation is not None:
+            carried = rnd.validation.episodes  # it shares the window with the next round's episodes
         elapsed += depth
-        depths.append(depth)
+        times.append(depth)
         finish = max(finish, elapsed + (v if background_validation else 0.0))
-    return {"wall_s": max(elapsed, finish), "round_s": depths}
+    return {"wall_s": max(elapsed, finish), "round_s": times}
 
 
-def estimate_run(config: EvolutionConfig, train_pool, n_val: int, measures: Mapping, prices: Mapping | None = None,
-                 window: int = 32, scenario: Scenario = Scenario(), minibatch_size: int = MINIBATCH_SIZE,
-                 offline: bool = False) -> dict:
-    """Calls, tokens, dollars and wall time per role (see the module doc).
-
-    ``measures`` maps role -> :class:`~ppol_nb.llm.latency.CallMeasure` (offline: may be empty);
-    ``prices`` role -> (USD per million prompt tokens, per million completion tokens).
-    """
-    cfg = config.for_world()
-    plan = count_calls(cfg, train_pool, n_val, scenario, minibatch_size)
+def _priced(plan: dict, measures: Mapping, prices: Mapping | None, window: int, background_validation: bool,
+            offline: bool) -> dict:
+    """Rows per role (calls, tokens, dollars, latency), total dollars and wall time of a plan."""
     roles = {}
     for role in ROLES:
         calls = plan["calls"][role]
@@ -278,24 +296,50 @@ def estimate_run(config: EvolutionConfig, train_pool, n_val: int, measures: Mapp
         elif offline:
             row["usd"] = 0.0
         roles[role] = row
-    bound = cfg.early_stop_patience is not None and cfg.early_stop_patience < cfg.max_iterations
-    bound = bound or cfg.max_cost_usd is not None or cfg.max_wall_time_s is not None
-    out = {"roles": roles, "total_calls": round(sum(plan["calls"].values())), "episodes": round(plan["episodes"]),
-           "fitness_calls": plan["fitness_calls"], "validations": plan["validations"],
-           "config": plan["config"], "scenario": plan["scenario"], "window": window,
-           "upper_bound": bound, "offline": offline}
-    known = [r for r in roles.values() if r.get("usd") is not None]
-    out["usd"] = sum(r["usd"] for r in known) if known and len(known) == len(roles) else None
+    usd = None if any(r.get("usd") is None for r in roles.values()) else sum(r["usd"] for r in roles.values())
+    wall = None
     if not offline and all(measures.get(r) is not None and measures[r].latency_s is not None for r in ROLES):
         latency = {r: float(measures[r].latency_s) for r in ROLES}
-        wall = wall_time(plan, latency, window, bool(cfg.background_validation), bool(cfg.speculative_rescore))
-        out["wall_s"] = wall["wall_s"]
-    else:
-        out["wall_s"] = None
+        wall = wall_time(plan, latency, window, background_validation)["wall_s"]
+    return {"roles": roles, "total_calls": round(sum(plan["calls"].values())), "episodes": round(plan["episodes"]),
+            "usd": usd, "wall_s": wall, "window": window, "offline": offline, "scenario": plan["scenario"]}
+
+
+def estimate_run(config: EvolutionConfig, train_pool, n_val: int, measures: Mapping, prices: Mapping | None = None,
+                 window: int = 32, scenario: Scenario = Scenario(), minibatch_size: int = MINIBATCH_SIZE,
+                 offline: bool = False) -> dict:
+    """Calls, tokens, dollars and wall time per role of a search (see the module doc).
+
+    ``measures`` maps role -> :class:`~ppol_nb.llm.latency.CallMeasure` (offline: may be empty);
+    ``prices`` role -> (USD per million prompt tokens, per million completion tokens).
+    """
+    cfg = config.for_world()
+    plan = count_calls(cfg, train_pool, n_val, scenario, minibatch_size)
+    out = _priced(plan, measures, prices, window, bool(cfg.background_validation), offline)
+    bound = cfg.early_stop_patience is not None and cfg.early_stop_patience < cfg.max_iterations
+    out.update(fitness_calls=plan["fitness_calls"], validations=plan["validations"], config=plan["config"],
+               upper_bound=bound or cfg.max_cost_usd is not None or cfg.max_wall_time_s is not None,
+               kind="evolve")
     if cfg.max_wall_time_s is not None and out["wall_s"] is not None:
         out["wall_s"] = min(out["wall_s"], cfg.max_wall_time_s)
     if cfg.max_cost_usd is not None and out["usd"] is not None:
         out["usd"] = min(out["usd"], cfg.max_cost_usd)
+    return out
+
+
+def estimate_benchmark(n_tasks: int, n_personas: int, measures: Mapping, prices: Mapping | None = None,
+                       window: int = 32, scenario: Scenario = Scenario(), offline: bool = False) -> dict:
+    """The held-out benchmark (:mod:`.benchmark`): per test task one base episode and ``n_personas``
+    episodes each of DP, PPol: Initial and PPol: Evolved; generator calls: DP one per task, each
+    program N + 1 per task (seed-shaped). One stage: every generation at once, then every episode."""
+    eps = float(n_tasks * (1 + 3 * n_personas))
+    u, a = scenario.user_per_episode, scenario.agent_per_episode
+    calls = dict.fromkeys(ROLES, 0.0)
+    calls.update(generator=float(n_tasks * (1 + 2 * (n_personas + 1))), user=eps * u, agent=eps * a)
+    rnd = Round([], calls=calls, main=Stage(float(n_personas + 1), float(3 * n_tasks), eps))
+    plan = {"calls": calls, "episodes": eps, "rounds": [rnd], "scenario": asdict(scenario)}
+    out = _priced(plan, measures, prices, window, False, offline)
+    out.update(kind="benchmark", upper_bound=False, config={"n_tasks": n_tasks, "n_personas": n_personas})
     return out
 
 
@@ -344,10 +388,14 @@ def format_estimate(est: dict) -> str:
     """A short block for a terminal: one row per role, then the totals."""
     le = "≤ " if est["upper_bound"] else ""
     c = est["config"]
-    lines = [f"estimate ({'offline: calls only' if est['offline'] else 'endpoint'}; {c['max_iterations']} iterations, "
-             f"{c['parallel_evaluations']} candidate(s) in flight, comparison {c['comparison']}, "
-             f"{est['fitness_calls']['evaluate']} evaluations + {est['fitness_calls']['rescore']} rescores + "
-             f"{est['validations']} validations, ~{est['episodes']:,} episodes; scenario {est['scenario']['source']}):"]
+    world = "offline: calls only" if est["offline"] else "endpoint"
+    if est.get("kind") == "benchmark":
+        what = f"benchmark: {c['n_tasks']} test tasks, {c['n_personas']} personas per persona condition"
+    else:
+        what = (f"{c['max_iterations']} iterations, {c['parallel_evaluations']} candidate(s) in flight, comparison "
+                f"{c['comparison']}, {est['fitness_calls']['evaluate']} evaluations + "
+                f"{est['fitness_calls']['rescore']} rescores + {est['validations']} validations")
+    lines = [f"estimate ({world}; {what}, ~{est['episodes']:,} episodes; scenario {est['scenario']['source']}):"]
     lines.append(f"  {'role':<11}{'calls':>9}{'prompt tok':>13}{'compl. tok':>12}{'USD':>10}{'s/call':>8}  measured")
     for role, r in est["roles"].items():
         usd = r.get("usd")
@@ -370,7 +418,7 @@ def format_estimate(est: dict) -> str:
 
 
 def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
@@ -397,5 +445,5 @@ def progress_fields(done: int, total: int, initial: int, elapsed_s: float, cost_
     return f"elapsed {_hms(elapsed_s)}, ETA {eta}, {spent}"
 
 
-__all__ = ["ASSUMED", "ROLES", "Scenario", "count_calls", "estimate_run", "format_estimate", "progress_fields",
+__all__ = ["ASSUMED", "ROLES", "Scenario", "count_calls", "estimate_benchmark", "estimate_run", "format_estimate", "progress_fields",
            "scenario_from_run", "wall_time"]

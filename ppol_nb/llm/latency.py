@@ -8,9 +8,10 @@ Two sources, in this order of preference:
   the endpoint count (cache hits and failed attempts do not); a role's history
   is used only when it was made with the role's current model and endpoint.
   Gives mean latency, prompt and completion tokens per call.
-* **probe**: two short chat completions per distinct (endpoint, model), one
-  capped at 1 completion token and one at :data:`PROBE_LONG_TOKENS`. Their
-  latencies fit ``latency(c) = a + b · c`` for ``c`` completion tokens
+* **probe**: three short chat completions per distinct (endpoint, model) on one
+  kept-alive connection: an untimed one that opens it, one capped at 1
+  completion token and one at :data:`PROBE_LONG_TOKENS`. The last two
+  fit ``latency(c) = a + b · c`` for ``c`` completion tokens
   (``a``: the endpoint's per-request overhead, ``b``: seconds per generated
   token; ``b = 0`` when the server ignored the cap). A probe cannot know how
   large a role's real requests are, so the sizes then come from
@@ -32,7 +33,14 @@ from pathlib import Path
 import httpx
 
 from .config import LLMConfig, redact_url
-from .preflight import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, PreflightError, _headers, _key, _url
+from .preflight import (
+    CONNECT_TIMEOUT_S,
+    PROBE_TIMEOUT_S,
+    PreflightError,
+    _headers,
+    _key,
+    _url,
+)
 
 PROBE_MARK = "ppol_nb latency probe"
 PROBE_LONG_TOKENS = 64
@@ -107,14 +115,13 @@ def load_measured(path: str | Path) -> list[dict]:
         return []
 
 
-def _post(url: str, key: str | None, model: str, max_tokens: int) -> tuple[float, int]:
+def _post(client: httpx.Client, url: str, key: str | None, model: str, max_tokens: int) -> tuple[float, int]:
     body = {"model": model, "temperature": 0.0, "max_tokens": max_tokens, "messages": [
         {"role": "system", "content": f"{PROBE_MARK}: answer briefly."},
         {"role": "user", "content": "Count upwards from 1, separated by spaces, as far as you can."}]}
     t0 = time.perf_counter()
     try:
-        reply = httpx.post(f"{url}/chat/completions", headers=_headers(key), json=body,
-                           timeout=httpx.Timeout(PROBE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S))
+        reply = client.post(f"{url}/chat/completions", headers=_headers(key), json=body)
     except httpx.HTTPError as exc:
         raise PreflightError(f"the latency probe of model {model!r} at {redact_url(url)} failed "
                              f"({type(exc).__name__}): check the server, or pass --no-estimate") from None
@@ -138,8 +145,12 @@ def probe(config: LLMConfig, roles) -> dict[str, CallMeasure]:
         url = _url(rc.base_url)
         if (url, rc.model) not in fits:
             key = _key(rc.api_key_env, [role], url)
-            short, c_short = _post(url, key, rc.model, 1)
-            long, c_long = _post(url, key, rc.model, PROBE_LONG_TOKENS)
+            # One kept-alive connection, opened by a first request that is not timed: a run's requests
+            # reuse their connections, so set-up (TCP, TLS, the client's own start) is not per-call latency.
+            with httpx.Client(timeout=httpx.Timeout(PROBE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)) as client:
+                _post(client, url, key, rc.model, 1)
+                short, c_short = _post(client, url, key, rc.model, 1)
+                long, c_long = _post(client, url, key, rc.model, PROBE_LONG_TOKENS)
             per_token = max(0.0, (long - short) / (c_long - c_short)) if c_long > c_short else 0.0
             fits[(url, rc.model)] = (max(0.0, short - per_token * c_short), per_token)
         a, b = fits[(url, rc.model)]
