@@ -115,7 +115,8 @@ def test_the_engine_progress_line_shows_elapsed_eta_and_dollars(tmp_path, capsys
     engine.run(progress=True)
     engine.close()
     err = capsys.readouterr().err
-    assert "3/3" in err and "elapsed " in err and "ETA " in err and "$0.030/$10" in err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "3/3, best " in last and ", elapsed " in last and ", ETA 0s, $0.030/$10" in last, last
 
 
 # -- against a real loopback search ----------------------------------------------------------------

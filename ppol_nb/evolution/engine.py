@@ -294,7 +294,7 @@ class EvolutionEngine:
             initial, t0 = max(self._last_iteration, 0), time.monotonic()
             # Elapsed, ETA and dollars come from progress_fields (ETA marked "≤" when a run may stop early).
             bar = tqdm(total=self.config.max_iterations, initial=initial, desc="evolution",
-                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{postfix}]")
+                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}")  # tqdm puts ", " first
         try:
             for step in self.iterate():
                 if bar is not None and step.iteration > 0:
