@@ -361,8 +361,7 @@ def scenario_from_run(run_dir) -> Scenario:
         raise ValueError(f"{run_dir}: no candidates stored to measure a scenario from")
     evaluated = [p for p in programs if p.mutation_kind != "failed" and p.source.strip()
                  and not (p.error or "").startswith(("duplicate of", "mutator returned an empty"))]
-    challengers = [p for p in evaluated if len((p.comparison or {}).get("pairs") or []) > 1
-                   or ((p.comparison or {}).get("pairs") or [{}])[0].get("diff", 0) > 0]
+    challengers = [p for p in evaluated if (p.comparison or {}).get("challenger")]
     users = agents = n_eps = 0
     for path in run_dir.glob("episodes/*/episodes.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
