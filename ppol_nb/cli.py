@@ -379,13 +379,14 @@ def _search_config(args):
     return config
 
 
-def _print_estimate(args, config) -> None:
-    """``evolve`` on an endpoint: the run's estimate (one short block) before it starts, unless --no-estimate."""
+def _print_estimate(args, config, probe: bool = True) -> None:
+    """``evolve`` on an endpoint: the run's estimate (one short block) before it starts, unless --no-estimate.
+    Without ``probe`` nothing is sent (no preflight either): calls, tokens and dollars only."""
     if args.backend != "openai" or args.no_estimate:
         return
     from .evolution.estimate import format_estimate
 
-    print(format_estimate(_estimate(args, config, _backend(args), probe=True)), flush=True)
+    print(format_estimate(_estimate(args, config, _backend(args, check=probe), probe=probe)), flush=True)
 
 
 def _add_search_budget_args(p) -> None:
@@ -404,7 +405,8 @@ def cmd_evolve(args) -> int:
     if args.fitness:
         existing_dir(args.fitness, "--fitness")
     config = _search_config(args)
-    _print_estimate(args, config)
+    needs_yes = args.profile == "paper" and args.backend == "openai" and not args.yes
+    _print_estimate(args, config, probe=not needs_yes)  # nothing reaches the endpoint before --yes
     if args.profile == "paper":
         train = load_tasks(args.domain, "train")
         train = train[:args.train_limit] if args.train_limit else train
@@ -414,8 +416,8 @@ def cmd_evolve(args) -> int:
             print(format_estimate(estimate(pool, len(val), config.max_iterations, curriculum=config.curriculum,
                                            comparison=config.comparison,
                                            confirm_evaluations=config.confirm_evaluations)))
-        if args.backend == "openai" and not args.yes:
-            print("this run calls a paid endpoint: pass --yes to start it")
+        if needs_yes:
+            print("this run calls a paid endpoint: pass --yes to start it (the estimate then measures its latency)")
             return 2
     from .evolution.runs import build_run
 
