@@ -463,37 +463,20 @@ def _measure(llm, roles, **kw) -> dict:
 
 
 def _estimate(args, config, backend, probe: bool) -> dict:
-    """The estimate for a search of ``config`` on ``backend`` (:mod:`ppol_nb.evolution.estimate`):
+    """The estimate for a search of ``config`` on ``backend`` (:func:`ppol_nb.evolution.estimate.estimate_search`):
     measured history from ``--from-run`` (or a resumed ``--out``) first, then a probe of each endpoint."""
-    from .evolution.curriculum import split_validation
-    from .evolution.estimate import ROLES, Scenario, estimate_run, scenario_from_run
-    from .llm.latency import MEASURED_FILE, load_measured
-    from .simulation.tau2_bridge import load_tasks
+    from .evolution.estimate import estimate_search
+    from .llm.preflight import PreflightError
 
     run_dir = getattr(args, "from_run", None) or (args.out if getattr(args, "resume", False) else None)
     run_dir = Path(run_dir) if run_dir else None
     if run_dir is not None and getattr(args, "from_run", None) and not (run_dir / "evolution.sqlite").exists():
         raise CLIError(f"--from-run {run_dir} holds no evolution run (no evolution.sqlite)")
-    scenario = Scenario()
-    if run_dir is not None and (run_dir / "evolution.sqlite").exists():
-        try:
-            scenario = scenario_from_run(run_dir)
-        except ValueError:
-            pass  # a run with only its seed: nothing to measure shares from yet
-    train = load_tasks(args.domain, "train")
-    train = train[:args.train_limit] if args.train_limit else train
-    pool, val = split_validation([t.id for t in train])
-    defaults = getattr(backend, "search_defaults", None)
-    config = config.for_world(defaults() if callable(defaults) else None)
-    offline = args.backend != "openai"
-    if offline:
-        return estimate_run(config, pool, len(val), {}, scenario=scenario, offline=True)
-    llm = backend.client.config
-    history = load_measured(run_dir / MEASURED_FILE) if run_dir is not None else []
-    measures = _measure(llm, ROLES, history_rows=history, send_probe=probe)
-    prices = {r: (llm.role(r).price_in_per_mtok, llm.role(r).price_out_per_mtok) for r in ROLES}
-    return estimate_run(config, pool, len(val), measures, prices=prices, window=llm.max_concurrency,
-                        scenario=scenario)
+    try:
+        return estimate_search(args.domain, backend, config, train_limit=args.train_limit, run_dir=run_dir,
+                               probe=probe)
+    except PreflightError as exc:
+        raise CLIError(f"estimate: {exc}") from None
 
 
 def cmd_estimate(args) -> int:

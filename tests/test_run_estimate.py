@@ -162,6 +162,16 @@ def test_counted_calls_match_a_loopback_search(fake_openai, fitness_dir, tmp_pat
     # the run saved what it measured for later estimates: every request, per role
     rows = json.loads((out / "llm_measured.json").read_text())["rows"]
     assert Counter(r["role"] for r in rows) == {r: measured[r] for r in ROLES if measured[r]}
+    # ppol-nb estimate --from-run: the run's shares and its measured calls, no probe needed
+    probes = sum(is_latency_probe(r) for r in server.requests)
+    assert main(["estimate", "--domain", "retail", "--profile", "ci", "--max-iterations", "4", "--train-limit", "10",
+                 "--backend", "openai", "--base-url", server.url, "--model", "fake-model", "--api-key-env", "",
+                 "--from-run", str(out), "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert est["scenario"]["source"] == f"measured from {out}"
+    assert {r: est["roles"][r]["calls"] for r in ROLES} == {r: round(plan["calls"][r]) for r in ROLES}
+    assert all(est["roles"][r]["measured"] == "history" for r in ROLES if measured[r])
+    assert sum(is_latency_probe(r) for r in server.requests) == probes
 
 
 def test_estimate_command_probes_the_endpoint(fake_openai, tmp_path, capsys):

@@ -343,6 +343,47 @@ def estimate_benchmark(n_tasks: int, n_personas: int, measures: Mapping, prices:
     return out
 
 
+def estimate_search(domain: str, backend, config: EvolutionConfig, train_limit: int | None = None, run_dir=None,
+                    probe: bool = True, minibatch_size: int = MINIBATCH_SIZE) -> dict:
+    """What ``build_run(domain, backend, ..., config=config, train_limit=...)`` will cost, before it starts.
+
+    The config is resolved for the backend's world (candidates in flight, see
+    :meth:`EvolutionConfig.for_world`). Measurements, best first: ``run_dir`` (an
+    earlier or resumed run: its shares and calls per episode, and the per-call
+    latency and tokens in its ``llm_measured.json``), the backend's own ledger
+    (a notebook's backend after some work), then a probe of each endpoint
+    (``probe=False``: none; latency then unknown). Offline: calls only.
+    """
+    from pathlib import Path
+
+    from ..llm.latency import MEASURED_FILE, load_measured, measure
+    from ..simulation.tau2_bridge import load_tasks
+    from .curriculum import split_validation
+
+    run_dir = Path(run_dir) if run_dir is not None else None
+    scenario = Scenario()
+    if run_dir is not None and (run_dir / "evolution.sqlite").exists():
+        try:
+            scenario = scenario_from_run(run_dir)
+        except ValueError:
+            pass  # a run with only its seed: no shares to measure yet
+    train = load_tasks(domain, "train")
+    train = train[:train_limit] if train_limit else train
+    pool, val = split_validation([t.id for t in train])
+    defaults = getattr(backend, "search_defaults", None)
+    config = config.for_world(defaults() if callable(defaults) else None)
+    if getattr(backend, "name", None) != "openai":
+        return estimate_run(config, pool, len(val), {}, scenario=scenario, minibatch_size=minibatch_size,
+                            offline=True)
+    llm = backend.client.config
+    history = load_measured(run_dir / MEASURED_FILE) if run_dir is not None else []
+    history += [r for r in backend.ledger.rows() if r.get("backend") != "offline"]
+    measures = measure(llm, ROLES, history_rows=history, send_probe=probe)
+    prices = {r: (llm.role(r).price_in_per_mtok, llm.role(r).price_out_per_mtok) for r in ROLES}
+    return estimate_run(config, pool, len(val), measures, prices=prices, window=llm.max_concurrency,
+                        scenario=scenario, minibatch_size=minibatch_size)
+
+
 def scenario_from_run(run_dir) -> Scenario:
     """The shares and per-episode calls a stored run actually had (its database and episode files)."""
     import json
@@ -444,5 +485,5 @@ def progress_fields(done: int, total: int, initial: int, elapsed_s: float, cost_
     return f"elapsed {_hms(elapsed_s)}, ETA {eta}, {spent}"
 
 
-__all__ = ["ASSUMED", "ROLES", "Scenario", "count_calls", "estimate_benchmark", "estimate_run", "format_estimate", "progress_fields",
+__all__ = ["ASSUMED", "ROLES", "Scenario", "count_calls", "estimate_benchmark", "estimate_run", "estimate_search", "format_estimate", "progress_fields",
            "scenario_from_run", "wall_time"]
