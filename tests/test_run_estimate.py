@@ -68,22 +68,22 @@ def test_wall_time_is_the_critical_path_and_the_window_bounds_it():
     plan = count_calls(small(comparison="raw"), POOL, 2, Scenario(user_per_episode=1, agent_per_episode=2,
                                                                  new_best_rate=0.0))
     one = dict.fromkeys(ROLES, 1.0)
-    # seed: generation 3 + episode 1 + 2 + reflection 1 = 7, its validation 4 + 3 = 7 (blocking);
-    # then mutator 1 + 3 + 3 + 1, and 1 + 4 + 3 + 1 twice (N = 3)
-    assert wall_time(plan, one, 10_000, False)["wall_s"] == 7 + 7 + 8 + 9 + 9
+    # a seed-shaped program: population, then its N <= 8 expansions at once -> generation 2 deep.
+    # seed: 2 + episode 1 + 2 + reflection 1 = 6, its validation 2 + 3 = 5 (blocking); then 1 + 2 + 3 + 1 three times
+    assert wall_time(plan, one, 10_000, False)["wall_s"] == 6 + 5 + 3 * 7
     # background: the seed's validation overlaps the later rounds
-    assert wall_time(plan, one, 10_000, True)["wall_s"] == 7 + 8 + 9 + 9
-    # one request in flight per role: 5 tasks generate one after another; 10 episodes (15 at N = 3) queue
-    # with a third of their time on the user, two thirds on the agent
+    assert wall_time(plan, one, 10_000, True)["wall_s"] == 6 + 3 * 7
+    # one request in flight per role: 5 tasks x N expansions queue (10 at N = 2, 15 at N = 3; the validation's
+    # 2 tasks x (2 + 3)), and 10 episodes (15 at N = 3) with a third of their time on the user, two on the agent
     eps10, eps15 = 10 / 3 + 2 * 20 / 3, 5 + 2 * 10
     assert wall_time(plan, one, 1, False)["round_s"] == pytest.approx(
-        [15 + eps10 + 1 + 4 * 4 + eps10, 1 + 15 + eps10 + 1, 1 + 20 + eps15 + 1, 1 + 20 + eps15 + 1])
+        [2 * 10 + eps10 + 1 + 2 * 10 + eps10, 1 + 2 * 10 + eps10 + 1, 1 + 2 * 15 + eps15 + 1, 1 + 2 * 15 + eps15 + 1])
     est = estimate_run(small(comparison="raw"), POOL, 2, {r: CallMeasure(1.0, 1000, 100, "probe") for r in ROLES},
                        prices={"agent": (1.0, 10.0)}, scenario=Scenario(user_per_episode=1, agent_per_episode=2,
                                                                        new_best_rate=0.0), window=10_000)
     assert est["roles"]["agent"]["usd"] == pytest.approx(120 * (1000 * 1.0 + 100 * 10.0) / 1e6)
     assert est["roles"]["user"]["usd"] is None and est["usd"] is None  # no price configured: unknown
-    assert est["wall_s"] == 40 and not est["upper_bound"]
+    assert est["wall_s"] == 32 and not est["upper_bound"]
     capped = estimate_run(small(comparison="raw", early_stop_patience=2), POOL, 2, {}, offline=True)
     assert capped["upper_bound"] and capped["wall_s"] is None and capped["usd"] == 0.0
 
@@ -94,7 +94,7 @@ def test_benchmark_estimate_counts_its_conditions():
                              scenario=Scenario(user_per_episode=1, agent_per_episode=2))
     assert est["episodes"] == 20 and est["roles"]["generator"]["calls"] == 2 * (1 + 2 * 4)
     assert (est["roles"]["user"]["calls"], est["roles"]["agent"]["calls"]) == (20, 40)
-    assert est["wall_s"] == 4 + 1 + 2  # the programs' generation chain, then one episode
+    assert est["wall_s"] == 2 + 1 + 2  # the programs' generation chain (population, expansions), one episode
 
 
 def test_progress_fields():

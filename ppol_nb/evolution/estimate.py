@@ -13,7 +13,9 @@ user and agent calls per episode; V = validation tasks. One *fitness call* of
 program p on context t costs
 
     generator  Σ_{tasks of t not yet generated for (p, N_t)} (N_t + 1)   (a seed-shaped program:
-               one population call + one expansion per persona; the persona cache makes a repeat free)
+               one population call + one expansion per persona, the expansions
+               :data:`~ppol_nb.personas.toolkit.MAX_EXPANSION_WORKERS` at a time; the persona
+               cache makes a repeat free)
     user/agent k_t · N_t · u,  k_t · N_t · a
     reflection 1 when it is the candidate's own evaluation and ``reflection`` is on (never in a rescore)
 
@@ -50,8 +52,8 @@ exceed W queues behind it, slow(D) = max(1, D / W) for D calls ready at once:
           + gen(confirm) + eps(confirm)                                    confirmations
           + L_reflection · slow(P)                                         critiques
           + validation, when validations block (no ``background_validation``)
-    gen(S) = (max N + 1 of S) · L_generator · slow(tasks generating in S)  (a seed-shaped program's chain
-                                                                            per task; tasks run at once)
+    gen(S) = g(max N of S) · L_generator · slow(Σ_tasks min(N, X))         (a seed-shaped program's chain
+             g(N) = 1 + ⌈N / X⌉, X = MAX_EXPANSION_WORKERS (8)              per task; tasks run at once)
     eps(S) = Σ_{r ∈ user, agent} c_r · L_r · slow(E_S · c_r / (u + a))     (E_S episodes at once, each
                                                                             c_user = u, c_agent = a calls deep)
     total  = Σ_rounds round
@@ -76,6 +78,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from ..personas.toolkit import MAX_EXPANSION_WORKERS as EXPANSION_WORKERS
 from .config import EvolutionConfig
 from .curriculum import MINIBATCH_SIZE, minibatch_for
 
@@ -109,16 +112,16 @@ class Scenario:
 
 @dataclass
 class Stage:
-    """Fitness calls that run side by side: the deepest generation chain, how many tasks generate
-    at once, and how many episodes run at once."""
+    """Fitness calls that run side by side: the deepest generation chain, how many generator calls
+    are ready at once, and how many episodes run at once."""
 
     gen_depth: float = 0.0
-    gen_tasks: float = 0.0
+    gen_at_once: float = 0.0  # generator calls ready together (expansions of every generating task)
     episodes: float = 0.0
 
-    def add(self, gen_depth: float, gen_tasks: float, episodes: float) -> None:
+    def add(self, gen_depth: float, gen_at_once: float, episodes: float) -> None:
         self.gen_depth = max(self.gen_depth, gen_depth)
-        self.gen_tasks += gen_tasks
+        self.gen_at_once += gen_at_once
         self.episodes += episodes
 
 
@@ -135,6 +138,12 @@ class Round:
     reflection: bool = False
     validation: Stage | None = None
     validation_calls: dict[str, float] = field(default_factory=dict)
+
+
+def _gen_depth(n: int) -> float:
+    """Sequential generator calls of a seed-shaped program for N personas: population, then the
+    expansions in waves of :data:`EXPANSION_WORKERS` (``toolkit.expand_all``)."""
+    return float(1 + math.ceil(n / EXPANSION_WORKERS))
 
 
 def _event(rate: float, i: int) -> bool:
@@ -171,7 +180,7 @@ def count_calls(config: EvolutionConfig, train_pool, n_val: int, scenario: Scena
         reflect = bool(own and cfg.reflection)
         _add(rnd.calls, {"generator": float(len(new) * (mb.n + 1)), "user": n_eps * u, "agent": n_eps * a,
                          "reflection": float(reflect)})
-        stage.add(float(mb.n + 1) if new else 0.0, float(len(new)), float(n_eps))
+        stage.add(_gen_depth(mb.n) if new else 0.0, float(len(new) * min(mb.n, EXPANSION_WORKERS)), float(n_eps))
         rnd.reflection = rnd.reflection or reflect
 
     def validation(rnd: Round) -> None:
@@ -182,7 +191,8 @@ def count_calls(config: EvolutionConfig, train_pool, n_val: int, scenario: Scena
         rnd.validation_calls = {"generator": float(n_val * sum(n + 1 for n in cfg.curriculum)),
                                 "user": eps * u, "agent": eps * a}
         # every N's personas at once, then one batch of episodes (PPolEvaluator.validate on an endpoint)
-        rnd.validation = Stage(float(max(cfg.curriculum) + 1), float(n_val * len(cfg.curriculum)), float(eps))
+        rnd.validation = Stage(_gen_depth(max(cfg.curriculum)),
+                               float(n_val * sum(min(n, EXPANSION_WORKERS) for n in cfg.curriculum)), float(eps))
 
     validate = cfg.validate_on_new_best and n_val > 0
     rounds: list[Round] = []
@@ -253,7 +263,7 @@ def wall_time(plan: dict, latency: Mapping[str, float], window: int, background_
     def stage(st: Stage | None, extra_episodes: float = 0.0) -> float:
         if st is None:
             return 0.0
-        out = st.gen_depth * latency["generator"] * slow(st.gen_tasks) if st.gen_depth else 0.0
+        out = st.gen_depth * latency["generator"] * slow(st.gen_at_once) if st.gen_depth else 0.0
         eps = st.episodes + extra_episodes
         if st.episodes and u + a:
             out += sum(k * latency[role] * slow(eps * k / (u + a)) for role, k in (("user", u), ("agent", a)) if k)
@@ -336,7 +346,8 @@ def estimate_benchmark(n_tasks: int, n_personas: int, measures: Mapping, prices:
     u, a = scenario.user_per_episode, scenario.agent_per_episode
     calls = dict.fromkeys(ROLES, 0.0)
     calls.update(generator=float(n_tasks * (1 + 2 * (n_personas + 1))), user=eps * u, agent=eps * a)
-    rnd = Round([], calls=calls, main=Stage(float(n_personas + 1), float(3 * n_tasks), eps))
+    rnd = Round([], calls=calls, main=Stage(_gen_depth(n_personas), float(2 * n_tasks * min(n_personas, EXPANSION_WORKERS)
+                                                                          + n_tasks), eps))
     plan = {"calls": calls, "episodes": eps, "rounds": [rnd], "scenario": asdict(scenario)}
     out = _priced(plan, measures, prices, window, False, offline)
     out.update(kind="benchmark", upper_bound=False, config={"n_tasks": n_tasks, "n_personas": n_personas})
