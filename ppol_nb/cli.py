@@ -446,9 +446,12 @@ def _save_measured(backend, run_dir: Path) -> None:
 
     path = run_dir / MEASURED_FILE
     earlier = load_measured(path)
-    if save_measured(backend.ledger, backend.client.config, path) is not None and earlier:
-        rows = earlier + load_measured(path)  # a resumed run adds to what its earlier sessions measured
-        path.write_text(json.dumps({"rows": rows}, indent=0) + "\n", encoding="utf-8")
+    try:
+        if save_measured(backend.ledger, backend.client.config, path) is not None and earlier:
+            rows = earlier + load_measured(path)  # a resumed run adds to what its earlier sessions measured
+            path.write_text(json.dumps({"rows": rows}, indent=0) + "\n", encoding="utf-8")
+    except OSError as exc:  # a convenience for later estimates: never the run's failure
+        print(f"note: could not write {path}: {exc}", file=sys.stderr)
 
 
 def _measure(llm, roles, **kw) -> dict:
