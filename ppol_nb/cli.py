@@ -1,5 +1,5 @@
 """Command line: ``ppol-nb rollout`` runs episodes, ``ppol-nb notebooks`` runs the series,
-``ppol-nb evolve`` runs the PPol search, ``ppol-nb benchmark`` the held-out conditions,
+``ppol-nb evolve`` runs the PPol search (``ppol-nb estimate`` says what one will cost first), ``ppol-nb benchmark`` the held-out conditions,
 ``ppol-nb ablate`` the fitness ablations (search variants x seeds, held-out evaluation),
 ``ppol-nb data`` fetches the human corpora, ``ppol-nb cache`` locates and merges response caches,
 ``ppol-nb sft`` builds the agent-training datasets (and trains a LoRA adapter with the ``train`` extra) and
@@ -475,37 +475,61 @@ def _add_backend_args(p) -> None:
                    help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, else a local Ray)")
 
 
+def _search_config(args):
+    """The EvolutionConfig that ``evolve`` and ``estimate`` flags name (profile, YAML, overrides)."""
+    from .evolution.config import EvolutionConfig
+
+    if args.config:
+        existing_file(args.config, "--config")
+    config = (EvolutionConfig.from_yaml(args.config, base=args.profile) if args.config
+              else EvolutionConfig.profile(args.profile))
+    for flag, name in (("max_iterations", "max_iterations"), ("seed", "seed"), ("max_steps", "train_max_steps"),
+                       ("val_max_steps", "val_max_steps"), ("max_cost_usd", "max_cost_usd"),
+                       ("max_wall_time", "max_wall_time_s")):
+        if getattr(args, flag, None) is not None:
+            config = config.replace(**{name: getattr(args, flag)})
+    return config
+
+
+def _print_estimate(args, config, probe: bool = True) -> None:
+    """``evolve`` on an endpoint: the run's estimate (one short block) before it starts, unless --no-estimate.
+    Without ``probe`` nothing is sent (no preflight either): calls, tokens and dollars only."""
+    if args.backend != "openai" or args.no_estimate:
+        return
+    from .evolution.estimate import format_estimate
+
+    print(format_estimate(_estimate(args, config, _backend(args, check=probe), probe=probe)), flush=True)
+
+
+def _add_search_budget_args(p) -> None:
+    p.add_argument("--max-cost-usd", type=positive_float, help="stop between rounds once the ledger's spend "
+                   "reaches this (config max_cost_usd; may change on resume)")
+    p.add_argument("--max-wall-time", type=positive_float, metavar="SECONDS", help="stop between rounds after "
+                   "this many seconds of this session (config max_wall_time_s; may change on resume)")
+
+
 def cmd_evolve(args) -> int:
     from .evolution.budget import estimate, format_estimate
-    from .evolution.config import EvolutionConfig
     from .evolution.curriculum import split_validation
     from .simulation.tau2_bridge import load_tasks
 
     require_sandbox()  # mutated programs are LLM-written
-    if args.config:
-        existing_file(args.config, "--config")
     if args.fitness:
         existing_dir(args.fitness, "--fitness")
-    config = (EvolutionConfig.from_yaml(args.config, base=args.profile) if args.config
-              else EvolutionConfig.profile(args.profile))
-    if args.max_iterations is not None:
-        config = config.replace(max_iterations=args.max_iterations)
-    if args.seed is not None:
-        config = config.replace(seed=args.seed)
-    if args.max_steps is not None:
-        config = config.replace(train_max_steps=args.max_steps)
-    if args.val_max_steps is not None:
-        config = config.replace(val_max_steps=args.val_max_steps)
+    config = _search_config(args)
+    needs_yes = args.profile == "paper" and args.backend == "openai" and not args.yes
+    _print_estimate(args, config, probe=not needs_yes)  # nothing reaches the endpoint before --yes
     if args.profile == "paper":
         train = load_tasks(args.domain, "train")
         train = train[:args.train_limit] if args.train_limit else train
         pool, val = split_validation([t.id for t in train])
-        print(f"cost estimate ({args.domain}, profile paper, {config.max_iterations} iterations):")
-        print(format_estimate(estimate(pool, len(val), config.max_iterations, curriculum=config.curriculum,
-                                       comparison=config.comparison,
-                                       confirm_evaluations=config.confirm_evaluations)))
-        if args.backend == "openai" and not args.yes:
-            print("this run calls a paid endpoint: pass --yes to start it")
+        if args.backend != "openai" or args.no_estimate:  # else the measured estimate above was printed
+            print(f"cost estimate ({args.domain}, profile paper, {config.max_iterations} iterations):")
+            print(format_estimate(estimate(pool, len(val), config.max_iterations, curriculum=config.curriculum,
+                                           comparison=config.comparison,
+                                           confirm_evaluations=config.confirm_evaluations)))
+        if needs_yes:
+            print("this run calls a paid endpoint: pass --yes to start it (the estimate then measures its latency)")
             return 2
     backend = _backend(args)  # the preflight first: the search modules import τ² and litellm (seconds)
     from .evolution.runs import build_run
@@ -517,10 +541,67 @@ def cmd_evolve(args) -> int:
                         max_workers=args.max_workers)
     except FileExistsError as exc:
         raise SystemExit(f"{exc} (--resume)") from None
-    summary = run.engine.run(progress=not args.quiet)
+    try:
+        summary = run.engine.run(progress=not args.quiet)
+    finally:
+        _save_measured(backend, Path(args.out))
     print(summary)
     return check_failures("evolve", summary.failed, summary.programs, args.failure_budget,
                           {"program evaluation failed": summary.failed} if summary.failed else {})
+
+
+def _save_measured(backend, run_dir: Path) -> None:
+    """Per-call latency and tokens of this session's endpoint requests, for later estimates (no content)."""
+    if getattr(backend, "name", None) != "openai":
+        return
+    from .llm.latency import MEASURED_FILE, load_measured, save_measured
+
+    path = run_dir / MEASURED_FILE
+    earlier = load_measured(path)
+    try:
+        if save_measured(backend.ledger, backend.client.config, path) is not None and earlier:
+            rows = earlier + load_measured(path)  # a resumed run adds to what its earlier sessions measured
+            path.write_text(json.dumps({"rows": rows}, indent=0) + "\n", encoding="utf-8")
+    except OSError as exc:  # a convenience for later estimates: never the run's failure
+        print(f"note: could not write {path}: {exc}", file=sys.stderr)
+
+
+def _measure(llm, roles, **kw) -> dict:
+    """Per-call latency and size of each role (:func:`ppol_nb.llm.latency.measure`); a failed probe is one line, exit 2."""
+    from .llm.latency import measure
+    from .llm.preflight import PreflightError
+
+    try:
+        return measure(llm, roles, **kw)
+    except PreflightError as exc:
+        raise CLIError(f"estimate: {exc}") from None
+
+
+def _estimate(args, config, backend, probe: bool) -> dict:
+    """The estimate for a search of ``config`` on ``backend`` (:func:`ppol_nb.evolution.estimate.estimate_search`):
+    measured history from ``--from-run`` (or a resumed ``--out``) first, then a probe of each endpoint."""
+    from .evolution.estimate import estimate_search
+    from .llm.preflight import PreflightError
+
+    run_dir = getattr(args, "from_run", None) or (args.out if getattr(args, "resume", False) else None)
+    run_dir = Path(run_dir) if run_dir else None
+    if run_dir is not None and getattr(args, "from_run", None) and not (run_dir / "evolution.sqlite").exists():
+        raise CLIError(f"--from-run {run_dir} holds no evolution run (no evolution.sqlite)")
+    try:
+        return estimate_search(args.domain, backend, config, train_limit=args.train_limit, run_dir=run_dir,
+                               probe=probe)
+    except PreflightError as exc:
+        raise CLIError(f"estimate: {exc}") from None
+
+
+def cmd_estimate(args) -> int:
+    from .evolution.estimate import format_estimate
+
+    config = _search_config(args)
+    backend = _backend(args)
+    est = _estimate(args, config, backend, probe=not args.no_probe)
+    print(json.dumps(est, indent=1, default=str) if args.json else format_estimate(est))
+    return 0
 
 
 def cmd_study_build(args) -> int:
@@ -653,6 +734,16 @@ def _benchmark(args) -> int:
     from .fitness.score import FitnessModel
 
     backend = _backend(args)
+    if args.backend == "openai" and not args.no_estimate:
+        from .evolution.estimate import ROLES, estimate_benchmark, format_estimate
+        from .simulation.tau2_bridge import load_tasks
+
+        tasks = load_tasks(args.domain, "test")
+        llm = backend.client.config
+        prices = {r: (llm.role(r).price_in_per_mtok, llm.role(r).price_out_per_mtok) for r in ROLES}
+        print(format_estimate(estimate_benchmark(len(tasks[:args.limit] if args.limit else tasks), args.n_personas,
+                                                 _measure(llm, ROLES), prices=prices, window=llm.max_concurrency)),
+              flush=True)
     model = FitnessModel.load(args.fitness) if args.fitness else None
     table = run_benchmark(args.run, args.domain, backend, fitness_model=model, out_csv=args.out,
                           n_personas=args.n_personas, limit=args.limit, human_corpus=args.corpus,
@@ -882,7 +973,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true")
     e.add_argument("--failure-budget", type=share, default=1.0, help="exit 3 when at least this share of "
                    "programs failed evaluation (default 1: all of them)")
+    _add_search_budget_args(e)
+    e.add_argument("--no-estimate", action="store_true",
+                   help="on an endpoint, start without printing the estimate (and without its latency probe)")
     e.set_defaults(func=cmd_evolve)
+
+    es = sub.add_parser("estimate", help="LLM calls, tokens, dollars and wall time per role of an evolve run, "
+                                         "before it starts (probes the endpoint's latency)")
+    es.add_argument("--domain", choices=["retail", "airline"], required=True)
+    _add_backend_args(es)
+    es.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
+    es.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
+    es.add_argument("--max-iterations", type=positive_int, help="override max_iterations")
+    es.add_argument("--seed", type=int, help="override the search seed")
+    es.add_argument("--train-limit", type=positive_int, help="evolve on the first K official train tasks only")
+    _add_search_budget_args(es)
+    es.add_argument("--from-run", metavar="DIR", help="an earlier evolution run: its measured shares (challengers, "
+                    "new bests, failures, calls per episode) and per-call latency and tokens are used")
+    es.add_argument("--no-probe", action="store_true", help="send no latency probe (roles without history: "
+                    "calls and tokens only)")
+    es.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    es.set_defaults(func=cmd_estimate)
 
     b = sub.add_parser("benchmark", help="Humans, Base, DP, PPol Initial and Evolved on the test tasks -> CSV")
     b.add_argument("--run", required=True, help="an evolution run directory, or a generator program .py")
@@ -895,6 +1006,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=positive_int, help="only the first K test tasks")
     b.add_argument("--out", required=True, help="CSV path; episodes.jsonl and a provenance .json go beside it")
     b.add_argument("--quiet", action="store_true")
+    b.add_argument("--no-estimate", action="store_true",
+                   help="on an endpoint, start without printing the estimate (and without its latency probe)")
     b.set_defaults(func=cmd_benchmark)
 
     stt = sub.add_parser("stress-test", help="your agent (module:Class, or a model on an endpoint) on the test tasks "

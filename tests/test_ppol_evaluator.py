@@ -267,7 +267,9 @@ def test_cli_paper_profile_on_a_paid_endpoint_needs_yes(tmp_path, capsys):
     code = main(["evolve", "--domain", "airline", "--backend", "openai", "--model", "m", "--profile", "paper",
                  "--out", str(tmp_path / "run")])
     out = capsys.readouterr().out
-    assert code == 2 and "--yes" in out and "episodes per iteration" in out and "mutator" in out
+    # the estimate without a request: calls and tokens per role, latency unknown until --yes
+    assert code == 2 and "--yes" in out and "estimate (endpoint; 70 iterations" in out and "mutator" in out
+    assert "wall unknown (no latency measured)" in out
     assert not (tmp_path / "run").exists()
 
 

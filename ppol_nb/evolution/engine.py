@@ -307,13 +307,20 @@ class EvolutionEngine:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=self.config.max_iterations, initial=max(self._last_iteration, 0), desc="evolution")
+            from .estimate import progress_fields
+
+            initial, t0 = max(self._last_iteration, 0), time.monotonic()
+            # Elapsed, ETA and dollars come from progress_fields (ETA marked "≤" when a run may stop early).
+            bar = tqdm(total=self.config.max_iterations, initial=initial, desc="evolution",
+                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}")  # tqdm puts ", " first
         try:
             for step in self.iterate():
                 if bar is not None and step.iteration > 0:
                     bar.update(step.iteration - bar.n)
                     best = step.best.selection_score if step.best is not None else float("nan")
-                    bar.set_postfix(best=f"{best:.4f}", cost=f"${step.total_cost_usd:.3f}")
+                    bar.set_postfix_str(f"best {best:.4f}, " + progress_fields(
+                        step.iteration, self.config.max_iterations, initial, time.monotonic() - t0,
+                        step.total_cost_usd, self.config))
         finally:
             if bar is not None:
                 bar.close()
