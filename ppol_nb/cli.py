@@ -980,7 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     es = sub.add_parser("estimate", help="LLM calls, tokens, dollars and wall time per role of an evolve run, "
                                          "before it starts (probes the endpoint's latency)")
-    es.add_argument("--domain", choices=["retail", "airline"], required=True)
+    es.add_argument("--domain", choices=domain_names(), required=True)
     _add_backend_args(es)
     es.add_argument("--profile", choices=["ci", "notebook", "paper"], default="ci")
     es.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")

@@ -16,6 +16,7 @@ from ppol_nb.cli import main
 from ppol_nb.llm import LLMConfig
 from ppol_nb.llm.config import ROLES
 from ppol_nb.llm.config_file import BUILTIN_SAMPLING, LLMConfigFileError, resolve
+from ppol_nb.llm.latency import is_latency_probe
 from ppol_nb.llm.preflight import is_probe
 
 
@@ -178,7 +179,8 @@ class LoggedServer:
         inner, self.log, self._lock = search_world(), [], threading.Lock()
 
         def respond(request: dict):
-            entry = {"role": "probe" if is_probe(request) else classify(request), "model": request.get("model"),
+            role = "probe" if is_probe(request) else "latency" if is_latency_probe(request) else classify(request)
+            entry = {"role": role, "model": request.get("model"),
                      "temperature": request.get("temperature"),
                      "max_tokens": request.get("max_tokens") or request.get("max_completion_tokens")}
             with self._lock:
@@ -246,11 +248,14 @@ def test_evolve_and_benchmark_send_each_role_to_its_own_endpoint_model_and_sampl
                  "--out", str(run), "--quiet"])
     assert code == 0, capsys.readouterr().err
     at_agent, at_other = _by_role(agent.take()), _by_role(other.take())
-    # The agent's endpoint saw the agent (and the preflight's tool probe of the agent's model) and nothing else.
-    assert set(at_agent) == {"agent", "probe"}, at_agent
+    # The agent's endpoint saw the agent, the preflight's tool probe of the agent's model and the estimate's
+    # latency probe of that model, and nothing else.
+    assert set(at_agent) == {"agent", "probe", "latency"}, at_agent
     assert at_agent["agent"] == {("agent-m", 0.1, 700)} and {m for m, _, _ in at_agent["probe"]} == {"agent-m"}
+    assert {m for m, _, _ in at_agent["latency"]} == {"agent-m"}
     # The other endpoint: every other role, each with its model and sampling; no agent request.
     assert "agent" not in at_other and "probe" not in at_other, at_other
+    assert {m for m, _, _ in at_other["latency"]} == {"user-m", "gen-m"}, at_other
     assert at_other["user"] == {("user-m", 0.3, 300)}
     assert at_other["mutator"] == {("gen-m", 0.9, 4000)}
     assert at_other["reflection"] == {("gen-m", 0.2, 1500)}
@@ -272,7 +277,8 @@ def test_evolve_and_benchmark_send_each_role_to_its_own_endpoint_model_and_sampl
                  "--agent-model", "agent-b", "--no-cache", "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
     at_agent, at_other = _by_role(agent.take()), _by_role(other.take())
-    assert set(at_agent) == {"agent", "probe"} and at_agent["agent"] == {("agent-b", 0.1, 700)}  # the flag won
+    assert set(at_agent) <= {"agent", "probe", "latency"} and at_agent["agent"] == {("agent-b", 0.1, 700)}  # the flag won
+    assert {m for role, found in at_agent.items() if role != "agent" for m, _, _ in found} <= {"agent-b"}
     assert "agent" not in at_other and at_other["user"] == {("user-m", 0.3, 300)}
     assert {m for m, _, _ in at_other["persona_population"]} == {"gen-m"}
     assert "mutator" not in at_other and "reflection" not in at_other  # a benchmark does not search

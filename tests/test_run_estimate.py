@@ -50,7 +50,7 @@ def test_raw_rule_counts_by_hand():
 def test_paired_rule_counts_pairings_confirmations_and_the_persona_cache():
     # challenger share 1/3 -> only t = 3 is one; it wins (new-best share 1/3 of candidates = every challenger).
     sc = Scenario(user_per_episode=1, agent_per_episode=2, challenger_rate=1 / 3, new_best_rate=1 / 3)
-    plan = count_calls(small(), POOL, 2, sc)
+    plan = count_calls(small(comparison="paired"), POOL, 2, sc)
     # seed rescored on contexts 1, 2, 3; challenger 3 and the seed on context 4 (N = 3, tasks 0-4): the seed
     # already has those personas from context 2, so its generation is free.
     assert plan["fitness_calls"] == {"evaluate": 4, "rescore": 5, "validate": 2}
