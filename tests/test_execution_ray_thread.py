@@ -35,7 +35,11 @@ def test_ray_started_in_a_thread_that_ends_keeps_running(tmp_path):
         thread.start()
         thread.join()
         assert len(first["episodes"]) == 1
-        time.sleep(2.0)  # the starting thread is gone; a Ray tied to it would be killed by now
+        time.sleep(2.0)  # the starting thread is gone; a Ray tied to it is killed by now
+        # (the driver only notices 60 s later, "Failed to connect to GCS", so look at the processes)
+        node = ray._private.worker._global_node
+        assert [kind for kind, _ in node.dead_processes()] == []
+        assert "gcs_server" in {kind for kind, _ in node.live_processes()}
         later = run_episodes(specs, backend, tmp_path / "b", progress=False, executor=executor)
         local = run_episodes(specs, OfflineBackend(), tmp_path / "c", progress=False)
         assert comparable(later) == comparable(local)
