@@ -61,6 +61,9 @@ def _serve(conn, latency: float) -> None:
     from fake_openai_server import FakeOpenAIServer, classify, search_world
 
     inner, log, lock = search_world(), [], threading.Lock()
+    # classify() imports the reflection prompt on its first generator request; do it now, or that
+    # import (seconds on a busy machine) would stall the first setting's requests inside the clock
+    classify({"messages": [{"role": "user", "content": "warm-up"}]})
 
     def respond(request: dict):
         start = time.time()
@@ -102,7 +105,9 @@ class Endpoint:
         self._proc.join(timeout=10)
 
 
-WINDOW = {"requests": 32}  # requests in flight per endpoint and role (LLMConfig.max_concurrency); --window
+SAVE_LOG: dict = {}  # --save-log DIR
+RAY_INIT: dict = {}  # --ray-temp-dir
+WINDOW = {"requests": 128}  # requests in flight per endpoint and role (LLMConfig.max_concurrency); --window
 
 
 def backend_for(url: str):
@@ -119,26 +124,42 @@ def train_fitness(url: str, domain: str, out: Path, baseline_limit: int) -> Path
     return out / "fitness" / domain
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the sandboxed generator runs)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Path, iterations: int, parallel: int,
-                executor: str, work: Path, validation: str, train_limit: int | None) -> dict:
+                executor: str, work: Path, validation: str, train_limit: int | None,
+                overrides: dict | None = None) -> dict:
     from ppol_nb.evolution.config import EvolutionConfig
     from ppol_nb.evolution.runs import build_run
 
-    run_dir = work / f"{executor}-p{parallel}"
-    config = EvolutionConfig.profile("paper", max_iterations=iterations, parallel_evaluations=parallel)
+    overrides = dict(overrides or {})
+    run_dir = work / f"{executor}-p{parallel}-{len(list(work.glob('*')))}"
+    config = EvolutionConfig.profile("paper", max_iterations=iterations, parallel_evaluations=parallel, **overrides)
     ex = None
     if executor != "local":
-        from ppol_nb.execution import make_executor
+        from ppol_nb.execution.ray import RayExecutor
 
-        ex = make_executor("ray", workers=int(executor.removeprefix("ray")))
+        workers = int(executor.removeprefix("ray"))
+        # A Ray of its own for the benchmark: as many CPUs as workers, its own session directory
+        # (--ray-temp-dir), so another Ray on a shared machine is neither joined nor disturbed.
+        ex = RayExecutor(workers=workers, init_kwargs={"num_cpus": workers, **RAY_INIT})
     try:
         run = build_run(domain, backend_for(endpoint.url), run_dir, config=config, fitness_dir=fitness_dir,
                         train_limit=train_limit, progress=False, executor=ex)
         endpoint.take_log()  # drop anything before the clock
-        t0 = time.perf_counter()
+        load_before, cpu0, t0 = os.getloadavg(), _cpu_s(), time.perf_counter()
         summary = run.engine.run(progress=False)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         log = endpoint.take_log()
+        if SAVE_LOG.get("dir"):  # the server's request log, for a timeline (--save-log)
+            Path(SAVE_LOG["dir"]).mkdir(parents=True, exist_ok=True)
+            (Path(SAVE_LOG["dir"]) / f"{run_dir.name}.json").write_text(json.dumps({"t0": time.time() - wall, "log": log}))
     finally:
         if ex is not None:
             ex.close()
@@ -154,7 +175,10 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
     programs = db.programs()
     db.close()
     return {
-        "executor": executor, "parallel_evaluations": parallel,
+        "executor": executor, "parallel_evaluations": parallel, "overrides": overrides,
+        "comparison": resolved.comparison, "confirm_evaluations": resolved.confirm_evaluations,
+        "window": WINDOW["requests"], "episodes_in_flight": _episodes_in_flight(),
+        "cpu_s": round(cpu, 1), "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "background_validation": resolved.background_validation, "speculative_rescore": resolved.speculative_rescore, "wall_s": round(wall, 2),
         "in_flight": in_flight([(r["arrival"], r["end"]) for r in log]), "requests": len(log),
         "calls_by_role": counts_by_role(log), "critical_path": cp,
@@ -163,6 +187,12 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
                                                                       for p in programs]),
         "failed": int(getattr(summary, "failed", 0) or 0), "rounds": summarise(rounds),
     }
+
+
+def _episodes_in_flight() -> int:
+    from ppol_nb import backends
+
+    return backends.EPISODES_IN_FLIGHT
 
 
 def main(argv=None) -> int:
@@ -175,11 +205,30 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-limit", type=int, default=8)
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--validation", choices=["auto", "sync", "async"], default="auto")
-    ap.add_argument("--window", type=int, default=32,
-                    help="requests in flight per endpoint and role, the client's ceiling (default 32)")
+    ap.add_argument("--window", type=int, default=None,
+                    help="requests in flight per endpoint and role, the client's ceiling "
+                         "(default: LLMConfig.max_concurrency)")
+    ap.add_argument("--episodes-in-flight", type=int, default=None,
+                    help="episodes per run_episodes call (default: ppol_nb.backends.EPISODES_IN_FLIGHT)")
+    ap.add_argument("--comparison", choices=["paired", "raw"], default=None,
+                    help="override the paper profile's comparison rule (raw: the authors' rule)")
+    ap.add_argument("--confirm-evaluations", type=int, default=None)
+    ap.add_argument("--save-log", type=Path, default=None, help="write each setting's server request log here")
+    ap.add_argument("--ray-temp-dir", default=None, help="Ray's session directory (default: Ray's, /tmp/ray)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    from ppol_nb import backends
+    from ppol_nb.llm.config import LLMConfig
+
+    args.window = args.window or LLMConfig.max_concurrency
     WINDOW["requests"] = args.window
+    SAVE_LOG["dir"] = args.save_log
+    if args.ray_temp_dir:
+        RAY_INIT["_temp_dir"] = args.ray_temp_dir
+    if args.episodes_in_flight:
+        backends.EPISODES_IN_FLIGHT = args.episodes_in_flight
+    overrides = {k: v for k, v in (("comparison", args.comparison),
+                                   ("confirm_evaluations", args.confirm_evaluations)) if v is not None}
 
     endpoint = Endpoint(args.latency)
     results = []
@@ -192,12 +241,16 @@ def main(argv=None) -> int:
             endpoint.take_log()
             plan = [("local", p) for p in args.parallel if "local" in args.executors]
             plan += [(e, max(args.parallel)) for e in args.executors if e.startswith("ray")]
+            if "local" not in args.executors and not any(e.startswith("ray") for e in args.executors):
+                raise SystemExit(f"--executors: expected local and/or rayN, got {args.executors}")
             for executor, p in plan:
                 row = one_setting(endpoint, args.latency, args.domain, fitness_dir, args.iterations, p, executor,
-                                  work, args.validation, args.train_limit)
-                print(json.dumps({k: row[k] for k in ("executor", "parallel_evaluations", "wall_s", "in_flight",
-                                                        "calls_by_role", "wall_over_critical_path", "failed",
-                                                        "mutation_kinds")}), flush=True)
+                                  work, args.validation, args.train_limit, overrides)
+                print(json.dumps({**{k: row[k] for k in ("executor", "parallel_evaluations", "comparison", "wall_s",
+                                                          "cpu_s", "in_flight", "calls_by_role",
+                                                          "wall_over_critical_path", "failed", "mutation_kinds",
+                                                          "load_average_before")},
+                                  "cp_s": row["critical_path"]["critical_path_s"]}), flush=True)
                 results.append(row)
                 _write(args, fitness_s, results)  # after every setting: a later crash (e.g. Ray) loses nothing
     finally:
@@ -212,13 +265,22 @@ def _write(args, fitness_s: float, results: list[dict]) -> None:
                "iterations": args.iterations, "profile": "paper", "baseline_limit": args.baseline_limit,
                "fitness": "trained once per invocation on the same server (base simulator), reused via fitness_dir",
                "fitness_train_s": round(fitness_s, 2), "validation": args.validation, "window": args.window,
-               "critical_path_formula": "L * sum_rounds[max(max_c(mutator+generation+episode+reflection+confirm), "
-                                        "pair_incumbent) + V(sync)]",
+               "critical_path_formula": "L * max(sum_r depth(r), max_r[sum_{r'<=r} depth(r') + V(r)]), "
+                                        "depth = max(max_c(mutator+generation+episode+reflection+confirm), "
+                                        "pair_incumbent), generation = 1 + ceil((calls per task - 1) / 8)",
+               "overrides": overrides_of(args), "episodes_in_flight": _episodes_in_flight(),
                "load_average": os.getloadavg(), "settings": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
-    existing[f"latency_{args.latency}" + (f"_window_{args.window}" if args.window != 32 else "")] = payload
+    key = f"latency_{args.latency}_window_{args.window}_episodes_{_episodes_in_flight()}"
+    key += "".join(f"_{k}_{v}" for k, v in overrides_of(args).items())
+    existing[key] = payload
     args.out.write_text(json.dumps(existing, indent=1, default=str) + "\n")
+
+
+def overrides_of(args) -> dict:
+    return {k: v for k, v in (("comparison", args.comparison),
+                              ("confirm_evaluations", args.confirm_evaluations)) if v is not None}
 
 
 if __name__ == "__main__":

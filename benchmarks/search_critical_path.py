@@ -13,7 +13,12 @@ wall time at a fixed per-request latency ``L`` is therefore
     chain(c) = mutator(c) + generation(c) + episode(c) + reflection(c) + confirm(c)
 
 * ``mutator(c)``     mutator calls of iteration c (ledger role ``mutator``);
-* ``generation(c)``  deepest per-task chain of persona-generation calls of c's evaluation;
+* ``generation(c)``  per-task depth of c's persona generation: a program's calls per task
+                     ``k`` (the evaluation's generation calls over its tasks) made as the seed
+                     program makes them, one population call and then the ``k − 1``
+                     expansions concurrently, at most ``MAX_EXPANSION_WORKERS`` (8) at a time
+                     (the toolkit's ``expand_all`` and the sandbox's LLM-call pool, both 8):
+                     ``1 + ceil((k − 1) / 8)`` requests deep (:func:`generation_depth`);
 * ``episode(c)``     most LLM calls of any one episode of c's evaluation;
 * ``reflection(c)``  reflection calls of c (1 when a critique was written, else 0);
 * ``confirm(c)``     generation + deepest episode of c's confirmation re-evaluation
@@ -23,8 +28,8 @@ wall time at a fixed per-request latency ``L`` is therefore
                      when speculative (``pairing="parallel"``), after them otherwise;
 * ``V(round)``       the validation chain requested in that round: on an endpoint every
                      curriculum N's personas are generated at once, so the deepest N's
-                     generation chain (the per-task generation calls scaled by
-                     (max N + 1) / Σ (N + 1), exact for seed-shaped programs) + the deepest
+                     generation depth (its per-task calls: the per-task generation calls scaled
+                     by (max N + 1) / Σ (N + 1), exact for seed-shaped programs) + the deepest
                      episode of the one batch; added when validation blocks (``validation="sync"``). In the
                      background (``"async"``) it starts when its round ends and overlaps the
                      next rounds, but the run cannot end before it does:
@@ -32,6 +37,11 @@ wall time at a fixed per-request latency ``L`` is therefore
 
 This is a lower bound: it assumes unlimited concurrency at the server and zero
 client-side time. ``wall / CP`` is the benchmark's efficiency ratio (1.0 ideal).
+It is exact for seed-shaped programs (the benchmark's mutator rewrites one
+playbook sentence, so every candidate keeps the seed's call structure); an
+earlier version counted a task's generation calls as one sequential chain
+(``k`` deep instead of ``1 + ceil((k − 1) / 8)``), which overstated the path
+(6 instead of 2 requests at N = 5, 9 instead of 2 at N = 8) and flattered the ratio.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ppol_nb.personas.toolkit import MAX_EXPANSION_WORKERS
 
 
 @dataclass
@@ -100,13 +112,21 @@ def _episodes(episodes_jsonl: Path) -> tuple[int, int, int]:
     return max(calls, default=0), sum(calls), len({str(r.get("task_id")) for r in rows})
 
 
-def _chain(episodes_jsonl: Path, evaluation_calls: int) -> tuple[int, int]:
-    """(generation depth, deepest episode) of one evaluation that made ``evaluation_calls`` generation+episode calls.
+def generation_depth(calls_per_task: int) -> int:
+    """Requests deep of one task's persona generation made of ``calls_per_task`` calls, seed-shaped:
+    one population call, then the expansions concurrently, ``MAX_EXPANSION_WORKERS`` at a time."""
+    k = int(calls_per_task)
+    return 0 if k <= 0 else 1 + -(-(k - 1) // MAX_EXPANSION_WORKERS)
 
-    Persona generation is not logged per task, so its depth is its calls (the
-    evaluation's calls less its episodes') spread evenly over the tasks, which the
-    seed program does exactly (one population call plus one call per person, per
-    task); rounded up.
+
+def _chain(episodes_jsonl: Path, evaluation_calls: int) -> tuple[int, int]:
+    """(generation calls per task, deepest episode) of one evaluation that made ``evaluation_calls``
+    generation+episode calls.
+
+    Persona generation is not logged per task, so its calls (the evaluation's
+    calls less its episodes') are spread evenly over the tasks, which the seed
+    program does exactly (one population call plus one call per person, per
+    task); rounded up. :func:`generation_depth` turns them into a depth.
     """
     deepest, total, tasks = _episodes(episodes_jsonl)
     generation = max(0, int(evaluation_calls) - total)
@@ -137,19 +157,20 @@ def rounds_from_run(run_dir: str | Path) -> list[Round]:
             if rec is not None:
                 art = rec.artifacts or {}
                 ch.reflection = int(bool(art.get("evaluator_reflection")) and art.get("reflection_source") == "llm")
-                ch.generation, ch.episode = _chain(run_dir / "episodes" / rec.id / "episodes.jsonl",
-                                                   rec.llm_calls - ch.mutator - ch.reflection)
+                calls, ch.episode = _chain(run_dir / "episodes" / rec.id / "episodes.jsonl",
+                                           rec.llm_calls - ch.mutator - ch.reflection)
+                ch.generation = generation_depth(calls)
                 for e in evals:
                     if e["program_id"] == rec.id and e["purpose"] == "confirm":
                         g, d = _chain(run_dir / "episodes" / rec.id / f"context-{e['context']:05d}" / "episodes.jsonl",
                                       e["llm_calls"])
-                        ch.confirm = max(ch.confirm, g + d)
+                        ch.confirm = max(ch.confirm, generation_depth(g) + d)
             rnd.chains[it] = ch
         for e in evals:
             if e["purpose"] == "pair" and e["iteration"] in its:
                 g, d = _chain(run_dir / "episodes" / e["program_id"] / f"context-{e['context']:05d}" / "episodes.jsonl",
                               e["llm_calls"])
-                rnd.pair_incumbent = max(rnd.pair_incumbent, g + d)
+                rnd.pair_incumbent = max(rnd.pair_incumbent, generation_depth(g) + d)
         for v in validations:
             target = by_id.get(v.get("program_id"))
             if v.get("iteration") in its and target is not None:
@@ -158,7 +179,7 @@ def rounds_from_run(run_dir: str | Path) -> list[Round]:
                 # every N generates at once (the deepest N's chain counts), then one batch of episodes
                 ns = sorted(int(n) for n in (val.get("by_n") or {})) or [0]
                 share = (max(ns) + 1) / sum(n + 1 for n in ns)
-                rnd.validation = max(rnd.validation, round(g * share) + d)
+                rnd.validation = max(rnd.validation, generation_depth(round(g * share)) + d)
         rounds.append(rnd)
     return rounds
 

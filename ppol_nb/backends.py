@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from .worlds.contracts import World
 
 BACKENDS = ("offline", "openai")
-EPISODES_IN_FLIGHT = 32  # per run_episodes call on an endpoint (was 8); the limiter's window bounds requests
+# Episodes per run_episodes call on an endpoint (was 8, then 32): 64 holds a whole minibatch at the
+# curriculum's largest N (5 tasks x 10) in one wave; the limiter's window bounds the requests they send.
+EPISODES_IN_FLIGHT = 64
 AGENTS = ("llm", "do-nothing")
 
 
@@ -195,7 +197,7 @@ class LLMBackend:
 
 def make_backend(backend: str = "offline", model: str | None = None, base_url: str | None = None,
                  api_key_env: str | None = "OPENAI_API_KEY", user_model: str | None = None,
-                 temperature: float = 0.0, cache_path=None, max_concurrency: int = 32, agent: str = "default",
+                 temperature: float = 0.0, cache_path=None, max_concurrency: int | None = None, agent: str = "default",
                  timeout_s: float | None = None, max_retries: int | None = None, agent_reader=None,
                  preflight: bool = False, llm_config=None, roles: dict | None = None) -> World:
     """The backend a notebook parameter cell or the CLI names: 'offline' or 'openai'.
@@ -209,7 +211,8 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     ``max_retries`` (None: the LLM layer's defaults) apply to every request of
     the openai backend; the offline backend makes no requests and has no cache.
     ``max_concurrency`` bounds the requests in flight per endpoint and role (an
-    adaptive window that backs off on 429s, :mod:`ppol_nb.llm.limiter`).
+    adaptive window that backs off on 429s, :mod:`ppol_nb.llm.limiter`; None: the
+    LLM layer's default, ``LLMConfig.max_concurrency``).
     ``agent`` is ``"default"`` (the world's own agent) or ``"do-nothing"`` (the
     control agent, with the world's user simulator). ``agent_reader`` (offline only)
     is how the offline agent reads user turns: None its hand rules, a trained
@@ -252,7 +255,7 @@ def make_backend(backend: str = "offline", model: str | None = None, base_url: s
     role = RoleConfig(model=model, base_url=base_url, api_key_env=api_key_env or None, temperature=temperature)
     roles = {"user": RoleConfig(**{**role.to_dict(), "model": user_model})} if user_model else {}
     config = LLMConfig(backend="openai", default=role, roles=roles, cache_path=cache_path,
-                       max_concurrency=max_concurrency)
+                       **({"max_concurrency": max_concurrency} if max_concurrency is not None else {}))
     if timeout_s is not None:
         config.timeout_s = timeout_s
     if max_retries is not None:

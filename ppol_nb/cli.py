@@ -456,7 +456,7 @@ def _add_backend_args(p) -> None:
     cache.add_argument("--no-cache", action="store_true", help="read and write no response cache: send every request")
     p.add_argument("--max-workers", type=positive_int,
                    help="concurrent episodes per batch and requests in flight per endpoint and role (openai "
-                        "backend; default: the LLM layer's window, 32)")
+                        "backend; default: the LLM layer's window, 128)")
     p.add_argument("--no-preflight", action="store_true",
                    help="skip the check of key, endpoint, models and the agent's tool calls before the run "
                         "(openai backend; the check sends at most one small request, remembered once it passes)")

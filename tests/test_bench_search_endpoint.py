@@ -10,6 +10,7 @@ from benchmarks.search_critical_path import (
     Chain,
     Round,
     critical_path,
+    generation_depth,
     in_flight,
     rounds_from_run,
 )
@@ -85,9 +86,18 @@ def test_rounds_from_a_hand_made_run(tmp_path):
 
     rounds = rounds_from_run(tmp_path)
     assert [r.iterations for r in rounds] == [[0], [1]]
-    assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 3, "episode": 6, "reflection": 1, "confirm": 0}
+    # seed: 3 calls per task = one population call, then 2 expansions side by side -> 2 deep
+    assert vars(rounds[0].chains[0]) == {"mutator": 0, "generation": 2, "episode": 6, "reflection": 1, "confirm": 0}
+    # confirm: 3 generation calls (one task) -> 2 deep, + deepest episode 5
     assert vars(rounds[1].chains[1]) == {"mutator": 2, "generation": 2, "episode": 8, "reflection": 1,
-                                         "confirm": 3 + 5}
-    # validation: 3 generation calls over 2 tasks -> 2 deep, + deepest episode 5 for each of 2 N
-    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == round(2 * 9 / 15) + 5  # N 5 and 8 at once
-    assert critical_path(rounds, 1.0)["round_depths"] == [10, 21 + 6]
+                                         "confirm": 2 + 5}
+    # validation: 3 generation calls over 2 tasks -> 2 per task, the deepest N's share (N 5 and 8 at
+    # once) round(2 * 9 / 15) = 1 call -> 1 deep, + deepest episode 5
+    assert rounds[1].pair_incumbent == 7 and rounds[1].validation == 1 + 5
+    assert critical_path(rounds, 1.0)["round_depths"] == [9, 20 + 6]
+
+
+def test_generation_depth_is_one_population_call_then_expansions_eight_at_a_time():
+    # the seed program: one population call, then N expansions on 8 threads (toolkit.expand_all,
+    # and the sandbox's pool of 8 concurrent LLM calls)
+    assert [generation_depth(k) for k in (0, 1, 2, 6, 9, 10, 11, 17, 18)] == [0, 1, 2, 2, 2, 3, 3, 3, 4]

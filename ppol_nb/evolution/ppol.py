@@ -291,7 +291,8 @@ class PPolEvaluator:
         self.executor = executor
         self.generation_seed = generation_seed
         # Tasks' generations overlap well when their calls wait on a network; a local model gains little.
-        self.generation_workers = generation_workers or (self.minibatch_size if world.waits_on_network else 2)
+        # (None: one per task, so a validation slice larger than a minibatch is not generated in two waves)
+        self.generation_workers = generation_workers or (None if world.waits_on_network else 2)
         self.max_steps, self.val_max_steps = max_steps, val_max_steps
         self.sandbox_timeout_s = sandbox_timeout_s
         self.progress = progress
@@ -410,10 +411,13 @@ class PPolEvaluator:
             specs[n] = self._specs(gen, [t for t in tasks if str(t.id) in set(gen.ok_ids)])
             if failure is not None:
                 by_n[str(n)] = {"generation_failures": gen.failures()}
-        # One batch for every N (episode ids are unique per persona), in N order as before.
+        # One batch for every N (episode ids are unique per persona), in N order as before. All of it in
+        # flight at once unless max_workers says otherwise (on an endpoint a validation is ~140 episodes,
+        # which the default of a minibatch's batch would run in waves; offline runs one at a time anyway).
         if specs:
-            episodes = run_episodes([s for n in specs for s in specs[n]], self.backend,
-                                    self.run_dir / "validation" / record.id, max_workers=self.max_workers,
+            batch_specs = [s for n in specs for s in specs[n]]
+            episodes = run_episodes(batch_specs, self.backend, self.run_dir / "validation" / record.id,
+                                    max_workers=self.max_workers or len(batch_specs),
                                     max_steps=self.val_max_steps, progress=self.progress, executor=self.executor)
         for n in self.curriculum:
             if n not in specs:
@@ -464,7 +468,7 @@ class PPolEvaluator:
                                      cache_dir=self.run_dir / "personas", source_label=CONDITION,
                                      timeout_s=self.sandbox_timeout_s)
 
-        workers = max(1, min(self.generation_workers, len(tasks)))
+        workers = max(1, min(self.generation_workers or len(tasks), len(tasks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ppol-generate") as pool:
             results = dict(zip((str(t.id) for t in tasks), pool.map(one, tasks)))
         return Generation(results, llm_calls=sum(r.llm_calls for r in results.values()), cost_usd=world.cost_usd(),

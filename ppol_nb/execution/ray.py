@@ -99,6 +99,8 @@ class RayExecutor:
         self._capacity = threading.Condition(self._lock)
         self._pools: dict[int, _Pool] = {}
         self._started_ray = False
+        self._keeper_stop = threading.Event()  # ends the thread a local Ray was started from
+        self._keeper: threading.Thread | None = None
 
     def describe(self) -> dict:
         return {"executor": self.name, "address": self.address or os.environ.get("RAY_ADDRESS") or "local",
@@ -113,9 +115,39 @@ class RayExecutor:
             if address:
                 ray.init(address=address, **kwargs)
             else:
-                ray.init(**kwargs)
+                self._start_local(ray, kwargs)
                 self._started_ray = True
         return ray
+
+    def _start_local(self, ray, kwargs: dict) -> None:
+        """Start a local Ray from a thread that lives as long as this executor.
+
+        Ray ties its processes (GCS, raylet) to the thread that started them: on Linux
+        they get ``PR_SET_PDEATHSIG`` = SIGKILL, which fires when that *thread* ends. A
+        search calls ``run_episodes`` from an evaluation's worker thread, so a Ray
+        started there was killed when that evaluation finished ("Failed to connect to
+        GCS within 60 seconds", then the process exits).
+        """
+        if threading.current_thread() is threading.main_thread():
+            ray.init(**kwargs)
+            return
+        started, errors = threading.Event(), []
+
+        def keeper() -> None:
+            try:
+                ray.init(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 — re-raised in the caller's thread
+                errors.append(exc)
+            finally:
+                started.set()
+            self._keeper_stop.wait()
+
+        self._keeper_stop.clear()
+        self._keeper = threading.Thread(target=keeper, name="ppol-ray-keeper", daemon=True)
+        self._keeper.start()
+        started.wait()
+        if errors:
+            raise errors[0]
 
     def _pool(self, backend, max_workers: int | None) -> _Pool:
         """The actors for ``backend`` (made on first use; one set per backend object)."""
@@ -246,3 +278,4 @@ class RayExecutor:
         if self._started_ray:
             _ray().shutdown()
             self._started_ray = False
+            self._keeper_stop.set()

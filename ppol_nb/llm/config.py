@@ -132,14 +132,17 @@ class LLMConfig:
     ``max_concurrency`` is the ceiling of requests in flight per endpoint and
     role: the adaptive window of :mod:`ppol_nb.llm.limiter` starts there, halves
     on 429s and grows back to it. It is per process (each worker process of
-    :mod:`ppol_nb.execution` has its own).
+    :mod:`ppol_nb.execution` has its own). The default, 128, is what a search with
+    candidates in flight needs to stay near its critical path
+    (``benchmarks/bench_search_endpoint.py``, docs/scale.md); a provider's rate
+    limit brings it down through its 429s.
     """
 
     backend: str = "offline"
     default: RoleConfig = field(default_factory=lambda: RoleConfig(model="offline"))
     roles: dict[str, RoleConfig] = field(default_factory=dict)
     cache_path: str | Path | Literal[False] | None = None
-    max_concurrency: int = 32
+    max_concurrency: int = 128
     max_retries: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
