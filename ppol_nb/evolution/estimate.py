@@ -78,6 +78,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from ..llm.config import DEFAULT_MAX_CONCURRENCY
 from ..personas.toolkit import MAX_EXPANSION_WORKERS as EXPANSION_WORKERS
 from .config import EvolutionConfig
 from .curriculum import MINIBATCH_SIZE, minibatch_for
@@ -316,7 +317,7 @@ def _priced(plan: dict, measures: Mapping, prices: Mapping | None, window: int, 
 
 
 def estimate_run(config: EvolutionConfig, train_pool, n_val: int, measures: Mapping, prices: Mapping | None = None,
-                 window: int = 32, scenario: Scenario = Scenario(), minibatch_size: int = MINIBATCH_SIZE,
+                 window: int = DEFAULT_MAX_CONCURRENCY, scenario: Scenario = Scenario(), minibatch_size: int = MINIBATCH_SIZE,
                  offline: bool = False) -> dict:
     """Calls, tokens, dollars and wall time per role of a search (see the module doc).
 
@@ -338,7 +339,7 @@ def estimate_run(config: EvolutionConfig, train_pool, n_val: int, measures: Mapp
 
 
 def estimate_benchmark(n_tasks: int, n_personas: int, measures: Mapping, prices: Mapping | None = None,
-                       window: int = 32, scenario: Scenario = Scenario(), offline: bool = False) -> dict:
+                       window: int = DEFAULT_MAX_CONCURRENCY, scenario: Scenario = Scenario(), offline: bool = False) -> dict:
     """The held-out benchmark (:mod:`.benchmark`): per test task one base episode and ``n_personas``
     episodes each of DP, PPol: Initial and PPol: Evolved; generator calls: DP one per task, each
     program N + 1 per task (seed-shaped). One stage: every generation at once, then every episode."""

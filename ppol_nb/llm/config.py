@@ -115,6 +115,10 @@ class RoleConfig:
 _ROLE_FIELDS = frozenset(f.name for f in dataclasses.fields(RoleConfig))
 
 
+# Requests in flight per endpoint and role by default (benchmarks/bench_search_endpoint.py measured it).
+DEFAULT_MAX_CONCURRENCY = 128
+
+
 @dataclass
 class LLMConfig:
     """The whole LLM layer's configuration: backend, per-role models, cache, limits.
@@ -142,7 +146,7 @@ class LLMConfig:
     default: RoleConfig = field(default_factory=lambda: RoleConfig(model="offline"))
     roles: dict[str, RoleConfig] = field(default_factory=dict)
     cache_path: str | Path | Literal[False] | None = None
-    max_concurrency: int = 128
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_retries: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
