@@ -606,7 +606,7 @@ def cmd_estimate(args) -> int:
 
 def cmd_study_build(args) -> int:
     from .humans import load_corpus
-    from .studies.blinded_study import StudyError, build_study
+    from .apps.blinded_study import StudyError, build_study
 
     sources: dict = {}
     for spec in args.source or []:
@@ -670,8 +670,8 @@ def cmd_sft_train(args) -> int:
 
 
 def cmd_study_serve(args) -> int:
-    from .studies.annotation_app import AnswerStore, create_app, default_db, read_tokens
-    from .studies.blinded_study import StudyError
+    from .apps.annotation_app import AnswerStore, create_app, default_db, read_tokens
+    from .apps.blinded_study import StudyError
 
     try:
         app = create_app(args.study, args.db)
@@ -697,8 +697,8 @@ def cmd_study_serve(args) -> int:
 
 
 def cmd_study_export(args) -> int:
-    from .studies.annotation_app import export_answers
-    from .studies.blinded_study import StudyError
+    from .apps.annotation_app import export_answers
+    from .apps.blinded_study import StudyError
 
     try:
         table = export_answers(args.study, args.db)

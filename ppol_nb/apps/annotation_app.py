@@ -43,7 +43,7 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from .blinded_stats import ANSWERS, COLUMNS
+from ..analysis.blinded_stats import ANSWERS, COLUMNS
 from .blinded_study import StudyError, display_order, instructions_text, load_key, load_study
 
 MAX_COMMENT = 2000  # characters
@@ -439,7 +439,7 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
 
 
 def export_answers(study_dir: str | Path, db_path: str | Path | None = None):
-    """The statistics' answers table (:data:`~.blinded_stats.COLUMNS`, plus ``comment`` and
+    """The statistics' answers table (:data:`~ppol_nb.analysis.blinded_stats.COLUMNS`, plus ``comment`` and
     ``revisions`` and ``consented_at``, the UTC time the annotator agreed): the latest revision per (annotator, item) joined with the source key."""
     import pandas as pd
 
