@@ -44,7 +44,13 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from ..analysis.blinded_stats import ANSWERS, COLUMNS
-from .blinded_study import StudyError, display_order, instructions_text, load_key, load_study
+from .blinded_study import (
+    StudyError,
+    display_order,
+    instructions_text,
+    load_key,
+    load_study,
+)
 
 MAX_COMMENT = 2000  # characters
 MAX_BODY = 16_384  # bytes: a form with a MAX_COMMENT comment of 4-byte characters, URL-encoded, is ~3x this;

@@ -651,10 +651,14 @@ class AblationStudy:
     # -- judge transfer ----------------------------------------------------------------------------
     def judge_transfer(self) -> pd.DataFrame:
         """Search-judge HL, transfer-judge HL and their gap per variant and reference row (module doc)."""
+        from ..analysis.judge_transfer import (
+            fit_transfer_judge,
+            judge_gap,
+            transfer_quality,
+        )
         from ..fitness import FEATURES, fingerprint_frame
         from ..fitness.score import FitnessModel
         from ..humans import load_corpus
-        from ..analysis.judge_transfer import fit_transfer_judge, judge_gap, transfer_quality
 
         out = Path(self.out)
         model = FitnessModel.load(out / "fitness" / self.domain)

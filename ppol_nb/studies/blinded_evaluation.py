@@ -54,9 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from ..domains import DEFAULT_DOMAIN, PAPER_SINGLE_DOMAIN
 from ..analysis import blinded_stats as bs
-from . import findings as text
 from ..apps.annotation_app import AnswerStore, default_db
 from ..apps.blinded_study import (
     ATTENTION_SOURCE,
@@ -68,6 +66,8 @@ from ..apps.blinded_study import (
     load_key,
     load_study,
 )
+from ..domains import DEFAULT_DOMAIN, PAPER_SINGLE_DOMAIN
+from . import findings as text
 from .figures import FigureProvenance, save_figure
 
 NOTEBOOK = "04_blinded_evaluation"
@@ -285,9 +285,9 @@ class BlindedEvaluationStudy:
     def _text_judge(self, key: dict):
         """A judge the search never optimised: a calibrated TransferJudge (logistic) fitted on human dialogues
         and base-simulator conversations that are *not* in the study (by origin), on their text fingerprints."""
+        from ..apps.blinded_study import conversations
         from ..fitness.fingerprint import fingerprints
         from ..fitness.transfer_judge import train_transfer_judge
-        from ..apps.blinded_study import conversations
 
         used = {v.get("origin") for v in key.values()}
 
