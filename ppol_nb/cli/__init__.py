@@ -14,6 +14,8 @@ A user's mistake (a missing or unreadable path, a refused value) is one line on 
 # estimate), benchmark, stress_test, ablate, sft, study. Each registers its subparsers; the order below
 # is the order of ``ppol-nb --help``.
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
@@ -41,7 +43,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
-
 
 
 def build_parser() -> argparse.ArgumentParser:
