@@ -79,7 +79,7 @@ study.composition()
 if annotator_token:
     from IPython.display import display
 
-    from ppol_nb.studies.annotation_widget import AnnotationWidget
+    from ppol_nb.apps.annotation_widget import AnnotationWidget
 
     display(AnnotationWidget(study.study_dir, annotator_token))
 else:

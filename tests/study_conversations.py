@@ -2,7 +2,7 @@
 
 from ppol_nb.humans.schema import Corpus, Dialogue, Turn
 from ppol_nb.simulation.store import EpisodeStore
-from ppol_nb.studies.blinded_study import ATTENTION_SOURCE, build_study
+from ppol_nb.apps.blinded_study import ATTENTION_SOURCE, build_study
 
 # Distinctive names, so a search of response bodies cannot hit ordinary words.
 BASE, PPOL, HUMAN = "simbasezq", "ppolevolvedzq", "humancorpuszq"

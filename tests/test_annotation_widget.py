@@ -1,19 +1,19 @@
-"""The notebook annotation app (ppol_nb.studies.annotation_widget), driven headlessly: widgets are set and
+"""The notebook annotation app (ppol_nb.apps.annotation_widget), driven headlessly: widgets are set and
 buttons clicked as a person would, and the shared SQLite store is checked after every step."""
 
 import pytest
 from fastapi.testclient import TestClient
 from study_conversations import assert_blind, make_sources, make_study
 
-from ppol_nb.studies.annotation_app import (
+from ppol_nb.apps.annotation_app import (
     MAX_COMMENT,
     AnswerStore,
     create_app,
     default_db,
     export_answers,
 )
-from ppol_nb.studies.annotation_widget import AnnotationWidget
-from ppol_nb.studies.blinded_study import StudyError, display_order, load_study
+from ppol_nb.apps.annotation_widget import AnnotationWidget
+from ppol_nb.apps.blinded_study import StudyError, display_order, load_study
 
 TOKEN = "widget-token-0001"
 

@@ -10,12 +10,12 @@ from study_conversations import assert_blind, episode, human_corpus
 
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.store import EpisodeStore
-from ppol_nb.studies import blinded_stats as bs
-from ppol_nb.studies.annotation_app import AnswerStore, default_db, export_answers
+from ppol_nb.analysis import blinded_stats as bs
+from ppol_nb.apps.annotation_app import AnswerStore, default_db, export_answers
 from ppol_nb.studies.blinded_evaluation import SIMULATED_NOTE, BlindedEvaluationStudy
-from ppol_nb.studies.blinded_study import ATTENTION_SOURCE, StudyError, load_key
+from ppol_nb.apps.blinded_study import ATTENTION_SOURCE, StudyError, load_key
 from ppol_nb.studies.figures import figure_texts
-from ppol_nb.studies.simulated_annotators import AnnotatorModel
+from ppol_nb.analysis.simulated_annotators import AnnotatorModel
 
 matplotlib.use("Agg")
 N = 24  # conversations per source: enough for the known gap to be found, small enough to stay fast

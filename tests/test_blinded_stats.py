@@ -12,8 +12,8 @@ from scipy import stats
 from scipy.special import logit
 
 from ppol_nb import paper
-from ppol_nb.studies import blinded_stats as bs
-from ppol_nb.studies.simulated_annotators import ATTENTION_SOURCE, AnnotatorModel
+from ppol_nb.analysis import blinded_stats as bs
+from ppol_nb.analysis.simulated_annotators import ATTENTION_SOURCE, AnnotatorModel
 
 FIXED = Path(__file__).parent / "data" / "blinded_answers.csv"
 

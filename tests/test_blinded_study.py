@@ -1,4 +1,4 @@
-"""Blinded study kit: the builder (ppol_nb.studies.blinded_study) and the served app (annotation_app)."""
+"""Blinded study kit: the builder (ppol_nb.apps.blinded_study) and the served app (annotation_app)."""
 
 import json
 import re
@@ -16,14 +16,14 @@ from study_conversations import (
 )
 
 from ppol_nb.cli import main
-from ppol_nb.studies.annotation_app import (
+from ppol_nb.apps.annotation_app import (
     MAX_COMMENT,
     AnswerStore,
     create_app,
     export_answers,
 )
-from ppol_nb.studies.blinded_stats import COLUMNS, validate_answers
-from ppol_nb.studies.blinded_study import (
+from ppol_nb.analysis.blinded_stats import COLUMNS, validate_answers
+from ppol_nb.apps.blinded_study import (
     ATTENTION_SOURCE,
     StudyError,
     build_study,

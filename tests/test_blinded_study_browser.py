@@ -23,7 +23,7 @@ import httpx
 import pytest
 from study_conversations import assert_blind, make_sources, make_study
 
-from ppol_nb.studies.annotation_app import AnswerStore, export_answers
+from ppol_nb.apps.annotation_app import AnswerStore, export_answers
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -16,7 +16,7 @@ import pytest
 
 from ppol_nb.evolution.benchmark import humans_row
 from ppol_nb.evolution.curriculum import split_validation
-from ppol_nb.evolution.ppol import PPolEvaluator
+from ppol_nb.evolution.evaluator import PPolEvaluator
 from ppol_nb.studies.baseline import BaselineStudy
 from ppol_nb.fitness.score import FitnessModel
 from ppol_nb.humans import HumanLeakError, check_record, load_abcd, load_multiwoz, load_tau_usi, split_humans

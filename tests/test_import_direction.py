@@ -44,3 +44,16 @@ def test_no_module_level_circle_through_the_runner(graph):
     upstream = graph.find_upstream_modules("ppol_nb.simulation.runner")
     downstream = graph.find_downstream_modules("ppol_nb.simulation.runner")
     assert not upstream & downstream
+
+
+@pytest.mark.parametrize("importer, imported", [("ppol_nb.analysis", "ppol_nb.studies"), ("ppol_nb.analysis", "ppol_nb.apps"),
+                                                ("ppol_nb.apps", "ppol_nb.studies"), ("ppol_nb.analysis", "ppol_nb.cli"),
+                                                ("ppol_nb.apps", "ppol_nb.cli"), ("ppol_nb.studies", "ppol_nb.cli")])
+def test_the_rooms_import_downwards_only(graph, importer, imported):
+    # studies -> apps -> analysis -> the library; the CLI sits on top and nothing imports it.
+    assert chains(graph, importer, imported) == []
+
+
+def test_the_apps_use_the_analysis_room(graph):
+    # ... and the test above could fail: apps do import analysis (the answers' columns are the statistics' columns).
+    assert chains(graph, "ppol_nb.apps", "ppol_nb.analysis")

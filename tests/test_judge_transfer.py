@@ -30,7 +30,7 @@ from ppol_nb.simulation.runner import EpisodeSpec, run_episode
 from ppol_nb.simulation.step_caps import EVAL_MAX_STEPS
 from ppol_nb.simulation.tau2_bridge import load_tasks
 from ppol_nb.studies.baseline import BaselineStudy
-from ppol_nb.studies.judge_transfer import (
+from ppol_nb.analysis.judge_transfer import (
     fit_transfer_judge,
     judge_gap,
     rebuild_search_split,

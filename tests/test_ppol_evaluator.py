@@ -16,7 +16,7 @@ from ppol_nb.evolution import EvolutionConfig, EvolutionEngine, Proposal
 from ppol_nb.evolution.benchmark import COLUMNS, run_benchmark
 from ppol_nb.evolution.budget import estimate
 from ppol_nb.evolution.curriculum import minibatch_for, split_validation
-from ppol_nb.evolution.ppol import PPolEvaluator
+from ppol_nb.evolution.evaluator import PPolEvaluator
 from ppol_nb.evolution.reflection import (
     EXCERPT_CHARS,
     PERSONA_CHARS,
@@ -133,7 +133,7 @@ def test_llm_reflection_prompt_is_clipped_and_anonymous(setup, evaluated):
     mb = ev.minibatch(0)
     tasks = [ev._tasks[t] for t in mb.task_ids]
     episodes = pd.read_json(ev.run_dir / "episodes" / "p00000-test" / "episodes.jsonl", lines=True)
-    from ppol_nb.evolution.ppol import score_episodes
+    from ppol_nb.evolution.evaluator import score_episodes
 
     batch = score_episodes(setup["model"], episodes, mb.task_ids, mb.lambdas)
     inp = ev.reflection_input(batch, episodes, tasks, mb)
@@ -296,7 +296,7 @@ def test_cli_evolve_and_benchmark_offline(setup, tmp_path, capsys):
 def test_llm_reflection_call_settings_and_output_rules(setup, evaluated):
     from types import SimpleNamespace
 
-    from ppol_nb.evolution.ppol import score_episodes
+    from ppol_nb.evolution.evaluator import score_episodes
     from ppol_nb.evolution.reflection import LLMReflection
 
     ev, _ = evaluated

@@ -299,7 +299,7 @@ def test_rollout_where_every_episode_fails_exits_non_zero(fake_openai, tmp_path,
 
 
 def test_failure_budget_rule():
-    from ppol_nb.cli_checks import check_failures
+    from ppol_nb.cli.checks import check_failures
 
     assert check_failures("x", 0, 5, 0.0) == 0
     assert check_failures("x", 1, 5, 0.0) == 3
@@ -308,7 +308,7 @@ def test_failure_budget_rule():
 
 
 def test_timeout_and_retries_reach_the_llm_client(fake_openai, tmp_path):
-    from ppol_nb.cli import _backend
+    from ppol_nb.cli.backend_args import _backend
 
     server = fake_openai(lambda r: error_reply(500, "down"))
     args = build_parser().parse_args(["rollout", "--domain", "retail", "--backend", "openai", "--model", "m",
@@ -344,7 +344,7 @@ def test_credentials_in_urls_are_never_written(tmp_path):
 
 
 def test_paid_rollout_needs_yes(tmp_path, capsys):
-    from ppol_nb.cli_checks import paid_endpoint
+    from ppol_nb.cli.checks import paid_endpoint
 
     assert paid_endpoint(None) and paid_endpoint("https://api.example.com/v1")
     assert not paid_endpoint("http://127.0.0.1:8000/v1") and not paid_endpoint("http://localhost/v1")

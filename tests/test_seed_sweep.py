@@ -6,7 +6,7 @@ import pandas as pd
 
 from ppol_nb.evolution.database import RunDatabase
 from ppol_nb.evolution.interfaces import ProgramRecord
-from ppol_nb.studies.seed_sweep import run_row, summarise
+from ppol_nb.analysis.seed_sweep import run_row, summarise
 
 SEED = 'AXES = ["terse"]\n\ndef f():\n    return "be brief"\n'
 TEXT = 'AXES = ["terse"]\n\ndef f():\n    return "be very brief, lowercase"\n'

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ppol_nb.evolution.config import EvolutionConfig
-from ppol_nb.evolution.ppol import score_episodes
+from ppol_nb.evolution.evaluator import score_episodes
 from ppol_nb.fitness import FEATURES, fingerprint_frame, user_turns
 from ppol_nb.fitness.coverage import CoverageReference
 from ppol_nb.fitness.discriminator import train_discriminator

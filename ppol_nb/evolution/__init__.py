@@ -14,13 +14,33 @@ The engine is generic: PPol's fitness and LLM mutator implement the small
 :class:`Evaluator` / :class:`Mutator` protocols in :mod:`.interfaces`.
 """
 
-from .archive import Archive, Island
-from .config import BUDGET_FIELDS, PROFILES, EvolutionConfig
-from .database import RunDatabase
-from .engine import EvolutionEngine, SeedProgramError
-from .interfaces import Evaluation, Evaluator, Mutator, ProgramRecord, Proposal
-from .seeding import derive_rng, program_id
-from .summary import RunSummary, Step
+from importlib import import_module
+
+# Names resolved on first use (PEP 562): ``import ppol_nb.evolution.config`` (the CLI's --profile choices)
+# must not import the engine, its database and NumPy; ``from ppol_nb.evolution import X`` works as before.
+_EXPORTS = {
+    "Archive": ".archive", "Island": ".archive",
+    "BUDGET_FIELDS": ".config", "PROFILES": ".config", "EvolutionConfig": ".config",
+    "RunDatabase": ".database",
+    "EvolutionEngine": ".engine", "SeedProgramError": ".engine",
+    "Evaluation": ".interfaces", "Evaluator": ".interfaces", "Mutator": ".interfaces",
+    "ProgramRecord": ".interfaces", "Proposal": ".interfaces",
+    "derive_rng": ".seeding", "program_id": ".seeding",
+    "RunSummary": ".summary", "Step": ".summary",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # once: later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "BUDGET_FIELDS",

@@ -80,6 +80,7 @@ from typing import Any
 
 from ..simulation.step_caps import EVAL_MAX_STEPS, TRAIN_MAX_STEPS
 from .curriculum import PAPER_CURRICULUM
+from .profiles import PROFILES
 
 # Prompt wordings: the authors' released code, or this package's earlier one (docs/fidelity.md).
 PROMPT_STYLES = ("authors", "ppol_nb")
@@ -361,38 +362,6 @@ class EvolutionConfig:
         if mine["comparison"] == theirs["comparison"] == "raw":
             skip = skip | {"confirm_evaluations"}  # the raw rule never confirms
         return {k: (mine[k], theirs[k]) for k in mine if k not in skip and mine[k] != theirs[k]}
-
-
-PROFILES: dict[str, dict[str, Any]] = {
-    # Paper App. B + [code] OpenEvolve YAML / CLI defaults.
-    "paper": {},
-    # Seconds, not hours: for tests, CI and smoke-running notebooks.
-    "ci": {
-        "islands": 2,
-        "migration_interval": 3,
-        "population_size": 10,
-        "max_iterations": 6,
-        "early_stop_patience": 4,
-        # Small endpoint smoke runs: one follow-up for an unusable diff, so few iterations are spent on them.
-        "rewrite_on_failed_diff": True,
-        "eval_timeout_s": 60.0,
-        "propose_timeout_s": 60.0,
-        # A retail validation (14 tasks x 23 personas) takes ~1 min offline on a busy laptop.
-        "validation_timeout_s": 900.0,
-    },
-    # The notebooks' default (02, 03): small archive, but enough iterations for the
-    # offline search to move off the seed within the main command's 10 minutes.
-    "notebook": {
-        "islands": 2,
-        "migration_interval": 3,
-        "population_size": 10,
-        "max_iterations": 12,
-        "early_stop_patience": None,
-        "eval_timeout_s": 60.0,
-        "propose_timeout_s": 60.0,
-        "validation_timeout_s": 900.0,
-    },
-}
 
 
 def _field_names() -> list[str]:

@@ -4,7 +4,7 @@ Roles: ``mutator``, ``reflection``, ``generator`` (the program's persona calls),
 ``user`` and ``agent``. PPol's fitness has no LLM judge (the discriminator is a
 local classifier), so there is no judge row.
 
-**Calls** come from replaying the engine's flow (:mod:`.engine`, :mod:`.ppol`,
+**Calls** come from replaying the engine's flow (:mod:`.engine`, :mod:`.evaluator`,
 :mod:`.comparison`) on the run's resolved config, with a *scenario* for what
 only the run can decide. Notation: I = ``max_iterations``, P =
 ``parallel_evaluations``, K = ``confirm_evaluations``; minibatch t has k_t

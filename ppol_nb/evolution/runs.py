@@ -18,7 +18,7 @@ when present, else trained by :func:`~.fitness_training.train_baseline` (what no
 A model trained here leaves out the humans of this run's validation slice and
 caps its base-simulator episodes at the run's validation cap; a loaded one must
 prove it left that slice's humans out (the evaluator checks, see
-:mod:`.ppol`). The config's ``train_max_steps`` / ``val_max_steps``,
+:mod:`.evaluator`). The config's ``train_max_steps`` / ``val_max_steps``,
 ``reflection_prompt`` and ``generation_failure`` go to the evaluator, its
 ``mutator_prompt`` and ``rewrite_on_failed_diff`` to the backend's mutator and
 its ``reflection_prompt`` to the backend's reflector.
@@ -43,7 +43,7 @@ from ..run_identity import RunClaim, claim_run_dir, file_digest
 from .config import BUDGET_FIELDS, COMPONENT_DEFAULTS, EvolutionConfig
 from .curriculum import VAL_FRACTION, VAL_SEED, split_validation
 from .engine import EvolutionEngine
-from .ppol import PPolEvaluator
+from .evaluator import PPolEvaluator
 
 
 def fitness_model_for(run_dir, domain: str, backend, corpus: str = "multiwoz", fitness_dir=None,

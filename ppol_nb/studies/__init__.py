@@ -10,6 +10,7 @@ notebook                 study                                            paper
 04_blinded_evaluation    :mod:`.blinded_evaluation`                       §5.4, Figure 5 (blinded study)
                          ``BlindedEvaluationStudy``
 05_agent_training        :mod:`.agent_training` ``AgentTrainingStudy``    §5.5, Tables 2/7/8 (offline analogue)
+06_agent_stress_test     :mod:`.stress_test` ``StressTest``               §1, §5.5 (stress-test your agent)
 =======================  ===============================================  ======================================
 
 Shared by all: :mod:`.layout` (where runs and figures go: inside the repository,
@@ -19,9 +20,10 @@ its backend and human corpus) and :mod:`.findings` (sentences built from a run's
 numbers, compared with the paper's rows). Importing this package is cheap; each
 study imports τ², scikit-learn and matplotlib when used.
 
-The blinded human-vs-simulator study (notebook 04): :mod:`.blinded_study` builds it
-(``study.json`` served, ``key.json`` kept apart), :mod:`.annotation_app` serves it
-(``ppol-nb study serve``) and exports the answers (``ppol-nb study export``),
-:mod:`.annotation_widget` is the same app in a notebook (same store), :mod:`.blinded_stats`
-analyses the answers and :mod:`.simulated_annotators` stands in for people (labelled simulated).
+Beside them, not in them: the statistics the studies report live in :mod:`ppol_nb.analysis`
+(:mod:`~ppol_nb.analysis.blinded_stats`, :mod:`~ppol_nb.analysis.simulated_annotators`,
+:mod:`~ppol_nb.analysis.judge_transfer`, :mod:`~ppol_nb.analysis.seed_sweep`) and the blinded
+study's builder and annotation apps in :mod:`ppol_nb.apps` (:mod:`~ppol_nb.apps.blinded_study`,
+:mod:`~ppol_nb.apps.annotation_app` served by ``ppol-nb study serve``,
+:mod:`~ppol_nb.apps.annotation_widget` the same app in a notebook).
 """

@@ -13,7 +13,7 @@ USI and τ² success (:func:`~ppol_nb.evolution.benchmark.condition_row`).
 (:func:`intervals` and :func:`paired_differences` against ``paper``), the judge
 transfer of every variant's chosen program and of the reference rows (a
 transfer judge fitted once per call for the domain and saved under
-``DIR/transfer/<domain>``; :mod:`.judge_transfer`), four figures through
+``DIR/transfer/<domain>``; :mod:`ppol_nb.analysis.judge_transfer`), four figures through
 :func:`~.figures.save_figure` and findings computed from those tables.
 
 Layout of ``DIR``::
@@ -560,7 +560,7 @@ class AblationStudy:
     """Notebook 03: the sweep (as ``ppol-nb ablate``), its table with intervals, judge transfer, figures, findings.
 
     ``run()`` runs (or resumes) the sweep under ``out``; ``judge_transfer()`` fits
-    the transfer judge once for the domain (:func:`~.judge_transfer.fit_transfer_judge`)
+    the transfer judge once for the domain (:func:`~ppol_nb.analysis.judge_transfer.fit_transfer_judge`)
     and measures the search-judge − transfer-judge gap of every variant's chosen
     program (its held-out episodes, seeds pooled) and of the reference rows
     (Base, DP, Initial; Humans: the transfer split's evaluation half only, the
@@ -651,10 +651,14 @@ class AblationStudy:
     # -- judge transfer ----------------------------------------------------------------------------
     def judge_transfer(self) -> pd.DataFrame:
         """Search-judge HL, transfer-judge HL and their gap per variant and reference row (module doc)."""
+        from ..analysis.judge_transfer import (
+            fit_transfer_judge,
+            judge_gap,
+            transfer_quality,
+        )
         from ..fitness import FEATURES, fingerprint_frame
         from ..fitness.score import FitnessModel
         from ..humans import load_corpus
-        from .judge_transfer import fit_transfer_judge, judge_gap, transfer_quality
 
         out = Path(self.out)
         model = FitnessModel.load(out / "fitness" / self.domain)

@@ -6,7 +6,7 @@ simulator (46.5 %; Welch t = 3.556, p = 6.37e-4), and discriminator P(human)
 correlated with the judgements (r = 0.49). :class:`BlindedEvaluationStudy` builds
 such a study from this repository's own runs and analyses an answers table.
 
-**The study.** Conversations per source, drawn by :func:`~.blinded_study.build_study`
+**The study.** Conversations per source, drawn by :func:`~ppol_nb.apps.blinded_study.build_study`
 (balanced, seeded, blinded, attention checks mixed in) into ``study_dir``:
 
 * ``human`` — the human corpus of notebook 01's fitness model, its *held-out* dialogues
@@ -22,9 +22,9 @@ An existing study directory is reused when the inputs rebuild it byte for byte; 
 different study is refused if the directory already holds answers (they would be orphaned).
 
 **The answers.** ``answers`` is a CSV exported by ``ppol-nb study export`` (real
-annotators, from the web app or the notebook widget, :mod:`.annotation_widget`), checked
+annotators, from the web app or the notebook widget, :mod:`ppol_nb.apps.annotation_widget`), checked
 against the study's key. When None (CI, offline), the answers come from **simulated
-annotators** (:class:`~.simulated_annotators.AnnotatorModel`, seeded, with known rates per
+annotators** (:class:`~ppol_nb.analysis.simulated_annotators.AnnotatorModel`, seeded, with known rates per
 source, one inattentive annotator): then every table carries ``simulated`` / label
 "simulated", every figure's caption starts "SIMULATED annotators" and the findings say so
 first — they test the statistics (the known rates must be recovered), not the simulator.
@@ -33,11 +33,11 @@ An answers file that says it is simulated (a ``simulated`` column) is labelled t
 **P(human) per conversation**: notebook 01's frozen discriminator on the fingerprint of
 the customer turns annotators saw (no fitness model: no correlation, said so).
 
-**The statistics** are :func:`~.blinded_stats.analyse` (attention-check exclusions,
+**The statistics** are :func:`~ppol_nb.analysis.blinded_stats.analyse` (attention-check exclusions,
 Wilson rates beside the paper, Welch PPol vs base, TOST PPol vs humans, mixed logit,
 Krippendorff's α, point-biserial r), plus a power analysis: the closed form (Cohen's h
 with a design effect from the fitted annotator spread) and a simulation of the fitted
-model over panel sizes (:func:`~.blinded_stats.simulated_power`).
+model over panel sizes (:func:`~ppol_nb.analysis.blinded_stats.simulated_power`).
 """
 
 from __future__ import annotations
@@ -54,11 +54,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from ..domains import DEFAULT_DOMAIN, PAPER_SINGLE_DOMAIN
-from . import blinded_stats as bs
-from . import findings as text
-from .annotation_app import AnswerStore, default_db
-from .blinded_study import (
+from ..analysis import blinded_stats as bs
+from ..apps.annotation_app import AnswerStore, default_db
+from ..apps.blinded_study import (
     ATTENTION_SOURCE,
     KEY_FILE,
     MANIFEST_FILE,
@@ -68,6 +66,8 @@ from .blinded_study import (
     load_key,
     load_study,
 )
+from ..domains import DEFAULT_DOMAIN, PAPER_SINGLE_DOMAIN
+from . import findings as text
 from .figures import FigureProvenance, save_figure
 
 NOTEBOOK = "04_blinded_evaluation"
@@ -192,7 +192,7 @@ class BlindedEvaluationStudy:
 
     # -- run ---------------------------------------------------------------------------
     def run(self) -> BlindedEvaluationStudy:
-        from .blinded_study import conversations
+        from ..apps.blinded_study import conversations
 
         model = self.fitness_model()
         pools, origins = {}, {}
@@ -252,7 +252,7 @@ class BlindedEvaluationStudy:
             answers = self._blind_answers(key)
             answers.to_csv(self.study_dir / SIMULATED_ANSWERS, index=False)
         elif self.simulated:
-            from .simulated_annotators import AnnotatorModel
+            from ..analysis.simulated_annotators import AnnotatorModel
 
             if self.simulated_annotators != "known_truth":
                 raise StudyError(f"simulated_annotators must be 'blind' or 'known_truth', not {self.simulated_annotators!r}")
@@ -285,9 +285,9 @@ class BlindedEvaluationStudy:
     def _text_judge(self, key: dict):
         """A judge the search never optimised: a calibrated TransferJudge (logistic) fitted on human dialogues
         and base-simulator conversations that are *not* in the study (by origin), on their text fingerprints."""
+        from ..apps.blinded_study import conversations
         from ..fitness.fingerprint import fingerprints
         from ..fitness.transfer_judge import train_transfer_judge
-        from .blinded_study import conversations
 
         used = {v.get("origin") for v in key.values()}
 
@@ -316,7 +316,7 @@ class BlindedEvaluationStudy:
         """Judgements from the served text alone; the key's source is joined only after every answer is given."""
         import dataclasses
 
-        from .simulated_annotators import BlindAnnotatorPanel
+        from ..analysis.simulated_annotators import BlindAnnotatorPanel
 
         study = load_study(self.study_dir)
         texts = {it["id"]: [t["text"] for t in it["turns"] if t["speaker"] == "customer"] for it in study["items"]}
@@ -433,7 +433,7 @@ class BlindedEvaluationStudy:
         """Simulated power of Welch PPol vs base by panel size and conversations per source (``items`` and
         this study's count), under the *fitted* model (mixed logit's typical rates and random-effect sds), so
         annotator clustering counts. Empty when the study has no ppol and base."""
-        from .simulated_annotators import AnnotatorModel
+        from ..analysis.simulated_annotators import AnnotatorModel
 
         fit = self._need().mixed.set_index("source")
         if not {"ppol", "base"} <= set(fit.index):

@@ -90,7 +90,7 @@ def program_file(path) -> str:
 
 def require_sandbox() -> None:
     """Refuse (SandboxUnavailable) before any work when LLM-written programs cannot be isolated."""
-    from .personas.isolation import require_isolation
+    from ..personas.isolation import require_isolation
 
     require_isolation()
 

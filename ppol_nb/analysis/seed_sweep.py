@@ -17,7 +17,7 @@ run:
 Evolved over Initial, its spread across seeds and whether it exceeds that spread.
 Nothing is re-run; only the run databases and benchmark CSVs are read.
 
-    from ppol_nb.studies.seed_sweep import sweep_table, summarise
+    from ppol_nb.analysis.seed_sweep import sweep_table, summarise
     runs = sweep_table({("retail", 42): ("runs/retail-s42", "runs/retail-s42-bench/table.csv"), ...})
     summarise(runs)
 """

@@ -43,8 +43,14 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from .blinded_stats import ANSWERS, COLUMNS
-from .blinded_study import StudyError, display_order, instructions_text, load_key, load_study
+from ..analysis.blinded_stats import ANSWERS, COLUMNS
+from .blinded_study import (
+    StudyError,
+    display_order,
+    instructions_text,
+    load_key,
+    load_study,
+)
 
 MAX_COMMENT = 2000  # characters
 MAX_BODY = 16_384  # bytes: a form with a MAX_COMMENT comment of 4-byte characters, URL-encoded, is ~3x this;
@@ -439,7 +445,7 @@ def create_app(study_dir: str | Path, db_path: str | Path | None = None):
 
 
 def export_answers(study_dir: str | Path, db_path: str | Path | None = None):
-    """The statistics' answers table (:data:`~.blinded_stats.COLUMNS`, plus ``comment`` and
+    """The statistics' answers table (:data:`~ppol_nb.analysis.blinded_stats.COLUMNS`, plus ``comment`` and
     ``revisions`` and ``consented_at``, the UTC time the annotator agreed): the latest revision per (annotator, item) joined with the source key."""
     import pandas as pd
 
