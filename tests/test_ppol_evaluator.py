@@ -14,7 +14,7 @@ import pytest
 
 from ppol_nb.evolution import EvolutionConfig, EvolutionEngine, Proposal
 from ppol_nb.evolution.benchmark import COLUMNS, run_benchmark
-from ppol_nb.evolution.budget import estimate
+from ppol_nb.evolution.estimate import Scenario, count_calls
 from ppol_nb.evolution.curriculum import minibatch_for, split_validation
 from ppol_nb.evolution.evaluator import PPolEvaluator
 from ppol_nb.evolution.reflection import (
@@ -64,18 +64,15 @@ def test_minibatches_slide_wrap_and_follow_the_curriculum():
     assert minibatch_for(retail, 24).n == 10 and minibatch_for(retail, 12).n_episodes == 40
 
 
-def test_cost_estimate_counts_the_schedule():
-    est = estimate([str(i) for i in range(60)], 14, max_iterations=70)
-    assert [p["n"] for p in est["phases"]] == [5, 8, 10]
-    assert est["training_episodes"] == 12 * 25 + 12 * 40 + 47 * 50
-    assert est["episodes_per_validation"] == 14 * 23 and est["llm_calls"]["mutator"] == 70
-    # paired comparison: one incumbent re-evaluation per candidate + (K - 1) per assumed challenger
-    assert est["rescore_calls"] == round(70 * (1 + 0.3 * 1))
-    assert est["rescore_episodes"] == round(1.3 * (11 * 25 + 12 * 40 + 47 * 50))
-    assert est["total_episodes"] == est["training_episodes"] + est["rescore_episodes"] + 10 * 14 * 23
-    raw = estimate([str(i) for i in range(60)], 14, max_iterations=70, comparison="raw")
-    assert raw["rescore_calls"] == 0 and raw["total_episodes"] == est["training_episodes"] + 10 * 14 * 23
-    assert estimate([str(i) for i in range(60)], 14, 70, confirm_evaluations=3)["rescore_calls"] == round(70 * 1.6)
+def test_cost_estimate_counts_the_paper_schedule():
+    # The paper profile (raw rule), one candidate at a time, no new best: the seed and 70 candidates on the
+    # 5 -> 8 -> 10 curriculum (12 + 12 + 47 minibatches of 5 tasks) and the seed's validation (14 tasks x 23).
+    cfg = EvolutionConfig.profile("paper", parallel_evaluations=1, speculative_rescore=False,
+                                  background_validation=False)
+    plan = count_calls(cfg, [str(i) for i in range(60)], 14, Scenario(new_best_rate=0.0))
+    assert plan["fitness_calls"] == {"evaluate": 71, "rescore": 0, "validate": 1}
+    assert plan["episodes"] == 12 * 25 + 12 * 40 + 47 * 50 + 14 * 23
+    assert plan["calls"]["mutator"] == 70 and plan["calls"]["reflection"] == 71
 
 
 # -- a small real setup ---------------------------------------------------------------------------

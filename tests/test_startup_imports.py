@@ -36,7 +36,7 @@ def test_the_modules_on_the_way_to_the_preflight_load_no_heavy_module():
     # directories, sandbox checks, episode files, and the search's budget and configuration.
     code = ("import ppol_nb.cli, ppol_nb.backends, ppol_nb.llm.preflight, ppol_nb.llm.client, ppol_nb.llm.ledger, "
             "ppol_nb.run_identity, ppol_nb.personas.isolation, ppol_nb.simulation.store, "
-            "ppol_nb.simulation.tau2_bridge, ppol_nb.evolution.budget, ppol_nb.evolution.config, "
+            "ppol_nb.simulation.tau2_bridge, ppol_nb.evolution.config, "
             "ppol_nb.evolution.curriculum, ppol_nb.fitness.score")
     assert _heavy_after(code)["loaded"] == []
 

@@ -64,7 +64,7 @@ def _add_search_budget_args(p) -> None:
 
 
 def cmd_evolve(args) -> int:
-    from ..evolution.budget import estimate, format_estimate
+    from ..evolution.estimate import estimate_run, format_estimate
     from ..evolution.curriculum import split_validation
     from ..simulation.tau2_bridge import load_tasks
 
@@ -79,10 +79,8 @@ def cmd_evolve(args) -> int:
         train = train[:args.train_limit] if args.train_limit else train
         pool, val = split_validation([t.id for t in train])
         if args.backend != "openai" or args.no_estimate:  # else the measured estimate above was printed
-            print(f"cost estimate ({args.domain}, profile paper, {config.max_iterations} iterations):")
-            print(format_estimate(estimate(pool, len(val), config.max_iterations, curriculum=config.curriculum,
-                                           comparison=config.comparison,
-                                           confirm_evaluations=config.confirm_evaluations)))
+            # calls per role from the schedule alone (no endpoint measured)
+            print(format_estimate(estimate_run(config, pool, len(val), {}, offline=args.backend != "openai")))
         if needs_yes:
             print("this run calls a paid endpoint: pass --yes to start it (the estimate then measures its latency)")
             return 2

@@ -230,7 +230,7 @@ class SearchStudy:
 
     def prepare(self) -> str:
         """Build (or reopen, to resume) the run; returns what it will do, as lines to print."""
-        from ..evolution.budget import estimate, format_estimate
+        from ..evolution.estimate import estimate_run, format_estimate
         from ..evolution.database import FILENAME
         from ..evolution.runs import build_run
 
@@ -258,8 +258,10 @@ class SearchStudy:
                          f"{self.profile_iterations}")
         lines.append(f"fitness model : {self.fitness_origin}")
         evaluator = self.run.evaluator
-        lines.append(format_estimate(estimate(evaluator.train_pool, len(evaluator.validation_ids),
-                                              self.config.max_iterations)))
+        # calls per role from the schedule (tokens, dollars and wall need a measured endpoint: ppol-nb estimate)
+        lines.append(format_estimate(estimate_run(self.run.engine.config, evaluator.train_pool,
+                                                  len(evaluator.validation_ids), {},
+                                                  offline=getattr(self.backend, "name", None) != "openai")))
         return "\n".join(lines)
 
     def _engine(self):
