@@ -65,6 +65,19 @@ def test_build_is_balanced_seeded_and_keeps_the_key_apart(tmp_path, sources, stu
     assert order != sorted(order, key=order.index) or len(set(order[:4])) > 1
 
 
+def test_sample_does_not_depend_on_the_order_episodes_were_stored_in(tmp_path, sources, study):
+    # Concurrent episodes land in their file as they finish: the same episodes in another order must give
+    # the same study.
+    for source in (BASE, PPOL):
+        path = sources[source] / "episodes.jsonl"
+        lines = path.read_text().splitlines(keepends=True)
+        assert len(lines) > 1
+        path.write_text("".join(reversed(lines)))
+    again = build_study(sources, tmp_path / "reordered", per_source=4, seed=7, n_attention=2)
+    for name in ("study.json", "key.json"):
+        assert (again / name).read_bytes() == (study / name).read_bytes()
+
+
 def test_study_file_reveals_no_source_ids_models_or_control_tokens(study):
     text = (study / "study.json").read_text()
     assert_blind(text)

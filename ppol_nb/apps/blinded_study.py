@@ -213,7 +213,9 @@ def build_study(sources: Mapping[str, object], out_dir: str | Path, per_source: 
         raise StudyError(f"{ATTENTION_SOURCE!r} is reserved for attention checks")
     if n_attention < 0:
         raise StudyError("n_attention must be >= 0")
-    pools = {name: conversations(src) for name, src in sources.items()}
+    # Sorted by origin, so the sample depends on the seed and the conversations, never on the order
+    # episodes landed in their file (episodes run concurrently and are stored as they finish).
+    pools = {name: sorted(conversations(src), key=lambda c: c.origin) for name, src in sources.items()}
     smallest = min(len(p) for p in pools.values())
     k = smallest if per_source is None else per_source
     if k < 1:

@@ -83,6 +83,7 @@ def _records(path: Path, condition: str | None = None, split: str | None = None)
     from ..simulation.store import EpisodeStore, read_episodes
 
     records = EpisodeStore(path).records() if path.is_dir() else read_episodes(path)[0]
+    records = sorted(records, key=lambda r: r.episode_id)  # file order is the order episodes finished in
     return [r for r in records if (condition is None or r.condition == condition) and (split is None or r.split == split)]
 
 
