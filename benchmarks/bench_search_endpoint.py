@@ -190,7 +190,7 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
 
 
 def _episodes_in_flight() -> int:
-    from ppol_nb import backends
+    from ppol_nb.worlds import llm as backends  # the LLM world reads EPISODES_IN_FLIGHT there
 
     return backends.EPISODES_IN_FLIGHT
 
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
                     help="requests in flight per endpoint and role, the client's ceiling "
                          "(default: LLMConfig.max_concurrency)")
     ap.add_argument("--episodes-in-flight", type=int, default=None,
-                    help="episodes per run_episodes call (default: ppol_nb.backends.EPISODES_IN_FLIGHT)")
+                    help="episodes per run_episodes call (default: ppol_nb.worlds.llm.EPISODES_IN_FLIGHT)")
     ap.add_argument("--comparison", choices=["paired", "raw"], default=None,
                     help="override the paper profile's comparison rule (raw: the authors' rule)")
     ap.add_argument("--confirm-evaluations", type=int, default=None)
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ray-temp-dir", default=None, help="Ray's session directory (default: Ray's, /tmp/ray)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    from ppol_nb import backends
+    from ppol_nb.worlds import llm as backends  # the LLM world reads EPISODES_IN_FLIGHT there
     from ppol_nb.llm.config import LLMConfig
 
     args.window = args.window or LLMConfig.max_concurrency

@@ -28,6 +28,7 @@ from fake_openai_server import classify, search_world, text_reply
 
 from ppol_nb.worlds import contracts
 from ppol_nb.worlds.contracts import MAX_CRITIQUE_CHARS, STOP_TOKEN
+from ppol_nb.worlds.registry import from_recipe
 
 WORLDS = ("offline", "llm")
 SECRET = "sk-contract-secret-0123456789"
@@ -443,7 +444,7 @@ def check_world_records_say_which_world_and_hold_no_secret(h):
 def check_world_recipe_rebuilds_the_same_world(h):
     recipe = pickle.loads(pickle.dumps(h.world.recipe()))  # it travels to a worker process
     assert SECRET not in repr(recipe.settings)
-    rebuilt = recipe.build()
+    rebuilt = from_recipe(recipe)
     assert isinstance(rebuilt, contracts.World)
     assert rebuilt.identity() == h.world.identity()
 

@@ -4,7 +4,7 @@ PPol (arXiv:2605.12894, §2) has five LLM roles: the user simulator a persona is
 appended to, the service agent, the generator model that answers a persona
 program's calls, the mutator that edits programs, and the reflector that
 critiques a minibatch for the mutation prompt. ppol_nb plays each of them in two
-worlds — real OpenAI-compatible endpoints (:class:`ppol_nb.backends.LLMBackend`)
+worlds — real OpenAI-compatible endpoints (:class:`ppol_nb.worlds.llm.LLMBackend`)
 and deterministic offline stand-ins (:class:`ppol_nb.offline.backend.OfflineBackend`)
 — and a third world (a local model server, a recorded client, a new offline
 stand-in) is welcome if it satisfies the protocols below. As GEPA's
@@ -181,8 +181,9 @@ class World(Protocol):
     Records: ``describe()`` and ``identity()`` are JSON-able dicts with a
     ``"backend"`` entry (the world's ``name``) — ``identity()`` is what decides
     results (a run resumes only into the same identity), never a secret;
-    ``recipe()`` is a picklable ``BackendRecipe`` whose ``build()`` makes an
-    equivalent world in a worker process; ``ledger`` accounts every call;
+    ``recipe()`` is a picklable :class:`ppol_nb.worlds.recipe.BackendRecipe` from
+    which :func:`ppol_nb.worlds.registry.from_recipe` builds an equivalent world in a
+    worker process; ``ledger`` accounts every call;
     ``user_model`` / ``agent_model`` name the models for records.
 
     Nothing outside the registry and the world's own package asks which world it
