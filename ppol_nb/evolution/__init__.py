@@ -14,13 +14,34 @@ The engine is generic: PPol's fitness and LLM mutator implement the small
 :class:`Evaluator` / :class:`Mutator` protocols in :mod:`.interfaces`.
 """
 
-from .archive import Archive, Island
-from .config import BUDGET_FIELDS, PROFILES, EvolutionConfig
-from .database import RunDatabase
-from .engine import EvolutionEngine, SeedProgramError
-from .interfaces import Evaluation, Evaluator, Mutator, ProgramRecord, Proposal
-from .seeding import derive_rng, program_id
-from .summary import RunSummary, Step
+# Lazily (PEP 562): ``from ppol_nb.evolution.interfaces import Mutator`` — the engine's contract, which
+# ppol_nb.worlds.contracts re-exports — must not import the engine, the fitness model and numpy with it.
+_EXPORTS = {
+    "Archive": "archive", "Island": "archive",
+    "BUDGET_FIELDS": "config", "PROFILES": "config", "EvolutionConfig": "config",
+    "RunDatabase": "database",
+    "EvolutionEngine": "engine", "SeedProgramError": "engine",
+    "Evaluation": "interfaces", "Evaluator": "interfaces", "Mutator": "interfaces", "ProgramRecord": "interfaces",
+    "Proposal": "interfaces",
+    "derive_rng": "seeding", "program_id": "seeding",
+    "RunSummary": "summary", "Step": "summary",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "BUDGET_FIELDS",
