@@ -190,7 +190,8 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
 
 
 def _episodes_in_flight() -> int:
-    from ppol_nb.worlds import llm as backends  # the LLM world reads EPISODES_IN_FLIGHT there
+    # The LLM world reads EPISODES_IN_FLIGHT from its own module.
+    from ppol_nb.worlds import llm as backends
 
     return backends.EPISODES_IN_FLIGHT
 
@@ -217,7 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ray-temp-dir", default=None, help="Ray's session directory (default: Ray's, /tmp/ray)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    from ppol_nb.worlds import llm as backends  # the LLM world reads EPISODES_IN_FLIGHT there
+    # The LLM world reads EPISODES_IN_FLIGHT from its own module.
+    from ppol_nb.worlds import llm as backends
     from ppol_nb.llm.config import LLMConfig
 
     args.window = args.window or LLMConfig.max_concurrency

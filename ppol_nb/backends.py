@@ -16,8 +16,8 @@ from .worlds.llm import AGENTS, EPISODES_IN_FLIGHT, LLMBackend
 from .worlds.recipe import BackendRecipe
 from .worlds.registry import BACKENDS, from_recipe, make_backend
 
-__all__ = ["AGENTS", "BACKENDS", "EPISODES_IN_FLIGHT", "BackendRecipe", "LLMBackend", "OfflineBackend",
-           "from_recipe", "make_backend"]
+__all__ = ["AGENTS", "BACKENDS", "EPISODES_IN_FLIGHT", "BackendRecipe", "LLMBackend", "OfflineBackend",  # noqa: F822
+           "from_recipe", "make_backend"]  # OfflineBackend: provided lazily by __getattr__ below
 
 
 def __getattr__(name: str):

@@ -56,7 +56,7 @@ def test_import_linter_contracts_hold():
     root = Path(__file__).resolve().parents[1]
     exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
     env = {**__import__("os").environ, "PYTHONPATH": str(root)}  # this checkout's ppol_nb, not an installed one
-    done = subprocess.run([exe, "--no-cache", "--config", str(root / "pyproject.toml")], cwd=root, env=env,
+    done = subprocess.run([exe, "--no-cache", "--config", str(root / "pyproject.toml")], cwd=root, env=env, check=False,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout

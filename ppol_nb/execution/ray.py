@@ -56,7 +56,8 @@ class _EpisodeWorker:
     """The actor: one backend, episodes on threads (Ray's max_concurrency)."""
 
     def __init__(self, recipe) -> None:
-        from ..worlds.registry import from_recipe  # the registry turns a recipe back into its world
+        # The registry turns a recipe back into its world.
+        from ..worlds.registry import from_recipe
 
         self.backend = from_recipe(recipe)
 
