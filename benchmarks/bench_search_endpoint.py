@@ -190,10 +190,10 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
 
 
 def _episodes_in_flight() -> int:
-    # The LLM world reads EPISODES_IN_FLIGHT from its own module.
-    from ppol_nb.worlds import llm as backends
+    # The LLM world (ppol_nb.worlds.llm) reads EPISODES_IN_FLIGHT from its own module, not from the backends alias.
+    from ppol_nb.worlds import llm as llm_world
 
-    return backends.EPISODES_IN_FLIGHT
+    return llm_world.EPISODES_IN_FLIGHT
 
 
 def main(argv=None) -> int:
@@ -218,9 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ray-temp-dir", default=None, help="Ray's session directory (default: Ray's, /tmp/ray)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    # The LLM world reads EPISODES_IN_FLIGHT from its own module.
-    from ppol_nb.worlds import llm as backends
     from ppol_nb.llm.config import LLMConfig
+    from ppol_nb.worlds import llm as llm_world
 
     args.window = args.window or LLMConfig.max_concurrency
     WINDOW["requests"] = args.window
@@ -228,7 +227,7 @@ def main(argv=None) -> int:
     if args.ray_temp_dir:
         RAY_INIT["_temp_dir"] = args.ray_temp_dir
     if args.episodes_in_flight:
-        backends.EPISODES_IN_FLIGHT = args.episodes_in_flight
+        llm_world.EPISODES_IN_FLIGHT = args.episodes_in_flight
     overrides = {k: v for k, v in (("comparison", args.comparison),
                                    ("confirm_evaluations", args.confirm_evaluations)) if v is not None}
 
