@@ -162,7 +162,7 @@ class Reflector(Protocol):
 
 @runtime_checkable
 class World(Protocol):
-    """Every role of one world, made by one object (:func:`ppol_nb.backends.make_backend`).
+    """Every role of one world, made by one object (:func:`ppol_nb.worlds.registry.make_backend`).
 
     Roles: ``make_user(task, scenario, seed, persona=None)`` → :class:`UserSimulator`;
     ``make_agent(env, task, scenario)`` → :class:`Agent`; ``generator(seed=0)`` →
