@@ -10,14 +10,14 @@
 Importing this package loads the contracts only, never a world.
 """
 
-from .contracts import STOP_TOKEN, Agent, GeneratorWorld, Reflector, UserSimulator, World
+from .contracts import (
+    STOP_TOKEN,
+    Agent,
+    GeneratorWorld,
+    Mutator,
+    Reflector,
+    UserSimulator,
+    World,
+)
 
 __all__ = ["STOP_TOKEN", "Agent", "GeneratorWorld", "Mutator", "Reflector", "UserSimulator", "World"]
-
-
-def __getattr__(name: str):
-    if name == "Mutator":  # lazily, as in .contracts: the engine's own protocol
-        from .contracts import Mutator
-
-        return Mutator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,17 +27,19 @@ Two rules hold for every role of every world:
 The checks that every implementation passes, run over both worlds with the same
 assertions, are in ``tests/test_role_contracts.py``.
 
-This module imports only the standard library (the mutator's protocol is re-exported
-lazily from :mod:`ppol_nb.evolution.interfaces`, the engine's own contract), so a
-stand-in can depend on it without pulling in either world.
+This module imports only the standard library and the engine's own contract,
+:mod:`ppol_nb.evolution.interfaces` (the mutator's protocol is re-exported from there, not
+copied; ``ppol_nb.evolution`` loads its engine lazily, so this pulls in no engine, fitness
+model or numpy), so a stand-in can depend on it without pulling in either world.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:  # annotations only: these records sit in modules that import numpy and the fitness
-    from ..evolution.interfaces import Mutator
+from ..evolution.interfaces import Mutator
+
+if TYPE_CHECKING:  # annotations only: these records sit in a module that imports numpy and the fitness
     from ..evolution.reflection import Critique, ReflectionInput
 
 #: τ²'s control tokens a user simulator ends an episode with (``tau2.user.user_simulator``).
@@ -220,16 +222,6 @@ class World(Protocol):
     def identity(self) -> dict: ...
 
     def recipe(self) -> Any: ...
-
-
-def __getattr__(name: str):
-    # The mutator's protocol is the engine's (evolution/interfaces.py): re-exported, not copied.
-    # Lazily, because importing ppol_nb.evolution runs its package __init__ (engine, fitness, humans).
-    if name == "Mutator":
-        from ..evolution.interfaces import Mutator
-
-        return Mutator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["MAX_CRITIQUE_CHARS", "OUT_OF_SCOPE_TOKEN", "STOP_TOKEN", "TRANSFER_TOKEN", "Agent", "GeneratorWorld",

@@ -56,7 +56,8 @@ class LLMGeneratorWorld:
     @property
     def key(self) -> str:
         rc = self.client.config.role(self.role)
-        from ..llm.config import redact_url  # the key is written to the persona cache: no credentials
+        # The key is written to the persona cache: no credentials.
+        from ..llm.config import redact_url
 
         return f"openai:{rc.model}@{redact_url(rc.base_url or 'default').rstrip('/')}"
 
@@ -96,7 +97,7 @@ class LLMBackend:
             raise ValueError(f"unknown agent {self.agent!r}; expected one of {AGENTS}")
 
     @classmethod
-    def from_config(cls, config: LLMConfig) -> "LLMBackend":
+    def from_config(cls, config: LLMConfig) -> LLMBackend:
         return cls(LLMClient(config))
 
     @property
