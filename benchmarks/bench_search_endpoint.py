@@ -190,9 +190,10 @@ def one_setting(endpoint: Endpoint, latency: float, domain: str, fitness_dir: Pa
 
 
 def _episodes_in_flight() -> int:
-    from ppol_nb import backends
+    # The LLM world (ppol_nb.worlds.llm) reads EPISODES_IN_FLIGHT from its own module, not from the backends alias.
+    from ppol_nb.worlds import llm as llm_world
 
-    return backends.EPISODES_IN_FLIGHT
+    return llm_world.EPISODES_IN_FLIGHT
 
 
 def main(argv=None) -> int:
@@ -209,7 +210,7 @@ def main(argv=None) -> int:
                     help="requests in flight per endpoint and role, the client's ceiling "
                          "(default: LLMConfig.max_concurrency)")
     ap.add_argument("--episodes-in-flight", type=int, default=None,
-                    help="episodes per run_episodes call (default: ppol_nb.backends.EPISODES_IN_FLIGHT)")
+                    help="episodes per run_episodes call (default: ppol_nb.worlds.llm.EPISODES_IN_FLIGHT)")
     ap.add_argument("--comparison", choices=["paired", "raw"], default=None,
                     help="override the paper profile's comparison rule (raw: the authors' rule)")
     ap.add_argument("--confirm-evaluations", type=int, default=None)
@@ -217,8 +218,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ray-temp-dir", default=None, help="Ray's session directory (default: Ray's, /tmp/ray)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    from ppol_nb import backends
     from ppol_nb.llm.config import LLMConfig
+    from ppol_nb.worlds import llm as llm_world
 
     args.window = args.window or LLMConfig.max_concurrency
     WINDOW["requests"] = args.window
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
     if args.ray_temp_dir:
         RAY_INIT["_temp_dir"] = args.ray_temp_dir
     if args.episodes_in_flight:
-        backends.EPISODES_IN_FLIGHT = args.episodes_in_flight
+        llm_world.EPISODES_IN_FLIGHT = args.episodes_in_flight
     overrides = {k: v for k, v in (("comparison", args.comparison),
                                    ("confirm_evaluations", args.confirm_evaluations)) if v is not None}
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from ppol_nb.backends import make_backend
+from ppol_nb.backends import from_recipe, make_backend
 from ppol_nb.offline.understanding import (
     ASK_AGAIN,
     PROCEED,
@@ -179,7 +179,7 @@ def test_the_agent_decides_through_its_reader():
 def test_trained_reader_survives_a_worker_process(reader):
     import pickle
 
-    clone = pickle.loads(pickle.dumps(make_backend("offline", agent_reader=reader).recipe())).build()
+    clone = from_recipe(pickle.loads(pickle.dumps(make_backend("offline", agent_reader=reader).recipe())))
     turn = (CONFIRM.format(n=1), "yep")
     assert clone.agent_reader.predict([turn]) == reader.predict([turn])
 

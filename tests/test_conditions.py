@@ -10,7 +10,7 @@ import pytest
 from ppol_nb.cli import main
 from ppol_nb.personas.conditions import condition_specs
 from ppol_nb.studies.search import condition_summary, moved_features
-from ppol_nb.personas.worlds import OfflineGeneratorWorld
+from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.backends import OfflineBackend
 from ppol_nb.simulation.outcomes import failure_reason
 from ppol_nb.simulation.runner import run_episodes

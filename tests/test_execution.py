@@ -22,7 +22,7 @@ import pytest
 from fake_openai_server import scripted_world
 
 from ppol_nb import execution
-from ppol_nb.backends import OfflineBackend, make_backend
+from ppol_nb.backends import OfflineBackend, from_recipe, make_backend
 from ppol_nb.evolution.database import RunDatabase
 from ppol_nb.execution import EpisodeJob, Executor, make_executor
 from ppol_nb.execution.local import LocalExecutor
@@ -107,12 +107,12 @@ def test_a_backend_without_recipe_is_refused_by_worker_executors():
 
 def test_recipes_rebuild_equivalent_backends(tmp_path):
     offline = OfflineBackend(agent="do-nothing")
-    rebuilt = offline.recipe().build()
+    rebuilt = from_recipe(offline.recipe())
     assert rebuilt.identity() == offline.identity() and rebuilt.ledger is not offline.ledger
     llm = make_backend("openai", model="m", base_url="http://127.0.0.1:9/v1", api_key_env="SOME_KEY_VAR",
                        cache_path=tmp_path / "c.sqlite", max_concurrency=5)
     recipe = llm.recipe()
-    again = recipe.build()
+    again = from_recipe(recipe)
     assert again.identity() == llm.identity() and again.client.cache_path == llm.client.cache_path
     assert again.client.config.max_concurrency == 5
     assert "SOME_KEY_VAR" in json.dumps(recipe.settings) and "sk-" not in json.dumps(recipe.settings)

@@ -21,7 +21,7 @@ from ppol_nb.personas.record import Persona
 from ppol_nb.personas.sandbox import ERROR_KINDS, run_program, sandbox_env
 from ppol_nb.personas.static_check import ProgramRejected, check_source
 from ppol_nb.personas.toolkit import parse_json, validate_axes
-from ppol_nb.personas.worlds import LLMGeneratorWorld
+from ppol_nb.worlds.llm import LLMGeneratorWorld
 from ppol_nb.simulation.tau2_bridge import get_task
 
 SEED = program_source("seed")

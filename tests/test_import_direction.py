@@ -57,3 +57,25 @@ def test_the_rooms_import_downwards_only(graph, importer, imported):
 def test_the_apps_use_the_analysis_room(graph):
     # ... and the test above could fail: apps do import analysis (the answers' columns are the statistics' columns).
     assert chains(graph, "ppol_nb.apps", "ppol_nb.analysis")
+
+
+def test_import_linter_contracts_hold():
+    """pyproject.toml's [tool.importlinter] layers and world independence, as CI runs them (`lint-imports`)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    env = {**__import__("os").environ, "PYTHONPATH": str(root)}  # this checkout's ppol_nb, not an installed one
+    done = subprocess.run([exe, "--no-cache", "--config", str(root / "pyproject.toml")], cwd=root, env=env, check=False,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def test_the_llm_world_and_the_offline_world_are_apart(graph):
+    assert chains(graph, "ppol_nb.offline", "ppol_nb.worlds.llm") == []
+    assert chains(graph, "ppol_nb.worlds.llm", "ppol_nb.offline") == []
+    assert not graph.find_shortest_chain(importer="ppol_nb.simulation.runner", imported="ppol_nb.personas")

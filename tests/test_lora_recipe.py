@@ -22,7 +22,7 @@ import pytest
 
 from ppol_nb.backends import make_backend
 from ppol_nb.personas.conditions import condition_specs
-from ppol_nb.personas.worlds import OfflineGeneratorWorld
+from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.simulation.runner import run_episodes
 from ppol_nb.training import build_sft
 from ppol_nb.training.lora import TRAIN_PACKAGES, LoraRecipe, tokenize_conversation, train_lora

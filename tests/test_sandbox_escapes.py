@@ -464,6 +464,7 @@ def test_child_sees_only_its_import_closure():
     names = {p.relative_to(Path(ppol_nb.__file__).parents[1]).as_posix() for p in isolation.package_files()}
     assert names == {"ppol_nb/__init__.py", "ppol_nb/personas/sandbox_child.py", "ppol_nb/personas/toolkit.py",
                      "ppol_nb/personas/static_check.py", "ppol_nb/personas/record.py",
+                     "ppol_nb/simulation/__init__.py", "ppol_nb/simulation/persona.py",
                      "ppol_nb/source_parsing.py"}  # the static check's thread-safe parse
 
 

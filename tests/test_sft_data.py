@@ -15,7 +15,7 @@ from ppol_nb.backends import make_backend
 from ppol_nb.cli import main
 from ppol_nb.humans.licences import LicenceError
 from ppol_nb.personas.conditions import condition_specs
-from ppol_nb.personas.worlds import OfflineGeneratorWorld
+from ppol_nb.offline.generator import OfflineGeneratorWorld
 from ppol_nb.simulation.records import EpisodeRecord
 from ppol_nb.simulation.runner import run_episodes
 from ppol_nb.simulation.store import EpisodeStore, read_episodes

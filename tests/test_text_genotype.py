@@ -28,7 +28,7 @@ from ppol_nb.personas.conditions import condition_specs
 from ppol_nb.personas.context import task_context
 from ppol_nb.personas.programs import program_source
 from ppol_nb.personas.sandbox import run_program
-from ppol_nb.personas.worlds import LLMGeneratorWorld
+from ppol_nb.worlds.llm import LLMGeneratorWorld
 from ppol_nb.simulation.runner import run_episode
 from ppol_nb.simulation.tau2_bridge import get_task
 

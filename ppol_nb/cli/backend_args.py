@@ -25,13 +25,13 @@ from .checks import (
 def _backend(args, check: bool = True):
     """The backend the flags name, built once per command (identity checks and the run share it);
     ``check`` runs its preflight (see :func:`_preflight`) before the caller writes anything."""
-    from ..backends import make_backend
+    from ..worlds.registry import make_backend
 
     if getattr(args, "backend_object", None) is not None:
         return args.backend_object
     cache_path = False if args.no_cache else args.cache  # None: the per-user cache
     if args.backend == "openai" and _role_settings(args) is not None:
-        from ..backends import LLMBackend
+        from ..worlds.llm import LLMBackend
         from ..llm import LLMClient
 
         config = _llm_config(args)

@@ -36,7 +36,10 @@ def _init_process(recipe) -> None:
     # parent's to handle: it shuts the pool down. A worker that took it would die mid-queue-read
     # and print a traceback for nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _process_backend = recipe.build()
+    # The registry turns a recipe back into its world.
+    from ..worlds.registry import from_recipe
+
+    _process_backend = from_recipe(recipe)
 
 
 def _run_in_process(job: EpisodeJob) -> EpisodeResult:

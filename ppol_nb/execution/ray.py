@@ -56,7 +56,10 @@ class _EpisodeWorker:
     """The actor: one backend, episodes on threads (Ray's max_concurrency)."""
 
     def __init__(self, recipe) -> None:
-        self.backend = recipe.build()
+        # The registry turns a recipe back into its world.
+        from ..worlds.registry import from_recipe
+
+        self.backend = from_recipe(recipe)
 
     def run(self, job: EpisodeJob) -> EpisodeResult:
         return run_job(self.backend, job)

@@ -30,7 +30,7 @@ Guarantees:
 The generator role's temperature and max_tokens are the fallback for calls that
 set none: a generator program (and DP) sets its own per call — population 0.8 /
 8,000 tokens, expansion 0.7 / 800 in the seed program — because that sampling
-is part of what evolves (``ppol_nb.personas.worlds``).
+is part of what evolves (``ppol_nb.worlds.llm.LLMGeneratorWorld``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The offline backend: every role of the embedded offline world, made in one object.
 
-:class:`OfflineBackend` is what :func:`ppol_nb.backends.make_backend` returns for
+:class:`OfflineBackend` is what :func:`ppol_nb.worlds.registry.make_backend` returns for
 ``backend="offline"``. It makes
 
 * the **user** — :class:`.user.OfflineUser`, which reads the persona's
@@ -122,7 +122,7 @@ class OfflineBackend:
 
     def recipe(self):
         """This backend for a worker process (same agent, styles and reader; a fresh ledger)."""
-        from ..backends import BackendRecipe
+        from ..worlds.recipe import BackendRecipe
 
         return BackendRecipe("offline", {"agent": self.agent, "user_style": self.user_style,
                                          "agent_style": self.agent_style, "name": self.name, "reader": self.reader,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..llm.deadline import deadline_scope
-from ..personas import Persona
+from .persona import Persona
 from .environments import fast_domain, make_environment
 from .jobs import EpisodeJob, EpisodeResult, EpisodeSpec, Executor
 from .scenario import build_scenario

@@ -212,7 +212,7 @@ class AgentTrainingStudy:
     executor: object = field(default=None, repr=False)
 
     def __post_init__(self):
-        from ..backends import make_backend
+        from ..worlds.registry import make_backend
 
         self.out = Path(self.out)
         self.backend = self.backend if self.backend is not None else make_backend("offline")
@@ -350,7 +350,7 @@ class AgentTrainingStudy:
         return readers
 
     def evaluate(self, domain: str, regime: str, seed: int, reader=None) -> pd.DataFrame:
-        from ..backends import make_backend
+        from ..worlds.registry import make_backend
         from ..personas.conditions import condition_specs
         from ..simulation.runner import run_episodes
 

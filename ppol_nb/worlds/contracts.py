@@ -4,7 +4,7 @@ PPol (arXiv:2605.12894, §2) has five LLM roles: the user simulator a persona is
 appended to, the service agent, the generator model that answers a persona
 program's calls, the mutator that edits programs, and the reflector that
 critiques a minibatch for the mutation prompt. ppol_nb plays each of them in two
-worlds — real OpenAI-compatible endpoints (:class:`ppol_nb.backends.LLMBackend`)
+worlds — real OpenAI-compatible endpoints (:class:`ppol_nb.worlds.llm.LLMBackend`)
 and deterministic offline stand-ins (:class:`ppol_nb.offline.backend.OfflineBackend`)
 — and a third world (a local model server, a recorded client, a new offline
 stand-in) is welcome if it satisfies the protocols below. As GEPA's
@@ -27,17 +27,19 @@ Two rules hold for every role of every world:
 The checks that every implementation passes, run over both worlds with the same
 assertions, are in ``tests/test_role_contracts.py``.
 
-This module imports only the standard library (the mutator's protocol is re-exported
-lazily from :mod:`ppol_nb.evolution.interfaces`, the engine's own contract), so a
-stand-in can depend on it without pulling in either world.
+This module imports only the standard library and the engine's own contract,
+:mod:`ppol_nb.evolution.interfaces` (the mutator's protocol is re-exported from there, not
+copied; ``ppol_nb.evolution`` loads its engine lazily, so this pulls in no engine, fitness
+model or numpy), so a stand-in can depend on it without pulling in either world.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:  # annotations only: these records sit in modules that import numpy and the fitness
-    from ..evolution.interfaces import Mutator
+from ..evolution.interfaces import Mutator
+
+if TYPE_CHECKING:  # annotations only: these records sit in a module that imports numpy and the fitness
     from ..evolution.reflection import Critique, ReflectionInput
 
 #: τ²'s control tokens a user simulator ends an episode with (``tau2.user.user_simulator``).
@@ -162,7 +164,7 @@ class Reflector(Protocol):
 
 @runtime_checkable
 class World(Protocol):
-    """Every role of one world, made by one object (:func:`ppol_nb.backends.make_backend`).
+    """Every role of one world, made by one object (:func:`ppol_nb.worlds.registry.make_backend`).
 
     Roles: ``make_user(task, scenario, seed, persona=None)`` → :class:`UserSimulator`;
     ``make_agent(env, task, scenario)`` → :class:`Agent`; ``generator(seed=0)`` →
@@ -181,8 +183,9 @@ class World(Protocol):
     Records: ``describe()`` and ``identity()`` are JSON-able dicts with a
     ``"backend"`` entry (the world's ``name``) — ``identity()`` is what decides
     results (a run resumes only into the same identity), never a secret;
-    ``recipe()`` is a picklable ``BackendRecipe`` whose ``build()`` makes an
-    equivalent world in a worker process; ``ledger`` accounts every call;
+    ``recipe()`` is a picklable :class:`ppol_nb.worlds.recipe.BackendRecipe` from
+    which :func:`ppol_nb.worlds.registry.from_recipe` builds an equivalent world in a
+    worker process; ``ledger`` accounts every call;
     ``user_model`` / ``agent_model`` name the models for records.
 
     Nothing outside the registry and the world's own package asks which world it
@@ -219,16 +222,6 @@ class World(Protocol):
     def identity(self) -> dict: ...
 
     def recipe(self) -> Any: ...
-
-
-def __getattr__(name: str):
-    # The mutator's protocol is the engine's (evolution/interfaces.py): re-exported, not copied.
-    # Lazily, because importing ppol_nb.evolution runs its package __init__ (engine, fitness, humans).
-    if name == "Mutator":
-        from ..evolution.interfaces import Mutator
-
-        return Mutator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["MAX_CRITIQUE_CHARS", "OUT_OF_SCOPE_TOKEN", "STOP_TOKEN", "TRANSFER_TOKEN", "Agent", "GeneratorWorld",
