@@ -13,7 +13,7 @@ from fake_openai_server import FakeOpenAIServer, classify, search_world
 
 from ppol_nb.backends import make_backend
 from ppol_nb.cli import main
-from ppol_nb.llm import LLMConfig
+from ppol_nb.llm import LLMConfig, llm_recipe, load_llm_config
 from ppol_nb.llm.config import ROLES
 from ppol_nb.llm.config_file import BUILTIN_SAMPLING, LLMConfigFileError, resolve
 from ppol_nb.llm.latency import is_latency_probe
@@ -38,7 +38,7 @@ roles:
   mutator: {temperature: 0.9}
 max_concurrency: 4
 """)
-    config = LLMConfig.from_yaml(path)
+    config = load_llm_config(path)
     assert set(config.roles) == set(ROLES) and config.max_concurrency == 4
     agent, user, mutator = config.role("agent"), config.role("user"), config.role("mutator")
     assert (agent.model, agent.base_url, agent.api_key_env, agent.temperature, agent.max_tokens, agent.extra) == (
@@ -93,7 +93,7 @@ def test_the_paper_recipe_matches_the_paper_and_the_code_that_uses_it():
     from ppol_nb.evolution.mutation import LLMMutator
     from ppol_nb.personas import toolkit
 
-    config = LLMConfig.recipe("paper")
+    config = llm_recipe("paper")
     models = {role: config.role(role).model for role in ROLES}
     # Three models: generator, mutator and reflection on one; the user simulator and the agent each on their own.
     assert models["generator"] == models["mutator"] == models["reflection"] == "google/gemini-3-flash-preview"
@@ -116,13 +116,13 @@ def test_the_paper_recipe_matches_the_paper_and_the_code_that_uses_it():
 
 def test_the_local_recipe_needs_a_model_and_then_puts_every_role_on_localhost():
     with pytest.raises(LLMConfigFileError, match="has no model.*--model"):
-        LLMConfig.recipe("local")
-    config = LLMConfig.recipe("local", model="qwen3:8b")
+        llm_recipe("local")
+    config = llm_recipe("local", model="qwen3:8b")
     assert {config.role(r).base_url for r in ROLES} == {"http://localhost:8000/v1"}
     assert {config.role(r).api_key_env for r in ROLES} == {None} and {config.role(r).model for r in ROLES} == {
         "qwen3:8b"}
     with pytest.raises(ValueError, match="unknown recipe 'papr'"):
-        LLMConfig.recipe("papr")
+        llm_recipe("papr")
 
 
 def test_precedence_per_role_flag_then_file_role_then_flags_then_file_defaults_then_builtin(tmp_path):
@@ -352,7 +352,7 @@ def test_a_notebook_takes_an_llm_config_and_each_role_reaches_its_endpoint(tmp_p
 
 
 def test_make_backend_takes_an_llmconfig_built_in_python():
-    config = LLMConfig.recipe("paper", roles={"agent": {"model": "my-agent", "base_url": "http://localhost:8000/v1",
+    config = llm_recipe("paper", roles={"agent": {"model": "my-agent", "base_url": "http://localhost:8000/v1",
                                                         "api_key_env": ""}})
     backend = make_backend("openai", llm_config=config, cache_path=False)
     made = backend.client.config

@@ -213,24 +213,3 @@ class LLMConfig:
         cfg_kw = {k: v for k, v in kw.items() if k not in _ROLE_FIELDS}
         default = RoleConfig(model=model, base_url=base_url, api_key_env=api_key_env, **role_kw)
         return cls(backend="openai", default=default, cache_path=cache_path, **cfg_kw)
-
-    @classmethod
-    def from_yaml(cls, source: str | Path | dict, **flags: Any) -> LLMConfig:
-        """The openai config of a YAML file (or mapping) in the format of :mod:`ppol_nb.llm.config_file`.
-
-        ``flags`` are :func:`ppol_nb.llm.config_file.resolve`'s (``model=``, ``roles={"agent": {...}}``, ...),
-        layered as the CLI's flags are. Every role of :data:`ROLES` is named in ``roles``.
-        """
-        from .config_file import resolve
-
-        return resolve(source, **flags)
-
-    @classmethod
-    def recipe(cls, name: str, **flags: Any) -> LLMConfig:
-        """A shipped recipe: ``"paper"`` (the authors' three models and per-role sampling) or ``"local"``
-        (one server on localhost; name its model with ``model=``). See docs/llm-config.md."""
-        from .config_file import RECIPES, resolve
-
-        if name not in RECIPES:
-            raise ValueError(f"unknown recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
-        return resolve(name, **flags)

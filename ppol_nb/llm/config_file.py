@@ -270,3 +270,20 @@ def resolve(source: Any = None, *, model: str | None = None, base_url: str | Non
     if "max_retries" in settings:
         settings["max_retries"] = int(settings["max_retries"])
     return LLMConfig(backend="openai", default=default, roles=resolved, **settings)
+
+
+def load_llm_config(source: str | Path | dict, **flags: Any) -> LLMConfig:
+    """The openai config of a YAML file (or mapping, or recipe name) in this module's format.
+
+    ``flags`` are :func:`resolve`'s (``model=``, ``roles={"agent": {...}}``, ...), layered as the
+    CLI's flags are. Every role of :data:`ROLES` is named in ``roles``.
+    """
+    return resolve(source, **flags)
+
+
+def llm_recipe(name: str, **flags: Any) -> LLMConfig:
+    """A shipped recipe: ``"paper"`` (the authors' three models and per-role sampling) or ``"local"``
+    (one server on localhost; name its model with ``model=``). See docs/llm-config.md."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; the recipes are: {', '.join(RECIPES)}")
+    return resolve(name, **flags)
