@@ -157,15 +157,23 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def _add_search_args(p) -> None:
+    """What a search is (domain, world, profile and overrides, budgets): shared by ``evolve`` and ``estimate``,
+    so an estimate is made of the same flags as the run it estimates."""
+    p.add_argument("--domain", choices=domain_names(), required=True)
+    _add_backend_args(p)
+    p.add_argument("--profile", choices=PROFILE_NAMES, default="ci")
+    p.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
+    p.add_argument("--max-iterations", type=positive_int, help="override max_iterations (may change on resume)")
+    p.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
+    p.add_argument("--train-limit", type=positive_int, help="evolve on the first K official train tasks only")
+    _add_search_budget_args(p)
+
+
 def register(sub) -> None:
     """``evolve`` and ``estimate``."""
     e = sub.add_parser("evolve", help="run the PPol evolutionary search (resumable) into DIR")
-    e.add_argument("--domain", choices=domain_names(), required=True)
-    _add_backend_args(e)
-    e.add_argument("--profile", choices=PROFILE_NAMES, default="ci")
-    e.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
-    e.add_argument("--max-iterations", type=positive_int, help="override max_iterations (may change on resume)")
-    e.add_argument("--seed", type=int, help="override the search seed (parent sampling, mutations)")
+    _add_search_args(e)
     e.add_argument("--max-steps", type=int,
                    help=f"τ² step cap of training rollouts (config train_max_steps, default {TRAIN_MAX_STEPS})")
     e.add_argument("--val-max-steps", type=int,
@@ -174,27 +182,18 @@ def register(sub) -> None:
     e.add_argument("--corpus", default="multiwoz", help="human corpus of the fitness model: multiwoz | tau-usi | PATH")
     e.add_argument("--fitness", help="load the frozen fitness model from this directory instead")
     e.add_argument("--baseline-limit", type=positive_int, help="baseline study on the first K tasks per split only")
-    e.add_argument("--train-limit", type=positive_int, help="evolve on the first K official train tasks only")
     e.add_argument("--out", required=True, help="run directory")
     e.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     e.add_argument("--yes", action="store_true", help="start a paper-profile run on a paid endpoint")
     e.add_argument("--quiet", action="store_true")
     e.add_argument("--failure-budget", type=share, default=1.0, help="exit 3 when at least this share of "
                    "programs failed evaluation (default 1: all of them)")
-    _add_search_budget_args(e)
     e.add_argument("--no-estimate", action="store_true",
                    help="on an endpoint, start without printing the estimate (and without its latency probe)")
     e.set_defaults(func=cmd_evolve)
     es = sub.add_parser("estimate", help="LLM calls, tokens, dollars and wall time per role of an evolve run, "
                                          "before it starts (probes the endpoint's latency)")
-    es.add_argument("--domain", choices=domain_names(), required=True)
-    _add_backend_args(es)
-    es.add_argument("--profile", choices=PROFILE_NAMES, default="ci")
-    es.add_argument("--config", help="YAML of EvolutionConfig overrides on top of the profile")
-    es.add_argument("--max-iterations", type=positive_int, help="override max_iterations")
-    es.add_argument("--seed", type=int, help="override the search seed")
-    es.add_argument("--train-limit", type=positive_int, help="evolve on the first K official train tasks only")
-    _add_search_budget_args(es)
+    _add_search_args(es)
     es.add_argument("--from-run", metavar="DIR", help="an earlier evolution run: its measured shares (challengers, "
                     "new bests, failures, calls per episode) and per-call latency and tokens are used")
     es.add_argument("--no-probe", action="store_true", help="send no latency probe (roles without history: "
