@@ -41,7 +41,7 @@ role's configured prices; a role with both prices 0 on an endpoint is
 
 **Wall time** (critical-path style, per-role latency L_r from measurement,
 W = the in-flight window: the LLM layer's requests in flight per endpoint and
-role, ``--max-workers``, default 32). A round runs as stages, one after another;
+role, ``--max-workers``, default 128). A round runs as stages, one after another;
 within a stage everything runs side by side, and a stage whose ready calls
 exceed W queues behind it, slow(D) = max(1, D / W) for D calls ready at once:
 

@@ -124,7 +124,7 @@ def _role_config(llm_config, roles, model, base_url, api_key_env, temperature, c
     return resolve(llm_config, model=model, base_url=base_url,
                    api_key_env=None if api_key_env == "OPENAI_API_KEY" else (api_key_env or ""),
                    temperature=None if temperature == 0.0 else temperature, roles=roles,
-                   cache_path=cache_path, max_concurrency=None if max_concurrency == 32 else max_concurrency,
+                   cache_path=cache_path, max_concurrency=max_concurrency,
                    timeout_s=timeout_s, max_retries=max_retries)
 
 
